@@ -1,0 +1,74 @@
+"""structlog set-up: one line a log event, console or JSON.
+
+A redaction processor drops the value of any key that looks like a secret,
+so a careless `log.info("x", token=...)` still never leaks one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+import structlog
+
+_SECRET_KEY = re.compile(r"(token|secret|password|routing_key|api_key|authorization|signature)", re.I)
+
+
+def _redact(_logger: object, _name: str, event: dict) -> dict:
+    for key in list(event):
+        if key != "event" and _SECRET_KEY.search(key):
+            event[key] = "[redacted]"
+    return event
+
+
+class _StderrLogger:
+    """Writes to whatever `sys.stderr` is at call time (robust to redirection)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _StderrLoggerFactory:
+    def __call__(self, *args: object) -> _StderrLogger:
+        return _StderrLogger()
+
+
+def configure_logging(fmt: str = "console", level: str = "info") -> None:
+    lvl = getattr(logging, level.upper(), logging.INFO)
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            # Plain tracebacks: rich ones print local variables, which may hold secrets.
+            exception_formatter=structlog.dev.plain_traceback,
+        )
+    )
+    processors = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    structlog.configure(
+        processors=[*processors, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=_StderrLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    # Route stdlib logging (temporalio, uvicorn, asyncpg) through structlog too.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *processors],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(lvl)
+    for noisy in ("uvicorn.access", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))

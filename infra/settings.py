@@ -1,0 +1,127 @@
+"""Settings, read once from the environment (and an optional `.env`).
+
+Every process (worker, bridge, CLI, dev stack) calls `load_settings()` at
+start-up; a bad or missing value stops it with a message that names the
+setting. Secrets are `SecretStr`, so they print as `**********` in reprs,
+logs and tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "ticketflow"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None  # client cert (mTLS), PEM
+    temporal_tls_key: Path | None = None
+    temporal_ui_url: str = "http://localhost:8233"
+
+    # Postgres
+    database_url: SecretStr | None = None  # may carry a password
+
+    # Chatwoot
+    chatwoot_base_url: AnyHttpUrl | None = None
+    chatwoot_account_id: int | None = None
+    chatwoot_api_token: SecretStr | None = None
+
+    # PagerDuty
+    pagerduty_events_url: AnyHttpUrl = AnyHttpUrl("https://events.pagerduty.com")
+    pagerduty_routing_key: SecretStr | None = None
+    # Per-target keys named by policy packs: PAGERDUTY_ROUTING_KEYS='{"lola": "...", "jonathan": "..."}'
+    pagerduty_routing_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    pagerduty_webhook_secret: SecretStr | None = None
+
+    # Webhook bridge
+    webhook_secret: SecretStr | None = None  # Chatwoot >= 4.12 HMAC signing secret
+    webhook_token: SecretStr | None = None  # older Chatwoot: shared token in URL or header
+    bridge_host: str = "127.0.0.1"
+    bridge_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
+
+    # Policies and logs
+    policies_dir: Path = Path(__file__).resolve().parent.parent / "policies"
+    default_policy: str = "vip-concierge"  # pack for conversations no inbox mapping names
+    # Which pack runs a conversation, by Chatwoot inbox id: INBOX_POLICIES='{"3": "ops-ladder"}'
+    inbox_policies: Annotated[dict[int, str], NoDecode] = Field(default_factory=dict)
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = Field(default="info", pattern="^(?i)(debug|info|warning|error)$")
+
+    @field_validator("pagerduty_routing_keys", "inbox_policies", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            import json
+
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON object ({exc.msg})") from None
+        return value
+
+    @property
+    def chatwoot_configured(self) -> bool:
+        return bool(self.chatwoot_base_url and self.chatwoot_account_id and self.chatwoot_api_token)
+
+    @property
+    def pagerduty_configured(self) -> bool:
+        return bool(self.pagerduty_routing_key or self.pagerduty_routing_keys)
+
+    def policy_for_inbox(self, inbox_id: int | None) -> str:
+        return self.inbox_policies.get(inbox_id, self.default_policy) if inbox_id else self.default_policy
+
+    def routing_key_for(self, name: str | None) -> SecretStr | None:
+        """The routing key a policy names (`routing_key: lola`), else the default key."""
+        if name and name in self.pagerduty_routing_keys:
+            return self.pagerduty_routing_keys[name]
+        return self.pagerduty_routing_key
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        name = "_".join(str(p) for p in e["loc"]).upper() or "settings"
+        lines.append(f"  {name}: {e['msg']}")
+    return "invalid settings:\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings once; raise SettingsError naming what is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_describe(err)) from None
+
+
+def env_for_child(settings: Settings) -> dict[str, str]:
+    """The environment a child process needs to see the same settings."""
+    env = dict(os.environ)
+    env.update(
+        TEMPORAL_ADDRESS=settings.temporal_address,
+        TEMPORAL_NAMESPACE=settings.temporal_namespace,
+        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+    )
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url.get_secret_value()
+    return env

@@ -1,0 +1,25 @@
+"""Inputs of the Postgres audit activities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class TicketEventRow(BaseModel):
+    """One line of a ticket's audit trail (`ticket_events`)."""
+
+    idempotency_key: str = Field(min_length=1, max_length=300)
+    workflow_id: str
+    account_id: int
+    conversation_id: int
+    policy: str
+    action: str
+    target: str | None = None
+    details: dict[str, object] = Field(default_factory=dict)
+    at: datetime
+
+
+class InsertResult(BaseModel):
+    inserted: bool  # False when the row was already there (a retry)

@@ -1,0 +1,18 @@
+"""Custom search attributes that ticket workflows upsert.
+
+They let the Temporal Web UI and `ticketflow list` filter tickets, e.g.
+`TicketVip = true AND SlaState = "breached" AND TicketOwner = "lola"`.
+`ticketflow dev` and `ticketflow setup` register them with the server.
+"""
+
+from temporalio.common import SearchAttributeKey
+
+TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
+TICKET_POLICY = SearchAttributeKey.for_keyword("TicketPolicy")
+TICKET_OWNER = SearchAttributeKey.for_keyword("TicketOwner")
+TICKET_STAGE = SearchAttributeKey.for_keyword("TicketStage")
+SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
+TICKET_VIP = SearchAttributeKey.for_bool("TicketVip")
+ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
+
+ALL = (TICKET_ID, TICKET_POLICY, TICKET_OWNER, TICKET_STAGE, SLA_STATE, TICKET_VIP, ESCALATION_LEVEL)

@@ -1,0 +1,78 @@
+"""Typed inputs of the ticket workflow's signals and updates.
+
+Webhook events become signals (they must never be refused by Temporal, so a
+signal the ticket cannot accept is recorded as rejected in `status`).
+Operator actions that can be refused are updates with validators.
+
+`event_id` makes handlers idempotent: Chatwoot redelivers, and every write
+ticketflow makes comes back as a webhook, so the same event may arrive
+twice. A ticket ignores an event id it has already seen.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class _Event(BaseModel):
+    event_id: str | None = None
+
+
+class Acknowledged(_Event):
+    by: str = Field(min_length=1)
+
+
+class AgentReplied(_Event):
+    by: str = Field(min_length=1)
+    substantive: bool = True
+
+
+class CustomerReplied(_Event):
+    pass
+
+
+class Resolved(_Event):
+    by: str = Field(min_length=1)
+    resolution: str = ""
+
+
+class Reopened(_Event):
+    by: str | None = None
+
+
+class Escalate(_Event):
+    by: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    payload: dict[str, object] = Field(default_factory=dict)
+
+
+class Reassign(_Event):
+    to: str = Field(min_length=1)
+    by: str | None = None
+
+
+class Classify(_Event):
+    """An ask type set by an operator, or Chatwoot labels / custom attributes
+    that changed (the ticket maps them to an ask type through its policy)."""
+
+    ask_type: str | None = None
+    labels: list[str] | None = None
+    custom_attributes: dict[str, object] | None = None
+    by: str | None = None
+
+
+class VipFlagChanged(_Event):
+    vip: bool
+    by: str = Field(min_length=1)
+    why: str = ""
+
+
+class StatusChanged(_Event):
+    """Chatwoot status moved to pending or snoozed (open/resolved map to
+    `reopened`/`resolved`)."""
+
+    status: Literal["open", "pending", "snoozed", "resolved"]
+    by: str | None = None

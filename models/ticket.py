@@ -1,0 +1,48 @@
+"""What a ticket workflow starts with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Contact(BaseModel):
+    """The Chatwoot contact behind a conversation."""
+
+    id: int | None = None
+    name: str = ""
+    email: str | None = None
+    vip: bool = False
+    founder_personal: bool = False
+    customer_id: str | None = None  # the business's own customer uuid, if Chatwoot carries it
+
+    @property
+    def first_name(self) -> str:
+        return (self.name or "there").split()[0]
+
+
+class TicketInput(BaseModel):
+    """The one input of TicketWorkflow.
+
+    `clock_offset_seconds` is added to `workflow.now()` everywhere the ticket
+    reads the time. It is 0 in production; `ticketflow simulate` sets it so a
+    scenario dated in the past (or on a fixed weekday) runs on a test server
+    whose clock starts at the real current time.
+    """
+
+    account_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1)  # Chatwoot display id
+    policy: str = Field(min_length=1)
+    contact: Contact = Field(default_factory=Contact)
+    labels: list[str] = Field(default_factory=list)
+    custom_attributes: dict[str, object] = Field(default_factory=dict)
+    ask_type: str | None = None
+    inbox_id: int | None = None
+    created_at: datetime | None = None  # when Chatwoot created the conversation
+    clock_offset_seconds: float = 0.0
+
+
+def ticket_workflow_id(account_id: int, conversation_id: int) -> str:
+    """One workflow per Chatwoot conversation: a second start is not a second ticket."""
+    return f"ticket-{account_id}-{conversation_id}"

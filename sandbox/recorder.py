@@ -1,0 +1,75 @@
+"""What both stand-ins share: a call log and fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+
+class FaultConfig(BaseModel):
+    """Fail `rate` of API calls (not /_sandbox ones) with one of `kinds`:
+    an HTTP status (429, 500, 502, 503) or "timeout" (the call hangs for
+    `timeout_seconds` and then succeeds, as a slow server would: the client
+    gives up while the write still lands)."""
+
+    rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    kinds: list[int | str] = Field(default_factory=lambda: [429, 500, 503])
+    timeout_seconds: float = 15.0
+    seed: int | None = None
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.faults = FaultConfig()
+        self._rng = random.Random()
+
+    def set_faults(self, cfg: FaultConfig) -> None:
+        self.faults = cfg
+        self._rng = random.Random(cfg.seed)
+
+    def record(self, request: Request, body: Any, status: int, response: Any = None) -> None:
+        self.calls.append({
+            "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "body": body,
+            "status": status,
+            "response": response,
+        })
+
+    async def maybe_fail(self, request: Request, body: Any) -> JSONResponse | None:
+        """Apply fault injection; return the failure response, or None to proceed."""
+        if self.faults.rate <= 0 or self._rng.random() >= self.faults.rate:
+            return None
+        kind = self._rng.choice(self.faults.kinds)
+        if kind == "timeout":
+            await asyncio.sleep(self.faults.timeout_seconds)
+            return None  # the slow call still succeeds after the client gave up
+        status = int(kind)
+        self.record(request, body, status, {"error": "injected fault"})
+        headers = {"Retry-After": "1"} if status == 429 else {}
+        return JSONResponse({"error": f"injected {status}"}, status_code=status, headers=headers)
+
+
+def mount_control(app: FastAPI, recorder: Recorder) -> None:
+    """/_sandbox endpoints: read the call log, reset it, configure faults."""
+
+    @app.get("/_sandbox/calls")
+    async def calls() -> list[dict[str, Any]]:
+        return recorder.calls
+
+    @app.delete("/_sandbox/calls")
+    async def clear() -> dict[str, str]:
+        recorder.calls.clear()
+        return {"status": "cleared"}
+
+    @app.post("/_sandbox/faults")
+    async def faults(cfg: FaultConfig) -> FaultConfig:
+        recorder.set_faults(cfg)
+        return cfg

