@@ -23,13 +23,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
+from activities.chatwoot import ChatwootActivities
+from activities.pagerduty import PagerDutyActivities
+from activities.policy import PolicyActivities
 from infra import db
 from infra.settings import Settings
+from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [TicketWorkflow]
+WORKFLOWS = [TicketWorkflow, HandoffWorkflow]
 
 
 @asynccontextmanager
@@ -45,9 +49,19 @@ async def activity_clients(settings: Settings) -> AsyncIterator[tuple[httpx.Asyn
         await pool.close()
 
 
-def build_activities(settings: Settings, http: httpx.AsyncClient, pool) -> list:
+def audit_activities(pool) -> list:
     audit = AuditActivities(pool)
-    return [audit.record_ticket_event]
+    return [audit.record_ticket_event, audit.record_vip_concierge_action, audit.record_support_escalation,
+            audit.record_founder_pull, audit.record_vip_flag_change, audit.record_decision_log,
+            audit.count_recent_level]
+
+
+def build_activities(settings: Settings, http: httpx.AsyncClient, pool) -> list:
+    chatwoot = ChatwootActivities(http, settings)
+    pagerduty = PagerDutyActivities(http, settings)
+    policy = PolicyActivities(settings.policies_dir)
+    return [policy.load, chatwoot.send_message, chatwoot.update_labels, chatwoot.assign, chatwoot.set_status,
+            chatwoot.merge_custom_attributes, pagerduty.send_event, *audit_activities(pool)]
 
 
 @asynccontextmanager

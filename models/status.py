@@ -1,23 +1,36 @@
-"""What the ticket workflow's `status` query returns."""
+"""What the ticket workflow's `status` query (and its updates) return."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-
-class RejectedSignal(BaseModel):
-    signal: str
-    reason: str
-    at: datetime
+from models.state import ClockState, HandoffState, LadderEntry, PageState, RejectedSignal
 
 
 class TicketStatus(BaseModel):
     ticket_id: str
+    short_id: str | None = None
     policy: str
+    policy_version: str | None = None
     owner: str | None = None
     stage: str
     vip: bool = False
-    events_seen: int = 0
+    level: int = 0
+    sla_state: str = "ok"
+    now: datetime | None = None  # the ticket's clock (for "time left")
+    next_wakeup: datetime | None = None
+    clocks: list[ClockState] = Field(default_factory=list)
+    handoffs: list[HandoffState] = Field(default_factory=list)
+    pages: list[PageState] = Field(default_factory=list)
+    ladder: list[LadderEntry] = Field(default_factory=list)
     rejected_signals: list[RejectedSignal] = Field(default_factory=list)
+    facts: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None  # e.g. the policy could not be loaded
+    run_count: int = 1  # runs so far (continue-as-new)
+
+    @property
+    def open_handoffs(self) -> list[HandoffState]:
+        return [h for h in self.handoffs if h.status in ("open", "failed")]

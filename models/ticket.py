@@ -1,4 +1,4 @@
-"""What a ticket workflow starts with."""
+"""A ticket: the Chatwoot conversation facts a ticket workflow starts from."""
 
 from __future__ import annotations
 
@@ -22,14 +22,8 @@ class Contact(BaseModel):
         return (self.name or "there").split()[0]
 
 
-class TicketInput(BaseModel):
-    """The one input of TicketWorkflow.
-
-    `clock_offset_seconds` is added to `workflow.now()` everywhere the ticket
-    reads the time. It is 0 in production; `ticketflow simulate` sets it so a
-    scenario dated in the past (or on a fixed weekday) runs on a test server
-    whose clock starts at the real current time.
-    """
+class Ticket(BaseModel):
+    """What is known about the conversation when its ticket starts."""
 
     account_id: int = Field(ge=1)
     conversation_id: int = Field(ge=1)  # Chatwoot display id
@@ -40,7 +34,6 @@ class TicketInput(BaseModel):
     ask_type: str | None = None
     inbox_id: int | None = None
     created_at: datetime | None = None  # when Chatwoot created the conversation
-    clock_offset_seconds: float = 0.0
 
 
 def ticket_workflow_id(account_id: int, conversation_id: int) -> str:

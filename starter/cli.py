@@ -13,10 +13,10 @@ from pathlib import Path
 
 import typer
 
-from infra.logging import configure_logging
+from infra.logging import configure_logging, configure_temporal_runtime
 from infra.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="ticketflow: durable SLA and escalation orchestration on Temporal.")
 
 EXIT_FAILURE = 1
@@ -30,6 +30,7 @@ def _settings(**overrides) -> Settings:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
     configure_logging(settings.log_format, settings.log_level)
+    configure_temporal_runtime()
     return settings
 
 
@@ -96,6 +97,30 @@ def setup() -> None:
         typer.echo(f"search attributes added: {added or 'none (all present)'}")
 
     asyncio.run(go())
+
+
+@app.command()
+def simulate(
+    scenario: Path = typer.Argument(..., exists=True, dir_okay=False, help="Scenario YAML (see README)."),
+    format: str = typer.Option("json", "--format", "-f", help="json (one object a line) or table."),
+) -> None:
+    """Dry-run an SOP: real workflows and policy on the time-skipping server,
+    recording stand-ins for Chatwoot and PagerDuty, a real Postgres."""
+    from engine.policy_loader import PolicyError
+    from starter.scenario import ScenarioError
+    from starter.simulate import format_json, format_table, simulate_file
+
+    if format not in ("json", "table"):
+        typer.echo("--format must be json or table", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    settings = _settings(log_level="warning")
+    dsn = settings.database_url.get_secret_value() if settings.database_url else None
+    try:
+        result = asyncio.run(simulate_file(scenario, settings.policies_dir, dsn))
+    except (ScenarioError, PolicyError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(format_json(result) if format == "json" else format_table(result))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,80 +1,391 @@
-"""TicketWorkflow: one long-lived workflow per Chatwoot conversation."""
+"""TicketWorkflow: one long-lived workflow per Chatwoot conversation.
+
+The workflow is a thin driver around `engine.core.TicketEngine`: signals and
+updates queue events, the main loop feeds them to the engine with the
+ticket's clock, runs the actions it returns (activities, handoff child
+workflows) and sleeps until the next absolute deadline the engine holds.
+
+- Webhook events are signals; one the ticket cannot accept is recorded in
+  `status().rejected_signals`, never a failed workflow task.
+- Operator actions are updates with validators that refuse with a clear
+  message (unknown person, reason outside the enum, resolve when closed).
+- The policy is loaded once by an activity, so the pack version the ticket
+  started with is pinned in its history; continue-as-new carries it on.
+- Timers and activities carry human summaries for the Temporal Web UI, and
+  search attributes let it filter (breached VIP tickets owned by Lola).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditActivities
+    from activities.policy import PolicyActivities
+    from engine.core import Rejected, TicketEngine, short_id
     from models import search_attributes as sa
-    from models.audit import TicketEventRow
-    from models.signals import AgentReplied, CustomerReplied, Resolved
+    from models.actions import Action
+    from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult
+    from models.policy_io import LoadPolicyInput
+    from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, Reassign, Reopened,
+                                Resolved, StatusChanged, VipFlagChanged)
     from models.status import TicketStatus
-    from models.ticket import TicketInput
+    from models.ticket_input import TicketCarry, TicketInput
+    from workflows.actions import ActionContext, ActionFailed, RETRY, execute
+    from workflows.handoff import HandoffWorkflow
+
+
+@dataclass
+class _Queued:
+    name: str
+    arg: Any
+    done: bool = False
+    error: str | None = None
 
 
 @workflow.defn
 class TicketWorkflow:
-    def __init__(self) -> None:
-        self._input: TicketInput | None = None
-        self._stage = "open"
-        self._events_seen = 0
+    @workflow.init
+    def __init__(self, ticket: TicketInput) -> None:
+        self._input = ticket
+        self._engine: TicketEngine | None = None
+        self._inbox: list[_Queued] = []
+        self._error: str | None = None
+        self._last_attributes: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ clock
 
     def _now(self) -> datetime:
-        assert self._input is not None
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
 
+    # ------------------------------------------------------------------- main
+
     @workflow.run
-    async def run(self, ticket: TicketInput) -> str:
-        self._input = ticket
+    async def run(self, ticket: TicketInput) -> TicketStatus:
+        wid = workflow.info().workflow_id
+        if ticket.carry is not None:
+            self._engine = TicketEngine(ticket.carry.policy, ticket.carry.state)
+            actions: list[Action] = []
+        else:
+            try:
+                policy = await workflow.execute_activity_method(
+                    PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                    summary=f"Load policy pack {ticket.policy}")
+            except ActivityError as err:
+                return await self._park_on_policy_error(err)
+            self._engine = TicketEngine.new(policy, ticket.ticket(), wid)
+            actions = self._engine.open(self._now())
+        engine = self._engine
+        while True:
+            await self._execute(actions)
+            self._upsert_search_attributes()
+            if engine.closed:
+                break
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._inbox:
+                    engine.state.runs += 1
+                    workflow.continue_as_new(ticket.model_copy(update={
+                        "carry": TicketCarry(state=engine.state, policy=engine.policy)}))
+            wake = engine.next_wakeup()
+            if not self._inbox:
+                timeout = None if wake is None else max((wake - self._now()).total_seconds(), 0.0)
+                if timeout is None or timeout > 0:
+                    try:
+                        await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout,
+                                                      timeout_summary=engine.next_wakeup_summary())
+                    except asyncio.TimeoutError:
+                        pass
+            now = self._now()
+            actions = self._drain(now) + engine.advance(now)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status()
+
+    async def _park_on_policy_error(self, err: ActivityError) -> TicketStatus:
+        """Unknown or broken policy: say so in status and wait for an operator
+        to resolve the ticket, rather than failing and losing its events."""
+        self._error = f"policy {self._input.policy!r} could not be loaded: {getattr(err.cause, 'message', err)}"
+        workflow.logger.error(self._error)
+        workflow.upsert_search_attributes([sa.TICKET_ID.value_set(workflow.info().workflow_id),
+                                           sa.TICKET_POLICY.value_set(self._input.policy),
+                                           sa.TICKET_STAGE.value_set("policy_error")])
+        await workflow.wait_condition(lambda: any(q.name == "resolved" for q in self._inbox))
+        for q in self._inbox:
+            q.done = True
+        return self._status()
+
+    def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        workflow.upsert_search_attributes(
-            [
-                sa.TICKET_ID.value_set(info.workflow_id),
-                sa.TICKET_POLICY.value_set(ticket.policy),
-                sa.TICKET_STAGE.value_set(self._stage),
-                sa.TICKET_VIP.value_set(ticket.contact.vip),
-            ]
-        )
-        await workflow.execute_activity_method(
-            AuditActivities.record_ticket_event,
-            TicketEventRow(
-                idempotency_key=f"{info.workflow_id}:opened",
-                workflow_id=info.workflow_id,
-                account_id=ticket.account_id,
-                conversation_id=ticket.conversation_id,
-                policy=ticket.policy,
-                action="ticket.opened",
-                at=self._now(),
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            summary="Audit: ticket opened",
-        )
-        await workflow.wait_condition(lambda: self._stage == "resolved")
-        return self._stage
+        return info.is_continue_as_new_suggested() or \
+            info.get_current_history_length() >= self._input.continue_as_new_after
+
+    # -------------------------------------------------------------- execution
+
+    def _ctx(self) -> ActionContext:
+        e = self._engine
+        return ActionContext(workflow_id=e.state.workflow_id, ticket=e.state.ticket, policy=e.policy.name,
+                             facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage)
+
+    async def _execute(self, actions: list[Action]) -> None:
+        queue = list(actions)
+        while queue:
+            a = queue.pop(0)
+            try:
+                if a.kind == "handoff.start":
+                    await self._start_handoff(a)
+                elif a.kind == "handoff.signal":
+                    await self._signal_handoff(a)
+                else:
+                    result = await execute(a, self._ctx())
+                    if a.kind == "query.recent_level":
+                        queue[0:0] = self._engine.recent_level_counted(a.params["level"], result.count, self._now())
+            except ActionFailed as exc:
+                workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
+                self._engine._log(self._now(), "ticket", f"{a.kind}.failed", a.target, str(exc)[:300])
+
+    async def _start_handoff(self, a: Action) -> None:
+        e, p = self._engine, a.params
+        inp = HandoffInput(handoff_id=p["handoff_id"], ticket_workflow_id=e.state.workflow_id, name=p["name"],
+                           target=p["target"], reason=p.get("reason"), payload=p.get("payload", {}), by=p["by"],
+                           owner=p.get("owner"), started_at=datetime.fromisoformat(p["started_at"]),
+                           deadline=datetime.fromisoformat(p["deadline"]), policy=e.policy, ticket=e.state.ticket,
+                           facts=p.get("facts", {}), context=p.get("context", {}),
+                           clock_offset_seconds=self._input.clock_offset_seconds)
+        await workflow.start_child_workflow(HandoffWorkflow.run, inp, id=p["handoff_id"],
+                                            parent_close_policy=ParentClosePolicy.ABANDON,
+                                            static_summary=a.summary[:200])
+
+    async def _signal_handoff(self, a: Action) -> None:
+        p = a.params
+        handle = workflow.get_external_workflow_handle(p["handoff_id"])
+        try:
+            await handle.signal(HandoffWorkflow.respond, HandoffResponse(
+                by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action")))
+        except ApplicationError as exc:  # the handoff has already finished
+            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
+
+    def _upsert_search_attributes(self) -> None:
+        e = self._engine
+        wanted = {
+            sa.TICKET_ID: e.state.workflow_id, sa.TICKET_POLICY: e.policy.name, sa.TICKET_OWNER: e.state.owner or "",
+            sa.TICKET_STAGE: e.state.stage, sa.SLA_STATE: e.sla_state(), sa.TICKET_VIP: bool(e.state.facts.get("vip")),
+            sa.ESCALATION_LEVEL: e.state.level,
+        }
+        changed = [k.value_set(v) for k, v in wanted.items() if self._last_attributes.get(k.name) != v]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._last_attributes.update({k.name: v for k, v in wanted.items()})
+
+    # ------------------------------------------------------------- event inbox
+
+    def _drain(self, now: datetime) -> list[Action]:
+        actions: list[Action] = []
+        while self._inbox:
+            q = self._inbox.pop(0)
+            try:
+                actions += self._apply(q.name, q.arg, now)
+            except Rejected as exc:
+                q.error = str(exc)
+                self._engine.reject(q.name, str(exc), now)
+            q.done = True
+        return actions
+
+    def _apply(self, name: str, a: Any, now: datetime) -> list[Action]:
+        e = self._engine
+        if name == "acknowledged":
+            return e.acknowledged(a.by, now, a.event_id)
+        if name == "agent_replied":
+            return e.agent_replied(a.by, a.substantive, now, a.event_id)
+        if name == "customer_replied":
+            return e.customer_replied(now, a.event_id)
+        if name == "resolved":
+            return e.resolve(a.by, a.resolution, now, a.event_id)
+        if name == "reopened":
+            return e.reopen(a.by, now, a.event_id)
+        if name == "escalate":
+            return e.escalate(a.by, a.target, a.reason, a.payload, now, a.event_id)
+        if name == "reassign":
+            return e.reassign(a.to, a.by, now, a.event_id)
+        if name == "classify":
+            return e.classify(a.ask_type, a.labels, a.custom_attributes, now, a.event_id)
+        if name == "vip_flag_changed":
+            return e.vip_changed(a.vip, a.by, a.why, now, a.event_id)
+        if name == "status_changed":
+            return e.status_changed(a.status, now, a.event_id)
+        if name == "handoff_response":
+            return e.handoff_response(a.by, a.decision, a.founder_action, a.ok, a.handoff, now, a.event_id)
+        if name == "handoff_result":
+            return e.handoff_result(a.handoff_id, a.outcome, a.by, a.decision, a.founder_action, a.new_owner,
+                                    a.ladder, now)
+        raise Rejected(f"unknown event {name!r}")
+
+    def _queue(self, name: str, arg: Any) -> _Queued:
+        q = _Queued(name, arg)
+        self._inbox.append(q)
+        return q
+
+    async def _queue_and_wait(self, name: str, arg: Any) -> TicketStatus:
+        q = self._queue(name, arg)
+        await workflow.wait_condition(lambda: q.done)
+        if q.error:
+            raise ApplicationError(q.error, type="Rejected", non_retryable=True)
+        return self._status()
+
+    # ------------------------------------------------ signals (webhook events)
 
     @workflow.signal
-    def customer_replied(self, event: CustomerReplied) -> None:
-        self._events_seen += 1
+    def acknowledged(self, event: Acknowledged) -> None:
+        self._queue("acknowledged", event)
 
     @workflow.signal
     def agent_replied(self, event: AgentReplied) -> None:
-        self._events_seen += 1
+        self._queue("agent_replied", event)
+
+    @workflow.signal
+    def customer_replied(self, event: CustomerReplied) -> None:
+        self._queue("customer_replied", event)
 
     @workflow.signal
     def resolved(self, event: Resolved) -> None:
-        self._events_seen += 1
-        self._stage = "resolved"
+        self._queue("resolved", event)
+
+    @workflow.signal
+    def reopened(self, event: Reopened) -> None:
+        self._queue("reopened", event)
+
+    @workflow.signal
+    def escalate(self, event: Escalate) -> None:
+        self._queue("escalate", event)
+
+    @workflow.signal
+    def reassign(self, event: Reassign) -> None:
+        self._queue("reassign", event)
+
+    @workflow.signal
+    def classify(self, event: Classify) -> None:
+        self._queue("classify", event)
+
+    @workflow.signal
+    def vip_flag_changed(self, event: VipFlagChanged) -> None:
+        self._queue("vip_flag_changed", event)
+
+    @workflow.signal
+    def status_changed(self, event: StatusChanged) -> None:
+        self._queue("status_changed", event)
+
+    @workflow.signal
+    def handoff_acknowledged(self, event: HandoffResponse) -> None:
+        self._queue("handoff_response", event.model_copy(update={"ok": True, "decision": None}))
+
+    @workflow.signal
+    def handoff_decision(self, event: HandoffResponse) -> None:
+        self._queue("handoff_response", event.model_copy(update={"ok": True}))
+
+    @workflow.signal
+    def handoff_failed(self, event: HandoffResponse) -> None:
+        self._queue("handoff_response", event.model_copy(update={"ok": False}))
+
+    @workflow.signal(name=HANDOFF_RESULT_SIGNAL)
+    def handoff_result(self, result: HandoffResult) -> None:
+        self._queue("handoff_result", result)
+
+    # --------------------------------------------- updates (operator actions)
+
+    def _validate(self) -> TicketEngine:
+        if self._engine is None:
+            raise ValueError(self._error or "ticket is still starting; try again in a moment")
+        if self._engine.closed:
+            raise ValueError("ticket is closed")
+        return self._engine
+
+    @workflow.update
+    async def acknowledge(self, cmd: Acknowledged) -> TicketStatus:
+        return await self._queue_and_wait("acknowledged", cmd)
+
+    @acknowledge.validator
+    def _check_acknowledge(self, cmd: Acknowledged) -> None:
+        self._checked(lambda e: e.check_party(cmd.by))
+
+    @workflow.update
+    async def resolve(self, cmd: Resolved) -> TicketStatus:
+        return await self._queue_and_wait("resolved", cmd)
+
+    @resolve.validator
+    def _check_resolve(self, cmd: Resolved) -> None:
+        e = self._validate()
+        if e.state.stage == "resolved":
+            raise ValueError("ticket is already resolved")
+
+    @workflow.update
+    async def reopen(self, cmd: Reopened) -> TicketStatus:
+        return await self._queue_and_wait("reopened", cmd)
+
+    @reopen.validator
+    def _check_reopen(self, cmd: Reopened) -> None:
+        e = self._validate()
+        if e.state.stage != "resolved":
+            raise ValueError(f"only a resolved ticket can be reopened (it is {e.state.stage})")
+
+    @workflow.update
+    async def request_escalation(self, cmd: Escalate) -> TicketStatus:
+        return await self._queue_and_wait("escalate", cmd)
+
+    @request_escalation.validator
+    def _check_escalation(self, cmd: Escalate) -> None:
+        self._checked(lambda e: e.check_escalation(cmd.target, cmd.reason, cmd.payload))
+
+    @workflow.update
+    async def reassign_to(self, cmd: Reassign) -> TicketStatus:
+        return await self._queue_and_wait("reassign", cmd)
+
+    @reassign_to.validator
+    def _check_reassign(self, cmd: Reassign) -> None:
+        self._checked(lambda e: e.check_party(cmd.to))
+
+    @workflow.update
+    async def decide(self, cmd: HandoffResponse) -> TicketStatus:
+        return await self._queue_and_wait("handoff_response", cmd)
+
+    @decide.validator
+    def _check_decide(self, cmd: HandoffResponse) -> None:
+        def check(e: TicketEngine) -> None:
+            h = e.open_handoff(cmd.handoff)
+            spec = e.policy.handoffs[h.name]
+            if cmd.ok and spec.success == "decision" and cmd.decision not in spec.decisions:
+                raise Rejected(f"decision must be one of: {', '.join(spec.decisions)}")
+        self._checked(check)
+
+    def _checked(self, check) -> None:
+        e = self._validate()
+        try:
+            check(e)
+        except Rejected as exc:
+            raise ValueError(str(exc)) from None
+
+    # ------------------------------------------------------------------ query
 
     @workflow.query
     def status(self) -> TicketStatus:
-        assert self._input is not None
+        return self._status()
+
+    def _status(self) -> TicketStatus:
+        e = self._engine
+        wid = workflow.info().workflow_id
+        if e is None:
+            return TicketStatus(ticket_id=wid, short_id=short_id(wid), policy=self._input.policy,
+                                stage="policy_error" if self._error else "starting", error=self._error,
+                                vip=self._input.contact.vip)
+        s = e.state
         return TicketStatus(
-            ticket_id=workflow.info().workflow_id,
-            policy=self._input.policy,
-            stage=self._stage,
-            vip=self._input.contact.vip,
-            events_seen=self._events_seen,
-        )
+            ticket_id=wid, short_id=short_id(wid), policy=e.policy.name, policy_version=e.policy.version,
+            owner=s.owner, stage=s.stage, vip=bool(s.facts.get("vip")), level=s.level, sla_state=e.sla_state(),
+            now=self._now(), next_wakeup=e.next_wakeup(), clocks=list(s.clocks.values()),
+            handoffs=list(s.handoffs.values()), pages=list(s.pages.values()), ladder=list(s.ladder),
+            rejected_signals=list(s.rejected), facts=dict(s.facts), run_count=s.runs)

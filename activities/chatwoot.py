@@ -1,0 +1,114 @@
+"""Chatwoot Application API activities (one shared httpx client).
+
+Base `{CHATWOOT_BASE_URL}/api/v1/accounts/{account_id}`, header
+`api_access_token`. Notes:
+- every message ticketflow posts carries `content_attributes.ticketflow.key`
+  (the action key) and `echo_id`; a retried attempt first looks for that key
+  among the conversation's messages, so a timeout never yields a second copy;
+  the bridge also uses the marker to ignore its own messages' webhooks;
+- `POST .../labels` replaces the whole list, so adding a label is read,
+  merge, write; `POST .../custom_attributes` replaces the whole object, so
+  merging is read, merge, write too.
+"""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.http_errors import raise_for
+from infra.settings import Settings
+from models.chatwoot import (AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput, PostMessageInput,
+                             PostMessageResult, SetStatusInput, UpdateLabelsInput)
+
+log = structlog.get_logger(__name__)
+ECHO_MARKER = "ticketflow"  # must match starter.chatwoot_events.ECHO_MARKER
+
+
+class ChatwootActivities:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+        self.http = http
+        self.base = str(settings.chatwoot_base_url).rstrip("/") if settings.chatwoot_base_url else None
+        self._token = settings.chatwoot_api_token
+
+    def _url(self, account_id: int, conversation_id: int, suffix: str = "") -> str:
+        if not self.base or not self._token:
+            raise ApplicationError("Chatwoot is not configured (CHATWOOT_BASE_URL, CHATWOOT_API_TOKEN)",
+                                   type="ChatwootNotConfigured", non_retryable=True)
+        return f"{self.base}/api/v1/accounts/{account_id}/conversations/{conversation_id}{suffix}"
+
+    async def _call(self, method: str, url: str, json: dict | None = None) -> dict:
+        headers = {"api_access_token": self._token.get_secret_value()} if self._token else {}
+        try:
+            resp = await self.http.request(method, url, json=json, headers=headers)
+        except httpx.TimeoutException:
+            raise ApplicationError(f"Chatwoot {method} {httpx.URL(url).path} timed out", type="ChatwootTimeout") from None
+        except httpx.TransportError as exc:
+            raise ApplicationError(f"Chatwoot {method} {httpx.URL(url).path}: {type(exc).__name__}",
+                                   type="ChatwootUnavailable") from None
+        raise_for("Chatwoot", resp)
+        return resp.json() if resp.content else {}
+
+    async def _already_posted(self, inp: PostMessageInput) -> int | None:
+        body = await self._call("GET", self._url(inp.account_id, inp.conversation_id, "/messages"))
+        for msg in body.get("payload") or []:
+            attrs = msg.get("content_attributes") or {}
+            marker = attrs.get(ECHO_MARKER) if isinstance(attrs, dict) else None
+            if (isinstance(marker, dict) and marker.get("key") == inp.idempotency_key) or \
+                    msg.get("echo_id") == inp.idempotency_key:
+                return msg.get("id")
+        return None
+
+    @activity.defn(name="chatwoot.send_message")
+    async def send_message(self, inp: PostMessageInput) -> PostMessageResult:
+        """A public reply or (private=True) a private note, exactly once."""
+        if activity.info().attempt > 1:
+            existing = await self._already_posted(inp)
+            if existing is not None:
+                log.info("chatwoot message already posted", key=inp.idempotency_key, message_id=existing)
+                return PostMessageResult(message_id=existing, deduplicated=True)
+        body = await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/messages"), {
+            "content": inp.content, "message_type": "outgoing", "private": inp.private,
+            "content_attributes": {ECHO_MARKER: {"key": inp.idempotency_key}}, "echo_id": inp.idempotency_key,
+        })
+        return PostMessageResult(message_id=body.get("id"))
+
+    @activity.defn(name="chatwoot.update_labels")
+    async def update_labels(self, inp: UpdateLabelsInput) -> LabelsResult:
+        url = self._url(inp.account_id, inp.conversation_id, "/labels")
+        current = (await self._call("GET", url)).get("payload") or []
+        wanted = [x for x in current if x not in inp.remove]
+        wanted += [x for x in inp.add if x not in wanted]
+        if wanted == current:
+            return LabelsResult(labels=current)
+        body = await self._call("POST", url, {"labels": wanted})
+        return LabelsResult(labels=body.get("payload") or wanted)
+
+    @activity.defn(name="chatwoot.assign")
+    async def assign(self, inp: AssignInput) -> ChatwootCallResult:
+        if inp.agent_id is None and inp.team_id is None:
+            raise ApplicationError("assign needs agent_id or team_id", type="ChatwootBadInput", non_retryable=True)
+        body = {"assignee_id": inp.agent_id} if inp.agent_id is not None else {"team_id": inp.team_id}
+        await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/assignments"), body)
+        return ChatwootCallResult()
+
+    @activity.defn(name="chatwoot.set_status")
+    async def set_status(self, inp: SetStatusInput) -> ChatwootCallResult:
+        body: dict = {"status": inp.status}
+        if inp.status == "snoozed" and inp.snoozed_until:
+            body["snoozed_until"] = inp.snoozed_until
+        await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/toggle_status"), body)
+        return ChatwootCallResult()
+
+    @activity.defn(name="chatwoot.merge_custom_attributes")
+    async def merge_custom_attributes(self, inp: MergeAttributesInput) -> ChatwootCallResult:
+        conv = await self._call("GET", self._url(inp.account_id, inp.conversation_id))
+        attrs = dict(conv.get("custom_attributes") or {})
+        if all(attrs.get(k) == v for k, v in inp.set.items()):
+            return ChatwootCallResult()
+        attrs.update(inp.set)
+        await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/custom_attributes"),
+                         {"custom_attributes": attrs})
+        return ChatwootCallResult()

@@ -1,0 +1,748 @@
+"""The ticket decision core: (state, event, now) -> actions, next deadline.
+
+Pure and deterministic, so the same code runs inside `TicketWorkflow`,
+inside `ticketflow simulate` and under hypothesis. It never reads a clock:
+callers pass `now` (the workflow's `workflow.now()` plus its offset).
+
+The workflow's loop is:
+
+    actions = engine.open(now)                 # once
+    loop:
+        run(actions)                           # activities, child workflows
+        wait for a signal or engine.next_wakeup()
+        actions = engine.<event>(..., now)  or  engine.advance(now)
+
+Deadlines are absolute instants kept in state (never a relative timer that
+restarts and drifts); clocks can count business time of a named calendar.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from engine import business_time
+from engine.conditions import holds
+from engine.durations import format_duration
+from engine.payloads import PayloadError, validate_payload
+from engine.templates import render
+from engine.timezones import zone
+from models.actions import Action
+from models.policy import ClockSpec, Policy, Step
+from models.state import (ClockState, HandoffState, LadderEntry, PageState, PendingStep, RejectedSignal,
+                          TicketState)
+from models.ticket import Ticket
+
+_NS = uuid.UUID("5b6f1d8e-2c1a-4c7e-9a51-7f3c0e9d4a10")  # ticketflow's uuid5 namespace
+MAX_SEEN = 500
+MAX_LADDER = 300
+MAX_REJECTED = 50
+
+
+class Rejected(ValueError):
+    """An event or operator action the ticket cannot accept; the message says why."""
+
+
+def short_id(workflow_id: str) -> str:
+    """The 8-character ticket id shown to customers (`Ticket #AB12CD34`)."""
+    return uuid.uuid5(_NS, workflow_id).hex[:8].upper()
+
+
+def customer_uuid(ticket: Ticket) -> str:
+    """The customer's uuid: Chatwoot's `customer_id` attribute when present,
+    else a stable one derived from the account and contact."""
+    if ticket.contact.customer_id:
+        try:
+            return str(uuid.UUID(ticket.contact.customer_id))
+        except ValueError:
+            pass
+    basis = f"{ticket.account_id}:{ticket.contact.id or ticket.contact.email or ticket.conversation_id}"
+    return str(uuid.uuid5(_NS, basis))
+
+
+class TicketEngine:
+    def __init__(self, policy: Policy, state: TicketState, *, reactive: bool = True) -> None:
+        """`reactive=False` runs steps only (no clocks, no rules): what a
+        handoff workflow needs to walk its own on-failure ladder."""
+        self.policy = policy
+        self.state = state
+        self.reactive = reactive
+        self._depth = 0
+
+    @classmethod
+    def new(cls, policy: Policy, ticket: Ticket, workflow_id: str) -> "TicketEngine":
+        return cls(policy, TicketState(ticket=ticket, workflow_id=workflow_id))
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def closed(self) -> bool:
+        return self.state.stage == "closed"
+
+    def facts(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        s = self.state
+        out = {**self.policy.facts, **s.facts, "stage": s.stage, "owner": s.owner, "level": s.level}
+        if extra:
+            out.update(extra)
+        return out
+
+    def next_wakeup(self) -> datetime | None:
+        times = [c.deadline for c in self.state.clocks.values() if c.status == "running"]
+        times += [p.due for p in self.state.pending]
+        return min(times) if times else None
+
+    def next_wakeup_summary(self) -> str:
+        best: tuple[datetime, str] | None = None
+        for c in self.state.clocks.values():
+            if c.status == "running" and (best is None or c.deadline < best[0]):
+                best = (c.deadline, f"{c.title}: deadline {self._local(c.deadline)}")
+        for p in self.state.pending:
+            if best is None or p.due < best[0]:
+                what = p.step.summary or f"{p.step.do} {p.step.target or p.step.template or p.step.label or ''}".strip()
+                best = (p.due, f"{p.source} → {what}")
+        return best[1][:200] if best else "waiting for events"
+
+    def silent(self) -> bool:
+        return self.policy.silent_when is not None and holds(self.policy.silent_when, self.facts())
+
+    def sla_state(self) -> str:
+        statuses = {c.status for c in self.state.clocks.values()}
+        if "breached" in statuses:
+            return "breached"
+        return "running" if "running" in statuses else "ok"
+
+    # --------------------------------------------------------------- entry points
+
+    def open(self, now: datetime) -> list[Action]:
+        """The ticket was created: classify, pick the owner, start clocks, run rules.
+
+        SLAs count from the conversation's creation in Chatwoot when known
+        (a webhook delivered late, or a ticket started by reconciliation,
+        must not get extra time), never from the future."""
+        s, t = self.state, self.state.ticket
+        if t.created_at is not None and t.created_at <= now:
+            now = t.created_at
+        s.opened_at = now
+        s.facts.update({
+            "vip": t.contact.vip, "vip_flag": t.contact.vip, "founder_personal": t.contact.founder_personal,
+            "customer_id": customer_uuid(t),
+        })
+        self._classify_into_facts(t.ask_type, t.labels, t.custom_attributes)
+        s.owner = self._coverage_owner(now)
+        actions = [self._marker("ticket.opened", now, f"Ticket opened, owner {self._name(s.owner)}", s.owner)]
+        actions += self._emit("ticket_opened", now)
+        return actions
+
+    def acknowledged(self, by: str, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        self._require_open("acknowledged")
+        return self._ack(by, now)
+
+    def agent_replied(self, by: str, substantive: bool, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        self._require_open("agent_replied")
+        actions = self._ack(by, now)
+        actions += self._emit("agent_replied", now, {"by": by})
+        if substantive and self.state.first_response_at is None:
+            self.state.first_response_at = now
+            actions += self._emit("agent_replied_substantive", now, {"by": by})
+        return actions
+
+    def customer_replied(self, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        self._require_open("customer_replied")
+        return self._emit("customer_replied", now)
+
+    def resolve(self, by: str, resolution: str, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        if self.state.stage in ("resolved", "closed"):
+            raise Rejected(f"ticket is already {self.state.stage}")
+        s = self.state
+        s.stage, s.resolved_at, s.resolution = "resolved", now, resolution or None
+        actions = [self._marker("ticket.resolved", now, f"Resolved by {self._name(by)}", by,
+                                {"resolution": resolution})]
+        return actions + self._emit("resolved", now, {"by": by, "resolution": resolution})
+
+    def reopen(self, by: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        if self.state.stage != "resolved":
+            raise Rejected(f"only a resolved ticket can be reopened (it is {self.state.stage})")
+        self.state.stage, self.state.resolved_at = "open", None
+        actions = [self._marker("ticket.reopened", now, "Reopened", by)]
+        return actions + self._emit("reopened", now, {"by": by})
+
+    def reassign(self, to: str, by: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        self._require_open("reassign")
+        self.check_party(to)
+        return self._assign(to, now, f"Reassigned to {self._name(to)} by {by or 'operator'}", "operator")
+
+    def classify(self, ask_type: str | None, labels: list[str] | None, attributes: dict | None, now: datetime,
+                 event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        self._require_open("classify")
+        if ask_type is not None:
+            dim = self.policy.classification.get("ask_type")
+            if dim is None or ask_type not in dim.values:
+                known = ", ".join(sorted(dim.values)) if dim else "none"
+                raise Rejected(f"unknown ask type {ask_type!r}; known: {known}")
+        before = dict(self.state.facts)
+        self._classify_into_facts(ask_type, labels, attributes)
+        if self.state.facts == before:
+            return []
+        return self._emit("classified", now)
+
+    def vip_changed(self, vip: bool, by: str, why: str, now: datetime, event_id: str | None = None) -> list[Action]:
+        """Setting the flag makes this ticket VIP now; removing it applies
+        forward only (the SOP: the existing thread completes under VIP service)."""
+        if self._seen(event_id):
+            return []
+        if self.state.facts.get("vip_flag") == vip:
+            return []
+        self.state.facts["vip_flag"] = vip
+        ctx = {"by": by, "why": why, "vip": vip}
+        if vip:
+            self.state.facts["vip"] = True
+            return self._emit("vip_set", now, ctx)
+        return self._emit("vip_removed", now, ctx)
+
+    def status_changed(self, status: str, now: datetime, event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        if status in ("pending", "snoozed"):
+            return self._emit("status_pending", now, {"status": status})
+        return []
+
+    def escalate(self, by: str, target: str | None, reason: str, payload: dict[str, Any], now: datetime,
+                 event_id: str | None = None) -> list[Action]:
+        if self._seen(event_id):
+            return []
+        name, target, clean = self.check_escalation(target, reason, payload)
+        return self._start_handoff(name, target, reason, clean, by, now, "operator")
+
+    def handoff_response(self, by: str, decision: str | None, founder_action: str | None, ok: bool,
+                         handoff: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
+        """Forward an acknowledgement / decision / explicit failure to the open handoff."""
+        if self._seen(event_id):
+            return []
+        h = self.open_handoff(handoff)
+        spec = self.policy.handoffs[h.name]
+        if ok and spec.success == "decision" and decision not in spec.decisions:
+            raise Rejected(f"handoff {h.name!r} needs a decision, one of: {', '.join(spec.decisions)}")
+        if ok and spec.success == "acknowledged" and decision is not None:
+            raise Rejected(f"handoff {h.name!r} is acknowledged, not decided")
+        return [self._action("handoff.signal", now, f"Handoff {h.title}: {'response' if ok else 'failure'} from "
+                             f"{self._name(by)}", h.target, {
+                                 "handoff_id": h.id, "by": by, "ok": ok, "decision": decision,
+                                 "founder_action": founder_action})]
+
+    def handoff_result(self, handoff_id: str, outcome: str, by: str | None, decision: str | None,
+                       founder_action: str | None, new_owner: str | None, ladder: list[LadderEntry],
+                       now: datetime) -> list[Action]:
+        """The handoff workflow reports how it ended (or a late acknowledgement)."""
+        h = self.state.handoffs.get(handoff_id)
+        if h is None:
+            raise Rejected(f"unknown handoff {handoff_id!r}")
+        self.state.ladder.extend(ladder)
+        self._trim()
+        ctx = {"handoff": h.name, "target": h.target, "reason": h.reason, "by": by, "decision": decision,
+               "founder_action": founder_action}
+        actions: list[Action] = []
+        if new_owner and new_owner != self.state.owner:
+            self.state.previous_owner, self.state.owner = self.state.owner, new_owner
+        if outcome == "failed":
+            if h.status == "failed":
+                return actions  # a progress report (e.g. the secondary was paged)
+            h.status = "failed"
+            actions.append(self._marker("handoff.failed", now, f"{h.title} to {self._name(h.target)} failed",
+                                        h.target, {"handoff_id": h.id, "new_owner": new_owner}))
+            actions += self._emit("handoff_failed", now, ctx)
+        elif outcome in ("acknowledged", "decided"):
+            h.status, h.by, h.decision, h.founder_action = outcome, by, decision, founder_action  # type: ignore[assignment]
+            detail = f"decision {decision}" if outcome == "decided" else "acknowledged"
+            actions.append(self._marker("handoff.completed", now, f"{h.title}: {detail} by {self._name(by)}", by,
+                                        {"handoff_id": h.id, "outcome": outcome, "decision": decision,
+                                         "founder_action": founder_action}))
+            actions += self._emit("handoff_decided" if outcome == "decided" else "handoff_acknowledged", now, ctx)
+        return actions
+
+    def advance(self, now: datetime) -> list[Action]:
+        """Fire every clock breach and ladder step due at or before now, in order."""
+        actions: list[Action] = []
+        while not self.closed:
+            due = self._next_due(now)
+            if due is None:
+                break
+            kind, item = due
+            if kind == "clock":
+                actions += self._breach(item)
+            else:
+                self.state.pending.remove(item)
+                actions += self._run_step(item)
+        return actions
+
+    def reject(self, signal: str, reason: str, now: datetime) -> None:
+        self.state.rejected.append(RejectedSignal(signal=signal, reason=reason, at=now))
+        del self.state.rejected[:-MAX_REJECTED]
+
+    # -------------------------------------------------------------- validation
+
+    def check_party(self, pid: str) -> None:
+        if self.policy.party(pid) is None:
+            raise Rejected(f"unknown person or team {pid!r}; known: {', '.join(sorted(self.policy.party_ids))}")
+
+    def check_escalation(self, target: str | None, reason: str, payload: dict[str, Any]) -> tuple[str, str, dict]:
+        if self.state.stage in ("resolved", "closed"):
+            raise Rejected(f"cannot escalate a {self.state.stage} ticket")
+        route = self.policy.escalations.get(reason)
+        if route is None:
+            raise Rejected(f"unknown escalation reason {reason!r}; known: {', '.join(sorted(self.policy.escalations))}")
+        spec = self.policy.handoffs[route.handoff]
+        target = target or route.target
+        self.check_party(target)
+        if target not in spec.to:
+            raise Rejected(f"{reason!r} escalates to {', '.join(spec.to)} (handoff {route.handoff!r}), not {target!r}")
+        given = dict(payload)
+        if spec.reason_field:
+            given.setdefault(spec.reason_field, reason)
+        try:
+            clean = validate_payload(route.handoff, spec, given, self._payload_context())
+        except PayloadError as exc:
+            raise Rejected(str(exc)) from None
+        return route.handoff, target, clean
+
+    def open_handoff(self, name: str | None = None) -> HandoffState:
+        candidates = [h for h in self.state.handoffs.values()
+                      if h.status in ("open", "failed") and (name is None or h.name == name or h.id == name)]
+        if not candidates:
+            raise Rejected("no open handoff" + (f" named {name!r}" if name else ""))
+        return candidates[-1]
+
+    # ---------------------------------------------------------------- internals
+
+    def _seen(self, event_id: str | None) -> bool:
+        if event_id is None:
+            return False
+        if event_id in self.state.seen_events:
+            return True
+        self.state.seen_events.append(event_id)
+        del self.state.seen_events[:-MAX_SEEN]
+        return False
+
+    def _require_open(self, what: str) -> None:
+        if self.closed:
+            raise Rejected(f"{what}: ticket is closed")
+
+    def _name(self, pid: str | None) -> str:
+        party = self.policy.party(pid) if pid else None
+        return party.name if party else (pid or "nobody")
+
+    def _next_seq(self) -> int:
+        self.state.seq += 1
+        return self.state.seq
+
+    def _action(self, kind: str, at: datetime, summary: str, target: str | None = None,
+                params: dict[str, Any] | None = None, key: str | None = None) -> Action:
+        key = key or f"{self.state.workflow_id}:{self._next_seq()}"
+        return Action(kind=kind, key=key, at=at, target=target, summary=summary, params=params or {})
+
+    def _marker(self, kind: str, at: datetime, summary: str, target: str | None = None,
+                params: dict[str, Any] | None = None) -> Action:
+        return self._action(kind, at, summary, target, params)
+
+    def _log(self, at: datetime, source: str, action: str, target: str | None, summary: str) -> None:
+        self.state.ladder.append(LadderEntry(at=at, source=source, action=action, target=target, summary=summary))
+        self._trim()
+
+    def _trim(self) -> None:
+        del self.state.ladder[:-MAX_LADDER]
+
+    def _coverage_owner(self, now: datetime) -> str:
+        facts = self.facts()
+        for rule in self.policy.coverage:
+            if not holds(rule.when, facts):
+                continue
+            if rule.calendar is not None and not business_time.is_open(self.policy.calendars[rule.calendar], now,
+                                                                         intake=True):
+                continue
+            return rule.owner
+        return self.policy.coverage[-1].owner  # the loader guarantees an unconditional fallback
+
+    def _classify_into_facts(self, ask_type: str | None, labels: list[str] | None, attrs: dict | None) -> None:
+        labels = labels or []
+        attrs = attrs or {}
+        for dim_name, dim in self.policy.classification.items():
+            value = None
+            if dim_name == "ask_type" and ask_type:
+                value = ask_type
+            if value is None and dim.attribute and isinstance(attrs.get(dim.attribute), str):
+                candidate = attrs[dim.attribute].strip().lower()
+                value = candidate if candidate in dim.values else None
+            if value is None:
+                for lab in labels:
+                    lab_l = lab.lower()
+                    if dim.label_prefix and lab_l.startswith(dim.label_prefix.lower()):
+                        candidate = lab_l[len(dim.label_prefix):]
+                        if candidate in dim.values:
+                            value = candidate
+                            break
+                    hit = next((v for v, spec in dim.values.items() if lab_l in [x.lower() for x in spec.labels]), None)
+                    if hit:
+                        value = hit
+                        break
+            if value is None and dim_name in self.state.facts:
+                continue  # keep what was classified before
+            value = value or dim.default
+            if value is None:
+                continue
+            self.state.facts[dim_name] = value
+            self.state.facts.update(dim.values[value].facts)
+
+    def _payload_context(self) -> dict[str, Any]:
+        t = self.state.ticket
+        return {"conversation_id": t.conversation_id, "customer_id": self.state.facts.get("customer_id"),
+                "customer_name": t.contact.name, "vip": self.state.facts.get("vip"),
+                "founder_personal": self.state.facts.get("founder_personal"), "ticket_id": self.state.workflow_id,
+                "customer_email": t.contact.email}
+
+    def template_context(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        s, t = self.state, self.state.ticket
+        owner = self.policy.party(s.owner) if s.owner else None
+        ctx: dict[str, Any] = {
+            "first_name": t.contact.first_name, "customer_name": t.contact.name or "the customer",
+            "customer_email": t.contact.email, "ticket_id": s.workflow_id, "short_id": short_id(s.workflow_id),
+            "conversation_id": t.conversation_id, "owner_name": owner.name if owner else s.owner,
+            "owner_first_name": owner.first_name if owner else s.owner, "stage": s.stage,
+            "severity": s.facts.get("severity"), "priority": s.facts.get("priority"),
+            "urgency": s.facts.get("urgency"), "category": s.facts.get("category"),
+            "ask_type": s.facts.get("ask_type"), "level": s.level, "level_name": self.policy.levels.get(s.level, ""),
+            "resolution": s.resolution,
+        }
+        extra = extra or {}
+        target = extra.get("target")
+        tp = self.policy.party(target) if target else None
+        ctx.update({"target": target, "expert": tp.first_name if tp else target, "expert_name": tp.name if tp else target,
+                    "team": tp.name if tp else target})
+        for key in ("reason", "timeframe", "clock", "deadline", "issue", "attempted", "impact", "summary"):
+            if extra.get(key) is not None:
+                ctx[key] = extra[key]
+        ctx.setdefault("summary", f"{t.contact.name or 'Customer'} — conversation {t.conversation_id}")
+        return ctx
+
+    def _local(self, t: datetime) -> str:
+        return t.astimezone(zone(self.policy.timezone)).strftime("%a %Y-%m-%d %H:%M %Z")
+
+    # clocks ------------------------------------------------------------------
+
+    def _deadline(self, spec: ClockSpec, start: datetime) -> datetime:
+        if spec.calendar:
+            return business_time.add_business(self.policy.calendars[spec.calendar], start, spec.duration)
+        return start + spec.duration
+
+    def _start_clock(self, name: str, spec: ClockSpec, now: datetime) -> None:
+        prev = self.state.clocks.get(name)
+        start = self.state.opened_at if spec.measure_from == "ticket_opened" and self.state.opened_at else now
+        self.state.clocks[name] = ClockState(
+            name=name, title=spec.title, status="running", started_at=start, deadline=self._deadline(spec, start),
+            business_calendar=spec.calendar, cycle=(prev.cycle + 1) if prev else 0)
+
+    def _stop_clock(self, name: str, now: datetime, status: str) -> list[Action]:
+        clock = self.state.clocks[name]
+        clock.status, clock.stopped_at = status, now  # type: ignore[assignment]
+        source = f"clock:{name}"
+        self.state.pending = [p for p in self.state.pending if p.source != source]
+        actions: list[Action] = []
+        if self.policy.clocks[name].resolve_pages_on_stop:
+            actions += self._resolve_pages(lambda p: p.source == source, now, f"{clock.title} satisfied")
+        return actions
+
+    def _breach(self, clock: ClockState) -> list[Action]:
+        spec = self.policy.clocks[clock.name]
+        at = clock.deadline
+        clock.status, clock.breached_at, clock.anchor_owner = "breached", at, self.state.owner
+        self.state.facts["sla_breached"] = True
+        self._log(at, f"clock:{clock.name}", "sla.breached", self.state.owner, f"{clock.title} breached")
+        actions = [self._marker("sla.breached", at, f"{clock.title} breached", self.state.owner,
+                                {"clock": clock.name, "deadline": at.isoformat(), "cycle": clock.cycle})]
+        ctx = {"clock": clock.title, "timeframe": format_duration(spec.duration), "deadline": self._local(at)}
+        self._schedule(spec.on_breach, f"clock:{clock.name}", f"clock:{clock.name}:{clock.cycle}", at,
+                       clock.anchor_owner, ctx)
+        if spec.repeat:
+            clock.status = "running"
+            clock.started_at, clock.deadline = at, self._deadline(spec, at)
+            clock.cycle += 1
+            clock.breached_at = None
+        return actions + self.advance(at)
+
+    def _schedule(self, steps: Iterable[Step], source: str, id_base: str, at: datetime, anchor: str | None,
+                  ctx: dict[str, Any]) -> None:
+        for i, step in enumerate(steps):
+            self.state.pending.append(PendingStep(id=f"{id_base}:{i}", source=source, due=at + step.after,
+                                                  step=step, anchor_owner=anchor, context=ctx))
+
+    def _next_due(self, now: datetime):
+        best = None
+        for c in self.state.clocks.values():
+            if c.status == "running" and c.deadline <= now and (best is None or c.deadline < best[0]):
+                best = (c.deadline, "clock", c)
+        for p in self.state.pending:
+            if p.due <= now and (best is None or p.due < best[0]):
+                best = (p.due, "step", p)
+        return (best[1], best[2]) if best else None
+
+    def _emit(self, event: str, now: datetime, ctx: dict[str, Any] | None = None) -> list[Action]:
+        """Apply an event to clocks and rules, then run whatever became due."""
+        if self._depth > 8:
+            raise RuntimeError(f"policy rules loop on event {event!r}")
+        self._depth += 1
+        try:
+            ctx = ctx or {}
+            actions: list[Action] = []
+            if not self.reactive:
+                return self.advance(now)
+            facts = self.facts(ctx)
+            for name, spec in self.policy.clocks.items():
+                clock = self.state.clocks.get(name)
+                active = clock is not None and clock.status in ("running", "breached")
+                if active and event in spec.stops_on:
+                    actions += self._stop_clock(name, now, "stopped")
+                    active = False
+                elif active and clock.status == "running" and event in spec.restart_on:
+                    clock.started_at, clock.deadline = now, self._deadline(spec, now)
+                if not active and event in spec.starts_on and holds(spec.when, facts) and not self.closed:
+                    self._start_clock(name, spec, now)
+            for name, clock in list(self.state.clocks.items()):
+                if clock.status in ("running", "breached") and not holds(self.policy.clocks[name].when, facts):
+                    actions += self._stop_clock(name, now, "cancelled")
+            for i, rule in enumerate(self.policy.rules):
+                if rule.on == event and holds(rule.when, facts):
+                    self._schedule(rule.do, f"rule:{i}", f"rule:{i}:{self._next_seq()}", now, self.state.owner, ctx)
+            return actions + self.advance(now)
+        finally:
+            self._depth -= 1
+
+    def _ack(self, by: str, now: datetime) -> list[Action]:
+        s = self.state
+        if s.acknowledged_at is not None:
+            return []
+        s.acknowledged_at, s.acknowledged_by = now, by
+        if s.stage == "open":
+            s.stage = "acknowledged"
+        self._log(now, "ticket", "acknowledged", by, f"Acknowledged by {self._name(by)}")
+        return self._emit("acknowledged", now, {"by": by})
+
+    def _assign(self, to: str, at: datetime, summary: str, source: str) -> list[Action]:
+        party = self.policy.party(to)
+        s = self.state
+        if to != s.owner:
+            s.previous_owner, s.owner = s.owner, to
+        params = {"agent_id": party.chatwoot_agent_id} if party and party.chatwoot_agent_id else {}
+        if party and party.chatwoot_team_id and not params:
+            params = {"team_id": party.chatwoot_team_id}
+        self._log(at, source, "assign", to, summary)
+        actions = [self._action("chatwoot.assign", at, summary, to, params)] if params else []
+        return actions + self._emit("assigned", at, {"target": to})
+
+    def _resolve_pages(self, which, at: datetime, why: str) -> list[Action]:
+        actions = []
+        for page in self.state.pages.values():
+            if page.status != "resolved" and which(page):
+                page.status = "resolved"
+                target = self.policy.party(page.target)
+                actions.append(self._action("pagerduty.resolve", at, f"Resolve page to {self._name(page.target)}: {why}",
+                                            page.target, {"dedup_key": page.dedup_key,
+                                                          "routing_key_name": target.pagerduty if target else None}))
+                self._log(at, page.source, "pagerduty.resolve", page.target, f"Page to {self._name(page.target)} resolved")
+        return actions
+
+    def _resolve_target(self, step: Step, pending: PendingStep) -> str | None:
+        t = step.target
+        anchor = pending.anchor_owner or self.state.owner
+
+        def backup_of(pid: str | None) -> str | None:
+            party = self.policy.party(pid) if pid else None
+            return party.backup if party else None
+
+        if t == "owner":
+            return self.state.owner
+        if t == "coverage":
+            return self._coverage_owner(pending.due)
+        if t == "backup":
+            return backup_of(anchor)
+        if t == "backup2":
+            return backup_of(backup_of(anchor))
+        if t == "previous_owner":
+            return self.state.previous_owner
+        if t in ("handoff_target", "secondary"):
+            return pending.context.get(t if t == "secondary" else "target")
+        return t
+
+    def _run_step(self, pending: PendingStep) -> list[Action]:
+        step, at = pending.step, pending.due
+        if self.closed and step.do not in ("audit", "resolve_pages"):
+            return []
+        extra = dict(pending.context)
+        if not holds(step.when, self.facts(extra)):
+            return []
+        target = self._resolve_target(step, pending) if step.target else None
+        if step.target and target is None:
+            self._log(at, pending.source, f"{step.do}.skipped", None, f"{step.do}: nobody to {step.target}")
+            return []
+        if target:
+            extra.setdefault("target", target)
+        ctx = self.template_context(extra)
+        key = f"{self.state.workflow_id}:{pending.id}"
+        summary = render(step.summary, ctx) if step.summary else None
+        do = step.do
+        s = self.state
+
+        if do == "page":
+            party = self.policy.party(target)
+            text = summary or f"{ctx.get('clock') or 'Escalation'}: {ctx['summary']}"
+            s.pages[key] = PageState(dedup_key=key, target=target, source=pending.source, at=at)
+            self._log(at, pending.source, "pagerduty.trigger", target, f"Paged {self._name(target)}")
+            return [self._action("pagerduty.trigger", at, f"Page {self._name(target)}: {text}"[:1024], target, {
+                "dedup_key": key, "routing_key_name": party.pagerduty if party else None, "severity": step.severity,
+                "summary": f"[{ctx['short_id']}] {text}"[:1024], "custom_details": {
+                    "ticket": s.workflow_id, "conversation_id": s.ticket.conversation_id, "owner": s.owner,
+                    "stage": s.stage, "source": pending.source}}, key=key)]
+        if do == "resolve_pages":
+            return self._resolve_pages(lambda p: step.target is None or p.target == target, at, summary or "resolved")
+        if do == "assign":
+            return self._assign(target, at, summary or f"Assign to {self._name(target)}", pending.source)
+        if do in ("label", "unlabel"):
+            label = render(step.label, ctx)
+            self._log(at, pending.source, do, None, f"{do} {label}")
+            params = {"add": [label]} if do == "label" else {"remove": [label]}
+            return [self._action("chatwoot.labels", at, summary or f"{'Add' if do == 'label' else 'Remove'} label {label}",
+                                 target, params, key=key)]
+        if do in ("note", "message"):
+            content = render(self.policy.templates[step.template], ctx)
+            if do == "message" and self.silent():
+                self._log(at, pending.source, "message.suppressed", None, f"Silent ticket: {step.template} not sent")
+                return [self._marker("message.suppressed", at, f"Customer message '{step.template}' suppressed (silent)",
+                                     None, {"template": step.template})]
+            kind = "chatwoot.message" if do == "message" else "chatwoot.note"
+            self._log(at, pending.source, kind, target, summary or f"{'Message' if do == 'message' else 'Note'}: {step.template}")
+            return [self._action(kind, at, summary or f"{'Public message' if do == 'message' else 'Private note'}: "
+                                 f"{step.template}", target, {"content": content, "template": step.template}, key=key)]
+        if do == "status":
+            self._log(at, pending.source, "chatwoot.status", None, f"Status {step.status}")
+            return [self._action("chatwoot.status", at, summary or f"Set Chatwoot status {step.status}", None,
+                                 {"status": step.status}, key=key)]
+        if do == "stage":
+            return self._set_stage(step.stage, at, pending.source)
+        if do == "level":
+            if step.level <= s.level:
+                return []
+            s.level = step.level
+            name = self.policy.levels.get(step.level, "")
+            self._log(at, pending.source, "level", target, f"Escalation level {step.level} {name}".strip())
+            actions = [self._marker("ticket.level", at, f"Escalation level {step.level} {name}".strip(), target,
+                                    {"level": step.level, "name": name})]
+            return actions + self._emit("level_changed", at, {"level": step.level})
+        if do == "handoff":
+            spec = self.policy.handoffs[step.handoff]
+            to = target or spec.to[0]
+            fields = {k: render(v, ctx) if isinstance(v, str) else v for k, v in step.fields.items()}
+            if spec.reason_field and step.reason:
+                fields.setdefault(spec.reason_field, step.reason)
+            try:
+                payload = validate_payload(step.handoff, spec, fields, self._payload_context())
+            except PayloadError as exc:
+                self._log(at, pending.source, "handoff.skipped", to, f"Handoff {step.handoff} not started: {exc}")
+                return []
+            return self._start_handoff(step.handoff, to, step.reason, payload, "ticketflow", at, pending.source)
+        if do == "audit":
+            row = {k: render(v, ctx) if isinstance(v, str) else v for k, v in step.fields.items()}
+            row.update({"by_agent": row.get("by_agent") or extra.get("by") or s.owner})
+            return [self._action(f"audit.{step.table}", at, summary or f"Audit row: {step.table}", target,
+                                 {"row": row, "context": _jsonable(extra)}, key=key)]
+        if do == "close":
+            return self._close(at, pending.source)
+        if do == "reopen":
+            if s.stage != "resolved":
+                return []
+            s.stage = "open"
+            return [self._marker("ticket.reopened", at, summary or "Reopened", None)] + self._emit("reopened", at)
+        if do == "emit":
+            return self._emit(step.event, at, extra)
+        if do == "count_recent_level":
+            return [self._action("query.recent_level", at, summary or f"Count level-{step.level} escalations in the last "
+                                 f"{format_duration(step.window)}", None,
+                                 {"level": step.level, "window_seconds": step.window.total_seconds(),
+                                  "policy": self.policy.name}, key=key)]
+        raise AssertionError(f"unhandled step {do}")
+
+    def recent_level_counted(self, level: int, count: int, now: datetime) -> list[Action]:
+        """Result of a `count_recent_level` step: other tickets that reached `level`."""
+        self.state.facts[f"recent_level_{level}_count"] = count
+        return self._emit("classified", now, {"level": level, "count": count})
+
+    def _set_stage(self, stage: str, at: datetime, source: str) -> list[Action]:
+        s = self.state
+        if s.stage == stage:
+            return []
+        s.stage = stage
+        self._log(at, source, "stage", None, f"Stage {stage}")
+        actions = [self._marker("ticket.stage", at, f"Stage → {stage}", None, {"stage": stage})]
+        attr = self.policy.mirror_stage_attribute
+        if attr:
+            actions.append(self._action("chatwoot.attributes", at, f"Mirror stage {stage} to Chatwoot", None,
+                                        {"set": {attr: stage, "ticket_id": short_id(s.workflow_id)}}))
+        return actions
+
+    def _close(self, at: datetime, source: str) -> list[Action]:
+        s = self.state
+        if s.stage == "closed":
+            return []
+        actions = self._set_stage("closed", at, source)
+        s.closed_at = at
+        for name, clock in s.clocks.items():
+            if clock.status in ("running", "breached"):
+                clock.status, clock.stopped_at = "stopped", at
+        s.pending = [p for p in s.pending if p.step.do in ("audit",)]
+        actions += self._resolve_pages(lambda p: True, at, "ticket closed")
+        actions.append(self._marker("ticket.closed", at, "Ticket closed", None))
+        return actions
+
+    def _start_handoff(self, name: str, target: str, reason: str | None, payload: dict[str, Any], by: str,
+                       now: datetime, source: str) -> list[Action]:
+        spec = self.policy.handoffs[name]
+        s = self.state
+        n = sum(1 for h in s.handoffs.values() if h.name == name)
+        hid = f"{s.workflow_id}:handoff:{name}:{n}"
+        cal = self.policy.calendars.get(spec.calendar) if spec.calendar else None
+        deadline = business_time.add_business(cal, now, spec.timeout) if cal else now + spec.timeout
+        s.handoffs[hid] = HandoffState(id=hid, name=name, title=spec.title, target=target, reason=reason,
+                                       started_at=now, deadline=deadline, payload=payload)
+        if s.stage in ("open", "acknowledged"):
+            s.stage = "escalated"
+        self._log(now, source, "handoff.started", target, f"{spec.title} → {self._name(target)}")
+        ctx = {"handoff": name, "target": target, "reason": reason, "by": by,
+               "timeframe": format_duration(spec.timeout) + (" business" if cal else ""),
+               "issue": payload.get("issue_summary") or payload.get("issue") or payload.get("ask"),
+               "attempted": payload.get("alicia_already_tried") or payload.get("attempted"),
+               "impact": payload.get("impact")}
+        actions = [self._marker("handoff.started", now, f"{spec.title}: {self._name(by)} → {self._name(target)}",
+                                target, {"handoff_id": hid, "handoff": name, "reason": reason, "payload": payload,
+                                         "deadline": deadline.isoformat()}),
+                   self._action("handoff.start", now, f"Start handoff {spec.title} → {self._name(target)}", target, {
+                       "handoff_id": hid, "name": name, "target": target, "reason": reason, "payload": payload,
+                       "by": by, "started_at": now.isoformat(), "deadline": deadline.isoformat(),
+                       "context": _jsonable(self.template_context(ctx)), "facts": _jsonable(self.facts()),
+                       "owner": s.owner})]
+        return actions + self._emit("escalated", now, ctx)
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items()
+            if v is None or isinstance(v, (str, int, float, bool, datetime, list, dict))}

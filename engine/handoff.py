@@ -1,0 +1,96 @@
+"""The handoff decision core: wait for the success response until the
+deadline; on timeout or an explicit failure walk the on-failure steps (page
+the target, the secondary after a further delay, hand the ticket back to a
+fallback owner); a late acknowledgement stops what is left and resolves the
+pages this handoff raised. Pure: `HandoffWorkflow` drives it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.core import Rejected, TicketEngine
+from models.actions import Action
+from models.handoff import HandoffInput, HandoffResponse, HandoffResult
+from models.state import TicketState
+
+
+class HandoffEngine:
+    def __init__(self, inp: HandoffInput) -> None:
+        self.inp = inp
+        self.spec = inp.policy.handoffs[inp.name]
+        state = TicketState(ticket=inp.ticket, workflow_id=inp.handoff_id, owner=inp.owner, facts=dict(inp.facts),
+                            stage="escalated")
+        self.steps = TicketEngine(inp.policy, state, reactive=False)
+        self.status = "open"
+        self.by: str | None = None
+        self.decision: str | None = None
+        self.founder_action: str | None = None
+        self._reported = 0  # ladder entries already reported to the ticket
+
+    @property
+    def context(self) -> dict:
+        spec = self.spec
+        return {**self.inp.context, "handoff": self.inp.name, "target": self.inp.target,
+                "secondary": spec.secondary, "reason": self.inp.reason}
+
+    def next_wakeup(self) -> datetime | None:
+        if self.status == "open":
+            return self.inp.deadline
+        return self.steps.next_wakeup()
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "open" and not self.steps.state.pending
+
+    def respond(self, r: HandoffResponse, now: datetime) -> tuple[list[Action], HandoffResult | None]:
+        if self.status in ("acknowledged", "decided"):
+            return [], None  # already answered: idempotent
+        if not r.ok:
+            if self.status == "failed":
+                return [], None
+            return self._fail(now, f"explicit failure from {r.by}")
+        if self.spec.success == "decision":
+            if r.decision not in self.spec.decisions:
+                raise Rejected(f"decision must be one of {', '.join(self.spec.decisions)}")
+            self.status, self.decision, self.founder_action = "decided", r.decision, r.founder_action
+        else:
+            self.status = "acknowledged"
+        self.by = r.by
+        state = self.steps.state
+        state.pending.clear()  # a late answer stops the rest of the failure ladder
+        actions = self.steps._resolve_pages(lambda p: True, now, f"answered by {r.by}")
+        self.steps._log(now, f"handoff:{self.inp.name}", self.status, r.by,
+                        f"{self.spec.title}: {self.status} by {r.by}")
+        self.steps._schedule(self.spec.on_success, f"handoff:{self.inp.name}", f"success", now, self.inp.owner,
+                             {**self.context, "by": r.by, "decision": r.decision})
+        actions += self.steps.advance(now)
+        return actions, self._result(self.status)
+
+    def timeout(self, now: datetime) -> tuple[list[Action], HandoffResult]:
+        return self._fail(now, "timed out")
+
+    def advance(self, now: datetime) -> list[Action]:
+        return self.steps.advance(now)
+
+    def _fail(self, now: datetime, why: str) -> tuple[list[Action], HandoffResult]:
+        self.status = "failed"
+        self.steps._log(now, f"handoff:{self.inp.name}", "handoff.failed", self.inp.target,
+                        f"{self.spec.title}: {why}")
+        self.steps._schedule(self.spec.on_failure, f"handoff:{self.inp.name}", "failure", now, self.inp.owner,
+                             self.context)
+        actions = self.steps.advance(now)
+        return actions, self._result("failed")
+
+    def _result(self, outcome: str) -> HandoffResult:
+        ladder = self.steps.state.ladder[self._reported:]
+        self._reported = len(self.steps.state.ladder)
+        owner = self.steps.state.owner
+        return HandoffResult(handoff_id=self.inp.handoff_id, outcome=outcome, by=self.by, decision=self.decision,
+                             founder_action=self.founder_action,
+                             new_owner=owner if owner != self.inp.owner else None, ladder=ladder)
+
+    def progress(self) -> HandoffResult | None:
+        """Ladder entries taken since the last report (e.g. the secondary page)."""
+        if len(self.steps.state.ladder) == self._reported:
+            return None
+        return self._result("failed") if self.status == "failed" else None

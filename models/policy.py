@@ -1,0 +1,375 @@
+"""The policy-pack schema: an SOP as data.
+
+A pack (`policies/<name>.yaml`) holds calendars, people and teams, coverage,
+classification, SLA clocks with breach ladders, event rules, handoff specs
+and message templates. `engine.policy_loader` reads and cross-checks it;
+this module only says what each part looks like.
+
+Four SOPs run on this one schema, so nothing here is specific to one of
+them: a VIP concierge (coverage by shift, authority table, typed handoffs),
+a severity ladder (levels with time triggers), a ticket lifecycle (priority
+SLAs, verification, auto-close) and an urgency-tier escalation (follow-up
+cadence, silent tickets).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+
+from engine.durations import format_duration, parse_duration
+from engine.timezones import zone
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Events a clock can start, stop or restart on, and rules can react to.
+EventName = Literal[
+    "ticket_opened",
+    "acknowledged",  # explicit ack, or the first agent reply
+    "agent_replied",  # any public agent reply
+    "agent_replied_substantive",
+    "customer_replied",
+    "assigned",  # owner set or changed (triage)
+    "classified",  # ask type / severity / category / urgency changed
+    "escalated",  # a handoff started
+    "handoff_acknowledged",
+    "handoff_decided",
+    "handoff_failed",
+    "resolved",
+    "reopened",
+    "closed",
+    "vip_set",
+    "vip_removed",
+    "status_pending",
+    "level_changed",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _parse_time(value: object) -> object:
+    if isinstance(value, str) and value.strip() == "24:00":
+        return time.max
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_parse_time)]
+
+
+class TimeRange(_Strict):
+    """A window within one local day, `09:00-14:45` (end may be `24:00`)."""
+
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = value.split("-")
+            if len(parts) != 2:
+                raise ValueError(f"expected 'HH:MM-HH:MM', got {value!r}")
+            return {"start": parts[0].strip(), "end": parts[1].strip()}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TimeRange":
+        if self.end <= self.start:
+            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+def _expand_weekdays(value: object) -> object:
+    """`{mon-fri: [...], sat: [...]}` -> one entry a weekday."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, windows in value.items():
+        key = str(key).lower()
+        if "-" in key:
+            a, b = key.split("-", 1)
+            if a not in WEEKDAYS or b not in WEEKDAYS:
+                raise ValueError(f"unknown weekday range {key!r}")
+            for d in WEEKDAYS[WEEKDAYS.index(a): WEEKDAYS.index(b) + 1]:
+                out[d] = windows
+        elif key in WEEKDAYS:
+            out[key] = windows
+        else:
+            raise ValueError(f"unknown weekday {key!r} (use mon..sun or ranges like mon-fri)")
+    return out
+
+
+Weekly = Annotated[dict[str, list[TimeRange]], BeforeValidator(_expand_weekdays)]
+
+
+class CalendarVariant(_Strict):
+    """Other weekly hours between two dates, inclusive (e.g. outside the school year)."""
+
+    name: str
+    from_: date = Field(alias="from")
+    to: date
+    weekly: Weekly
+
+
+class CalendarSpec(_Strict):
+    """A weekly schedule in an IANA zone, with dated variants and holidays.
+
+    `cutoff` closes *intake* (new tickets routed to this calendar's person)
+    at that local time each day, while the calendar stays open for work:
+    Alicia works until 14:45 but takes no new VIP after 14:30.
+    """
+
+    timezone: str
+    weekly: Weekly
+    variants: list[CalendarVariant] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list)
+    cutoff: ClockTime | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+
+class Party(_Strict):
+    """A person or a team that can own, be paged or receive a handoff."""
+
+    name: str
+    kind: Literal["person", "team"] = "person"
+    chatwoot_agent_id: int | None = None
+    chatwoot_team_id: int | None = None
+    # The *name* of a routing key in settings (PAGERDUTY_ROUTING_KEYS), never the key.
+    pagerduty: str | None = None
+    backup: str | None = None  # who covers when this party does not answer
+    calendar: str | None = None  # when this party works (for coverage and display)
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+
+# A condition on ticket facts: every key must match. A scalar means equality,
+# a list means "one of", and a key ending in `!` negates (`stage!: closed`).
+# Numeric facts accept `{gte: 3}` / `{lte: 1}`.
+Condition = dict[str, Any]
+
+
+class CoverageRule(_Strict):
+    """Who owns a new ticket: the first rule whose condition holds (and, with
+    `calendar`, whose calendar is open for intake at that instant)."""
+
+    owner: str
+    when: Condition = Field(default_factory=dict)
+    calendar: str | None = None
+
+
+class DimensionValue(_Strict):
+    labels: list[str] = Field(default_factory=list)  # Chatwoot labels that select this value
+    facts: dict[str, Any] = Field(default_factory=dict)  # facts this value sets
+    title: str | None = None
+
+
+class Dimension(_Strict):
+    """One classification axis (ask type, severity, category, urgency): read
+    from a conversation custom attribute, or a label `prefix + value`, or a
+    label listed under a value; else `default`."""
+
+    attribute: str | None = None
+    label_prefix: str | None = None
+    default: str | None = None
+    values: dict[str, DimensionValue]
+
+
+StepAction = Literal[
+    "page",  # PagerDuty trigger to `target` (dedup key stable per ticket and ladder step)
+    "resolve_pages",  # PagerDuty resolve for pages this clock/handoff raised
+    "assign",  # Chatwoot assignment + owner change
+    "label",
+    "unlabel",
+    "note",  # Chatwoot private note
+    "message",  # Chatwoot public message (suppressed while the pack's `silent_when` holds)
+    "status",  # Chatwoot status
+    "stage",  # ticket stage (mirrored to Chatwoot as a custom attribute)
+    "level",  # escalation level (never goes down)
+    "handoff",  # start a handoff workflow
+    "audit",  # a row in an audit table
+    "close",
+    "reopen",
+    "count_recent_level",  # read other tickets' history: sets fact `recent_level_count`
+    "emit",  # raise an event of this pack (e.g. to chain rules)
+]
+
+
+class Step(_Strict):
+    """One action of a ladder or rule, `after` its trigger (breach, event)."""
+
+    do: StepAction
+    after: Duration = timedelta(0)
+    when: Condition = Field(default_factory=dict)
+    # `target` names a party, or: owner, backup (of the owner when the step was
+    # triggered), backup2 (backup's backup), handoff_target, secondary (of the
+    # handoff), previous_owner, coverage (whoever coverage gives the ticket now).
+    target: str | None = None
+    template: str | None = None
+    label: str | None = None
+    status: Literal["open", "resolved", "pending", "snoozed"] | None = None
+    stage: str | None = None
+    level: int | None = None
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+    handoff: str | None = None
+    reason: str | None = None  # handoff reason, for handoffs started by a step
+    table: Literal["vip_concierge_action", "support_escalations", "founder_pull", "vip_flag_change",
+                   "decision_log"] | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    event: EventName | None = None
+    window: Duration | None = None  # count_recent_level: look-back window
+    summary: str | None = None  # human summary shown in the Temporal Web UI
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Step":
+        need = {
+            "page": ["target"], "assign": ["target"], "label": ["label"], "unlabel": ["label"],
+            "note": ["template"], "message": ["template"], "status": ["status"], "stage": ["stage"],
+            "level": ["level"], "handoff": ["handoff"], "audit": ["table"], "emit": ["event"],
+            "count_recent_level": ["level", "window"],
+        }[self.do] if self.do in {
+            "page", "assign", "label", "unlabel", "note", "message", "status", "stage", "level",
+            "handoff", "audit", "emit", "count_recent_level"} else []
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"step '{self.do}' needs {', '.join(missing)}")
+        return self
+
+
+class ClockSpec(_Strict):
+    """An SLA clock: runs from a start event until a stop event; when its
+    deadline passes it breaches and walks `on_breach` (each step `after` the
+    breach). `calendar` makes it count business time of that calendar.
+    `repeat` re-arms it after each breach (a cadence: status check every 4h);
+    `restart_on` pushes the deadline out again (customer update every 24h,
+    reset by each agent reply)."""
+
+    title: str
+    starts_on: list[EventName]
+    stops_on: list[EventName] = Field(default_factory=list)
+    restart_on: list[EventName] = Field(default_factory=list)
+    when: Condition = Field(default_factory=dict)
+    duration: Duration
+    calendar: str | None = None
+    # Count from the start event (default) or from when the ticket opened
+    # (a resolution SLA that starts once the ask type is known).
+    measure_from: Literal["event", "ticket_opened"] = "event"
+    repeat: bool = False
+    on_breach: list[Step] = Field(default_factory=list)
+    # Pages raised by this clock are resolved when it stops (an ack ends the alert).
+    resolve_pages_on_stop: bool = True
+
+
+class RuleSpec(_Strict):
+    """On an event (and a condition), run steps: auto-ack on open, a label on
+    acknowledgement, a continuity message on escalation."""
+
+    on: EventName
+    when: Condition = Field(default_factory=dict)
+    do: list[Step]
+
+
+class PayloadField(_Strict):
+    type: Literal["int", "uuid", "bool", "text", "str", "enum", "number"]
+    values: list[str] | None = None  # for enum
+    required: bool = True
+    const: Any = None  # a value the field must have (vip_flag: true)
+    source: str | None = None  # fill from ticket context when not given (e.g. conversation_id)
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> "PayloadField":
+        if self.type == "enum" and not self.values:
+            raise ValueError("enum fields need values")
+        return self
+
+
+class HandoffSpec(_Strict):
+    """A typed handoff (the SOP's HANDOFF blocks): who to whom, the payload,
+    what counts as success, the timeout and what happens on failure."""
+
+    title: str
+    from_: str | None = Field(default=None, alias="from")
+    to: list[str]  # allowed targets; the first is the default
+    payload: dict[str, PayloadField] = Field(default_factory=dict)
+    reason_field: str | None = None  # the payload enum that holds the escalation reason
+    success: Literal["acknowledged", "decision"] = "acknowledged"
+    decisions: list[str] = Field(default_factory=list)
+    timeout: Duration
+    calendar: str | None = None  # timeout in business time of this calendar
+    on_failure: list[Step] = Field(default_factory=list)
+    on_success: list[Step] = Field(default_factory=list)
+    secondary: str | None = None  # the second target (usable in steps as `target: secondary`)
+
+    @model_validator(mode="after")
+    def _decisions(self) -> "HandoffSpec":
+        if self.success == "decision" and not self.decisions:
+            raise ValueError("a decision handoff needs decisions")
+        if self.reason_field and (self.reason_field not in self.payload or self.payload[self.reason_field].type != "enum"):
+            raise ValueError(f"reason_field {self.reason_field!r} must be an enum field of the payload")
+        return self
+
+
+class EscalationRoute(_Strict):
+    """Where an escalation reason goes: target and handoff spec."""
+
+    target: str
+    handoff: str
+    title: str | None = None
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class Policy(_Strict):
+    name: str
+    version: str
+    description: str = ""
+    timezone: str  # display zone for timelines
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    people: dict[str, Party] = Field(default_factory=dict)
+    teams: dict[str, Party] = Field(default_factory=dict)
+    coverage: list[CoverageRule]
+    classification: dict[str, Dimension] = Field(default_factory=dict)
+    facts: dict[str, Any] = Field(default_factory=dict)  # defaults for every ticket
+    clocks: dict[str, ClockSpec] = Field(default_factory=dict)
+    rules: list[RuleSpec] = Field(default_factory=list)
+    handoffs: dict[str, HandoffSpec] = Field(default_factory=dict)
+    escalations: dict[str, EscalationRoute] = Field(default_factory=dict)  # reason -> route
+    levels: dict[int, str] = Field(default_factory=dict)  # escalation level names
+    templates: dict[str, str] = Field(default_factory=dict)
+    # While this condition holds no public message is ever sent (security, legal, fraud).
+    silent_when: Condition | None = None
+    # Stages the ticket may be in, in lifecycle order (mirrored to Chatwoot).
+    stages: list[str] = Field(default_factory=lambda: ["open", "acknowledged", "escalated", "resolved", "closed"])
+    mirror_stage_attribute: str | None = None  # Chatwoot custom attribute that mirrors the stage
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("name must be a lowercase slug (letters, digits, - and _)")
+        return value
+
+    def party(self, pid: str) -> Party | None:
+        return self.people.get(pid) or self.teams.get(pid)
+
+    @property
+    def party_ids(self) -> set[str]:
+        return set(self.people) | set(self.teams)

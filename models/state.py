@@ -1,0 +1,97 @@
+"""The ticket's state, owned by the decision core and carried across
+continue-as-new. Every instant is UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from models.policy import Step
+from models.ticket import Ticket
+
+
+class ClockState(BaseModel):
+    name: str
+    title: str
+    status: Literal["running", "breached", "stopped", "cancelled"]
+    started_at: datetime
+    deadline: datetime
+    business_calendar: str | None = None
+    cycle: int = 0
+    breached_at: datetime | None = None
+    stopped_at: datetime | None = None
+    anchor_owner: str | None = None  # owner when it breached: `backup` is relative to this
+
+
+class PendingStep(BaseModel):
+    id: str
+    source: str  # clock:<name>, rule:<n>, handoff:<id>
+    due: datetime
+    step: Step
+    anchor_owner: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class PageState(BaseModel):
+    dedup_key: str
+    target: str
+    source: str
+    status: Literal["triggered", "acknowledged", "resolved"] = "triggered"
+    at: datetime
+
+
+class HandoffState(BaseModel):
+    id: str  # the child workflow id
+    name: str
+    title: str
+    target: str
+    reason: str | None = None
+    status: Literal["open", "acknowledged", "decided", "failed", "cancelled"] = "open"
+    started_at: datetime
+    deadline: datetime
+    by: str | None = None
+    decision: str | None = None
+    founder_action: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class LadderEntry(BaseModel):
+    at: datetime
+    source: str
+    action: str
+    target: str | None = None
+    summary: str
+
+
+class RejectedSignal(BaseModel):
+    signal: str
+    reason: str
+    at: datetime
+
+
+class TicketState(BaseModel):
+    ticket: Ticket
+    workflow_id: str
+    stage: str = "open"
+    owner: str | None = None
+    previous_owner: str | None = None
+    facts: dict[str, Any] = Field(default_factory=dict)
+    clocks: dict[str, ClockState] = Field(default_factory=dict)
+    pending: list[PendingStep] = Field(default_factory=list)
+    pages: dict[str, PageState] = Field(default_factory=dict)
+    handoffs: dict[str, HandoffState] = Field(default_factory=dict)
+    ladder: list[LadderEntry] = Field(default_factory=list)
+    seen_events: list[str] = Field(default_factory=list)
+    rejected: list[RejectedSignal] = Field(default_factory=list)
+    seq: int = 0
+    runs: int = 1  # workflow runs so far (continue-as-new)
+    level: int = 0
+    opened_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    resolution: str | None = None

@@ -1,0 +1,35 @@
+"""The one input of TicketWorkflow."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from models.policy import Policy
+from models.state import TicketState
+from models.ticket import Ticket
+
+
+class TicketCarry(BaseModel):
+    """What continue-as-new carries to the next run: the state and the
+    policy the ticket pinned when it started."""
+
+    state: TicketState
+    policy: Policy
+
+
+class TicketInput(Ticket):
+    """The conversation's facts plus how to run the ticket.
+
+    `clock_offset_seconds` is added to `workflow.now()` everywhere the ticket
+    reads the time. It is 0 in production; `ticketflow simulate` sets it so a
+    scenario dated in the past (or on a fixed weekday) runs on a test server
+    whose clock starts at the real current time.
+    """
+
+    clock_offset_seconds: float = 0.0
+    carry: TicketCarry | None = None
+    # Continue-as-new once history reaches this many events (or when Temporal suggests it).
+    continue_as_new_after: int = Field(default=4000, ge=100)
+
+    def ticket(self) -> Ticket:
+        return Ticket.model_validate(self.model_dump(include=set(Ticket.model_fields)))

@@ -1,0 +1,112 @@
+"""Turn the decision core's actions into activity calls.
+
+Shared by TicketWorkflow and HandoffWorkflow. Each call carries the action's
+human summary (what the Temporal Web UI shows) and its idempotency key. A
+call that still fails after its retries is reported back, never raised: a
+Chatwoot outage must not crash a ticket or stop its ladder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from activities.chatwoot import ChatwootActivities
+    from activities.pagerduty import PagerDutyActivities
+    from models.actions import MARKERS, Action
+    from models.audit import AuditRowInput, CountRecentLevelInput, TicketEventRow
+    from models.chatwoot import (AssignInput, MergeAttributesInput, PostMessageInput, SetStatusInput,
+                                 UpdateLabelsInput)
+    from models.pagerduty import PagerDutyEventInput
+    from models.ticket import Ticket
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=1))
+_OPTS: dict[str, Any] = dict(start_to_close_timeout=timedelta(seconds=30),
+                             schedule_to_close_timeout=timedelta(minutes=15), retry_policy=RETRY)
+
+_AUDIT = {
+    "audit.vip_concierge_action": AuditActivities.record_vip_concierge_action,
+    "audit.support_escalations": AuditActivities.record_support_escalation,
+    "audit.founder_pull": AuditActivities.record_founder_pull,
+    "audit.vip_flag_change": AuditActivities.record_vip_flag_change,
+    "audit.decision_log": AuditActivities.record_decision_log,
+}
+
+
+@dataclass
+class ActionContext:
+    workflow_id: str  # the ticket's workflow id (audit rows group by it)
+    ticket: Ticket
+    policy: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    level: int = 0
+    stage: str | None = None
+
+
+class ActionFailed(Exception):
+    pass
+
+
+async def _call(fn, arg, summary: str):
+    try:
+        return await workflow.execute_activity_method(fn, arg, summary=summary[:200], **_OPTS)
+    except ActivityError as err:
+        cause = err.cause
+        raise ActionFailed(f"{summary}: {getattr(cause, 'message', None) or cause or err}") from None
+
+
+async def execute(a: Action, ctx: ActionContext) -> Any:
+    """Run one action; return the activity result (or None). ActionFailed
+    when it could not be done."""
+    t = ctx.ticket
+    conv = dict(account_id=t.account_id, conversation_id=t.conversation_id, idempotency_key=a.key, at=a.at,
+                target=a.target)
+    p = a.params
+    if a.kind in MARKERS:
+        row = TicketEventRow(idempotency_key=a.key, workflow_id=ctx.workflow_id, account_id=t.account_id,
+                             conversation_id=t.conversation_id, policy=ctx.policy, action=a.kind, target=a.target,
+                             details={"summary": a.summary, **p}, at=a.at)
+        return await _call(AuditActivities.record_ticket_event, row, a.summary)
+    if a.kind in ("chatwoot.message", "chatwoot.note"):
+        return await _call(ChatwootActivities.send_message,
+                           PostMessageInput(**conv, content=p["content"], private=a.kind == "chatwoot.note"), a.summary)
+    if a.kind == "chatwoot.labels":
+        return await _call(ChatwootActivities.update_labels,
+                           UpdateLabelsInput(**conv, add=p.get("add", []), remove=p.get("remove", [])), a.summary)
+    if a.kind == "chatwoot.assign":
+        return await _call(ChatwootActivities.assign,
+                           AssignInput(**conv, agent_id=p.get("agent_id"), team_id=p.get("team_id")), a.summary)
+    if a.kind == "chatwoot.status":
+        return await _call(ChatwootActivities.set_status, SetStatusInput(**conv, status=p["status"]), a.summary)
+    if a.kind == "chatwoot.attributes":
+        return await _call(ChatwootActivities.merge_custom_attributes, MergeAttributesInput(**conv, set=p["set"]),
+                           a.summary)
+    if a.kind.startswith("pagerduty."):
+        event = PagerDutyEventInput(
+            event_action=a.kind.split(".", 1)[1], dedup_key=p["dedup_key"], routing_key_name=p.get("routing_key_name"),
+            summary=p.get("summary", ""), severity=p.get("severity", "critical"),
+            custom_details=p.get("custom_details", {}), workflow_id=ctx.workflow_id, account_id=t.account_id,
+            conversation_id=t.conversation_id, at=a.at, target=a.target)
+        return await _call(PagerDutyActivities.send_event, event, a.summary)
+    if a.kind in _AUDIT:
+        row = AuditRowInput(table=a.kind.split(".", 1)[1], idempotency_key=a.key, workflow_id=ctx.workflow_id,
+                            account_id=t.account_id, conversation_id=t.conversation_id, policy=ctx.policy,
+                            customer_id=ctx.facts.get("customer_id"), vip=bool(ctx.facts.get("vip")), owner=ctx.owner,
+                            severity=ctx.facts.get("severity"), level=ctx.level, stage=ctx.stage,
+                            row=p.get("row", {}), context=p.get("context", {}), at=a.at)
+        return await _call(_AUDIT[a.kind], row, a.summary)
+    if a.kind == "query.recent_level":
+        return await _call(AuditActivities.count_recent_level,
+                           CountRecentLevelInput(policy=p["policy"], level=p["level"],
+                                                 window_seconds=p["window_seconds"], at=a.at,
+                                                 exclude_workflow_id=ctx.workflow_id), a.summary)
+    raise ActionFailed(f"no executor for action {a.kind}")

@@ -1,0 +1,109 @@
+"""HandoffWorkflow: one per handoff (tier 1 -> tier 2, agent -> chief of
+staff -> founder, support -> engineering), a child of its ticket.
+
+It waits for the success response (an acknowledgement, or a decision)
+until its absolute deadline (business-time timeouts were computed by the
+ticket when it started the handoff); on timeout or an explicit failure it
+walks the pack's on-failure steps itself (page the target, the secondary
+after a further delay, hand the ticket to a fallback owner) and reports the
+outcome, and any later progress, to the ticket by signal. A late answer
+stops what is left of the ladder and resolves the pages it raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from engine.core import Rejected
+    from engine.handoff import HandoffEngine
+    from models.actions import Action
+    from models.handoff import (HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult,
+                                HandoffStatus)
+    from workflows.actions import ActionContext, ActionFailed, execute
+
+
+@workflow.defn
+class HandoffWorkflow:
+    @workflow.init
+    def __init__(self, inp: HandoffInput) -> None:
+        self._inp = inp
+        self._engine = HandoffEngine(inp)
+        self._inbox: list[HandoffResponse] = []
+        self._final: HandoffResult | None = None
+
+    def _now(self) -> datetime:
+        return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
+
+    @workflow.run
+    async def run(self, inp: HandoffInput) -> HandoffResult:
+        engine = self._engine
+        while not engine.finished:
+            wake = engine.next_wakeup()
+            if not self._inbox and wake is not None:
+                timeout = max((wake - self._now()).total_seconds(), 0.0)
+                summary = (f"{engine.spec.title}: waiting for {inp.target} until {wake.isoformat()}"
+                           if engine.status == "open" else f"{engine.spec.title}: next on-failure step")
+                if timeout > 0:
+                    try:
+                        await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout,
+                                                      timeout_summary=summary[:200])
+                    except asyncio.TimeoutError:
+                        pass
+            elif not self._inbox:
+                await workflow.wait_condition(lambda: bool(self._inbox))
+            now = self._now()
+            while self._inbox:
+                response = self._inbox.pop(0)
+                try:
+                    actions, result = engine.respond(response, now)
+                except Rejected as exc:
+                    workflow.logger.warning("handoff response rejected", extra={"error": str(exc)})
+                    continue
+                await self._execute(actions)
+                await self._report(result)
+            if engine.status == "open" and now >= inp.deadline:
+                actions, result = engine.timeout(now)
+                await self._execute(actions)
+                await self._report(result)
+            elif engine.status != "open":
+                await self._execute(engine.advance(now))
+                await self._report(engine.progress())
+        return self._final or HandoffResult(handoff_id=inp.handoff_id, outcome="failed")
+
+    async def _execute(self, actions: list[Action]) -> None:
+        inp, state = self._inp, self._engine.steps.state
+        ctx = ActionContext(workflow_id=inp.ticket_workflow_id, ticket=inp.ticket, policy=inp.policy.name,
+                            facts=state.facts, owner=state.owner, stage="escalated")
+        for a in actions:
+            try:
+                await execute(a, ctx)
+            except ActionFailed as exc:
+                workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
+                self._engine.steps._log(self._now(), f"handoff:{inp.name}", f"{a.kind}.failed", a.target,
+                                        str(exc)[:300])
+
+    async def _report(self, result: HandoffResult | None) -> None:
+        if result is None:
+            return
+        self._final = result
+        handle = workflow.get_external_workflow_handle(self._inp.ticket_workflow_id)
+        try:
+            await handle.signal(HANDOFF_RESULT_SIGNAL, result)
+        except ApplicationError as exc:  # the ticket has closed meanwhile
+            workflow.logger.warning("ticket gone, handoff result not delivered", extra={"error": exc.message})
+
+    @workflow.signal
+    def respond(self, response: HandoffResponse) -> None:
+        self._inbox.append(response)
+
+    @workflow.query
+    def status(self) -> HandoffStatus:
+        e = self._engine
+        return HandoffStatus(handoff_id=self._inp.handoff_id, name=self._inp.name, target=self._inp.target,
+                             status=e.status, deadline=self._inp.deadline, pending_steps=len(e.steps.state.pending),
+                             ladder=list(e.steps.state.ladder))
