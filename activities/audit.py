@@ -96,7 +96,7 @@ class AuditActivities:
                                                   by_agent, why, at_time)
                VALUES ($1, $2, $3, $4::uuid, $5, $6, $7, $8)
                ON CONFLICT (idempotency_key) DO NOTHING""",
-            inp.idempotency_key, inp.workflow_id, inp.conversation_id, inp.customer_id, bool(_bool(c.get("vip"))),
+            inp.idempotency_key, inp.workflow_id, inp.conversation_id, inp.customer_id, bool(_bool(c.get("new_vip"))),
             str(c.get("by") or inp.row.get("by_agent") or "unknown"), _text(c.get("why")), inp.at,
         ))
 

@@ -208,7 +208,7 @@ class TicketEngine:
         if self.state.facts.get("vip_flag") == vip:
             return []
         self.state.facts["vip_flag"] = vip
-        ctx = {"by": by, "why": why, "vip": vip}
+        ctx = {"by": by, "why": why, "new_vip": vip}
         if vip:
             self.state.facts["vip"] = True
             return self._emit("vip_set", now, ctx)
@@ -508,7 +508,7 @@ class TicketEngine:
             actions: list[Action] = []
             if not self.reactive:
                 return self.advance(now)
-            facts = self.facts(ctx)
+            facts = self.facts()  # clocks depend on the ticket's facts only
             for name, spec in self.policy.clocks.items():
                 clock = self.state.clocks.get(name)
                 active = clock is not None and clock.status in ("running", "breached")
@@ -522,8 +522,9 @@ class TicketEngine:
             for name, clock in list(self.state.clocks.items()):
                 if clock.status in ("running", "breached") and not holds(self.policy.clocks[name].when, facts):
                     actions += self._stop_clock(name, now, "cancelled")
+            event_facts = self.facts(ctx)  # rules may also test the event (handoff, target, ...)
             for i, rule in enumerate(self.policy.rules):
-                if rule.on == event and holds(rule.when, facts):
+                if rule.on == event and holds(rule.when, event_facts):
                     self._schedule(rule.do, f"rule:{i}", f"rule:{i}:{self._next_seq()}", now, self.state.owner, ctx)
             return actions + self.advance(now)
         finally:

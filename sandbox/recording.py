@@ -30,8 +30,10 @@ class TimelineEntry:
     seq: int
 
     def as_dict(self, tz) -> dict[str, Any]:
-        return {"at": self.at.astimezone(tz).isoformat(), "action": self.action, "target": self.target,
-                **self.details}
+        # Whole seconds: a simulated event lands a few real milliseconds after
+        # its instant (the test server's clock runs while a signal is sent).
+        at = self.at.astimezone(tz).replace(microsecond=0)
+        return {"at": at.isoformat(), "action": self.action, "target": self.target, **self.details}
 
 
 @dataclass

@@ -96,9 +96,49 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
             status = await handle.query(TicketWorkflow.status)
         except (RPCError, WorkflowFailureError):
             pass
-        if status is not None and status.stage != "closed":
-            await handle.terminate("simulation horizon reached")
+        await terminate_ticket_tree(client, wid, "simulation horizon reached")
     return SimulationResult(scenario, wid, rec.timeline(), status, zone(policy.timezone))
+
+
+async def terminate_ticket_tree(client: Client, workflow_id: str, reason: str, settle_seconds: float = 5.0) -> None:
+    """Terminate a ticket and any handoff it started that still runs. Uses
+    history, not a query, so it works with no worker polling.
+
+    It first waits (up to `settle_seconds`) for the in-flight workflow task
+    and activities to finish: the time-skipping server keeps time locked
+    for a task whose workflow was terminated under it."""
+    import asyncio
+
+    from temporalio.client import WorkflowExecutionStatus
+
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        history = await handle.fetch_history()
+    except RPCError:
+        return
+    children = [e.start_child_workflow_execution_initiated_event_attributes.workflow_id for e in history.events
+                if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
+    loop = asyncio.get_running_loop()
+    for wid in [*children, workflow_id]:
+        h = client.get_workflow_handle(wid)
+        deadline = loop.time() + settle_seconds
+        quiet, last_length = 0, -1
+        try:
+            while True:
+                desc = await h.describe()
+                if desc.status != WorkflowExecutionStatus.RUNNING:
+                    break
+                raw = desc.raw_description
+                length = raw.workflow_execution_info.history_length
+                busy = raw.pending_activities or raw.HasField("pending_workflow_task")
+                quiet = quiet + 1 if (length == last_length and not busy) else 0
+                last_length = length
+                if quiet >= 3 or loop.time() > deadline:
+                    await h.terminate(reason)
+                    break
+                await asyncio.sleep(0.1)
+        except RPCError:
+            pass
 
 
 async def _sleep_until(env: WorkflowEnvironment, server_ts: float) -> None:

@@ -82,3 +82,42 @@ async def ts_env():
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:8]}"
+
+
+POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
+@pytest.fixture
+async def ticket_worker(ts_env, pg_pool, task_queue):
+    """A worker with the real workflows, the real policy and audit
+    activities, and recording stand-ins for Chatwoot and PagerDuty."""
+    from temporalio.worker import Worker
+
+    from activities.policy import PolicyActivities
+    from sandbox.recording import Recorder, recording_activities
+    from workflows.handoff import HandoffWorkflow
+    from workflows.ticket import TicketWorkflow
+
+    rec = Recorder()
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
+                      activities=[PolicyActivities(POLICIES_DIR).load, *recording_activities(rec, pg_pool)]):
+        yield rec
+
+
+@pytest.fixture
+async def cleanup(ts_env):
+    """Workflow ids to terminate after the test (with their handoffs).
+
+    The time-skipping server does not skip time while a workflow task is
+    outstanding; a ticket left running after its worker stopped would get
+    one at its next timer and freeze time for every later test."""
+    ids: list[str] = []
+    yield ids
+    await terminate_all(ts_env.client, ids)
+
+
+async def terminate_all(client, ids) -> None:
+    from starter.simulate import terminate_ticket_tree
+
+    for wid in ids:
+        await terminate_ticket_tree(client, wid, "test cleanup")

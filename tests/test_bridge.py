@@ -5,25 +5,31 @@ import json
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.worker import Worker
-
-from activities.audit import AuditActivities
 from infra.settings import load_settings
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
 from starter.temporal_gateway import TemporalGateway
 from tests import payloads
+from tests.conftest import terminate_all
+from tests.helpers import eventually
 from workflows.ticket import TicketWorkflow
 
 
 @pytest.fixture
-async def bridge(ts_env, pg_pool, task_queue):
+async def bridge(ts_env, ticket_worker, task_queue):
     settings = load_settings(_env_file=None, temporal_task_queue=task_queue, webhook_secret="whsec")
     app = create_app(settings, TemporalGateway(settings, ts_env.client))
-    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow],
-                      activities=[AuditActivities(pg_pool).record_ticket_event]):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
-            yield http
+    started: list[str] = []
+
+    async def record(response: httpx.Response) -> None:
+        await response.aread()
+        if response.status_code == 202 and "workflow_id" in response.json():
+            started.append(response.json()["workflow_id"])
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge",
+                                 event_hooks={"response": [record]}) as http:
+        yield http
+    await terminate_all(ts_env.client, dict.fromkeys(started))
 
 
 async def post(http, body, secret="whsec", path="/webhooks/chatwoot", headers=None):
@@ -48,8 +54,9 @@ async def test_signed_conversation_created_starts_one_ticket(bridge, ts_env):
 async def test_message_for_unknown_conversation_signal_with_starts(bridge, ts_env):
     resp = await post(bridge, payloads.message("incoming", conv_id=9002))
     assert resp.status_code == 202 and resp.json()["signal"] == "customer_replied"
-    status = await ts_env.client.get_workflow_handle("ticket-1-9002").query(TicketWorkflow.status)
-    assert status.events_seen >= 1
+    handle = ts_env.client.get_workflow_handle("ticket-1-9002")
+    status = await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting")
+    assert status.policy == "vip-concierge" and status.stage == "open"
 
 
 async def test_bad_signature_is_401(bridge):

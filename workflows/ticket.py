@@ -104,7 +104,9 @@ class TicketWorkflow:
                     except asyncio.TimeoutError:
                         pass
             now = self._now()
-            actions = self._drain(now) + engine.advance(now)
+            # Deadlines that passed before the event arrived happened first
+            # (matters only when the worker woke late, e.g. after an outage).
+            actions = engine.advance(now) + self._drain(now)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status()
 
