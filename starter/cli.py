@@ -41,13 +41,16 @@ def dev(
     ui_port: int = typer.Option(8233, envvar="TICKETFLOW_UI_PORT"),
     bridge_port: int = typer.Option(None, help="Default: BRIDGE_PORT or 8080."),
     host: str = typer.Option("127.0.0.1", envvar="TICKETFLOW_HOST"),
+    sandbox_chatwoot_port: int = typer.Option(0, help="Chatwoot sandbox port (0: any free port)."),
+    sandbox_pagerduty_port: int = typer.Option(0, help="PagerDuty sandbox port (0: any free port)."),
 ) -> None:
     """Run the whole stack locally: Temporal + UI, Postgres, worker, bridge, sandboxes."""
     from starter.dev import DevOptions, main as dev_main
 
     settings = _settings()
     opts = DevOptions(state_dir=state_dir, temporal_port=temporal_port, ui_port=ui_port,
-                      bridge_port=bridge_port if bridge_port is not None else settings.bridge_port, host=host)
+                      bridge_port=bridge_port if bridge_port is not None else settings.bridge_port, host=host,
+                      sandbox_chatwoot_port=sandbox_chatwoot_port, sandbox_pagerduty_port=sandbox_pagerduty_port)
     raise typer.Exit(dev_main(settings, opts))
 
 

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from infra.http_server import free_port
 from tests import payloads
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,7 @@ async def _wait_healthy(url: str, proc: asyncio.subprocess.Process, timeout: flo
 
 
 async def test_dev_stack_end_to_end(tmp_path: Path):
-    ports = {"temporal": free_port(), "ui": free_port(), "bridge": free_port()}
+    ports = {"temporal": free_port(), "ui": free_port(), "bridge": free_port(), "chatwoot": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEBHOOK_SECRET", "WEBHOOK_TOKEN")}
     env.update(LOG_FORMAT="json", CHATWOOT_ACCOUNT_ID="1")
     log_path = tmp_path / "dev.log"
@@ -51,7 +52,7 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         proc = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "ticketflow"), "dev", "--state-dir", str(tmp_path / "state"),
             "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
-            "--bridge-port", str(ports["bridge"]), stdout=log, stderr=log, env=env, cwd=str(tmp_path),
+            "--bridge-port", str(ports["bridge"]), "--sandbox-chatwoot-port", str(ports["chatwoot"]), stdout=log, stderr=log, env=env, cwd=str(tmp_path),
         )
     bridge = f"http://127.0.0.1:{ports['bridge']}"
     try:
@@ -59,11 +60,21 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("temporal" in (c.name() or "") for c in children)
 
+        body = payloads.conversation(conv_id=4242)
+        body.pop("created_at")  # a conversation created just now
         async with httpx.AsyncClient() as http:
-            resp = await http.post(bridge + "/webhooks/chatwoot", content=json.dumps(
-                payloads.conversation(conv_id=4242)), headers={"content-type": "application/json"})
+            resp = await http.post(bridge + "/webhooks/chatwoot", content=json.dumps(body),
+                                   headers={"content-type": "application/json"})
             assert resp.status_code == 202, resp.text
             assert (await http.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10)).status_code == 200
+
+            async def chatwoot_messages():
+                calls = (await http.get(f"http://127.0.0.1:{ports['chatwoot']}/_sandbox/calls")).json()
+                return [c for c in calls if c["method"] == "POST" and c["path"].endswith("/4242/messages")]
+            # the worker's real HTTP activity posted the auto-ack to the Chatwoot sandbox
+            [ack] = await eventually(chatwoot_messages, lambda m: len(m) == 1, timeout=30)
+            assert ack["status"] == 200 and ack["body"]["content"].startswith("Hi Dana")
+            assert ack["body"]["private"] is False and "ticketflow" in ack["body"]["content_attributes"]
 
         client = await Client.connect(f"127.0.0.1:{ports['temporal']}")
         desc = await client.get_workflow_handle("ticket-1-4242").describe()

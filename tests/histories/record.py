@@ -1,0 +1,63 @@
+"""Record workflow histories for the replay test.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs a few VIP scenarios on the time-skipping server and saves each ticket's
+history (and its handoffs') as JSON here. Re-record only when a change is
+*meant* to break running tickets' histories, which it must not be without
+`workflow.patched`: the replay test exists to catch exactly that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from engine.policy_loader import load_policy
+from infra import db
+from infra.embedded_pg import EmbeddedPostgres
+from infra.temporal import register_search_attributes, venv_binary
+from starter.scenario import load_scenario
+from starter.simulate import run_scenario
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalation", "vip_5_founder_pull_times_out",
+             "vip_6_audit_trail"]
+
+
+async def main() -> None:
+    policies = ROOT / "policies"
+    pg = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg", database="record")
+    dsn = await pg.start()
+    await db.migrate(dsn)
+    pool = await db.create_pool(dsn)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=pydantic_data_converter)
+    try:
+        await register_search_attributes(env.client, "default")
+        for name in SCENARIOS:
+            scenario = load_scenario(ROOT / "tests" / "scenarios" / f"{name}.yaml", lambda p: load_policy(p, policies))
+            result = await run_scenario(scenario, env, pool, policies)
+            history = await env.client.get_workflow_handle(result.workflow_id).fetch_history()
+            ids = [e.start_child_workflow_execution_initiated_event_attributes.workflow_id for e in history.events
+                   if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
+            saved = [{"workflow_id": result.workflow_id, "history": json.loads(history.to_json())}]
+            for child in ids:
+                h = await env.client.get_workflow_handle(child).fetch_history()
+                saved.append({"workflow_id": child, "history": json.loads(h.to_json())})
+            (HERE / f"{name}.json").write_text(json.dumps(saved, indent=1))
+            print(f"saved {name}: {len(saved)} histories")
+    finally:
+        await env.shutdown()
+        await pool.close()
+        await pg.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
