@@ -26,14 +26,16 @@ from activities.audit import AuditActivities
 from activities.chatwoot import ChatwootActivities
 from activities.pagerduty import PagerDutyActivities
 from activities.policy import PolicyActivities
+from activities.reconcile import ReconcileActivities
 from infra import db
 from infra.settings import Settings
 from workflows.handoff import HandoffWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [TicketWorkflow, HandoffWorkflow]
+WORKFLOWS = [TicketWorkflow, HandoffWorkflow, ReconcileWorkflow]
 
 
 @asynccontextmanager
@@ -56,12 +58,14 @@ def audit_activities(pool) -> list:
             audit.count_recent_level]
 
 
-def build_activities(settings: Settings, http: httpx.AsyncClient, pool) -> list:
+def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: Client) -> list:
     chatwoot = ChatwootActivities(http, settings)
+    reconcile = ReconcileActivities(http, settings, client)
     pagerduty = PagerDutyActivities(http, settings)
     policy = PolicyActivities(settings.policies_dir)
     return [policy.load, chatwoot.send_message, chatwoot.update_labels, chatwoot.assign, chatwoot.set_status,
-            chatwoot.merge_custom_attributes, pagerduty.send_event, *audit_activities(pool)]
+            chatwoot.merge_custom_attributes, pagerduty.send_event, reconcile.sync_open_conversations,
+            *audit_activities(pool)]
 
 
 @asynccontextmanager
@@ -72,7 +76,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
             client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(settings, http, pool),
+            activities=build_activities(settings, http, pool, client),
             graceful_shutdown_timeout=timedelta(seconds=20),
         )
         async with worker:

@@ -160,8 +160,10 @@ class TicketEngine:
     def resolve(self, by: str, resolution: str, now: datetime, event_id: str | None = None) -> list[Action]:
         if self._seen(event_id):
             return []
-        if self.state.stage in ("resolved", "closed"):
-            raise Rejected(f"ticket is already {self.state.stage}")
+        if self.state.stage == "resolved":
+            return []  # a repeat (e.g. Chatwoot echoing a status ticketflow set): nothing to do
+        if self.state.stage == "closed":
+            raise Rejected("ticket is already closed")
         s = self.state
         s.stage, s.resolved_at, s.resolution = "resolved", now, resolution or None
         actions = [self._marker("ticket.resolved", now, f"Resolved by {self._name(by)}", by,
@@ -273,6 +275,33 @@ class TicketEngine:
                                          "founder_action": founder_action}))
             actions += self._emit("handoff_decided" if outcome == "decided" else "handoff_acknowledged", now, ctx)
         return actions
+
+    def page_update(self, dedup_key: str, status: str, by: str | None, now: datetime,
+                    event_id: str | None = None) -> list[Action]:
+        """A page was acknowledged or resolved in PagerDuty: stop the ladder
+        that raised it (its pending steps), keep the SLA's breach on record.
+        A page raised by a handoff is forwarded to that handoff."""
+        if self._seen(event_id):
+            return []
+        page = self.state.pages.get(dedup_key)
+        if page is None:
+            h = next((h for h in self.state.handoffs.values() if dedup_key.startswith(h.id + ":")), None)
+            if h is None:
+                raise Rejected(f"no page with dedup key {dedup_key!r} on this ticket")
+            return [self._action("handoff.page", now, f"PagerDuty {status} for {h.title}", h.target,
+                                 {"handoff_id": h.id, "dedup_key": dedup_key, "status": status, "by": by})]
+        if page.status == "resolved" or page.status == status:
+            return []
+        page.status = status  # type: ignore[assignment]
+        before = len(self.state.pending)
+        self.state.pending = [p for p in self.state.pending if p.source != page.source]
+        self._log(now, page.source, f"pagerduty.{status}", page.target,
+                  f"Page to {self._name(page.target)} {status} in PagerDuty"
+                  + (f" by {by}" if by else "") + (f"; {before - len(self.state.pending)} ladder step(s) stopped"
+                                                   if before != len(self.state.pending) else ""))
+        return [self._marker("page.updated", now, f"Page to {self._name(page.target)} {status} in PagerDuty",
+                             page.target, {"dedup_key": dedup_key, "status": status, "by": by,
+                                           "stopped_steps": before - len(self.state.pending)})]
 
     def advance(self, now: datetime) -> list[Action]:
         """Fire every clock breach and ladder step due at or before now, in order."""

@@ -66,6 +66,21 @@ class HandoffEngine:
         actions += self.steps.advance(now)
         return actions, self._result(self.status)
 
+    def page_update(self, dedup_key: str, status: str, now: datetime) -> tuple[list[Action], HandoffResult | None]:
+        """PagerDuty says a page this handoff raised was acknowledged/resolved:
+        its target has picked the handoff up (an acknowledgement); a decision
+        handoff still needs its decision, so only the ladder stops."""
+        page = self.steps.state.pages.get(dedup_key)
+        if page is None or page.status == "resolved":
+            return [], None
+        page.status = status  # type: ignore[assignment]
+        if self.spec.success == "acknowledged" and self.status in ("open", "failed"):
+            return self.respond(HandoffResponse(by=page.target, ok=True), now)
+        self.steps.state.pending.clear()
+        self.steps._log(now, f"handoff:{self.inp.name}", f"pagerduty.{status}", page.target,
+                        f"Page to {page.target} {status} in PagerDuty; ladder stopped")
+        return [], self.progress()
+
     def timeout(self, now: datetime) -> tuple[list[Action], HandoffResult]:
         return self._fail(now, "timed out")
 

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     bridge_host: str = "127.0.0.1"
     bridge_port: int = Field(default=8080, ge=0, le=65535)
     webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    reconcile_every_seconds: int = Field(default=300, ge=30)  # the reconciliation schedule's interval
 
     # Policies and logs
     policies_dir: Path = Path(__file__).resolve().parent.parent / "policies"

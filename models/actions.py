@@ -31,6 +31,7 @@ ActionKind = Literal[
     "audit.decision_log",
     "handoff.start",
     "handoff.signal",
+    "handoff.page",
     "query.recent_level",
     # markers: no external call, one ticket_events row each
     "sla.breached",
@@ -44,11 +45,12 @@ ActionKind = Literal[
     "ticket.stage",
     "ticket.level",
     "message.suppressed",
+    "page.updated",
 ]
 
 MARKERS = {
     "sla.breached", "handoff.started", "handoff.completed", "handoff.failed", "ticket.opened",
-    "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.stage", "ticket.level", "message.suppressed",
+    "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.stage", "ticket.level", "message.suppressed", "page.updated",
 }
 
 

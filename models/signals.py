@@ -76,3 +76,12 @@ class StatusChanged(_Event):
 
     status: Literal["open", "pending", "snoozed", "resolved"]
     by: str | None = None
+
+
+class PageUpdate(_Event):
+    """A PagerDuty incident ticketflow raised was acknowledged or resolved in
+    PagerDuty (V3 webhook): the ladder that raised it stops."""
+
+    dedup_key: str = Field(min_length=1, max_length=255)
+    status: Literal["acknowledged", "resolved"]
+    by: str | None = None  # PagerDuty's name of the responder, informational

@@ -21,11 +21,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings
 from starter import signatures
 from starter.chatwoot_events import Ignored, Route, WebhookError, route
+from starter.pagerduty_events import route_pagerduty
 from starter.temporal_gateway import TemporalGateway, TemporalUnavailable
 from workflows.ticket import TicketWorkflow
 
@@ -53,9 +54,21 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class NoRunningTicket(Exception):
+    pass
+
+
 async def deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str | None:
     """Start (or reuse) the ticket and deliver the signal; return the run id."""
     client = await gateway.client()
+    if not r.start_if_missing:
+        try:
+            await client.get_workflow_handle(r.workflow_id).signal(r.signal, r.arg)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise NoRunningTicket(f"no running ticket {r.workflow_id}") from None
+            raise
+        return None
     kwargs = dict(id=r.workflow_id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
     if r.signal is not None:
         kwargs.update(start_signal=r.signal, start_signal_args=[r.arg])
@@ -125,6 +138,8 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
             run_id = await deliver(gateway, decision, settings.temporal_task_queue)
         except TemporalUnavailable as exc:
             return _error(503, str(exc))
+        except NoRunningTicket as exc:
+            return JSONResponse({"status": "ignored", "reason": str(exc)}, status_code=202)
         except RPCError as exc:
             log.error("temporal refused the event", workflow_id=decision.workflow_id, error=str(exc))
             return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
@@ -132,6 +147,42 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
                  signal=decision.signal)
         return JSONResponse({"status": "accepted", "workflow_id": decision.workflow_id, "run_id": run_id,
                              "signal": decision.signal}, status_code=202)
+
+    @app.post("/webhooks/pagerduty")
+    async def pagerduty(request: Request) -> JSONResponse:
+        """PagerDuty V3 webhooks: an ack or resolve in PagerDuty stops the ladder."""
+        try:
+            body = await read_capped_body(request, settings.webhook_max_body_bytes)
+        except _BodyTooLarge:
+            return _error(413, f"body larger than {settings.webhook_max_body_bytes} bytes")
+        if settings.pagerduty_webhook_secret:
+            try:
+                signatures.verify_pagerduty(settings.pagerduty_webhook_secret.get_secret_value(), body,
+                                            request.headers.get("x-pagerduty-signature"))
+            except signatures.SignatureError as exc:
+                return _error(401, str(exc))
+        elif not dev_mode:
+            return _error(401, "PagerDuty webhooks are not configured: set PAGERDUTY_WEBHOOK_SECRET")
+        try:
+            decision = route_pagerduty(json.loads(body))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(400, f"malformed JSON: {exc}")
+        except WebhookError as exc:
+            return _error(422, str(exc))
+        if isinstance(decision, Ignored):
+            return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=202)
+        try:
+            client = await gateway.client()
+            await client.get_workflow_handle(decision.workflow_id).signal(TicketWorkflow.page_update, decision.update)
+        except TemporalUnavailable as exc:
+            return _error(503, str(exc))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return JSONResponse({"status": "ignored", "reason": f"no running ticket {decision.workflow_id}"},
+                                    status_code=202)
+            return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
+        log.info("pagerduty webhook delivered", workflow_id=decision.workflow_id, status=decision.update.status)
+        return JSONResponse({"status": "accepted", "workflow_id": decision.workflow_id}, status_code=202)
 
     @app.post("/webhooks/chatwoot")
     async def chatwoot(request: Request) -> JSONResponse:

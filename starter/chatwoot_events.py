@@ -36,6 +36,9 @@ class Route:
     ticket: TicketInput
     signal: str | None = None
     arg: BaseModel | None = None
+    # Start the ticket if it is not running. False for events about a
+    # resolved conversation: they may reach a running ticket, never start one.
+    start_if_missing: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,16 @@ def _ticket(conv: _Conversation, account_id: int, policy_for_inbox) -> TicketInp
     )
 
 
+def ticket_from_conversation(conversation: dict, account_id: int, policy_for_inbox) -> TicketInput:
+    """A ticket from a conversation object as the Chatwoot API returns it
+    (the same shape webhooks carry); used by reconciliation."""
+    try:
+        conv = _Conversation.model_validate(conversation)
+    except ValidationError as err:
+        raise WebhookError(_fmt(err)) from None
+    return _ticket(conv, account_id, policy_for_inbox)
+
+
 def _fmt(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -205,11 +218,12 @@ def _route_conversation(event: str, payload: dict, conv: _Conversation, explicit
     stamp = payload.get("timestamp") or payload.get("updated_at") or ""
     if event == "conversation_created":
         return Route(wid, ticket)
+    live = conv.status != "resolved"
     if event == "conversation_status_changed":
         status = conv.status
         eid = f"status:{status}:{stamp}"
         if status == "resolved":
-            return Route(wid, ticket, "resolved", Resolved(event_id=eid, by="chatwoot"))
+            return Route(wid, ticket, "resolved", Resolved(event_id=eid, by="chatwoot"), start_if_missing=False)
         if status == "open":
             return Route(wid, ticket, "reopened", Reopened(event_id=eid))
         if status in ("pending", "snoozed"):
@@ -223,10 +237,10 @@ def _route_conversation(event: str, payload: dict, conv: _Conversation, explicit
             if isinstance(prev, dict) and isinstance(cur, dict) and _truthy(prev.get("vip")) != _truthy(cur.get("vip")):
                 return Route(wid, ticket, "vip_flag_changed",
                              VipFlagChanged(event_id=f"vip:{stamp}", vip=_truthy(cur.get("vip")), by="chatwoot",
-                                            why="custom attribute changed in Chatwoot"))
+                                            why="custom attribute changed in Chatwoot"), start_if_missing=live)
         if "label_list" in changed or "custom_attributes" in changed:
             return Route(wid, ticket, "classify",
                          Classify(event_id=f"classify:{stamp}", labels=conv.labels,
-                                  custom_attributes=conv.custom_attributes, by="chatwoot"))
+                                  custom_attributes=conv.custom_attributes, by="chatwoot"), start_if_missing=live)
         return Ignored("conversation_updated without label or custom-attribute changes")
     return Ignored(f"{event} is not used by ticketflow")

@@ -98,6 +98,10 @@ def setup() -> None:
         client = await connect(settings)
         added = await register_search_attributes(client, settings.temporal_namespace)
         typer.echo(f"search attributes added: {added or 'none (all present)'}")
+        from infra.schedules import ensure_reconcile_schedule
+
+        sid = await ensure_reconcile_schedule(client, settings)
+        typer.echo(f"reconciliation schedule: {sid or 'not created (no CHATWOOT_ACCOUNT_ID)'}")
 
     asyncio.run(go())
 

@@ -118,8 +118,11 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
         # 3. Sandbox stand-ins where real settings are absent
         settings = await _start_sandboxes(settings, opts, stack, banner)
 
-        # 4. Worker
+        # 4. Worker, and the reconciliation schedule it serves
         await stack.enter_async_context(running_worker(client, settings))
+        from infra.schedules import ensure_reconcile_schedule
+
+        await ensure_reconcile_schedule(client, settings)
 
         # 5. Webhook bridge
         gateway = TemporalGateway(settings, client)

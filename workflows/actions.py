@@ -27,8 +27,9 @@ with workflow.unsafe.imports_passed_through():
     from models.pagerduty import PagerDutyEventInput
     from models.ticket import Ticket
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(minutes=1))
+# Retries back off 1s, 2s, 4s ... 30s; 429s follow the API's Retry-After instead.
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=30))
 _OPTS: dict[str, Any] = dict(start_to_close_timeout=timedelta(seconds=30),
                              schedule_to_close_timeout=timedelta(minutes=15), retry_policy=RETRY)
 

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.core import Rejected
     from engine.handoff import HandoffEngine
     from models.actions import Action
+    from models.signals import PageUpdate
     from models.handoff import (HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult,
                                 HandoffStatus)
     from workflows.actions import ActionContext, ActionFailed, execute
@@ -33,7 +34,7 @@ class HandoffWorkflow:
     def __init__(self, inp: HandoffInput) -> None:
         self._inp = inp
         self._engine = HandoffEngine(inp)
-        self._inbox: list[HandoffResponse] = []
+        self._inbox: list[HandoffResponse | PageUpdate] = []
         self._final: HandoffResult | None = None
 
     def _now(self) -> datetime:
@@ -60,7 +61,10 @@ class HandoffWorkflow:
             while self._inbox:
                 response = self._inbox.pop(0)
                 try:
-                    actions, result = engine.respond(response, now)
+                    if isinstance(response, PageUpdate):
+                        actions, result = engine.page_update(response.dedup_key, response.status, now)
+                    else:
+                        actions, result = engine.respond(response, now)
                 except Rejected as exc:
                     workflow.logger.warning("handoff response rejected", extra={"error": str(exc)})
                     continue
@@ -100,6 +104,10 @@ class HandoffWorkflow:
     @workflow.signal
     def respond(self, response: HandoffResponse) -> None:
         self._inbox.append(response)
+
+    @workflow.signal
+    def page_update(self, update: PageUpdate) -> None:
+        self._inbox.append(update)
 
     @workflow.query
     def status(self) -> HandoffStatus:

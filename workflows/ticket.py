@@ -33,8 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from models.actions import Action
     from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult
     from models.policy_io import LoadPolicyInput
-    from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, Reassign, Reopened,
-                                Resolved, StatusChanged, VipFlagChanged)
+    from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, PageUpdate, Reassign,
+                                Reopened, Resolved, StatusChanged, VipFlagChanged)
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
     from workflows.actions import ActionContext, ActionFailed, RETRY, execute
@@ -144,6 +144,8 @@ class TicketWorkflow:
                     await self._start_handoff(a)
                 elif a.kind == "handoff.signal":
                     await self._signal_handoff(a)
+                elif a.kind == "handoff.page":
+                    await self._forward_page_update(a)
                 else:
                     result = await execute(a, self._ctx())
                     if a.kind == "query.recent_level":
@@ -171,6 +173,14 @@ class TicketWorkflow:
             await handle.signal(HandoffWorkflow.respond, HandoffResponse(
                 by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action")))
         except ApplicationError as exc:  # the handoff has already finished
+            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
+
+    async def _forward_page_update(self, a: Action) -> None:
+        p = a.params
+        try:
+            await workflow.get_external_workflow_handle(p["handoff_id"]).signal(
+                HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by")))
+        except ApplicationError as exc:
             raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
 
     def _upsert_search_attributes(self) -> None:
@@ -223,6 +233,8 @@ class TicketWorkflow:
             return e.status_changed(a.status, now, a.event_id)
         if name == "handoff_response":
             return e.handoff_response(a.by, a.decision, a.founder_action, a.ok, a.handoff, now, a.event_id)
+        if name == "page_update":
+            return e.page_update(a.dedup_key, a.status, a.by, now, a.event_id)
         if name == "handoff_result":
             return e.handoff_result(a.handoff_id, a.outcome, a.by, a.decision, a.founder_action, a.new_owner,
                                     a.ladder, now)
@@ -293,6 +305,10 @@ class TicketWorkflow:
     @workflow.signal
     def handoff_failed(self, event: HandoffResponse) -> None:
         self._queue("handoff_response", event.model_copy(update={"ok": False}))
+
+    @workflow.signal
+    def page_update(self, event: PageUpdate) -> None:
+        self._queue("page_update", event)
 
     @workflow.signal(name=HANDOFF_RESULT_SIGNAL)
     def handoff_result(self, result: HandoffResult) -> None:

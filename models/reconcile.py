@@ -1,0 +1,17 @@
+"""Input and output of the reconciliation workflow and activity."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ReconcileInput(BaseModel):
+    account_id: int = Field(ge=1)
+    lookback_seconds: float = Field(default=6 * 3600, gt=0)  # conversations active this recently
+    max_pages: int = Field(default=20, ge=1)
+
+
+class ReconcileResult(BaseModel):
+    seen: int = 0
+    started: int = 0  # tickets the bridge had missed
+    skipped: int = 0  # conversations that could not be turned into tickets
