@@ -44,7 +44,7 @@ class Reopened(_Event):
 
 class Escalate(_Event):
     by: str = Field(min_length=1)
-    target: str = Field(min_length=1)
+    target: str | None = None  # default: the pack's escalation table for this reason
     reason: str = Field(min_length=1)
     payload: dict[str, object] = Field(default_factory=dict)
 

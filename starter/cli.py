@@ -1,8 +1,11 @@
 """The `ticketflow` command.
 
 Platform commands: `dev` (whole stack), `worker`, `bridge`, `setup`
-(migrations + search attributes against an existing cluster/database).
-Exit codes: 0 ok, 1 failure, 2 bad settings or arguments.
+(migrations, search attributes, reconciliation schedule), `simulate`;
+operator commands (`ack`, `resolve`, `reopen`, `escalate`, `decide`,
+`reassign`, `show`, `list`) live in `starter/operator_cli.py`.
+Exit codes: 0 ok, 1 failure, 2 bad settings or arguments, 3 refused by the
+ticket, 4 unknown ticket, 5 Temporal unreachable.
 """
 
 from __future__ import annotations
@@ -128,6 +131,11 @@ def simulate(
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
     typer.echo(format_json(result) if format == "json" else format_table(result))
+
+
+from starter import operator_cli  # noqa: E402
+
+operator_cli.build(app, lambda: _settings(log_level="warning"))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import hypothesis  # noqa: F401  imported up front: its plugin's late import at session end trips a CPython 3.11 AST bug
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
