@@ -104,3 +104,16 @@ def test_bridge_refuses_to_start_unauthenticated_outside_dev():
     settings = load_settings(_env_file=None)
     with pytest.raises(RuntimeError, match="WEBHOOK_SECRET"):
         create_app(settings, TemporalGateway(settings))
+
+
+async def test_shared_token_for_unsigned_chatwoot(ts_env, ticket_worker, task_queue):
+    settings = load_settings(_env_file=None, temporal_task_queue=task_queue, webhook_token="tok-123")
+    app = create_app(settings, TemporalGateway(settings, ts_env.client))
+    body = json.dumps({"event": "contact_created", "id": 4}).encode()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+        h = {"content-type": "application/json"}
+        assert (await http.post("/webhooks/chatwoot?token=tok-123", content=body, headers=h)).status_code == 202
+        assert (await http.post("/webhooks/chatwoot", content=body,
+                                headers={**h, "X-Ticketflow-Token": "tok-123"})).status_code == 202
+        assert (await http.post("/webhooks/chatwoot?token=nope", content=body, headers=h)).status_code == 401
+        assert (await http.post("/webhooks/chatwoot", content=body, headers=h)).status_code == 401
