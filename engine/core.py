@@ -68,6 +68,10 @@ class TicketEngine:
         self.policy = policy
         self.state = state
         self.reactive = reactive
+        # Stage changes from events (ack, escalate, resolve, reopen) record a
+        # marker and mirror to Chatwoot. Tickets started before that change
+        # replay without it (the workflow sets this from `workflow.patched`).
+        self.event_stage_markers = True
         self._depth = 0
 
     @classmethod
@@ -80,9 +84,13 @@ class TicketEngine:
     def closed(self) -> bool:
         return self.state.stage == "closed"
 
-    def facts(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def facts(self, extra: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+        """The ticket's facts (plus an event's context). With `at`, also
+        `open:<calendar>` for each calendar: true while it is open then."""
         s = self.state
         out = {**self.policy.facts, **s.facts, "stage": s.stage, "owner": s.owner, "level": s.level}
+        if at is not None:
+            out.update({f"open:{name}": business_time.is_open(cal, at) for name, cal in self.policy.calendars.items()})
         if extra:
             out.update(extra)
         return out
@@ -165,18 +173,22 @@ class TicketEngine:
         if self.state.stage == "closed":
             raise Rejected("ticket is already closed")
         s = self.state
-        s.stage, s.resolved_at, s.resolution = "resolved", now, resolution or None
-        actions = [self._marker("ticket.resolved", now, f"Resolved by {self._name(by)}", by,
-                                {"resolution": resolution})]
+        s.resolved_at, s.resolution = now, resolution or None
+        actions = self._event_stage("resolved", now, "ticket")
+        actions.append(self._marker("ticket.resolved", now, f"Resolved by {self._name(by)}", by,
+                                    {"resolution": resolution}))
         return actions + self._emit("resolved", now, {"by": by, "resolution": resolution})
 
     def reopen(self, by: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
         if self._seen(event_id):
             return []
+        if self.state.stage == "closed":
+            raise Rejected("a closed ticket cannot be reopened")
         if self.state.stage != "resolved":
-            raise Rejected(f"only a resolved ticket can be reopened (it is {self.state.stage})")
-        self.state.stage, self.state.resolved_at = "open", None
-        actions = [self._marker("ticket.reopened", now, "Reopened", by)]
+            return []  # already open (e.g. Chatwoot echoing a reopen ticketflow did)
+        self.state.resolved_at = None
+        actions = self._event_stage("open", now, "ticket")
+        actions.append(self._marker("ticket.reopened", now, "Reopened", by))
         return actions + self._emit("reopened", now, {"by": by})
 
     def reassign(self, to: str, by: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
@@ -440,6 +452,8 @@ class TicketEngine:
         return {"conversation_id": t.conversation_id, "customer_id": self.state.facts.get("customer_id"),
                 "customer_name": t.contact.name, "vip": self.state.facts.get("vip"),
                 "founder_personal": self.state.facts.get("founder_personal"), "ticket_id": self.state.workflow_id,
+                "short_id": short_id(self.state.workflow_id), "urgency": self.state.facts.get("urgency"),
+                "summary": f"{t.contact.name or 'Customer'} — conversation {t.conversation_id}",
                 "customer_email": t.contact.email}
 
     def template_context(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -452,14 +466,15 @@ class TicketEngine:
             "owner_first_name": owner.first_name if owner else s.owner, "stage": s.stage,
             "severity": s.facts.get("severity"), "priority": s.facts.get("priority"),
             "urgency": s.facts.get("urgency"), "category": s.facts.get("category"),
-            "ask_type": s.facts.get("ask_type"), "level": s.level, "level_name": self.policy.levels.get(s.level, ""),
+            "ask_type": s.facts.get("ask_type"), "issue_type": s.facts.get("issue_type"), "level": s.level, "level_name": self.policy.levels.get(s.level, ""),
             "resolution": s.resolution,
         }
         extra = extra or {}
-        target = extra.get("target")
+        target = extra.get("target") or s.facts.get("escalated_to")
         tp = self.policy.party(target) if target else None
         ctx.update({"target": target, "expert": tp.first_name if tp else target, "expert_name": tp.name if tp else target,
                     "team": tp.name if tp else target})
+        ctx["timeframe"] = s.facts.get("timeframe")  # a pack may set it per priority/urgency
         for key in ("reason", "timeframe", "clock", "deadline", "issue", "attempted", "impact", "summary"):
             if extra.get(key) is not None:
                 ctx[key] = extra[key]
@@ -551,7 +566,7 @@ class TicketEngine:
             for name, clock in list(self.state.clocks.items()):
                 if clock.status in ("running", "breached") and not holds(self.policy.clocks[name].when, facts):
                     actions += self._stop_clock(name, now, "cancelled")
-            event_facts = self.facts(ctx)  # rules may also test the event (handoff, target, ...)
+            event_facts = self.facts(ctx, at=now)  # rules may also test the event (handoff, target, ...)
             for i, rule in enumerate(self.policy.rules):
                 if rule.on == event and holds(rule.when, event_facts):
                     self._schedule(rule.do, f"rule:{i}", f"rule:{i}:{self._next_seq()}", now, self.state.owner, ctx)
@@ -564,10 +579,11 @@ class TicketEngine:
         if s.acknowledged_at is not None:
             return []
         s.acknowledged_at, s.acknowledged_by = now, by
-        if s.stage == "open":
-            s.stage = "acknowledged"
+        actions = []
+        if s.stage == "open" and "acknowledged" in self.policy.stages:
+            actions = self._event_stage("acknowledged", now, "ticket")
         self._log(now, "ticket", "acknowledged", by, f"Acknowledged by {self._name(by)}")
-        return self._emit("acknowledged", now, {"by": by})
+        return actions + self._emit("acknowledged", now, {"by": by})
 
     def _assign(self, to: str, at: datetime, summary: str, source: str) -> list[Action]:
         party = self.policy.party(to)
@@ -620,7 +636,7 @@ class TicketEngine:
         if self.closed and step.do not in ("audit", "resolve_pages"):
             return []
         extra = dict(pending.context)
-        if not holds(step.when, self.facts(extra)):
+        if not holds(step.when, self.facts(extra, at=at)):
             return []
         target = self._resolve_target(step, pending) if step.target else None
         if step.target and target is None:
@@ -683,14 +699,15 @@ class TicketEngine:
             spec = self.policy.handoffs[step.handoff]
             to = target or spec.to[0]
             fields = {k: render(v, ctx) if isinstance(v, str) else v for k, v in step.fields.items()}
-            if spec.reason_field and step.reason:
-                fields.setdefault(spec.reason_field, step.reason)
+            reason = render(step.reason, ctx) if step.reason else None
+            if spec.reason_field and reason:
+                fields.setdefault(spec.reason_field, reason)
             try:
                 payload = validate_payload(step.handoff, spec, fields, self._payload_context())
             except PayloadError as exc:
                 self._log(at, pending.source, "handoff.skipped", to, f"Handoff {step.handoff} not started: {exc}")
                 return []
-            return self._start_handoff(step.handoff, to, step.reason, payload, "ticketflow", at, pending.source)
+            return self._start_handoff(step.handoff, to, reason, payload, "ticketflow", at, pending.source)
         if do == "audit":
             row = {k: render(v, ctx) if isinstance(v, str) else v for k, v in step.fields.items()}
             row.update({"by_agent": row.get("by_agent") or extra.get("by") or s.owner})
@@ -701,8 +718,10 @@ class TicketEngine:
         if do == "reopen":
             if s.stage != "resolved":
                 return []
-            s.stage = "open"
-            return [self._marker("ticket.reopened", at, summary or "Reopened", None)] + self._emit("reopened", at)
+            s.resolved_at = None
+            actions = self._set_stage("open", at, pending.source)
+            actions.append(self._marker("ticket.reopened", at, summary or "Reopened", None))
+            return actions + self._emit("reopened", at)
         if do == "emit":
             return self._emit(step.event, at, extra)
         if do == "count_recent_level":
@@ -715,7 +734,13 @@ class TicketEngine:
     def recent_level_counted(self, level: int, count: int, now: datetime) -> list[Action]:
         """Result of a `count_recent_level` step: other tickets that reached `level`."""
         self.state.facts[f"recent_level_{level}_count"] = count
-        return self._emit("classified", now, {"level": level, "count": count})
+        return self._emit("level_counted", now, {"counted_level": level, "count": count})
+
+    def _event_stage(self, stage: str, at: datetime, source: str) -> list[Action]:
+        if self.event_stage_markers:
+            return self._set_stage(stage, at, source)
+        self.state.stage = stage
+        return []
 
     def _set_stage(self, stage: str, at: datetime, source: str) -> list[Action]:
         s = self.state
@@ -754,15 +779,16 @@ class TicketEngine:
         deadline = business_time.add_business(cal, now, spec.timeout) if cal else now + spec.timeout
         s.handoffs[hid] = HandoffState(id=hid, name=name, title=spec.title, target=target, reason=reason,
                                        started_at=now, deadline=deadline, payload=payload)
-        if s.stage in ("open", "acknowledged"):
-            s.stage = "escalated"
+        s.facts.update({"escalated": True, "escalated_to": target, "last_handoff": name})
+        stage_actions = self._event_stage("escalated", now, source) \
+            if s.stage not in ("resolved", "closed") and "escalated" in self.policy.stages else []
         self._log(now, source, "handoff.started", target, f"{spec.title} → {self._name(target)}")
         ctx = {"handoff": name, "target": target, "reason": reason, "by": by,
                "timeframe": format_duration(spec.timeout) + (" business" if cal else ""),
                "issue": payload.get("issue_summary") or payload.get("issue") or payload.get("ask"),
                "attempted": payload.get("alicia_already_tried") or payload.get("attempted"),
                "impact": payload.get("impact")}
-        actions = [self._marker("handoff.started", now, f"{spec.title}: {self._name(by)} → {self._name(target)}",
+        actions = stage_actions + [self._marker("handoff.started", now, f"{spec.title}: {self._name(by)} → {self._name(target)}",
                                 target, {"handoff_id": hid, "handoff": name, "reason": reason, "payload": payload,
                                          "deadline": deadline.isoformat()}),
                    self._action("handoff.start", now, f"Start handoff {spec.title} → {self._name(target)}", target, {

@@ -91,11 +91,13 @@ def _cross_check(p: Policy):
             yield from template_ref(f"{w}.template", s.template)
             if s.handoff is not None and s.handoff not in p.handoffs:
                 yield f"{w}.handoff", f"unknown handoff {s.handoff!r}"
-            if s.label is not None:
-                try:
-                    check_template(s.label)
-                except ValueError as exc:
-                    yield f"{w}.label", str(exc)
+            for attr in ("label", "reason", "summary"):
+                value = getattr(s, attr)
+                if value is not None:
+                    try:
+                        check_template(value)
+                    except ValueError as exc:
+                        yield f"{w}.{attr}", str(exc)
             for key, value in s.fields.items():
                 if isinstance(value, str):
                     try:

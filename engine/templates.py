@@ -29,6 +29,7 @@ FIELDS = {
     "urgency": "the ticket's urgency",
     "category": "the ticket's category",
     "ask_type": "the ticket's ask type",
+    "issue_type": "the ticket's issue type",
     "level": "the escalation level",
     "level_name": "the escalation level's name",
     "clock": "the title of the clock in play",

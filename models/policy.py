@@ -51,6 +51,7 @@ EventName = Literal[
     "vip_removed",
     "status_pending",
     "level_changed",
+    "level_counted",  # a count_recent_level step has its answer (fact recent_level_<n>_count)
 ]
 
 
@@ -162,7 +163,8 @@ class Party(_Strict):
 
 # A condition on ticket facts: every key must match. A scalar means equality,
 # a list means "one of", and a key ending in `!` negates (`stage!: closed`).
-# Numeric facts accept `{gte: 3}` / `{lte: 1}`.
+# Numeric facts accept `{gte: 3}` / `{lte: 1}`. In rules and steps,
+# `open:<calendar>: true|false` tests whether that calendar is open right then.
 Condition = dict[str, Any]
 
 

@@ -133,6 +133,54 @@ def simulate(
     typer.echo(format_json(result) if format == "json" else format_table(result))
 
 
+@app.command()
+def report(
+    since: str = typer.Option(None, help="Start of the period (ISO 8601 date or instant); default: 7 days ago."),
+    until: str = typer.Option(None, help="End of the period (exclusive); default: now."),
+    policy: str = typer.Option(None, help="Only this policy pack."),
+    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Escalation rate (target < 10%) and time to resolve after escalation, per pack."""
+    import json as _json
+    from datetime import datetime, timedelta, timezone
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from engine.durations import format_duration
+    from starter.report import escalation_metrics
+
+    settings = _settings(log_level="warning")
+    if settings.database_url is None:
+        typer.echo("DATABASE_URL: required for report", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    def instant(text: str | None, default: datetime) -> datetime:
+        if not text:
+            return default
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            typer.echo(f"not an ISO 8601 date or instant: {text!r}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    now = datetime.now(timezone.utc)
+    start, end = instant(since, now - timedelta(days=7)), instant(until, now)
+    rows = asyncio.run(escalation_metrics(settings.database_url.get_secret_value(), start, end, policy))
+    if format == "json":
+        typer.echo(_json.dumps({"since": start.isoformat(), "until": end.isoformat(),
+                                "policies": [r.as_dict() for r in rows]}, indent=2))
+        return
+    table = Table("policy", "opened", "escalated", "escalation rate", "target", "resolved after esc.",
+                  "avg time to resolve after esc.", title=f"Escalations {start:%Y-%m-%d} → {end:%Y-%m-%d}")
+    for r in rows:
+        rate = f"{r.escalation_rate:.1%}" + (" [red]over[/red]" if r.escalation_rate >= 0.10 else "")
+        avg = format_duration(r.avg_resolve_after_escalation) if r.avg_resolve_after_escalation else "-"
+        table.add_row(r.policy, str(r.opened), str(r.escalated), rate, "< 10%", str(r.resolved_after_escalation), avg)
+    Console().print(table)
+
+
 from starter import operator_cli  # noqa: E402
 
 operator_cli.build(app, lambda: _settings(log_level="warning"))

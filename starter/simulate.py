@@ -37,6 +37,8 @@ from starter.scenario import Scenario, ScenarioEvent, load_scenario
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
+EVENT_DELAY_SECONDS = 0.05
+
 _ARGS = {
     "acknowledged": (Acknowledged, TicketWorkflow.acknowledged, TicketWorkflow.acknowledge),
     "agent_replied": (AgentReplied, TicketWorkflow.agent_replied, None),
@@ -88,7 +90,10 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
                       activities=activities):
         handle = await client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue)
         for ev in scenario.events:
-            await _sleep_until(env, ev.at.timestamp() - offset)
+            # Just after the event's instant: a deadline due at that same instant fires
+            # first (as the engine orders them), and the signal never races the timer's
+            # firing (a cancel racing a fire can leave the test server's clock locked).
+            await _sleep_until(env, ev.at.timestamp() - offset + EVENT_DELAY_SECONDS)
             await _deliver(handle, ev, rec)
         await _sleep_until(env, scenario.until.timestamp() - offset)
         status = None

@@ -41,6 +41,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.handoff import HandoffWorkflow
 
 
+# Patch ids: each guards one change to a live ticket's code path (see README).
+EVENT_STAGE_MARKERS = "event-stage-markers"
+
+
 @dataclass
 class _Queued:
     name: str
@@ -69,8 +73,10 @@ class TicketWorkflow:
     @workflow.run
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
+        stage_markers = workflow.patched(EVENT_STAGE_MARKERS)
         if ticket.carry is not None:
             self._engine = TicketEngine(ticket.carry.policy, ticket.carry.state)
+            self._engine.event_stage_markers = stage_markers
             actions: list[Action] = []
         else:
             try:
@@ -81,6 +87,7 @@ class TicketWorkflow:
             except ActivityError as err:
                 return await self._park_on_policy_error(err)
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid)
+            self._engine.event_stage_markers = stage_markers
             actions = self._engine.open(self._now())
         engine = self._engine
         while True:

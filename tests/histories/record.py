@@ -1,6 +1,7 @@
 """Record workflow histories for the replay test.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record            # only scenarios with no saved history
+    .venv/bin/python -m tests.histories.record --force    # re-record all (rarely right)
 
 Runs a few VIP scenarios on the time-skipping server and saves each ticket's
 history (and its handoffs') as JSON here. Re-record only when a change is
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,7 +30,8 @@ from starter.simulate import run_scenario
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalation", "vip_5_founder_pull_times_out",
-             "vip_6_audit_trail"]
+             "vip_6_audit_trail", "ops_2_s2_climbs_to_lead_then_manager", "life_5_refund_over_100_supervisor",
+             "life_6_reply_in_verification_reopens", "tier_2_tier1_to_tier2_and_cadence"]
 
 
 async def main() -> None:
@@ -42,6 +45,8 @@ async def main() -> None:
     try:
         await register_search_attributes(env.client, "default")
         for name in SCENARIOS:
+            if (HERE / f"{name}.json").exists() and "--force" not in sys.argv:
+                continue  # an existing history is the point: it was recorded by older code
             scenario = load_scenario(ROOT / "tests" / "scenarios" / f"{name}.yaml", lambda p: load_policy(p, policies))
             result = await run_scenario(scenario, env, pool, policies)
             history = await env.client.get_workflow_handle(result.workflow_id).fetch_history()
