@@ -107,8 +107,12 @@ class TicketEngine:
                 best = (c.deadline, f"{c.title}: deadline {self._local(c.deadline)}")
         for p in self.state.pending:
             if best is None or p.due < best[0]:
-                what = p.step.summary or f"{p.step.do} {p.step.target or p.step.template or p.step.label or ''}".strip()
-                best = (p.due, f"{p.source} → {what}")
+                target = self._resolve_target(p.step, p) if p.step.target else None
+                if p.step.summary:
+                    what = render(p.step.summary, self.template_context({**p.context, "target": target}))
+                else:
+                    what = f"{p.step.do} {self._name(target) if target else (p.step.template or p.step.label or '')}"
+                best = (p.due, f"{p.source} → {what.strip()}")
         return best[1][:200] if best else "waiting for events"
 
     def silent(self) -> bool:
@@ -329,6 +333,10 @@ class TicketEngine:
                 self.state.pending.remove(item)
                 actions += self._run_step(item)
         return actions
+
+    def record_failure(self, at: datetime, source: str, action: str, target: str | None, why: str) -> None:
+        """An action the workflow could not carry out (after its retries): kept in the ladder."""
+        self._log(at, source, f"{action}.failed", target, why[:300])
 
     def reject(self, signal: str, reason: str, now: datetime) -> None:
         self.state.rejected.append(RejectedSignal(signal=signal, reason=reason, at=now))

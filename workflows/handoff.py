@@ -88,8 +88,7 @@ class HandoffWorkflow:
                 await execute(a, ctx)
             except ActionFailed as exc:
                 workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
-                self._engine.steps._log(self._now(), f"handoff:{inp.name}", f"{a.kind}.failed", a.target,
-                                        str(exc)[:300])
+                self._engine.steps.record_failure(self._now(), f"handoff:{inp.name}", a.kind, a.target, str(exc))
 
     async def _report(self, result: HandoffResult | None) -> None:
         if result is None:

@@ -159,7 +159,7 @@ class TicketWorkflow:
                         queue[0:0] = self._engine.recent_level_counted(a.params["level"], result.count, self._now())
             except ActionFailed as exc:
                 workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
-                self._engine._log(self._now(), "ticket", f"{a.kind}.failed", a.target, str(exc)[:300])
+                self._engine.record_failure(self._now(), "ticket", a.kind, a.target, str(exc))
 
     async def _start_handoff(self, a: Action) -> None:
         e, p = self._engine, a.params
