@@ -8,7 +8,6 @@ logs and tracebacks.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -113,16 +112,3 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         raise SettingsError(_describe(err)) from None
-
-
-def env_for_child(settings: Settings) -> dict[str, str]:
-    """The environment a child process needs to see the same settings."""
-    env = dict(os.environ)
-    env.update(
-        TEMPORAL_ADDRESS=settings.temporal_address,
-        TEMPORAL_NAMESPACE=settings.temporal_namespace,
-        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
-    )
-    if settings.database_url:
-        env["DATABASE_URL"] = settings.database_url.get_secret_value()
-    return env

@@ -28,7 +28,6 @@ class Recorder:
         self.calls: list[dict[str, Any]] = []
         self.faults = FaultConfig()
         self._rng = random.Random()
-        self.timeouts = 0
 
     def set_faults(self, cfg: FaultConfig) -> None:
         self.faults = cfg
@@ -51,7 +50,6 @@ class Recorder:
         kind = self._rng.choice(self.faults.kinds)
         if kind == "timeout":
             await asyncio.sleep(self.faults.timeout_seconds)
-            self.timeouts += 1
             return None  # the slow call still succeeds after the client gave up
         status = int(kind)
         self.record(request, body, status, {"error": "injected fault"})

@@ -17,7 +17,7 @@ until: +3d
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,6 +178,3 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
     return Scenario(name=str(raw.get("name") or path.stem), policy=raw["policy"], start=start, ticket=ticket,
                     events=events, until=until)
 
-
-def horizon(s: Scenario) -> timedelta:
-    return s.until - s.start
