@@ -20,11 +20,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.http_errors import raise_for
 from infra.settings import Settings
-from models.chatwoot import (AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput, PostMessageInput,
-                             PostMessageResult, SetStatusInput, UpdateLabelsInput)
+from models.chatwoot import (ECHO_MARKER, AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput,
+                             PostMessageInput, PostMessageResult, SetStatusInput, UpdateLabelsInput)
 
 log = structlog.get_logger(__name__)
-ECHO_MARKER = "ticketflow"  # must match starter.chatwoot_events.ECHO_MARKER
 
 
 class ChatwootActivities:

@@ -251,12 +251,7 @@ class TicketEngine:
         """Forward an acknowledgement / decision / explicit failure to the open handoff."""
         if self._seen(event_id):
             return []
-        h = self.open_handoff(handoff)
-        spec = self.policy.handoffs[h.name]
-        if ok and spec.success == "decision" and decision not in spec.decisions:
-            raise Rejected(f"handoff {h.name!r} needs a decision, one of: {', '.join(spec.decisions)}")
-        if ok and spec.success == "acknowledged" and decision is not None:
-            raise Rejected(f"handoff {h.name!r} is acknowledged, not decided")
+        h = self.check_handoff_response(decision, ok, handoff)
         return [self._action("handoff.signal", now, f"Handoff {h.title}: {'response' if ok else 'failure'} from "
                              f"{self._name(by)}", h.target, {
                                  "handoff_id": h.id, "by": by, "ok": ok, "decision": decision,
@@ -367,6 +362,16 @@ class TicketEngine:
         except PayloadError as exc:
             raise Rejected(str(exc)) from None
         return route.handoff, target, clean
+
+    def check_handoff_response(self, decision: str | None, ok: bool, handoff: str | None) -> HandoffState:
+        """The open handoff a response is for, if the response fits its spec."""
+        h = self.open_handoff(handoff)
+        spec = self.policy.handoffs[h.name]
+        if ok and spec.success == "decision" and decision not in spec.decisions:
+            raise Rejected(f"handoff {h.name!r} needs a decision, one of: {', '.join(spec.decisions)}")
+        if ok and spec.success == "acknowledged" and decision is not None:
+            raise Rejected(f"handoff {h.name!r} is acknowledged, not decided")
+        return h
 
     def open_handoff(self, name: str | None = None) -> HandoffState:
         candidates = [h for h in self.state.handoffs.values()

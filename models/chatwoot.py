@@ -7,6 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# Key ticketflow puts in `content_attributes` of every message it posts: the
+# activity finds its own earlier attempt by it, and the bridge ignores the
+# message's webhook echo by it.
+ECHO_MARKER = "ticketflow"
+
 
 class _ConversationCall(BaseModel):
     account_id: int

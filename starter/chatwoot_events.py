@@ -15,13 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.chatwoot import ECHO_MARKER
 from models.signals import AgentReplied, Classify, CustomerReplied, Reopened, Resolved, StatusChanged, VipFlagChanged
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_input import TicketInput
 
-# Marker ticketflow puts in `content_attributes` of every message it posts,
-# so its own messages coming back as webhooks are not taken for agent replies.
-ECHO_MARKER = "ticketflow"
 
 
 class WebhookError(ValueError):

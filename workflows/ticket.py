@@ -380,12 +380,7 @@ class TicketWorkflow:
 
     @decide.validator
     def _check_decide(self, cmd: HandoffResponse) -> None:
-        def check(e: TicketEngine) -> None:
-            h = e.open_handoff(cmd.handoff)
-            spec = e.policy.handoffs[h.name]
-            if cmd.ok and spec.success == "decision" and cmd.decision not in spec.decisions:
-                raise Rejected(f"decision must be one of: {', '.join(spec.decisions)}")
-        self._checked(check)
+        self._checked(lambda e: e.check_handoff_response(cmd.decision, cmd.ok, cmd.handoff))
 
     def _checked(self, check) -> None:
         e = self._validate()
