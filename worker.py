@@ -20,9 +20,12 @@ from datetime import timedelta
 import httpx
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
+from activities.audit_batch import AuditBatchActivities
+from activities.chatwoot_batch import ChatwootBatchActivities
 from activities.chatwoot import ChatwootActivities
 from activities.pagerduty import PagerDutyActivities
 from activities.policy import PolicyActivities
@@ -63,9 +66,25 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
     reconcile = ReconcileActivities(http, settings, client)
     pagerduty = PagerDutyActivities(http, settings)
     policy = PolicyActivities(settings.policies_dir)
-    return [policy.load, chatwoot.send_message, chatwoot.update_labels, chatwoot.assign, chatwoot.set_status,
+    batches = [ChatwootBatchActivities(chatwoot).apply_batch, AuditBatchActivities(pool).record_batch]
+    return [*batches, policy.load, chatwoot.send_message, chatwoot.update_labels, chatwoot.assign, chatwoot.set_status,
             chatwoot.merge_custom_attributes, pagerduty.send_event, reconcile.sync_open_conversations,
             *audit_activities(pool)]
+
+
+def worker_options(settings: Settings) -> dict:
+    """Cache, concurrency, pollers and sandbox from WORKER_* settings (see infra/settings.py)."""
+    restrictions = SandboxRestrictions.default
+    if settings.worker_share_workflow_modules:
+        restrictions = restrictions.with_passthrough_modules("workflows")
+    return dict(
+        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_activity_task_pollers),
+    )
 
 
 @asynccontextmanager
@@ -78,6 +97,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
             workflows=WORKFLOWS,
             activities=build_activities(settings, http, pool, client),
             graceful_shutdown_timeout=timedelta(seconds=20),
+            **worker_options(settings),
         )
         async with worker:
             log.info("worker running", task_queue=settings.temporal_task_queue,

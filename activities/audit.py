@@ -9,6 +9,7 @@ from datetime import timedelta
 import asyncpg
 from temporalio import activity
 
+from activities.errors import data_errors_are_final
 from models.audit import AuditRowInput, CountRecentLevelInput, CountResult, InsertResult, TicketEventRow
 
 
@@ -28,6 +29,7 @@ def _inserted(status: str) -> InsertResult:
     return InsertResult(inserted=status.endswith(" 1"))
 
 
+@data_errors_are_final  # a row Postgres rejects fails at once, never wedges the ticket
 class AuditActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool

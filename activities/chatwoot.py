@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.http_errors import raise_for
+from activities.stragglers import let_earlier_attempt_land
 from infra.settings import Settings
 from models.chatwoot import (ECHO_MARKER, AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput,
                              PostMessageInput, PostMessageResult, SetStatusInput, UpdateLabelsInput)
@@ -64,6 +65,7 @@ class ChatwootActivities:
     async def send_message(self, inp: PostMessageInput) -> PostMessageResult:
         """A public reply or (private=True) a private note, exactly once."""
         if activity.info().attempt > 1:
+            await let_earlier_attempt_land()  # a slow earlier POST may still land: see activities/stragglers.py
             existing = await self._already_posted(inp)
             if existing is not None:
                 log.info("chatwoot message already posted", key=inp.idempotency_key, message_id=existing)

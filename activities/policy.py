@@ -21,6 +21,6 @@ class PolicyActivities:
     @activity.defn(name="policy.load")
     async def load(self, inp: LoadPolicyInput) -> Policy:
         try:
-            return load_policy(inp.name, self.policies_dir)
+            return load_policy(inp.name, self.policies_dir, shared=True)  # parsed once per file content
         except PolicyError as exc:
             raise ApplicationError(str(exc), type="PolicyError", non_retryable=True) from None

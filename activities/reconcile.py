@@ -13,12 +13,13 @@ import httpx
 import structlog
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.chatwoot import ChatwootActivities
 from infra.settings import Settings
 from models.reconcile import ReconcileInput, ReconcileResult
+from models.search_attributes import initial_search_attributes
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +33,7 @@ class ReconcileActivities:
     @activity.defn(name="reconcile.sync_open_conversations")
     async def sync_open_conversations(self, inp: ReconcileInput) -> ReconcileResult:
         from starter.chatwoot_events import WebhookError, ticket_from_conversation
+        from starter.temporal_gateway import for_web_ui
         from workflows.ticket import TicketWorkflow
 
         result = ReconcileResult()
@@ -55,9 +57,13 @@ class ReconcileActivities:
                     continue
                 wid = f"ticket-{inp.account_id}-{ticket.conversation_id}"
                 try:
+                    # A closed ticket is not started again (its reopen webhook does that).
+                    ticket, ui = for_web_ui(ticket, self.settings.chatwoot_base_url)
                     await self.client.start_workflow(TicketWorkflow.run, ticket, id=wid,
                                                      task_queue=self.settings.temporal_task_queue,
-                                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+                                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                                                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                                                     search_attributes=initial_search_attributes(wid, ticket), **ui)
                     result.started += 1
                     log.info("reconcile: started a missed ticket", workflow_id=wid)
                 except WorkflowAlreadyStartedError:

@@ -19,15 +19,15 @@ restarts and drifts); clocks can count business time of a named calendar.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from engine import business_time
 from engine.conditions import holds
-from engine.durations import format_duration
+from engine.durations import human_duration
 from engine.payloads import PayloadError, validate_payload
 from engine.templates import render
-from engine.timezones import zone
+from engine.timezones import local_time
 from models.actions import Action
 from models.policy import ClockSpec, Policy, Step
 from models.state import (ClockState, HandoffState, LadderEntry, PageState, PendingStep, RejectedSignal,
@@ -38,6 +38,13 @@ _NS = uuid.UUID("5b6f1d8e-2c1a-4c7e-9a51-7f3c0e9d4a10")  # ticketflow's uuid5 na
 MAX_SEEN = 500
 MAX_LADDER = 300
 MAX_REJECTED = 50
+# Events that change facts: in `starts_on` they arm a clock that was never
+# armed, never one an agent already satisfied.
+FACT_EVENTS = frozenset({"classified", "vip_set", "vip_removed"})
+# Steps that tell people something: past `max_catch_up` they are recorded
+# as missed instead of sent. Steps that keep state (assign, label, stage,
+# level, audit, handoff, close ...) still run late.
+NOTIFYING_STEPS = frozenset({"page", "message", "note"})
 
 
 class Rejected(ValueError):
@@ -72,11 +79,25 @@ class TicketEngine:
         # marker and mirror to Chatwoot. Tickets started before that change
         # replay without it (the workflow sets this from `workflow.patched`).
         self.event_stage_markers = True
+        # Clocks armed by events and gated by conditions, `condition_met`
+        # rules, handoff `on_start`, silent customer-facing clocks and
+        # `max_catch_up` (see README). Tickets started before replay without.
+        self.sop_orders = True
         self._depth = 0
+        # The real "now" while a batch of decisions runs: steps replayed at
+        # their own due instant (a breach's ladder) still know how late they are.
+        self._wall: datetime | None = None
 
     @classmethod
-    def new(cls, policy: Policy, ticket: Ticket, workflow_id: str) -> "TicketEngine":
-        return cls(policy, TicketState(ticket=ticket, workflow_id=workflow_id))
+    def new(cls, policy: Policy, ticket: Ticket, workflow_id: str, life: str | None = None) -> "TicketEngine":
+        """A new ticket. `life` namespaces its keys when the conversation's
+        ticket ran and closed before (see TicketInput.life)."""
+        key_base = f"{workflow_id}:{life}" if life else None
+        return cls(policy, TicketState(ticket=ticket, workflow_id=workflow_id, key_base=key_base))
+
+    @property
+    def key_base(self) -> str:
+        return self.state.key_base or self.state.workflow_id
 
     # ------------------------------------------------------------------ views
 
@@ -133,8 +154,10 @@ class TicketEngine:
         (a webhook delivered late, or a ticket started by reconciliation,
         must not get extra time), never from the future."""
         s, t = self.state, self.state.ticket
+        wall = now
         if t.created_at is not None and t.created_at <= now:
             now = t.created_at
+        now = now.astimezone(timezone.utc)  # every instant in state is UTC; display converts
         s.opened_at = now
         s.facts.update({
             "vip": t.contact.vip, "vip_flag": t.contact.vip, "founder_personal": t.contact.founder_personal,
@@ -143,7 +166,11 @@ class TicketEngine:
         self._classify_into_facts(t.ask_type, t.labels, t.custom_attributes)
         s.owner = self._coverage_owner(now)
         actions = [self._marker("ticket.opened", now, f"Ticket opened, owner {self._name(s.owner)}", s.owner)]
-        actions += self._emit("ticket_opened", now)
+        self._wall = wall
+        try:
+            actions += self._emit("ticket_opened", now)
+        finally:
+            self._wall = None
         return actions
 
     def acknowledged(self, by: str, now: datetime, event_id: str | None = None) -> list[Action]:
@@ -310,12 +337,27 @@ class TicketEngine:
                   f"Page to {self._name(page.target)} {status} in PagerDuty"
                   + (f" by {by}" if by else "") + (f"; {before - len(self.state.pending)} ladder step(s) stopped"
                                                    if before != len(self.state.pending) else ""))
-        return [self._marker("page.updated", now, f"Page to {self._name(page.target)} {status} in PagerDuty",
-                             page.target, {"dedup_key": dedup_key, "status": status, "by": by,
-                                           "stopped_steps": before - len(self.state.pending)})]
+        actions = [self._marker("page.updated", now, f"Page to {self._name(page.target)} {status} in PagerDuty",
+                                page.target, {"dedup_key": dedup_key, "status": status, "by": by,
+                                              "stopped_steps": before - len(self.state.pending)})]
+        h = self.state.handoffs.get(page.source.removeprefix("handoff:"))
+        if h is not None and h.status == "open":  # a handoff's start page: its target picked it up
+            actions.append(self._action("handoff.page", now, f"PagerDuty {status} for {h.title}", h.target,
+                                        {"handoff_id": h.id, "dedup_key": dedup_key, "status": status, "by": by}))
+        return actions
 
     def advance(self, now: datetime) -> list[Action]:
         """Fire every clock breach and ladder step due at or before now, in order."""
+        outer = self._wall is None
+        if outer:
+            self._wall = now
+        try:
+            return self._advance(now)
+        finally:
+            if outer:
+                self._wall = None
+
+    def _advance(self, now: datetime) -> list[Action]:
         actions: list[Action] = []
         while not self.closed:
             due = self._next_due(now)
@@ -323,11 +365,33 @@ class TicketEngine:
                 break
             kind, item = due
             if kind == "clock":
-                actions += self._breach(item)
+                actions += self._breach(item, now)
             else:
                 self.state.pending.remove(item)
-                actions += self._run_step(item)
+                if not self._too_late(item.due, now):
+                    actions += self._run_step(item)
+                elif item.step.do in NOTIFYING_STEPS:
+                    actions += self._missed(item, self._wall or now)
+                else:  # state still moves (assign, label, level, a handoff ...), as of now
+                    actions += self._run_step(item.model_copy(update={"due": self._wall or now}))
         return actions
+
+    def _too_late(self, due: datetime, now: datetime) -> bool:
+        return self.sop_orders and (self._wall or now) - due > self.policy.max_catch_up
+
+    def _missed(self, pending: PendingStep, now: datetime) -> list[Action]:
+        """A notifying step overdue past `max_catch_up`: on record, not sent."""
+        step = pending.step
+        if not holds(step.when, self.facts(pending.context, at=pending.due)):
+            return []
+        target = self._resolve_target(step, pending) if step.target else None
+        what = f" {step.template or step.label}" if step.template or step.label else ""
+        late = human_duration(now - pending.due, approx=True)
+        summary = f"Missed {step.do}{what}{' to ' + self._name(target) if target else ''}: due " \
+                  f"{self._local(pending.due)}, {late} ago (over the pack's max_catch_up)"
+        self._log(now, pending.source, f"{step.do}.missed", target, summary)
+        return [self._marker("ladder.missed", now, summary[:300], target, {
+            "step": step.do, "source": pending.source, "due": pending.due.isoformat(), "template": step.template})]
 
     def record_failure(self, at: datetime, source: str, action: str, target: str | None, why: str) -> None:
         """An action the workflow could not carry out (after its retries): kept in the ladder."""
@@ -405,7 +469,7 @@ class TicketEngine:
 
     def _action(self, kind: str, at: datetime, summary: str, target: str | None = None,
                 params: dict[str, Any] | None = None, key: str | None = None) -> Action:
-        key = key or f"{self.state.workflow_id}:{self._next_seq()}"
+        key = key or f"{self.key_base}:{self._next_seq()}"
         return Action(kind=kind, key=key, at=at, target=target, summary=summary, params=params or {})
 
     def _marker(self, kind: str, at: datetime, summary: str, target: str | None = None,
@@ -488,14 +552,17 @@ class TicketEngine:
         ctx.update({"target": target, "expert": tp.first_name if tp else target, "expert_name": tp.name if tp else target,
                     "team": tp.name if tp else target})
         ctx["timeframe"] = s.facts.get("timeframe")  # a pack may set it per priority/urgency
-        for key in ("reason", "timeframe", "clock", "deadline", "issue", "attempted", "impact", "summary"):
+        for key in ("reason", "timeframe", "clock", "deadline", "issue", "attempted", "impact", "summary",
+                    "handoff_title", "payload", "by"):
             if extra.get(key) is not None:
                 ctx[key] = extra[key]
         ctx.setdefault("summary", f"{t.contact.name or 'Customer'} — conversation {t.conversation_id}")
+        if ctx.get("by"):
+            ctx["by"] = self._name(ctx["by"])  # people read names; audit rows keep the id
         return ctx
 
     def _local(self, t: datetime) -> str:
-        return t.astimezone(zone(self.policy.timezone)).strftime("%a %Y-%m-%d %H:%M %Z")
+        return local_time(t, self.policy.timezone)
 
     # clocks ------------------------------------------------------------------
 
@@ -512,6 +579,8 @@ class TicketEngine:
             business_calendar=spec.calendar, cycle=(prev.cycle + 1) if prev else 0)
 
     def _stop_clock(self, name: str, now: datetime, status: str) -> list[Action]:
+        """Stop a clock (or set it aside: `waiting`): its pending ladder steps
+        go, and the pages it raised are resolved."""
         clock = self.state.clocks[name]
         clock.status, clock.stopped_at = status, now  # type: ignore[assignment]
         source = f"clock:{name}"
@@ -521,15 +590,17 @@ class TicketEngine:
             actions += self._resolve_pages(lambda p: p.source == source, now, f"{clock.title} satisfied")
         return actions
 
-    def _breach(self, clock: ClockState) -> list[Action]:
+    def _breach(self, clock: ClockState, now: datetime) -> list[Action]:
         spec = self.policy.clocks[clock.name]
         at = clock.deadline
+        if self.sop_orders and clock.activated_at is not None and clock.activated_at > at:
+            at = clock.activated_at  # it began to run past its deadline: it breaches then, not before
         clock.status, clock.breached_at, clock.anchor_owner = "breached", at, self.state.owner
         self.state.facts["sla_breached"] = True
         self._log(at, f"clock:{clock.name}", "sla.breached", self.state.owner, f"{clock.title} breached")
         actions = [self._marker("sla.breached", at, f"{clock.title} breached", self.state.owner,
                                 {"clock": clock.name, "deadline": at.isoformat(), "cycle": clock.cycle})]
-        ctx = {"clock": clock.title, "timeframe": format_duration(spec.duration), "deadline": self._local(at)}
+        ctx = {"clock": clock.title, "timeframe": human_duration(spec.duration), "deadline": self._local(clock.deadline)}
         self._schedule(spec.on_breach, f"clock:{clock.name}", f"clock:{clock.name}:{clock.cycle}", at,
                        clock.anchor_owner, ctx)
         if spec.repeat:
@@ -537,6 +608,16 @@ class TicketEngine:
             clock.started_at, clock.deadline = at, self._deadline(spec, at)
             clock.cycle += 1
             clock.breached_at = None
+            skipped = 0
+            while self._too_late(clock.deadline, now):  # a backfill: one record, not one note per period
+                clock.started_at, clock.deadline = clock.deadline, self._deadline(spec, clock.deadline)
+                clock.cycle += 1
+                skipped += 1
+            if skipped:
+                summary = f"{clock.title}: {skipped} period(s) missed, over the pack's max_catch_up"
+                self._log(now, f"clock:{clock.name}", "repeat.missed", None, summary)
+                actions.append(self._marker("ladder.missed", now, summary, None,
+                                            {"clock": clock.name, "periods": skipped, "source": f"clock:{clock.name}"}))
         return actions + self.advance(at)
 
     def _schedule(self, steps: Iterable[Step], source: str, id_base: str, at: datetime, anchor: str | None,
@@ -565,27 +646,97 @@ class TicketEngine:
             actions: list[Action] = []
             if not self.reactive:
                 return self.advance(now)
-            facts = self.facts()  # clocks depend on the ticket's facts only
-            for name, spec in self.policy.clocks.items():
-                clock = self.state.clocks.get(name)
-                active = clock is not None and clock.status in ("running", "breached")
-                if active and event in spec.stops_on:
-                    actions += self._stop_clock(name, now, "stopped")
-                    active = False
-                elif active and clock.status == "running" and event in spec.restart_on:
-                    clock.started_at, clock.deadline = now, self._deadline(spec, now)
-                if not active and event in spec.starts_on and holds(spec.when, facts) and not self.closed:
-                    self._start_clock(name, spec, now)
-            for name, clock in list(self.state.clocks.items()):
-                if clock.status in ("running", "breached") and not holds(self.policy.clocks[name].when, facts):
-                    actions += self._stop_clock(name, now, "cancelled")
+            if self.sop_orders:
+                actions += self._clocks_on_event(event, now)
+            else:
+                actions += self._clocks_on_event_v1(event, now)
             event_facts = self.facts(ctx, at=now)  # rules may also test the event (handoff, target, ...)
             for i, rule in enumerate(self.policy.rules):
                 if rule.on == event and holds(rule.when, event_facts):
                     self._schedule(rule.do, f"rule:{i}", f"rule:{i}:{self._next_seq()}", now, self.state.owner, ctx)
+            if self.sop_orders:
+                self._fire_conditions(now)
             return actions + self.advance(now)
         finally:
             self._depth -= 1
+
+    def _clocks_on_event_v1(self, event: str, now: datetime) -> list[Action]:
+        """Tickets started before `sop-event-orders`: a start event starts a
+        clock only if its condition holds right then; a failing condition
+        cancels it."""
+        actions: list[Action] = []
+        facts = self.facts()  # clocks depend on the ticket's facts only
+        for name, spec in self.policy.clocks.items():
+            clock = self.state.clocks.get(name)
+            active = clock is not None and clock.status in ("running", "breached")
+            if active and event in spec.stops_on:
+                actions += self._stop_clock(name, now, "stopped")
+                active = False
+            elif active and clock.status == "running" and event in spec.restart_on:
+                clock.started_at, clock.deadline = now, self._deadline(spec, now)
+            if not active and event in spec.starts_on and holds(spec.when, facts) and not self.closed:
+                self._start_clock(name, spec, now)
+        for name, clock in list(self.state.clocks.items()):
+            if clock.status in ("running", "breached") and not holds(self.policy.clocks[name].when, facts):
+                actions += self._stop_clock(name, now, "cancelled")
+        return actions
+
+    def _clocks_on_event(self, event: str, now: datetime) -> list[Action]:
+        """Stop, restart and arm clocks on an event, then let every armed
+        clock run or wait as the ticket's facts now say."""
+        actions: list[Action] = []
+        for name, spec in self.policy.clocks.items():
+            clock = self.state.clocks.get(name)
+            armed = clock is not None and clock.status in ("running", "waiting", "breached")
+            if armed and event in spec.stops_on:
+                actions += self._stop_clock(name, now, "stopped")
+                armed = False
+            elif armed and clock.status == "running" and event in spec.restart_on:
+                clock.started_at, clock.deadline = now, self._deadline(spec, now)
+            if armed or event not in spec.starts_on or self.closed:
+                continue
+            if event in FACT_EVENTS and clock is not None:
+                continue  # a classification never revives a clock that already stopped
+            self.state.clocks[name] = ClockState(
+                name=name, title=spec.title, status="waiting", started_at=now, deadline=now, armed_at=now,
+                business_calendar=spec.calendar, cycle=(clock.cycle + 1) if clock else 0)
+        return actions + self._reconcile_clocks(now)
+
+    def _reconcile_clocks(self, now: datetime) -> list[Action]:
+        """An armed clock runs while its condition holds (and, if it is
+        customer-facing, while the ticket is not silent), and waits
+        otherwise. Starting to run re-derives the deadline from the clock's
+        start (`measure_from`), so a reclassification moves the target of
+        the SLA in force rather than starting a new one. A clock that
+        breached and was set aside does not breach twice."""
+        actions: list[Action] = []
+        facts, silent = self.facts(), self.silent()
+        for name, clock in self.state.clocks.items():
+            spec = self.policy.clocks.get(name)
+            if spec is None:
+                continue
+            applies = holds(spec.when, facts) and not (spec.customer_facing and silent)
+            if clock.status == "waiting" and applies and not self.closed:
+                if clock.breached_at is not None:
+                    clock.status = "breached"
+                    continue
+                start = self.state.opened_at if spec.measure_from == "ticket_opened" and self.state.opened_at else now
+                clock.status, clock.started_at, clock.activated_at = "running", start, now
+                clock.deadline = self._deadline(spec, start)
+            elif clock.status in ("running", "breached") and not applies:
+                actions += self._stop_clock(name, now, "waiting")
+        return actions
+
+    def _fire_conditions(self, now: datetime) -> None:
+        """`condition_met` rules: run once per ticket, the first time their
+        condition holds, whatever event made it true."""
+        if self.closed:
+            return
+        facts = self.facts(at=now)
+        for i, rule in enumerate(self.policy.rules):
+            if rule.on == "condition_met" and i not in self.state.fired_rules and holds(rule.when, facts):
+                self.state.fired_rules.append(i)
+                self._schedule(rule.do, f"rule:{i}", f"rule:{i}:once", now, self.state.owner, {})
 
     def _ack(self, by: str, now: datetime) -> list[Action]:
         s = self.state
@@ -658,7 +809,7 @@ class TicketEngine:
         if target:
             extra.setdefault("target", target)
         ctx = self.template_context(extra)
-        key = f"{self.state.workflow_id}:{pending.id}"
+        key = f"{self.key_base}:{pending.id}"
         summary = render(step.summary, ctx) if step.summary else None
         do = step.do
         s = self.state
@@ -739,7 +890,7 @@ class TicketEngine:
             return self._emit(step.event, at, extra)
         if do == "count_recent_level":
             return [self._action("query.recent_level", at, summary or f"Count level-{step.level} escalations in the last "
-                                 f"{format_duration(step.window)}", None,
+                                 f"{human_duration(step.window)}", None,
                                  {"level": step.level, "window_seconds": step.window.total_seconds(),
                                   "policy": self.policy.name}, key=key)]
         raise AssertionError(f"unhandled step {do}")
@@ -775,7 +926,7 @@ class TicketEngine:
         actions = self._set_stage("closed", at, source)
         s.closed_at = at
         for name, clock in s.clocks.items():
-            if clock.status in ("running", "breached"):
+            if clock.status in ("running", "breached", "waiting"):
                 clock.status, clock.stopped_at = "stopped", at
         s.pending = [p for p in s.pending if p.step.do in ("audit",)]
         actions += self._resolve_pages(lambda p: True, at, "ticket closed")
@@ -787,7 +938,7 @@ class TicketEngine:
         spec = self.policy.handoffs[name]
         s = self.state
         n = sum(1 for h in s.handoffs.values() if h.name == name)
-        hid = f"{s.workflow_id}:handoff:{name}:{n}"
+        hid = f"{self.key_base}:handoff:{name}:{n}"
         cal = self.policy.calendars.get(spec.calendar) if spec.calendar else None
         deadline = business_time.add_business(cal, now, spec.timeout) if cal else now + spec.timeout
         s.handoffs[hid] = HandoffState(id=hid, name=name, title=spec.title, target=target, reason=reason,
@@ -797,10 +948,13 @@ class TicketEngine:
             if s.stage not in ("resolved", "closed") and "escalated" in self.policy.stages else []
         self._log(now, source, "handoff.started", target, f"{spec.title} → {self._name(target)}")
         ctx = {"handoff": name, "target": target, "reason": reason, "by": by,
-               "timeframe": format_duration(spec.timeout) + (" business" if cal else ""),
+               "timeframe": human_duration(spec.timeout) + (" business" if cal else ""),
                "issue": payload.get("issue_summary") or payload.get("issue") or payload.get("ask"),
                "attempted": payload.get("alicia_already_tried") or payload.get("attempted"),
-               "impact": payload.get("impact")}
+               "impact": payload.get("impact"), "handoff_title": spec.title, "payload": payload_text(payload)}
+        if self.sop_orders and spec.on_start:
+            # The target hears of it now (assign, label, brief, page), not when it times out.
+            self._schedule(spec.on_start, f"handoff:{hid}", f"handoff:{name}:{n}:start", now, s.owner, ctx)
         actions = stage_actions + [self._marker("handoff.started", now, f"{spec.title}: {self._name(by)} → {self._name(target)}",
                                 target, {"handoff_id": hid, "handoff": name, "reason": reason, "payload": payload,
                                          "deadline": deadline.isoformat()}),
@@ -810,6 +964,18 @@ class TicketEngine:
                        "context": _jsonable(self.template_context(ctx)), "facts": _jsonable(self.facts()),
                        "owner": s.owner})]
         return actions + self._emit("escalated", now, ctx)
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """A handoff payload for people: one `Field: value` line each."""
+    lines = []
+    for key, value in payload.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    return "\n".join(lines)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

@@ -42,3 +42,24 @@ def format_duration(delta: timedelta) -> str:
             out.append(f"{seconds // size}{unit}")
             seconds %= size
     return sign + "".join(out)
+
+
+def human_duration(delta: timedelta, approx: bool = False) -> str:
+    """`timedelta(hours=48)` -> `48 hours`, `30m` -> `30 minutes`: what an SOP
+    says in prose. Hours up to a week (SOPs say "48 hours", not "2 days"),
+    whole days beyond. `approx` keeps only the largest sensible unit
+    ("139 days", "5 hours") for how late something is."""
+    seconds = int(abs(delta.total_seconds()))
+    if approx:
+        for size, unit in ((2 * 86400, 86400), (2 * 3600, 3600), (60, 60)):
+            if seconds >= size:
+                seconds -= seconds % unit
+                break
+    if seconds == 0:
+        return "0 minutes"
+    if seconds >= 7 * 86400 and seconds % 86400 == 0 or approx and seconds >= 2 * 86400:
+        parts = [(seconds // 86400, "day")]
+    else:
+        parts = [(seconds // 3600, "hour"), (seconds % 3600 // 60, "minute"), (seconds % 60, "second")]
+    words = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n]
+    return ("-" if delta.total_seconds() < 0 else "") + " ".join(words)

@@ -21,6 +21,7 @@ class HandoffEngine:
         state = TicketState(ticket=inp.ticket, workflow_id=inp.handoff_id, owner=inp.owner, facts=dict(inp.facts),
                             stage="escalated")
         self.steps = TicketEngine(inp.policy, state, reactive=False)
+        self.steps.sop_orders = False  # a handoff's own ladder runs as it always did
         self.status = "open"
         self.by: str | None = None
         self.decision: str | None = None
@@ -71,6 +72,11 @@ class HandoffEngine:
         its target has picked the handoff up (an acknowledgement); a decision
         handoff still needs its decision, so only the ladder stops."""
         page = self.steps.state.pages.get(dedup_key)
+        if page is None and dedup_key.startswith(f"{self.inp.handoff_id}:start:"):
+            # the page the ticket raised when the handoff started (`on_start`)
+            if self.spec.success == "acknowledged" and self.status in ("open", "failed") and status == "acknowledged":
+                return self.respond(HandoffResponse(by=self.inp.target, ok=True), now)
+            return [], None
         if page is None or page.status == "resolved":
             return [], None
         page.status = status  # type: ignore[assignment]

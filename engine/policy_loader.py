@@ -6,6 +6,8 @@ Errors name the file, the field path and what is wrong, all at once:
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -32,22 +34,46 @@ def available(directory: Path) -> list[str]:
     return sorted(p.stem for p in Path(directory).glob("*.yaml"))
 
 
-def load_policy(name: str, directory: Path) -> Policy:
-    """Load `directory/name.yaml`; PolicyError if unknown or invalid."""
+def load_policy(name: str, directory: Path, *, shared: bool = False) -> Policy:
+    """Load `directory/name.yaml`; PolicyError if unknown or invalid.
+    `shared=True` returns the cached object itself (read-only use)."""
     if not name or "/" in name or name.startswith("."):
         raise PolicyError(f"invalid policy name {name!r}")
     path = policy_path(directory, name)
     if not path.exists():
         raise PolicyError(f"unknown policy {name!r}; available: {', '.join(available(directory)) or 'none'}")
-    return load_policy_file(path)
+    return load_policy_file(path, shared=shared)
 
 
-def load_policy_file(path: Path) -> Policy:
+# Parsed, validated packs by (path, sha256 of the file's bytes): a worker
+# loads the pack on every ticket start, and parsing + validating + cross-
+# checking it cost tens of ms of CPU each time. An edited file has another
+# hash, so it is parsed afresh; bounded so edits cannot grow it for ever.
+_PARSED: OrderedDict[tuple[str, str], Policy] = OrderedDict()
+_PARSED_MAX = 64
+
+
+def load_policy_file(path: Path, *, shared: bool = False) -> Policy:
+    """The pack at `path`, parsed and validated once per content. A deep
+    copy, unless `shared=True`: then the cached object itself, which the
+    caller must not change (the policy activity only serializes it)."""
+    raw = Path(path).read_bytes()
+    key = (str(path), hashlib.sha256(raw).hexdigest())
+    cached = _PARSED.get(key)
+    if cached is not None:
+        _PARSED.move_to_end(key)
+        return cached if shared else cached.model_copy(deep=True)
     try:
-        data = load_yaml(Path(path).read_text(encoding="utf-8"))
+        data = load_yaml(raw.decode("utf-8"))
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: not valid YAML: {exc}") from None
-    return parse_policy(data, source=str(path))
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text: {exc}") from None
+    policy = parse_policy(data, source=str(path))
+    _PARSED[key] = policy
+    while len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+    return policy if shared else policy.model_copy(deep=True)
 
 
 def parse_policy(data: Any, source: str = "<policy>") -> Policy:
@@ -131,6 +157,7 @@ def _cross_check(p: Policy):
             yield from party(f"handoffs.{name}.to.{j}", t)
         yield from party(f"handoffs.{name}.secondary", h.secondary)
         yield from calendar(f"handoffs.{name}.calendar", h.calendar)
+        yield from steps(f"handoffs.{name}.on_start", h.on_start)
         yield from steps(f"handoffs.{name}.on_failure", h.on_failure)
         yield from steps(f"handoffs.{name}.on_success", h.on_success)
     for reason, route in p.escalations.items():

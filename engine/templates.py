@@ -40,6 +40,9 @@ FIELDS = {
     "impact": "the impact (from the escalation payload)",
     "stage": "the ticket's stage",
     "resolution": "the resolution text",
+    "handoff_title": "the title of the handoff in play",
+    "payload": "the handoff's typed payload, one 'Field: value' line each",
+    "by": "who did it (an escalation's requester, a decision's maker)",
 }
 
 

@@ -74,16 +74,15 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
 
 
-def configure_temporal_runtime(level: str = "WARN") -> None:
+def configure_temporal_runtime(level: str = "WARN", metrics_address: str | None = None) -> None:
     """Send the Temporal core's own logs through Python logging (and so
     structlog, on stderr) instead of raw lines on stdout, where they would
-    corrupt machine-readable output such as `ticketflow simulate`'s JSON."""
-    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+    corrupt machine-readable output such as `ticketflow simulate`'s JSON.
+    With `metrics_address` (the worker only), also serve Prometheus metrics
+    there (`infra.telemetry`; raises MetricsUnavailable if it cannot)."""
+    from infra.telemetry import install_runtime
 
-    runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
-        filter=TelemetryFilter(core_level=level, other_level="ERROR"),
-        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))))
-    Runtime.set_default(runtime, error_if_already_set=False)
+    install_runtime(level, metrics_address)
     # The time-skipping server lacks a capability the core warns about on every worker start.
     logging.getLogger("temporalio.core").addFilter(
         lambda record: "activity_failure_include_heartbeat" not in record.getMessage())

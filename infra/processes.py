@@ -23,8 +23,10 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-async def spawn(*argv: str, log_path=None, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    out = open(log_path, "ab") if log_path else asyncio.subprocess.DEVNULL
+async def spawn(*argv: str, log_path=None, env: dict[str, str] | None = None,
+                inherit_output: bool = False) -> asyncio.subprocess.Process:
+    """`inherit_output`: the child writes to this process's stdout/stderr (else log_path or nowhere)."""
+    out = open(log_path, "ab") if log_path else None if inherit_output else asyncio.subprocess.DEVNULL
     try:
         return await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, env=env,

@@ -59,6 +59,26 @@ class Settings(BaseSettings):
     bridge_port: int = Field(default=8080, ge=0, le=65535)
     webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
     reconcile_every_seconds: int = Field(default=300, ge=30)  # the reconciliation schedule's interval
+    # host:port where `ticketflow worker` serves Prometheus metrics (the Temporal SDK's and
+    # ticketflow's business metrics) at /metrics; unset or "off": none. `ticketflow dev` has its own flag.
+    worker_metrics_address: str | None = None
+    # Operator console (/console): who may log in, as a JSON object token -> party id of the packs,
+    # CONSOLE_OPERATORS='{"long-random-token": "lola"}'. Unset: the console is off (except under `ticketflow dev`).
+    console_operators: SecretStr | None = None
+
+    # Worker sizing. One worker keeps every open ticket in its workflow cache
+    # (an evicted ticket replays its whole history on its next task), so the
+    # cache is sized for 10k open tickets; a cached ticket costs ~tens of KiB.
+    worker_max_cached_workflows: int = Field(default=10_000, ge=0)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_activities: int = Field(default=200, ge=1)
+    worker_workflow_task_pollers: int = Field(default=5, ge=2)  # max concurrent workflow-task polls
+    worker_activity_task_pollers: int = Field(default=5, ge=1)
+    # Import workflows/ once for all tickets instead of once per ticket in its
+    # sandbox (~130 KiB per cached ticket). engine/ and models/ are shared
+    # already; the tests' workers keep the full sandbox, so its determinism
+    # checks still run in CI.
+    worker_share_workflow_modules: bool = True
 
     # Policies and logs
     policies_dir: Path = Path(__file__).resolve().parent.parent / "policies"
@@ -80,6 +100,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be a JSON object ({exc.msg})") from None
         return value
 
+    @field_validator("worker_metrics_address", mode="before")
+    @classmethod
+    def _metrics_address(cls, value: object) -> object:
+        return check_metrics_address(value)
+
     @property
     def chatwoot_configured(self) -> bool:
         return bool(self.chatwoot_base_url and self.chatwoot_account_id and self.chatwoot_api_token)
@@ -96,6 +121,16 @@ class Settings(BaseSettings):
         if name and name in self.pagerduty_routing_keys:
             return self.pagerduty_routing_keys[name]
         return self.pagerduty_routing_key
+
+
+def check_metrics_address(value: object) -> str | None:
+    """`host:port` for a metrics endpoint; empty or `off` means none."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    host, _, port = str(value).strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port (e.g. 0.0.0.0:9464) or off, got {value!r}")
+    return str(value).strip()
 
 
 def _describe(err: ValidationError) -> str:

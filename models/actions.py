@@ -46,11 +46,13 @@ ActionKind = Literal[
     "ticket.level",
     "message.suppressed",
     "page.updated",
+    "ladder.missed",
 ]
 
 MARKERS = {
     "sla.breached", "handoff.started", "handoff.completed", "handoff.failed", "ticket.opened",
     "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.stage", "ticket.level", "message.suppressed", "page.updated",
+    "ladder.missed",
 }
 
 

@@ -2,15 +2,69 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 # Key ticketflow puts in `content_attributes` of every message it posts: the
 # activity finds its own earlier attempt by it, and the bridge ignores the
 # message's webhook echo by it.
 ECHO_MARKER = "ticketflow"
+
+# ---------------------------------------------------------------- webhook input bounds
+# Chatwoot keeps account, conversation (id and display_id), inbox, contact and
+# user ids in Postgres `integer`/`serial` columns (its db/schema.rb), and so do
+# ticketflow's audit tables: an id outside 1..2^31-1 is not a Chatwoot id, and
+# would fail every audit insert. Bodies are rejected at the bridge with a 422
+# instead of starting a ticket that cannot be recorded.
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+# Conversation timestamps Chatwoot sends are Unix seconds; anything outside
+# 2000-01-01 .. 2100-01-01 is not a conversation ticketflow can run clocks on.
+UNIX_MIN, UNIX_MAX = 946_684_800, 4_102_444_800
+MAX_ATTRIBUTE_DEPTH = 8  # custom attributes are flat in Chatwoot; allow some nesting, not a bomb
+
+
+def _no_lone_surrogates(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def _bounded_json(value: Any, depth: int = 0) -> Any:
+    """Custom-attribute values: JSON of bounded depth, finite numbers, int8 ints, valid text."""
+    if depth > MAX_ATTRIBUTE_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) > INT8_MAX:
+            raise ValueError("number out of range")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("number out of range")
+        return value
+    if isinstance(value, str):
+        return _no_lone_surrogates(value)
+    if isinstance(value, list):
+        return [_bounded_json(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {_no_lone_surrogates(str(k)): _bounded_json(v, depth + 1) for k, v in value.items()}
+    raise ValueError(f"unexpected value of type {type(value).__name__}")
+
+
+ChatwootId = Annotated[int, Field(ge=1, le=INT4_MAX)]
+MessageId = Annotated[int, Field(ge=0, le=INT8_MAX)]
+UnixSeconds = Annotated[float, Field(ge=UNIX_MIN, le=UNIX_MAX, allow_inf_nan=False)]
+WebhookText = Annotated[str, AfterValidator(_no_lone_surrogates)]
+ShortText = Annotated[str, Field(max_length=64), AfterValidator(_no_lone_surrogates)]
+JsonAttributes = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+JsonValue = Annotated[Any, AfterValidator(_bounded_json)]
 
 
 class _ConversationCall(BaseModel):

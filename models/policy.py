@@ -54,6 +54,12 @@ EventName = Literal[
     "level_counted",  # a count_recent_level step has its answer (fact recent_level_<n>_count)
 ]
 
+# What a rule reacts to: an event, or `condition_met` -- the first moment (at
+# open or after any later event) its `when` holds, once per ticket. That is
+# how "at once" rules are written: a ticket raised to critical after it was
+# created pages as surely as one created critical.
+RuleTrigger = Literal[EventName, Literal["condition_met"]]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -261,7 +267,16 @@ class ClockSpec(_Strict):
     breach). `calendar` makes it count business time of that calendar.
     `repeat` re-arms it after each breach (a cadence: status check every 4h);
     `restart_on` pushes the deadline out again (customer update every 24h,
-    reset by each agent reply)."""
+    reset by each agent reply).
+
+    A start event *arms* the clock; it runs while `when` holds (and, for a
+    `customer_facing` clock, while the ticket is not silent) and waits
+    otherwise. A stop event ends it whether it runs or waits, so a later
+    classification never revives a clock an agent already satisfied: it only
+    moves the target of the one that runs (the priority variants of one SLA
+    share `measure_from: ticket_opened`, so each re-derives its deadline
+    from the same start). `classified`, `vip_set` and `vip_removed` in
+    `starts_on` arm a clock that was never armed, never one that stopped."""
 
     title: str
     starts_on: list[EventName]
@@ -270,9 +285,13 @@ class ClockSpec(_Strict):
     when: Condition = Field(default_factory=dict)
     duration: Duration
     calendar: str | None = None
-    # Count from the start event (default) or from when the ticket opened
-    # (a resolution SLA that starts once the ask type is known).
+    # Count from the start event, or from the later moment its condition first
+    # holds (default), or from when the ticket opened (a resolution SLA that
+    # starts once the ask type is known; response SLAs by priority).
     measure_from: Literal["event", "ticket_opened"] = "event"
+    # An SLA about engaging the customer: it never runs while the ticket is
+    # silent (the pack's `silent_when`), so a legal ticket is not nagged.
+    customer_facing: bool = False
     repeat: bool = False
     on_breach: list[Step] = Field(default_factory=list)
     # Pages raised by this clock are resolved when it stops (an ack ends the alert).
@@ -283,7 +302,7 @@ class RuleSpec(_Strict):
     """On an event (and a condition), run steps: auto-ack on open, a label on
     acknowledgement, a continuity message on escalation."""
 
-    on: EventName
+    on: RuleTrigger
     when: Condition = Field(default_factory=dict)
     do: list[Step]
 
@@ -315,6 +334,10 @@ class HandoffSpec(_Strict):
     decisions: list[str] = Field(default_factory=list)
     timeout: Duration
     calendar: str | None = None  # timeout in business time of this calendar
+    # How the target hears of it, the moment it starts: assign, label, a
+    # private note with the payload (`{payload}`), a page. Steps may use
+    # `target: handoff_target`.
+    on_start: list[Step] = Field(default_factory=list)
     on_failure: list[Step] = Field(default_factory=list)
     on_success: list[Step] = Field(default_factory=list)
     secondary: str | None = None  # the second target (usable in steps as `target: secondary`)
@@ -361,6 +384,11 @@ class Policy(_Strict):
     # Stages the ticket may be in, in lifecycle order (mirrored to Chatwoot).
     stages: list[str] = Field(default_factory=lambda: ["open", "acknowledged", "escalated", "resolved", "closed"])
     mirror_stage_attribute: str | None = None  # Chatwoot custom attribute that mirrors the stage
+    # A ladder step that would notify people (page, message, note) more than
+    # this long after it fell due is recorded as missed instead: a ticket
+    # started long after its conversation (a backfill) must not page for an
+    # SLA that expired months ago, while an outage's catch-up still fires.
+    max_catch_up: Duration = timedelta(hours=2)
 
     @field_validator("name")
     @classmethod

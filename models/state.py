@@ -15,14 +15,17 @@ from models.ticket import Ticket
 class ClockState(BaseModel):
     name: str
     title: str
-    status: Literal["running", "breached", "stopped", "cancelled"]
-    started_at: datetime
+    # waiting: armed by its start event, but its condition does not hold (yet)
+    status: Literal["running", "waiting", "breached", "stopped", "cancelled"]
+    started_at: datetime  # what the deadline counts from
     deadline: datetime
     business_calendar: str | None = None
     cycle: int = 0
     breached_at: datetime | None = None
     stopped_at: datetime | None = None
     anchor_owner: str | None = None  # owner when it breached: `backup` is relative to this
+    armed_at: datetime | None = None  # the start event
+    activated_at: datetime | None = None  # when it last began to run (a breach is never earlier)
 
 
 class PendingStep(BaseModel):
@@ -74,6 +77,7 @@ class RejectedSignal(BaseModel):
 class TicketState(BaseModel):
     ticket: Ticket
     workflow_id: str
+    key_base: str | None = None  # prefix of action keys and handoff ids; the workflow id when unset
     stage: str = "open"
     owner: str | None = None
     previous_owner: str | None = None
@@ -88,6 +92,7 @@ class TicketState(BaseModel):
     seq: int = 0
     runs: int = 1  # workflow runs so far (continue-as-new)
     level: int = 0
+    fired_rules: list[int] = Field(default_factory=list)  # `condition_met` rules already run (once each)
     opened_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None

@@ -15,6 +15,7 @@ class TicketStatus(BaseModel):
     short_id: str | None = None
     policy: str
     policy_version: str | None = None
+    timezone: str | None = None  # the pack's display zone
     owner: str | None = None
     stage: str
     vip: bool = False

@@ -34,6 +34,9 @@ class Ticket(BaseModel):
     ask_type: str | None = None
     inbox_id: int | None = None
     created_at: datetime | None = None  # when Chatwoot created the conversation
+    # The conversation's page in Chatwoot, set by whoever starts the ticket when
+    # Chatwoot's address is known (workflows never read settings): the Web UI board links it.
+    conversation_url: str | None = None
 
 
 def ticket_workflow_id(account_id: int, conversation_id: int) -> str:

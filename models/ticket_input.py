@@ -27,6 +27,11 @@ class TicketInput(Ticket):
     """
 
     clock_offset_seconds: float = 0.0
+    # Set by the event that starts a ticket again after it closed (a reopen, a
+    # new incoming message): this life's action keys, PagerDuty dedup keys and
+    # handoff ids are namespaced with it, so they never collide with an earlier
+    # life's (a message keyed like the closed run's would be skipped as sent).
+    life: str | None = Field(default=None, max_length=48, pattern=r"^[A-Za-z0-9]+$")
     carry: TicketCarry | None = None
     # Continue-as-new once history reaches this many events (or when Temporal suggests it).
     continue_as_new_after: int = Field(default=4000, ge=100)

@@ -15,11 +15,18 @@ class FaultConfig(BaseModel):
     """Fail `rate` of API calls (not /_sandbox ones) with one of `kinds`:
     an HTTP status (429, 500, 502, 503) or "timeout" (the call hangs for
     `timeout_seconds` and then succeeds, as a slow server would: the client
-    gives up while the write still lands)."""
+    gives up while the write still lands).
+
+    Independently, `slow_rate` of API calls are *slow answers*: the call is
+    carried out at once (the write lands), then its answer is held back for
+    `slow_seconds`, beyond the client's timeout and the activity's, so the
+    caller retries a call that in fact succeeded."""
 
     rate: float = Field(default=0.0, ge=0.0, le=1.0)
     kinds: list[int | str] = Field(default_factory=lambda: [429, 500, 503])
     timeout_seconds: float = 15.0
+    slow_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    slow_seconds: float = 35.0
     seed: int | None = None
 
 
@@ -43,6 +50,9 @@ class Recorder:
             "response": response,
         })
 
+    def slow_answer(self) -> bool:
+        return self.faults.slow_rate > 0 and self._rng.random() < self.faults.slow_rate
+
     async def maybe_fail(self, request: Request, body: Any) -> JSONResponse | None:
         """Apply fault injection; return the failure response, or None to proceed."""
         if self.faults.rate <= 0 or self._rng.random() >= self.faults.rate:
@@ -58,7 +68,15 @@ class Recorder:
 
 
 def mount_control(app: FastAPI, recorder: Recorder) -> None:
-    """/_sandbox endpoints: read the call log, reset it, configure faults."""
+    """/_sandbox endpoints: read the call log, reset it, configure faults;
+    and the slow-answer fault, applied after the call was carried out."""
+
+    @app.middleware("http")
+    async def slow_answers(request: Request, call_next):
+        response = await call_next(request)
+        if not request.url.path.startswith("/_sandbox") and recorder.slow_answer():
+            await asyncio.sleep(recorder.faults.slow_seconds)
+        return response
 
     @app.get("/_sandbox/calls")
     async def calls() -> list[dict[str, Any]]:

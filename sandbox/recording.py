@@ -9,12 +9,14 @@ not stood in for: they run for real against Postgres and are recorded too.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from temporalio import activity
 
+from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput, OpOutcome
 from models.audit import AuditRowInput, CountRecentLevelInput, CountResult, InsertResult, TicketEventRow
 from models.chatwoot import (AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput, PostMessageInput,
                              PostMessageResult, SetStatusInput, UpdateLabelsInput)
@@ -32,8 +34,29 @@ class TimelineEntry:
     def as_dict(self, tz) -> dict[str, Any]:
         # Whole seconds: a simulated event lands a few real milliseconds after
         # its instant (the test server's clock runs while a signal is sent).
-        at = self.at.astimezone(tz).replace(microsecond=0)
-        return {"at": at.isoformat(), "action": self.action, "target": self.target, **self.details}
+        # Every instant, `at` and any in the details (deadline, due ...), reads
+        # in the pack's zone with the offset in force at that instant.
+        return {"at": local_iso(self.at, tz), "action": self.action, "target": self.target,
+                **_localize(self.details, tz)}
+
+
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+
+
+def local_iso(t: datetime, tz) -> str:
+    return t.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+def _localize(value: Any, tz) -> Any:
+    if isinstance(value, dict):
+        return {k: _localize(v, tz) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_localize(v, tz) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return local_iso(value, tz)
+    if isinstance(value, str) and _ISO_INSTANT.match(value):
+        return local_iso(datetime.fromisoformat(value), tz)
+    return value
 
 
 @dataclass
@@ -97,7 +120,16 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
                 inp.event_action == "trigger" else None, routing_key_name=inp.routing_key_name)
         return PagerDutyEventResult(status="success", dedup_key=inp.dedup_key)
 
-    stand_ins = [send_message, update_labels, assign, set_status, merge_custom_attributes, send_event]
+    chatwoot = {"message": send_message, "labels": update_labels, "assign": assign, "status": set_status,
+                "attributes": merge_custom_attributes}
+
+    @activity.defn(name="chatwoot.apply_batch")
+    async def apply_batch(inp: ChatwootBatchInput) -> BatchResult:
+        for op in inp.ops:
+            await chatwoot[op.kind](getattr(op, op.kind))
+        return BatchResult(outcomes=[OpOutcome() for _ in inp.ops])
+
+    stand_ins = [send_message, update_labels, assign, set_status, merge_custom_attributes, send_event, apply_batch]
     if audit_pool is None:
         return stand_ins
     from activities.audit import AuditActivities
@@ -122,11 +154,21 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
     async def count_recent_level(inp: CountRecentLevelInput) -> CountResult:
         return await real.count_recent_level(inp)
 
-    return stand_ins + [
-        record_ticket_event, count_recent_level,
-        audited("vip_concierge_action", real.record_vip_concierge_action),
-        audited("support_escalations", real.record_support_escalation),
-        audited("founder_pull", real.record_founder_pull),
-        audited("vip_flag_change", real.record_vip_flag_change),
-        audited("decision_log", real.record_decision_log),
-    ]
+    tables = {
+        "vip_concierge_action": audited("vip_concierge_action", real.record_vip_concierge_action),
+        "support_escalations": audited("support_escalations", real.record_support_escalation),
+        "founder_pull": audited("founder_pull", real.record_founder_pull),
+        "vip_flag_change": audited("vip_flag_change", real.record_vip_flag_change),
+        "decision_log": audited("decision_log", real.record_decision_log),
+    }
+
+    @activity.defn(name="audit.record_batch")
+    async def record_batch(inp: AuditBatchInput) -> BatchResult:
+        for item in inp.items:
+            if item.event is not None:
+                await record_ticket_event(item.event)
+            else:
+                await tables[item.row.table](item.row)
+        return BatchResult(outcomes=[OpOutcome() for _ in inp.items])
+
+    return stand_ins + [record_ticket_event, count_recent_level, record_batch, *tables.values()]

@@ -9,26 +9,27 @@ on the one ticket). Answers:
 - 202 `{"status": "accepted", ...}` once Temporal has the event;
 - 202 `{"status": "ignored", "reason": ...}` for events ticketflow does not use;
 - 400/401/413/415/422 with `{"error": ...}` for bad input, nothing started;
-- 503 when Temporal cannot be reached, so the caller can tell.
+- 503 when Temporal cannot be reached or does not answer within
+  `starter.delivery.REQUEST_BUDGET` (3 s), so the caller can tell.
 """
 
 from __future__ import annotations
 
-import json
-
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from infra.settings import Settings
-from starter import signatures
-from starter.chatwoot_events import Ignored, Route, WebhookError, route
+from models.chatwoot import INT4_MAX
+from starter import bridge_metrics, signatures
+from starter.chatwoot_events import Ignored, WebhookError, route
+from starter.console import mount_console
+from starter.delivery import NoRunningTicket, RejectedByTemporal, TicketClosed, deliver, signal_page_update
 from starter.pagerduty_events import route_pagerduty
 from starter.temporal_gateway import TemporalGateway, TemporalUnavailable
-from workflows.ticket import TicketWorkflow
+from starter.webhook_body import MalformedBody, parse_json
 
 log = structlog.get_logger(__name__)
 
@@ -54,28 +55,6 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class NoRunningTicket(Exception):
-    pass
-
-
-async def deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str | None:
-    """Start (or reuse) the ticket and deliver the signal; return the run id."""
-    client = await gateway.client()
-    if not r.start_if_missing:
-        try:
-            await client.get_workflow_handle(r.workflow_id).signal(r.signal, r.arg)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise NoRunningTicket(f"no running ticket {r.workflow_id}") from None
-            raise
-        return None
-    kwargs = dict(id=r.workflow_id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    if r.signal is not None:
-        kwargs.update(start_signal=r.signal, start_signal_args=[r.arg])
-    handle = await client.start_workflow(TicketWorkflow.run, r.ticket, **kwargs)
-    return handle.result_run_id
-
-
 def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool = False) -> FastAPI:
     """Build the bridge. Outside dev mode, refuse to start unauthenticated."""
     if not (settings.webhook_secret or settings.webhook_token):
@@ -88,6 +67,7 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
 
     app = FastAPI(title="ticketflow webhook bridge", docs_url=None, redoc_url=None)
     app.state.gateway = gateway
+    bridge_metrics.install(app)  # GET /metrics: webhooks by event and status, latency, 503s
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,6 +79,8 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         if await gateway.healthy():
             return JSONResponse({"status": "ok", "temporal": settings.temporal_address})
         return JSONResponse({"status": "unavailable", "error": "cannot reach Temporal"}, status_code=503)
+
+    seen = signatures.SeenSignatures()
 
     def authenticate(request: Request, body: bytes) -> None:
         if settings.webhook_secret:
@@ -123,10 +105,20 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         except signatures.SignatureError as exc:
             log.warning("webhook rejected", reason=str(exc))
             return _error(401, str(exc))
+        signature = request.headers.get("x-chatwoot-signature") if settings.webhook_secret else None
+        if signature is not None and not seen.claim(signature):
+            log.warning("webhook rejected", reason="replayed signed delivery")
+            return _error(401, "this signed delivery was already received (replay)")
+        response = await handle_authentic(body, account_id)
+        if signature is not None and response.status_code >= 500:
+            seen.release(signature)  # not processed: the sender may try again
+        return response
+
+    async def handle_authentic(body: bytes, account_id: int | None) -> JSONResponse:
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(400, f"malformed JSON: {exc}")
+            payload = parse_json(body)
+        except MalformedBody as exc:
+            return _error(400, str(exc))
         try:
             decision = route(payload, account_id=account_id or settings.chatwoot_account_id,
                              policy_for_inbox=settings.policy_for_inbox)
@@ -138,8 +130,10 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
             run_id = await deliver(gateway, decision, settings.temporal_task_queue)
         except TemporalUnavailable as exc:
             return _error(503, str(exc))
-        except NoRunningTicket as exc:
+        except (NoRunningTicket, TicketClosed) as exc:
             return JSONResponse({"status": "ignored", "reason": str(exc)}, status_code=202)
+        except RejectedByTemporal as exc:
+            return _error(400, str(exc))
         except RPCError as exc:
             log.error("temporal refused the event", workflow_id=decision.workflow_id, error=str(exc))
             return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
@@ -164,22 +158,22 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         elif not dev_mode:
             return _error(401, "PagerDuty webhooks are not configured: set PAGERDUTY_WEBHOOK_SECRET")
         try:
-            decision = route_pagerduty(json.loads(body))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(400, f"malformed JSON: {exc}")
+            decision = route_pagerduty(parse_json(body))
+        except MalformedBody as exc:
+            return _error(400, str(exc))
         except WebhookError as exc:
             return _error(422, str(exc))
         if isinstance(decision, Ignored):
             return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=202)
         try:
-            client = await gateway.client()
-            await client.get_workflow_handle(decision.workflow_id).signal(TicketWorkflow.page_update, decision.update)
+            await signal_page_update(gateway, decision.workflow_id, decision.update)
         except TemporalUnavailable as exc:
             return _error(503, str(exc))
+        except NoRunningTicket as exc:
+            return JSONResponse({"status": "ignored", "reason": str(exc)}, status_code=202)
+        except RejectedByTemporal as exc:
+            return _error(400, str(exc))
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return JSONResponse({"status": "ignored", "reason": f"no running ticket {decision.workflow_id}"},
-                                    status_code=202)
             return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
         log.info("pagerduty webhook delivered", workflow_id=decision.workflow_id, status=decision.update.status)
         return JSONResponse({"status": "accepted", "workflow_id": decision.workflow_id}, status_code=202)
@@ -189,7 +183,8 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         return await handle_chatwoot(request, None)
 
     @app.post("/webhooks/chatwoot/{account_id}")
-    async def chatwoot_account(request: Request, account_id: int) -> JSONResponse:
+    async def chatwoot_account(request: Request, account_id: int = Path(ge=1, le=INT4_MAX)) -> JSONResponse:
         return await handle_chatwoot(request, account_id)
 
+    mount_console(app, settings, gateway, dev_mode=dev_mode)  # the operator console at /console
     return app

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.chatwoot import ECHO_MARKER
+from models.chatwoot import (ECHO_MARKER, ChatwootId, JsonAttributes, JsonValue, MessageId, ShortText, UnixSeconds,
+                             WebhookText)
 from models.signals import AgentReplied, Classify, CustomerReplied, Reopened, Resolved, StatusChanged, VipFlagChanged
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_input import TicketInput
@@ -37,6 +38,11 @@ class Route:
     # Start the ticket if it is not running. False for events about a
     # resolved conversation: they may reach a running ticket, never start one.
     start_if_missing: bool = True
+    # Whether this event may start a new run after the ticket *closed* (its
+    # workflow completed): only a reopen (status -> open) or a new incoming
+    # message does; a repeat conversation_created, an agent reply or a label
+    # change on a closed ticket starts nothing (see starter/delivery.py).
+    reopens: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,11 @@ class _Lenient(BaseModel):
 
 
 class _Sender(_Lenient):
-    id: int | None = None
-    name: str | None = None
-    email: str | None = None
-    type: str | None = None
-    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    id: ChatwootId | None = None
+    name: WebhookText | None = None
+    email: WebhookText | None = None
+    type: ShortText | None = None
+    custom_attributes: JsonAttributes = Field(default_factory=dict)
 
 
 class _Meta(_Lenient):
@@ -61,20 +67,21 @@ class _Meta(_Lenient):
 
 
 class _MessageRef(_Lenient):
-    account_id: int | None = None
+    account_id: ChatwootId | None = None
 
 
 class _Conversation(_Lenient):
-    id: int = Field(ge=1)
-    display_id: int | None = None
-    inbox_id: int | None = None
-    status: str | None = None
-    labels: list[str] = Field(default_factory=list)
-    custom_attributes: dict[str, Any] = Field(default_factory=dict)
+    id: ChatwootId
+    display_id: ChatwootId | None = None
+    inbox_id: ChatwootId | None = None
+    status: ShortText | None = None
+    labels: list[WebhookText] = Field(default_factory=list)
+    custom_attributes: JsonAttributes = Field(default_factory=dict)
     meta: _Meta = Field(default_factory=_Meta)
     messages: list[_MessageRef] = Field(default_factory=list)
-    created_at: float | str | None = None
-    account_id: int | None = None
+    # Unix seconds (conversation payloads) or an ISO string (message payloads, not used)
+    created_at: UnixSeconds | ShortText | None = None
+    account_id: ChatwootId | None = None
 
     @property
     def number(self) -> int:
@@ -82,14 +89,28 @@ class _Conversation(_Lenient):
 
 
 class _Account(_Lenient):
-    id: int
+    id: ChatwootId
+
+
+class _Change(_Lenient):
+    previous_value: JsonValue = None
+    current_value: JsonValue = None
+
+
+class _ConversationEvent(_Conversation):
+    """A conversation_* webhook: the conversation plus the event's own fields."""
+
+    account: _Account | None = None
+    changed_attributes: list[dict[str, _Change]] | None = None
+    timestamp: UnixSeconds | ShortText | None = None
+    updated_at: UnixSeconds | ShortText | None = None
 
 
 class _Message(_Lenient):
-    id: int
-    message_type: str | int
+    id: MessageId
+    message_type: ShortText | Annotated[int, Field(ge=0, le=255)]
     private: bool = False
-    content_attributes: dict[str, Any] | None = None
+    content_attributes: JsonAttributes | None = None
     sender: _Sender | None = None
     conversation: _Conversation
     account: _Account | None = None
@@ -168,7 +189,7 @@ def route(payload: object, *, account_id: int | None, policy_for_inbox) -> Route
         if event.startswith("message_"):
             return _route_message(event, _Message.model_validate(payload), account_id, policy_for_inbox)
         if event.startswith("conversation_"):
-            return _route_conversation(event, payload, _Conversation.model_validate(payload), account_id,
+            return _route_conversation(event, _ConversationEvent.model_validate(payload), account_id,
                                        policy_for_inbox)
     except ValidationError as err:
         raise WebhookError(_fmt(err)) from None
@@ -187,7 +208,7 @@ def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_i
         return Ignored("message posted by ticketflow itself")
     kind = msg.message_type
     if kind in ("incoming", 0):
-        return Route(wid, ticket, "customer_replied", CustomerReplied(event_id=event_id))
+        return Route(wid, ticket, "customer_replied", CustomerReplied(event_id=event_id), reopens=True)
     if kind in ("outgoing", 1):
         sender = msg.sender or _Sender()
         if msg.private:
@@ -199,21 +220,21 @@ def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_i
     return Ignored(f"message_type {kind!r} is not a reply")
 
 
-def _changed(payload: dict) -> dict[str, dict]:
+def _changed(conv: _ConversationEvent) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for item in payload.get("changed_attributes") or []:
-        if isinstance(item, dict):
-            out.update({k: v for k, v in item.items() if isinstance(v, dict)})
+    for item in conv.changed_attributes or []:
+        out.update({k: v.model_dump() for k, v in item.items()})
     return out
 
 
-def _route_conversation(event: str, payload: dict, conv: _Conversation, explicit: int | None,
+def _route_conversation(event: str, conv: _ConversationEvent, explicit: int | None,
                         policy_for_inbox) -> Route | Ignored:
-    account = _account(conv, explicit, (payload.get("account") or {}).get("id")
-                       if isinstance(payload.get("account"), dict) else None)
+    account = _account(conv, explicit, conv.account.id if conv.account else None)
     ticket = _ticket(conv, account, policy_for_inbox)
     wid = ticket_workflow_id(account, conv.number)
-    stamp = payload.get("timestamp") or payload.get("updated_at") or ""
+    stamp = conv.timestamp or conv.updated_at or ""
+    if isinstance(stamp, float) and stamp.is_integer():
+        stamp = int(stamp)  # event ids as before: "status:open:1763398800"
     if event == "conversation_created":
         return Route(wid, ticket)
     live = conv.status != "resolved"
@@ -223,12 +244,12 @@ def _route_conversation(event: str, payload: dict, conv: _Conversation, explicit
         if status == "resolved":
             return Route(wid, ticket, "resolved", Resolved(event_id=eid, by="chatwoot"), start_if_missing=False)
         if status == "open":
-            return Route(wid, ticket, "reopened", Reopened(event_id=eid))
+            return Route(wid, ticket, "reopened", Reopened(event_id=eid), reopens=True)
         if status in ("pending", "snoozed"):
             return Route(wid, ticket, "status_changed", StatusChanged(event_id=eid, status=status))
         raise WebhookError(f"status: unknown conversation status {status!r}")
     if event == "conversation_updated":
-        changed = _changed(payload)
+        changed = _changed(conv)
         if "custom_attributes" in changed:
             prev = changed["custom_attributes"].get("previous_value") or {}
             cur = changed["custom_attributes"].get("current_value") or {}

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
 from infra.logging import configure_logging, configure_temporal_runtime
-from infra.settings import Settings, SettingsError, load_settings
+from infra.settings import Settings, SettingsError, check_metrics_address, load_settings
+from infra.telemetry import DEV_METRICS_ADDRESS, MetricsUnavailable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="ticketflow: durable SLA and escalation orchestration on Temporal.")
@@ -26,14 +28,21 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-def _settings(**overrides) -> Settings:
+def _settings(*, metrics: Callable[[Settings], str | None] | None = None, **overrides) -> Settings:
+    """Settings, logging and the process's one Temporal runtime; `metrics`
+    gives the address where it serves Prometheus metrics (the worker only)."""
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
     configure_logging(settings.log_format, settings.log_level)
-    configure_temporal_runtime()
+    try:
+        configure_temporal_runtime(metrics_address=metrics(settings) if metrics else None)
+    except MetricsUnavailable as exc:
+        typer.echo(f"{exc} (set WORKER_METRICS_ADDRESS, or --metrics-address for dev, to another port or off)",
+                   err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     return settings
 
 
@@ -46,23 +55,56 @@ def dev(
     host: str = typer.Option("127.0.0.1", envvar="TICKETFLOW_HOST"),
     sandbox_chatwoot_port: int = typer.Option(0, help="Chatwoot sandbox port (0: any free port)."),
     sandbox_pagerduty_port: int = typer.Option(0, help="PagerDuty sandbox port (0: any free port)."),
+    metrics_address: str = typer.Option(DEV_METRICS_ADDRESS, help="Worker's Prometheus /metrics (host:port, or off)."),
 ) -> None:
     """Run the whole stack locally: Temporal + UI, Postgres, worker, bridge, sandboxes."""
     from starter.dev import DevOptions, main as dev_main
 
+    try:
+        metrics_address = check_metrics_address(metrics_address)
+    except ValueError as exc:
+        typer.echo(f"--metrics-address: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     settings = _settings()
+    if metrics_address and not _port_free(metrics_address):
+        typer.echo(f"--metrics-address: {metrics_address} is in use (set another port, or off)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there.
+    settings = settings.model_copy(update={"worker_metrics_address": metrics_address})
     opts = DevOptions(state_dir=state_dir, temporal_port=temporal_port, ui_port=ui_port,
                       bridge_port=bridge_port if bridge_port is not None else settings.bridge_port, host=host,
-                      sandbox_chatwoot_port=sandbox_chatwoot_port, sandbox_pagerduty_port=sandbox_pagerduty_port)
+                      sandbox_chatwoot_port=sandbox_chatwoot_port, sandbox_pagerduty_port=sandbox_pagerduty_port,
+                      metrics_address=metrics_address)
     raise typer.Exit(dev_main(settings, opts))
+
+
+def _port_free(address: str) -> bool:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    with socket.socket() as sock:
+        try:
+            sock.bind((host or "127.0.0.1", int(port)))
+        except OSError:
+            return False
+    return True
 
 
 @app.command()
 def worker() -> None:
-    """Run one worker (all workflows and activities) until SIGTERM/Ctrl-C."""
+    """Run one worker (all workflows and activities) until SIGTERM/Ctrl-C.
+
+    Run several for more throughput or availability: start this command on
+    more hosts (or several times on one) with the same TEMPORAL_* settings
+    and task queue; Temporal spreads tickets over them, and a ticket whose
+    worker stops carries on on another. Size each with WORKER_MAX_CACHED_WORKFLOWS
+    (open tickets kept in memory, default 10000), WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    WORKER_MAX_CONCURRENT_ACTIVITIES, WORKER_WORKFLOW_TASK_POLLERS and
+    WORKER_ACTIVITY_TASK_POLLERS.
+    """
     from worker import run_until_signalled
 
-    settings = _settings()
+    settings = _settings(metrics=lambda s: s.worker_metrics_address)
     asyncio.run(run_until_signalled(settings))
 
 
@@ -187,7 +229,38 @@ operator_cli.build(app, lambda: _settings(log_level="warning"))
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="ticketflow")
+    """Run the command, then leave without interpreter finalization.
+
+    The Temporal client's native threads can call into Python while the
+    interpreter finalizes, which aborts the process (SIGABRT, "PyGILState_Release
+    ... finalizing"; temporalio/sdk-python#300) and turns an exit code such as
+    3 (refused) into -6 about once in 25 runs. Every command has finished its
+    work and closed what it opened by the time the app returns, so flushing
+    and exiting at once loses nothing."""
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], prog_name="ticketflow")
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    _exit_now(code)
+
+
+def _exit_now(code: object) -> None:
+    import logging
+    import os
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = EXIT_FAILURE
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ state in `.ticketflow/temporal.db` so open tickets survive a restart, Web UI
 on :8233); Postgres (DATABASE_URL, else an embedded server with data in
 `.ticketflow/postgres`); the SQL migrations; the custom search attributes;
 sandbox stand-ins for Chatwoot and PagerDuty where their settings are
-absent; the worker; the webhook bridge. Ctrl-C (or SIGTERM) stops them all
-in reverse order.
+absent; the worker, in its own process (measurable, and restarted by the
+stack if it exits: `kill <pid>` restarts the worker alone); the webhook
+bridge. Ctrl-C (or SIGTERM) stops them all in reverse order.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class DevOptions:
     sandbox_chatwoot_port: int = 0  # 0: any free port
     sandbox_pagerduty_port: int = 0
     host: str = "127.0.0.1"
+    metrics_address: str | None = None  # where the worker process serves /metrics (WORKER_METRICS_ADDRESS in its settings)
 
 
 async def wait_for_temporal(settings: Settings, proc: asyncio.subprocess.Process, timeout: float = 60) -> Client:
@@ -70,7 +72,7 @@ def _print_banner(lines: list[tuple[str, str]]) -> None:
 async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | None = None) -> None:
     from starter.bridge import create_app
     from starter.temporal_gateway import TemporalGateway
-    from worker import running_worker
+    from infra.worker_process import WorkerProcess
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,8 +120,10 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
         # 3. Sandbox stand-ins where real settings are absent
         settings = await _start_sandboxes(settings, opts, stack, banner)
 
-        # 4. Worker, and the reconciliation schedule it serves
-        await stack.enter_async_context(running_worker(client, settings))
+        # 4. Worker (its own process), and the reconciliation schedule it serves
+        worker = await WorkerProcess(settings).start()
+        stack.push_async_callback(worker.stop)
+        banner.append(("Worker", f"pid {worker.pid} (`kill {worker.pid}` restarts it alone)"))
         from infra.schedules import ensure_reconcile_schedule
 
         await ensure_reconcile_schedule(client, settings)
@@ -129,7 +133,10 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
         bridge = await InProcessServer(create_app(settings, gateway, dev_mode=True),
                                        host=opts.host, port=opts.bridge_port).start()
         stack.push_async_callback(bridge.stop)
-        banner += [("Webhook bridge", f"{bridge.url}/webhooks/chatwoot"), ("Bridge health", f"{bridge.url}/healthz")]
+        banner += [("Webhook bridge", f"{bridge.url}/webhooks/chatwoot"), ("Bridge health", f"{bridge.url}/healthz"),
+                   ("Operator console", f"{bridge.url}/console")]
+        banner += [("Worker metrics", f"http://{opts.metrics_address}/metrics" if opts.metrics_address else "off"),
+                   ("Bridge metrics", f"{bridge.url}/metrics")]
 
         _print_banner(banner)
         log.info("dev stack ready", bridge=bridge.url, temporal=address, ui=settings.temporal_ui_url)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 import typer
@@ -22,27 +21,18 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.durations import format_duration
 from infra.settings import Settings
-from models import search_attributes as sa
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
 from models.status import TicketStatus
+from starter.ticket_ops import TicketFilter, refusal, send_update, ticket_id, time_left, ui_link, when
+from starter.ticket_ops import list_tickets as list_tickets_
 from workflows.ticket import TicketWorkflow
+
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED, EXIT_UNKNOWN, EXIT_UNREACHABLE = 0, 1, 2, 3, 4, 5
 console = Console()
 err_console = Console(stderr=True)
-
-
-def ticket_id(ticket: str, settings: Settings) -> str:
-    if ticket.isdigit():
-        return f"ticket-{settings.chatwoot_account_id or 1}-{ticket}"
-    return ticket
-
-
-def ui_link(settings: Settings, wid: str) -> str:
-    return f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{wid}"
 
 
 def _fail(code: int, message: str) -> None:
@@ -66,7 +56,7 @@ def run(settings: Settings, action: Callable[[Client], Awaitable[Any]]) -> Any:
         try:
             return await action(client)
         except WorkflowUpdateFailedError as exc:
-            _fail(EXIT_REFUSED, str(getattr(exc.cause, "message", None) or exc.cause or exc))
+            _fail(EXIT_REFUSED, refusal(exc))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 _fail(EXIT_UNKNOWN, f"no such ticket (or it has finished): {exc.message}")
@@ -81,7 +71,7 @@ def update(settings: Settings, ticket: str, fn, arg) -> None:
     wid = ticket_id(ticket, settings)
 
     async def action(client: Client) -> TicketStatus:
-        return await client.get_workflow_handle(wid).execute_update(fn, arg)
+        return await send_update(client, wid, fn, arg)
 
     status = run(settings, action)
     print_status(status, settings)
@@ -100,12 +90,6 @@ def show(settings: Settings, ticket: str, as_json: bool) -> None:
         print_status(status, settings)
 
 
-def _left(deadline: datetime, now: datetime | None) -> str:
-    now = now or datetime.now(timezone.utc)
-    delta = deadline - now
-    return ("in " + format_duration(delta)) if delta.total_seconds() >= 0 else (format_duration(-delta) + " ago")
-
-
 def print_status(s: TicketStatus, settings: Settings) -> None:
     console.print(f"[bold]{s.ticket_id}[/bold] (#{s.short_id})  policy {s.policy} {s.policy_version or ''}")
     console.print(f"owner [bold]{s.owner}[/bold]  stage [bold]{s.stage}[/bold]  SLA {s.sla_state}  "
@@ -113,20 +97,22 @@ def print_status(s: TicketStatus, settings: Settings) -> None:
     if s.error:
         console.print(f"[red]{s.error}[/red]")
     if s.clocks:
-        t = Table("clock", "state", "deadline (UTC)", "time left", title="SLA clocks")
+        t = Table("clock", "state", "deadline", "time left", title="SLA clocks")
+        t.columns[0].no_wrap = True
         for c in s.clocks:
-            t.add_row(c.title, c.status, c.deadline.strftime("%Y-%m-%d %H:%M"),
-                      _left(c.deadline, s.now) if c.status == "running" else "-")
+            running = c.status == "running"
+            t.add_row(c.title, c.status, when(c.deadline, s) if running or c.status == "breached" else "-",
+                      time_left(c.deadline, s.now) if running else "-")
         console.print(t)
     if s.handoffs:
-        t = Table("handoff", "to", "status", "deadline (UTC)", title="Handoffs")
+        t = Table("handoff", "to", "status", "deadline", title="Handoffs")
         for h in s.handoffs:
-            t.add_row(h.title, h.target, h.status, h.deadline.strftime("%Y-%m-%d %H:%M"))
+            t.add_row(h.title, h.target, h.status, when(h.deadline, s))
         console.print(t)
     if s.ladder:
-        t = Table("at (UTC)", "action", "target", "what", title="Ladder steps taken")
+        t = Table("at", "action", "target", "what", title="Ladder steps taken")
         for e in s.ladder[-15:]:
-            t.add_row(e.at.strftime("%m-%d %H:%M"), e.action, e.target or "", e.summary)
+            t.add_row(when(e.at, s), e.action, e.target or "", e.summary)
         console.print(t)
     if s.rejected_signals:
         for r in s.rejected_signals[-5:]:
@@ -136,26 +122,12 @@ def print_status(s: TicketStatus, settings: Settings) -> None:
 
 def list_tickets(settings: Settings, breached: bool, owner: str | None, policy: str | None, vip: bool,
                  all_: bool, limit: int) -> None:
-    parts = ["WorkflowType = 'TicketWorkflow'"]
-    if not all_:
-        parts.append("ExecutionStatus = 'Running'")
-    if breached:
-        parts.append(f"{sa.SLA_STATE.name} = 'breached'")
-    if owner:
-        parts.append(f"{sa.TICKET_OWNER.name} = {json.dumps(owner)}")
-    if policy:
-        parts.append(f"{sa.TICKET_POLICY.name} = {json.dumps(policy)}")
-    if vip:
-        parts.append(f"{sa.TICKET_VIP.name} = true")
-    query = " AND ".join(parts)
+    flt = TicketFilter(breached=breached, owner=owner, policy=policy, vip=vip, all_=all_)
+    query = flt.visibility_query()
 
     async def action(client: Client) -> list:
-        rows = []
-        async for wf in client.list_workflows(query, limit=limit):
-            attrs = wf.typed_search_attributes
-            rows.append((wf.id, attrs.get(sa.TICKET_OWNER), attrs.get(sa.TICKET_STAGE), attrs.get(sa.SLA_STATE),
-                         attrs.get(sa.TICKET_VIP), attrs.get(sa.ESCALATION_LEVEL), attrs.get(sa.TICKET_POLICY)))
-        return rows
+        return [(r.workflow_id, r.owner, r.stage, r.sla_state, r.vip, r.level, r.policy)
+                for r in await list_tickets_(client, flt, limit)]
 
     rows = run(settings, action)
     t = Table("ticket", "owner", "stage", "SLA", "VIP", "level", "policy", title=query)

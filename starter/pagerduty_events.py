@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from models.signals import PageUpdate
 from starter.chatwoot_events import Ignored, WebhookError
 
@@ -40,5 +42,10 @@ def route_pagerduty(payload: object) -> PageRoute | Ignored:
     if match is None or len(key) > 255:
         return Ignored("incident was not raised by ticketflow")
     agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
-    return PageRoute(match.group(1), PageUpdate(dedup_key=key, status=_STATUS[kind],
-                                                by=agent.get("summary"), event_id=f"pd:{event.get('id')}"))
+    try:
+        update = PageUpdate(dedup_key=key, status=_STATUS[kind], by=agent.get("summary"),
+                            event_id=f"pd:{str(event.get('id'))[:128]}")
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise WebhookError(f"event.agent.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    return PageRoute(match.group(1), update)

@@ -3,8 +3,9 @@ events and how far to run the clock. Errors name the file and line.
 
 ```yaml
 policy: vip-concierge
-start: 2026-11-17T10:00:00-06:00
+start: 2026-11-17T10:00:00-06:00      # when the ticket starts (the workflow's clock)
 ticket:
+  created: -90d                       # optional: when Chatwoot created the conversation (default: start)
   conversation_id: 101
   contact: {name: Dana Whitfield, email: dana@example.com, vip: true}
   labels: []
@@ -26,7 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.durations import parse_duration
 from engine.yaml_loader import PackLoader
+from models.handoff import HandoffResponse
 from models.policy import Policy
+from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, Reassign, Reopened,
+                            Resolved, StatusChanged, VipFlagChanged)
 from models.ticket import Contact
 
 # scenario signal -> the fields it takes (besides at/signal/via)
@@ -45,6 +49,13 @@ SIGNALS: dict[str, set[str]] = {
     "handoff_decision": {"by", "decision", "founder_action", "handoff"},
     "handoff_failed": {"by", "handoff"},
 }
+# scenario signal -> the model its fields must fit (checked at load time, with the line)
+SIGNAL_MODELS: dict[str, type[BaseModel]] = {
+    "acknowledged": Acknowledged, "agent_replied": AgentReplied, "customer_replied": CustomerReplied,
+    "resolved": Resolved, "reopened": Reopened, "escalate": Escalate, "reassign": Reassign, "classify": Classify,
+    "vip_flag_changed": VipFlagChanged, "status_changed": StatusChanged, "handoff_acknowledged": HandoffResponse,
+    "handoff_decision": HandoffResponse, "handoff_failed": HandoffResponse,
+}
 UPDATABLE = {"acknowledged", "resolved", "reopened", "escalate", "reassign", "handoff_decision"}
 PEOPLE_FIELDS = ("by", "target", "to")
 
@@ -62,6 +73,7 @@ class ScenarioTicket(BaseModel):
     labels: list[str] = Field(default_factory=list)
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
     ask_type: str | None = None
+    created: Any = None  # when Chatwoot created the conversation: an instant or an offset like -90d
 
 
 class ScenarioEvent(BaseModel):
@@ -80,15 +92,23 @@ class Scenario(BaseModel):
     ticket: ScenarioTicket
     events: list[ScenarioEvent]
     until: datetime
+    created_at: datetime | None = None  # the conversation's creation, when before `start`
 
 
 class _LineLoader(PackLoader):
-    """Records the line of every mapping (1-based) under `__line__`."""
+    """Records the line of every mapping (1-based) under `__line__`, and of
+    each of its values under `__lines__`. Timestamps stay text, so a bad
+    one (`2026-11-31T10:00:00`) is reported with its line, not as a
+    traceback from the YAML parser."""
 
     def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
+        mapping["__lines__"] = {getattr(k, "value", None): v.start_mark.line + 1 for k, v in node.value}
         return mapping
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 
 def _instant(value: Any, start: datetime, where: str) -> datetime:
@@ -96,23 +116,25 @@ def _instant(value: Any, start: datetime, where: str) -> datetime:
         if value.tzinfo is None:
             raise ScenarioError(f"{where}: instant {value} needs a UTC offset")
         return value
-    if isinstance(value, str) and value.strip().startswith("+"):
+    if isinstance(value, str) and value.strip()[:1] in ("+", "-"):
         try:
-            return start + parse_duration(value)
+            delta = parse_duration(value.strip()[1:])
         except ValueError as exc:
             raise ScenarioError(f"{where}: {exc}") from None
+        return start + delta if value.strip()[0] == "+" else start - delta
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ScenarioError(f"{where}: expected an offset like +20m or an ISO 8601 instant, got {value!r}") from None
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ScenarioError(f"{where}: expected an offset like +20m or an ISO 8601 instant such as "
+                                f"2026-11-17T10:00:00-06:00, got {value!r} ({exc})") from None
         return _instant(parsed, start, where)
     raise ScenarioError(f"{where}: expected an offset like +20m or an ISO 8601 instant, got {value!r}")
 
 
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+        return {k: _strip_lines(v) for k, v in value.items() if k not in ("__line__", "__lines__")}
     if isinstance(value, list):
         return [_strip_lines(v) for v in value]
     return value
@@ -128,19 +150,40 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario must be a mapping")
+    lines = raw.get("__lines__", {})
+
+    def at_line(key: str) -> str:
+        return f"{path}:{lines.get(key, 1)}"
+
     for key in ("policy", "start", "events", "until"):
         if key not in raw:
-            raise ScenarioError(f"{path}: missing '{key}'")
-    unknown_top = set(raw) - {"policy", "start", "ticket", "events", "until", "name", "description", "__line__"}
+            raise ScenarioError(f"{path}:1: missing '{key}'")
+    unknown_top = set(raw) - {"policy", "start", "ticket", "events", "until", "name", "description", "__line__",
+                              "__lines__"}
     if unknown_top:
-        raise ScenarioError(f"{path}: unknown field(s) {sorted(unknown_top)}")
-    start = _instant(raw["start"], datetime.now().astimezone(), f"{path}:{raw.get('__line__', 1)}: start")
+        raise ScenarioError(f"{path}:1: unknown field(s) {sorted(unknown_top)}")
+    start = _instant(raw["start"], datetime.now().astimezone(), f"{at_line('start')}: start")
+    raw_ticket = raw.get("ticket") or {}
+    if not isinstance(raw_ticket, dict):
+        raise ScenarioError(f"{at_line('ticket')}: ticket must be a mapping")
     try:
-        ticket = ScenarioTicket.model_validate(_strip_lines(raw.get("ticket") or {}))
+        ticket = ScenarioTicket.model_validate(_strip_lines(raw_ticket))
     except ValidationError as err:
         e = err.errors()[0]
-        raise ScenarioError(f"{path}: ticket.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-    policy: Policy | None = policy_lookup(raw["policy"]) if policy_lookup else None
+        line = raw_ticket.get("__lines__", {}).get(e["loc"][0], lines.get("ticket", 1)) if e["loc"] else 1
+        raise ScenarioError(f"{path}:{line}: ticket.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+    created_at = None
+    if ticket.created is not None:
+        line = raw_ticket.get("__lines__", {}).get("created", lines.get("ticket", 1))
+        created_at = _instant(ticket.created, start, f"{path}:{line}: ticket.created")
+        if created_at > start:
+            raise ScenarioError(f"{path}:{line}: ticket.created is after start")
+    policy: Policy | None = None
+    if policy_lookup:
+        try:
+            policy = policy_lookup(raw["policy"])
+        except Exception as exc:  # noqa: BLE001 - PolicyError and friends: say where
+            raise ScenarioError(f"{at_line('policy')}: policy {raw['policy']!r}: {exc}") from None
     events = []
     for item in raw.get("events") or []:
         line = item.get("__line__", 0) if isinstance(item, dict) else 0
@@ -150,14 +193,21 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
         name = item["signal"]
         if name not in SIGNALS:
             raise ScenarioError(f"{where}: unknown signal {name!r}; known: {', '.join(sorted(SIGNALS))}")
-        fields = {k: _strip_lines(v) for k, v in item.items() if k not in ("at", "signal", "via", "__line__")}
+        fields = {k: _strip_lines(v) for k, v in item.items() if k not in ("at", "signal", "via", "__line__", "__lines__")}
         unknown = set(fields) - SIGNALS[name]
         if unknown:
             raise ScenarioError(f"{where}: {name} does not take field(s) {sorted(unknown)}; "
                                 f"it takes {sorted(SIGNALS[name]) or 'none'}")
         via = item.get("via", "signal")
+        if via not in ("signal", "update"):
+            raise ScenarioError(f"{where}: via must be signal or update, got {via!r}")
         if via == "update" and name not in UPDATABLE:
             raise ScenarioError(f"{where}: {name} cannot be sent as an update")
+        try:
+            SIGNAL_MODELS[name].model_validate(fields)
+        except ValidationError as err:
+            e = err.errors()[0]
+            raise ScenarioError(f"{where}: {name}.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
         if policy is not None:
             for f in PEOPLE_FIELDS:
                 if f in fields and fields[f] not in policy.party_ids:
@@ -170,11 +220,11 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
         if dim is None or ticket.ask_type not in dim.values:
             raise ScenarioError(f"{path}: ticket.ask_type: unknown ask type {ticket.ask_type!r}")
     events.sort(key=lambda e: e.at)
-    until = _instant(raw["until"], start, f"{path}: until")
+    until = _instant(raw["until"], start, f"{at_line('until')}: until")
     if events and events[0].at < start:
         raise ScenarioError(f"{path}:{events[0].line}: event before the scenario's start")
     if until < start:
-        raise ScenarioError(f"{path}: until is before start")
+        raise ScenarioError(f"{at_line('until')}: until is before start")
     return Scenario(name=str(raw.get("name") or path.stem), policy=raw["policy"], start=start, ticket=ticket,
-                    events=events, until=until)
+                    events=events, until=until, created_at=created_at)
 

@@ -5,6 +5,9 @@
   older than five minutes are refused (replay protection).
 - Older Chatwoot signs nothing: a shared token, in the `token` query
   parameter or the `X-Ticketflow-Token` header, configured explicitly.
+- A signed Chatwoot delivery is accepted once: Chatwoot never redelivers, so
+  the same signature seen again inside the window is a replay (401).
+  `SeenSignatures` remembers them per bridge process for the window's span.
 - PagerDuty V3 webhooks: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256(secret,
   raw body)>`, possibly several comma-separated (during secret rotation).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 
 MAX_SKEW_SECONDS = 300
 
@@ -49,6 +53,41 @@ def verify_chatwoot(secret: str, body: bytes, timestamp: str | None, signature: 
     expected = "sha256=" + _hmac_hex(secret, timestamp.encode() + b"." + body)
     if not hmac.compare_digest(expected, signature.strip()):
         raise SignatureError("X-Chatwoot-Signature does not match the body")
+
+
+class SeenSignatures:
+    """Signatures of accepted deliveries, kept as long as their timestamp
+    could pass the skew check (past or future: twice the window).
+
+    Memory is bounded (`capacity` entries, about 150 bytes each); past it the
+    oldest are forgotten first. Per process: with several bridges behind a
+    load balancer a replay sent to another bridge is not caught (it still
+    reaches the same ticket run and starts nothing new: starts reuse the
+    running ticket and signals carry event ids)."""
+
+    def __init__(self, span_seconds: float = 2 * MAX_SKEW_SECONDS, capacity: int = 100_000) -> None:
+        self.span = span_seconds
+        self.capacity = capacity
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def claim(self, signature: str, now: float | None = None) -> bool:
+        """True the first time a signature is seen; False for a replay."""
+        current = time.monotonic() if now is None else now
+        while self._seen:
+            oldest, at = next(iter(self._seen.items()))
+            if current - at <= self.span and len(self._seen) < self.capacity:
+                break
+            del self._seen[oldest]
+        key = signature.strip()
+        if key in self._seen:
+            return False
+        self._seen[key] = current
+        return True
+
+    def release(self, signature: str) -> None:
+        """Forget a delivery that was not processed (answered 5xx), so the
+        sender may send it again."""
+        self._seen.pop(signature.strip(), None)
 
 
 def verify_token(expected: str, given: str | None) -> None:

@@ -34,6 +34,7 @@ from models.status import TicketStatus
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, TimelineEntry, recording_activities
 from starter.scenario import Scenario, ScenarioEvent, load_scenario
+from starter.temporal_gateway import for_web_ui
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -83,12 +84,13 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
     offset = (scenario.start - await env.get_current_time()).total_seconds()
     ticket = TicketInput(account_id=t.account_id, conversation_id=t.conversation_id, policy=scenario.policy,
                          contact=t.contact, labels=t.labels, custom_attributes=t.custom_attributes,
-                         ask_type=t.ask_type, inbox_id=t.inbox_id, created_at=scenario.start,
+                         ask_type=t.ask_type, inbox_id=t.inbox_id, created_at=scenario.created_at or scenario.start,
                          clock_offset_seconds=offset)
     activities = [PolicyActivities(policies_dir).load, *recording_activities(rec, pool)]
     async with Worker(client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
                       activities=activities):
-        handle = await client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue)
+        handle = await client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,
+                                             **for_web_ui(ticket, None)[1])
         for ev in scenario.events:
             # Just after the event's instant: a deadline due at that same instant fires
             # first (as the engine orders them), and the signal never races the timer's
@@ -105,13 +107,15 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
     return SimulationResult(scenario, wid, rec.timeline(), status, zone(policy.timezone))
 
 
-async def terminate_ticket_tree(client: Client, workflow_id: str, reason: str, settle_seconds: float = 5.0) -> None:
+async def terminate_ticket_tree(client: Client, workflow_id: str, reason: str, settle_seconds: float = 30.0) -> None:
     """Terminate a ticket and any handoff it started that still runs. Uses
     history, not a query, so it works with no worker polling.
 
-    It first waits (up to `settle_seconds`) for the in-flight workflow task
-    and activities to finish: the time-skipping server keeps time locked
-    for a task whose workflow was terminated under it."""
+    It first waits (up to `settle_seconds`; it returns as soon as the ticket
+    is quiet, so the bound only matters on a machine so busy that a task
+    takes seconds) for the in-flight workflow task and activities to finish:
+    the time-skipping server keeps time locked for a task whose workflow was
+    terminated under it, which would freeze every later test."""
     import asyncio
 
     from temporalio.client import WorkflowExecutionStatus
@@ -201,6 +205,7 @@ def format_table(result: SimulationResult) -> str:
 
 async def simulate_file(path: Path, policies_dir: Path, database_url: str | None) -> SimulationResult:
     """The CLI's path: its own time-skipping server and Postgres."""
+    import shutil
     import tempfile
 
     from infra import db
@@ -209,11 +214,13 @@ async def simulate_file(path: Path, policies_dir: Path, database_url: str | None
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     scenario = load_scenario(path, lambda name: load_policy(name, policies_dir))
-    embedded = None
+    embedded, scratch = None, None
     if database_url is None:
-        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketflow-sim-")) / "pg", database="simulate")
-        database_url = await embedded.start()
+        scratch = Path(tempfile.mkdtemp(prefix="ticketflow-sim-"))
+        embedded = EmbeddedPostgres(scratch / "pg", database="simulate")
     try:
+        if embedded:
+            database_url = await embedded.start()
         await db.migrate(database_url)
         pool = await db.create_pool(database_url, max_size=4)
         try:
@@ -228,3 +235,5 @@ async def simulate_file(path: Path, policies_dir: Path, database_url: str | None
     finally:
         if embedded:
             await embedded.stop()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)  # a throwaway data folder (~47 MB) per run

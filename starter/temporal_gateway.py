@@ -9,14 +9,28 @@ import asyncio
 import structlog
 from temporalio.client import Client
 
+from engine.board import conversation_url, static_details, static_summary
 from infra.settings import Settings
 from infra.temporal import connect
+from models.ticket_input import TicketInput
 
 log = structlog.get_logger(__name__)
 
 
 class TemporalUnavailable(RuntimeError):
     pass
+
+
+def for_web_ui(ticket: TicketInput, chatwoot_base_url: object | None) -> tuple[TicketInput, dict[str, str]]:
+    """The ticket with its Chatwoot conversation link, and the start options
+    (`static_summary` / `static_details`) that make the Web UI's workflow
+    list readable: `VIP · Jane Doe · vip-concierge`. Every place that starts
+    a ticket (bridge, reconciliation, simulate) passes them."""
+    url = conversation_url(str(chatwoot_base_url) if chatwoot_base_url else None, ticket.account_id,
+                           ticket.conversation_id)
+    if url and not ticket.conversation_url:
+        ticket = ticket.model_copy(update={"conversation_url": url})
+    return ticket, {"static_summary": static_summary(ticket), "static_details": static_details(ticket)}
 
 
 class TemporalGateway:

@@ -68,9 +68,15 @@ async def pg_pool(postgres_dsn):
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def ts_env():
-    """One time-skipping test server for the session."""
+    """One time-skipping test server per test module.
+
+    The server skips time only while no workflow task is outstanding; a
+    ticket some test left running with no worker gets a task at its next
+    timer and freezes the clock for every later sleep on that server. A
+    server per module (about a second to start) keeps such a leak inside
+    the module that made it, so it cannot fail the scenario tests of another."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(venv_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,

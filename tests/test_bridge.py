@@ -1,6 +1,7 @@
 """The webhook bridge against the time-skipping server and a real worker."""
 
 import json
+import time
 
 import httpx
 import pytest
@@ -32,17 +33,18 @@ async def bridge(ts_env, ticket_worker, task_queue):
     await terminate_all(ts_env.client, dict.fromkeys(started))
 
 
-async def post(http, body, secret="whsec", path="/webhooks/chatwoot", headers=None):
+async def post(http, body, secret="whsec", path="/webhooks/chatwoot", headers=None, timestamp=None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    h = {"content-type": "application/json", **sign_chatwoot(secret, raw), **(headers or {})}
+    h = {"content-type": "application/json", **sign_chatwoot(secret, raw, timestamp), **(headers or {})}
     return await http.post(path, content=raw, headers=h)
 
 
 async def test_signed_conversation_created_starts_one_ticket(bridge, ts_env):
     body = payloads.conversation(conv_id=9001, account_id=1)
     run_ids = set()
-    for _ in range(3):  # redelivery is harmless
-        resp = await post(bridge, body)
+    now = int(time.time())
+    for i in range(3):  # a resend (signed anew) is harmless
+        resp = await post(bridge, body, timestamp=now - i)
         assert resp.status_code == 202, resp.text
         assert resp.json()["workflow_id"] == "ticket-1-9001"
         run_ids.add(resp.json()["run_id"])
@@ -61,6 +63,27 @@ async def test_message_for_unknown_conversation_signal_with_starts(bridge, ts_en
 
 async def test_bad_signature_is_401(bridge):
     assert (await post(bridge, payloads.conversation(conv_id=9003), secret="wrong")).status_code == 401
+
+
+async def test_replayed_signed_delivery_is_401(bridge):
+    raw = json.dumps(payloads.conversation(conv_id=9004)).encode()
+    headers = {"content-type": "application/json", **sign_chatwoot("whsec", raw)}
+    assert (await bridge.post("/webhooks/chatwoot", content=raw, headers=headers)).status_code == 202
+    replay = await bridge.post("/webhooks/chatwoot", content=raw, headers=headers)
+    assert replay.status_code == 401 and "replay" in replay.json()["error"]
+
+
+def test_seen_signatures_forget_after_the_window_and_on_release():
+    from starter.signatures import SeenSignatures
+
+    seen = SeenSignatures(span_seconds=600, capacity=3)
+    assert seen.claim("a", now=0) and not seen.claim("a", now=599)
+    assert seen.claim("a", now=601)  # outside the span: its timestamp no longer passes the skew check anyway
+    seen.release("a")
+    assert seen.claim("a", now=602)  # a delivery answered 5xx may be sent again
+    for sig in "bcd":
+        assert seen.claim(sig, now=603)
+    assert len(seen._seen) <= 3  # bounded memory
 
 
 @pytest.mark.parametrize("raw,status", [
@@ -96,8 +119,11 @@ async def test_temporal_unreachable_is_503():
     app = create_app(settings, TemporalGateway(settings))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
         assert (await http.get("/healthz")).status_code == 503
-        resp = await post(http, payloads.conversation())
-        assert resp.status_code == 503 and "Temporal" in resp.json()["error"]
+        raw = json.dumps(payloads.conversation()).encode()
+        headers = {"content-type": "application/json", **sign_chatwoot("whsec", raw)}
+        for _ in range(2):  # not processed, so the same signed delivery may be sent again
+            resp = await http.post("/webhooks/chatwoot", content=raw, headers=headers)
+            assert resp.status_code == 503 and "Temporal" in resp.json()["error"]
 
 
 def test_bridge_refuses_to_start_unauthenticated_outside_dev():

@@ -52,3 +52,75 @@ def test_readme_names_the_services_and_ports():
         assert f"`{name}`" in readme, name
         if port:
             assert port in readme
+
+
+# --------------------------------------------------------------- metrics (issue 11)
+
+METRICS_SERVICES = {"prometheus": "9090", "grafana": "3000"}
+BUSINESS_METRICS = ("ticketflow_tickets_opened_total", "ticketflow_sla_breaches_total", "ticketflow_pages_total",
+                    "ticketflow_handoffs_total", "ticketflow_escalations_total", "ticketflow_tickets_escalated_total",
+                    "ticketflow_steps_missed_total", "ticketflow_breach_lateness_seconds",
+                    "ticketflow_bridge_webhooks_total", "ticketflow_bridge_webhook_duration_seconds",
+                    "ticketflow_bridge_unavailable_total")
+
+
+def _mounts(svc: dict) -> dict[str, str]:
+    """container path -> repository path, for the bind mounts of the repository's files."""
+    out = {}
+    for v in svc.get("volumes", []):
+        src, dst = v.split(":")[:2]
+        if src.startswith("./"):
+            out[dst] = src
+    return out
+
+
+def test_prometheus_and_grafana_are_there_with_ports_health_and_volumes():
+    for name, port in METRICS_SERVICES.items():
+        svc = SERVICES[name]
+        assert port in _host_ports(svc), name
+        assert "healthcheck" in svc, name
+        assert svc["volumes"][0].split(":")[0] in COMPOSE["volumes"], name  # data survives a restart
+        for src in _mounts(svc).values():
+            assert (ROOT / src).exists(), src
+    assert SERVICES["prometheus"]["image"].startswith("prom/prometheus:")
+    assert SERVICES["grafana"]["image"].startswith("grafana/grafana:")
+
+
+def test_prometheus_scrapes_the_worker_runtime_and_the_bridge():
+    config_path = _mounts(SERVICES["prometheus"])["/etc/prometheus/prometheus.yml"]
+    config = yaml.safe_load((ROOT / config_path).read_text())
+    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    worker = SERVICES["worker"]
+    host, _, port = worker["environment"]["WORKER_METRICS_ADDRESS"].rpartition(":")
+    assert host == "0.0.0.0" and f"worker:{port}" in targets and port in [str(p) for p in worker["expose"]]
+    assert "bridge:8080" in targets
+    assert worker["environment"]["DATABASE_URL"]  # the override keeps the shared settings
+
+
+def test_grafana_provisions_the_datasource_and_a_dashboard_with_every_metric():
+    mounts = _mounts(SERVICES["grafana"])
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    [datasource] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert datasource["url"] == "http://prometheus:9090"
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "ticketflow.yml").read_text())["providers"]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    dashboards = ROOT / mounts[provider["options"]["path"]]
+    import json
+
+    dashboard = json.loads((dashboards / "ticketflow.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    for metric in BUSINESS_METRICS:
+        assert any(metric in e for e in exprs), metric
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"]} | \
+           {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    assert uids == {datasource["uid"]}
+    assert any("by (pack, clock)" in e for e in exprs) and any("by (target)" in e for e in exprs)
+    assert any("by (outcome)" in e for e in exprs) and any("by (event, status)" in e for e in exprs)
+
+
+def test_metrics_readme_section_names_the_services_and_ports():
+    text = (ROOT / "docs" / "readme-issue-11-ui-metrics.md").read_text()
+    for name, port in METRICS_SERVICES.items():
+        assert f"`{name}`" in text and port in text
+    for metric in BUSINESS_METRICS:
+        assert metric in text, metric

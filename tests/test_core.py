@@ -78,7 +78,7 @@ def test_short_id_is_eight_stable_characters():
 def test_classification_from_label_starts_resolution_clock_from_open():
     e = engine()
     e.open(T0)
-    assert "resolution" not in e.state.clocks
+    assert e.state.clocks["resolution"].status == "waiting"  # armed at open, no ask type yet
     e.classify(None, ["ask:order_status"], None, T0 + timedelta(minutes=30))
     clock = e.state.clocks["resolution"]
     assert clock.started_at == T0 and clock.deadline == datetime(2026, 11, 17, 14, tzinfo=CT)

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from infra.http_server import free_port
@@ -44,7 +45,8 @@ async def _wait_healthy(url: str, proc: asyncio.subprocess.Process, timeout: flo
 
 
 async def test_dev_stack_end_to_end(tmp_path: Path):
-    ports = {"temporal": free_port(), "ui": free_port(), "bridge": free_port(), "chatwoot": free_port()}
+    ports = {"temporal": free_port(), "ui": free_port(), "bridge": free_port(), "chatwoot": free_port(),
+             "metrics": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEBHOOK_SECRET", "WEBHOOK_TOKEN")}
     env.update(LOG_FORMAT="json", CHATWOOT_ACCOUNT_ID="1")
     log_path = tmp_path / "dev.log"
@@ -52,13 +54,15 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         proc = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "ticketflow"), "dev", "--state-dir", str(tmp_path / "state"),
             "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
-            "--bridge-port", str(ports["bridge"]), "--sandbox-chatwoot-port", str(ports["chatwoot"]), stdout=log, stderr=log, env=env, cwd=str(tmp_path),
+            "--bridge-port", str(ports["bridge"]), "--sandbox-chatwoot-port", str(ports["chatwoot"]),
+            "--metrics-address", f"127.0.0.1:{ports['metrics']}", stdout=log, stderr=log, env=env, cwd=str(tmp_path),
         )
     bridge = f"http://127.0.0.1:{ports['bridge']}"
     try:
         await _wait_healthy(bridge + "/healthz", proc)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("temporal" in (c.name() or "") for c in children)
+        assert any(c.cmdline()[-1:] == ["worker"] for c in children)  # the worker runs in its own process
 
         body = payloads.conversation(conv_id=4242)
         body.pop("created_at")  # a conversation created just now
@@ -76,10 +80,21 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
             assert ack["status"] == 200 and ack["body"]["content"].startswith("Hi Dana")
             assert ack["body"]["private"] is False and "ticketflow" in ack["body"]["content_attributes"]
 
+            # the worker's Temporal runtime and the bridge each serve Prometheus metrics
+            worker_metrics = (await http.get(f"http://127.0.0.1:{ports['metrics']}/metrics")).text
+            assert 'ticketflow_tickets_opened_total{' in worker_metrics and "temporal_request" in worker_metrics
+            bridge_metrics = (await http.get(bridge + "/metrics")).text
+            assert 'event="conversation_created"' in bridge_metrics and 'status="202"' in bridge_metrics
+
         client = await Client.connect(f"127.0.0.1:{ports['temporal']}")
         desc = await client.get_workflow_handle("ticket-1-4242").describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
         assert desc.workflow_type == "TicketWorkflow"
+        assert (await desc.static_summary()).endswith("· vip-concierge")  # the Web UI's list reads well
+        assert "/app/accounts/1/conversations/4242" in await desc.static_details()  # the sandbox's Chatwoot link
+        meta = await client.get_workflow_handle("ticket-1-4242").query(
+            "__temporal_workflow_metadata", result_type=WorkflowMetadata)  # what the Web UI shows as current details
+        assert "**Owner**" in meta.current_details and "**Clocks**" in meta.current_details
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
@@ -88,6 +103,7 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
     assert code == 0, output[-3000:]
     assert "unsigned" in output.lower() and "sandbox" in output.lower()
     assert f"http://127.0.0.1:{ports['ui']}" in output  # the URLs are printed
+    assert f"http://127.0.0.1:{ports['metrics']}/metrics" in output
     await asyncio.sleep(0.5)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"orphans left: {alive}"

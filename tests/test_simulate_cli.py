@@ -76,3 +76,44 @@ def test_cli_table_and_bad_scenario_exit_code(tmp_path):
     bad = _write(tmp_path, HEAD + "  - {at: +5m, signal: waved}\n")
     proc = _run(str(bad))
     assert proc.returncode == 2 and "unknown signal 'waved'" in proc.stderr
+
+
+@pytest.mark.parametrize("text,fragment", [
+    (HEAD + "  - {at: 2026-11-31T10:00:00+00:00, signal: resolved, by: alicia}\n",
+     "s.yaml:6: expected an offset like +20m or an ISO 8601 instant such as 2026-11-17T10:00:00-06:00, got "
+     "'2026-11-31T10:00:00+00:00' (day is out of range for month)"),
+    (HEAD.replace("start: 2026-11-17T10:00:00-06:00", "start: 2026-11-31T10:00:00-06:00") + "  []\n",
+     "s.yaml:2: start: expected an offset like +20m"),
+    (HEAD.replace("until: +1h", "until: 2026-13-01T00:00:00-06:00") + "  []\n", "s.yaml:4: until: expected"),
+    (HEAD.replace("start: 2026-11-17T10:00:00-06:00", "start: 2026-11-17T10:00:00") + "  []\n",
+     "s.yaml:2: start: instant 2026-11-17 10:00:00 needs a UTC offset"),
+    (HEAD + "  - {at: +5m, signal: agent_replied, by: alicia, substantive: maybe}\n",
+     "s.yaml:6: agent_replied.substantive: Input should be a valid boolean"),
+    (HEAD.replace("conversation_id: 5", "conversation_id: five") + "  []\n", "s.yaml:3: ticket.conversation_id:"),
+    (HEAD.replace("{conversation_id: 5,", "{created: yesterday, conversation_id: 5,") + "  []\n",
+     "s.yaml:3: ticket.created: expected an offset like +20m"),
+    (HEAD.replace("policy: vip-concierge", "policy: no-such-pack") + "  []\n", "s.yaml:1: policy 'no-such-pack':"),
+    (HEAD + "  - {at: +5m, signal: resolved, by: alicia, via: carrier-pigeon}\n", "s.yaml:6: via must be signal or update"),
+])
+def test_every_bad_value_says_file_and_line(tmp_path, text, fragment):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(_write(tmp_path, text), _lookup)
+    assert fragment in str(err.value)
+
+
+def test_cli_bad_instant_exits_2_without_a_traceback(tmp_path):
+    bad = _write(tmp_path, HEAD + "  - {at: 2026-11-31T10:00:00+00:00, signal: resolved, by: alicia}\n")
+    proc = _run(str(bad))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{bad}:6: expected an offset" in proc.stderr
+
+
+def test_cli_removes_its_throwaway_postgres(tmp_path):
+    """With no DATABASE_URL the CLI starts an embedded Postgres in a temp
+    folder; the folder (~47 MB) is gone when the run ends."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TMPDIR"] = str(tmp_path)
+    proc = subprocess.run([TICKETFLOW, "simulate", str(SCENARIOS / "vip_1_alicia_acknowledges.yaml")],
+                          capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not list(tmp_path.glob("ticketflow-sim-*"))

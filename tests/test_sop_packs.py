@@ -4,6 +4,7 @@ runner on the time-skipping server with a real Postgres."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from engine.policy_loader import load_policy
@@ -63,7 +64,7 @@ async def test_ops_s1_goes_to_level3_at_once_with_a_customer_update_due_in_30m(t
 async def test_ops_s0_goes_to_level4_at_once(ts_env, pg_pool):
     r = await simulate("ops_4_s0_level4", ts_env, pg_pool)
     assert levels(r) == [(4, t(LA, 2026, 11, 19, 10))]
-    assert {x["target"] for x in r.actions("pagerduty.trigger")} == {"manager", "executive"}
+    assert {x["target"] for x in r.actions("pagerduty.trigger")} == {"manager", "oncall_engineering"}  # the SOP: Manager + On-call DevOps
 
 
 async def test_ops_repeated_level3_within_24h_across_tickets_goes_to_level4(ts_env, pg_pool):
@@ -80,7 +81,7 @@ async def test_ops_repeated_level3_within_24h_across_tickets_goes_to_level4(ts_e
 async def test_life_ticket_id_acknowledgement_routing_and_in_progress(ts_env, pg_pool):
     r = await simulate("life_1_billing_routed_and_acknowledged", ts_env, pg_pool)
     short = r.status.short_id
-    assert len(short) == 8 and short.isalnum() and short.isupper()
+    assert re.fullmatch(r"[0-9A-F]{8}", short), short  # hex, upper case; may be all digits
     [ack] = r.actions("chatwoot.message")
     assert f"(Ticket #{short})" in ack["content"] and "within 12 hours" in ack["content"]
     assert r.actions("chatwoot.assign")[0]["target"] == "billing_specialist"
@@ -124,7 +125,7 @@ async def test_life_refund_over_100_goes_to_the_supervisor(ts_env, pg_pool):
     assert started["target"] == "supervisor" and started["payload"]["amount_gbp"] == 140
     assert started["payload"]["ticket_id"] == r.status.short_id
     notice = [m for m in r.actions("chatwoot.message") if "escalated your issue" in m["content"]]
-    assert notice and "within 12h" in notice[0]["content"] and f"#{r.status.short_id}" in notice[0]["content"]
+    assert notice and "within 12 hours" in notice[0]["content"] and f"#{r.status.short_id}" in notice[0]["content"]
     assert {"ticket_status": "escalated", "ticket_id": r.status.short_id} in [x["set"] for x in r.actions("chatwoot.attributes")]
     assert r.actions("handoff.completed")[0]["decision"] == "approve"
 

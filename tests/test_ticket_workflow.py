@@ -32,11 +32,12 @@ TUESDAY_10 = datetime(2026, 11, 17, 10, tzinfo=CT)
 
 async def start(env, task_queue, cleanup, policy="vip-concierge", at=TUESDAY_10, **kw):
     offset = (at - await env.get_current_time()).total_seconds()
-    ticket = TicketInput(account_id=1, conversation_id=int(uuid.uuid4().int % 10**6) + 1, policy=policy,
-                         contact=Contact(name="Dana Whitfield", vip=True), clock_offset_seconds=offset,
-                         created_at=at, **kw)
-    handle = await env.client.start_workflow(TicketWorkflow.run, ticket, id=f"t-{uuid.uuid4().hex[:10]}",
-                                             task_queue=task_queue)
+    ticket = TicketInput(**{"account_id": 1, "conversation_id": int(uuid.uuid4().int % 10**6) + 1, "policy": policy,
+                            "contact": Contact(name="Dana Whitfield", vip=True), "clock_offset_seconds": offset,
+                            "created_at": at, **kw})
+    wid = f"t-{uuid.uuid4().hex[:10]}"
+    handle = await env.client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,
+                                             search_attributes=sa.initial_search_attributes(wid, ticket))
     cleanup.append(handle.id)
     await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting")
     return handle
@@ -120,14 +121,22 @@ async def test_long_ticket_continues_as_new_carrying_its_state(ts_env, ticket_wo
 
 async def test_search_attributes_and_human_summaries(ts_env, ticket_worker, cleanup, task_queue):
     h = await start(ts_env, task_queue, cleanup)
-    desc = await h.describe()
-    attrs = desc.typed_search_attributes
-    assert attrs.get(sa.TICKET_OWNER) == "alicia" and attrs.get(sa.TICKET_VIP) is True
-    assert attrs.get(sa.TICKET_POLICY) == "vip-concierge" and attrs.get(sa.SLA_STATE) == "running"
-    history = await h.fetch_history()
-    summaries = []
-    for event in history.events:
-        if event.HasField("user_metadata") and event.user_metadata.HasField("summary"):
-            summaries.append(json.loads(event.user_metadata.summary.data))
-    assert any("VIP first acknowledgment 30m" in s for s in summaries), summaries
-    assert any("Public message: auto_ack" in s for s in summaries), summaries
+    # Known at start: in the start request itself, so the Web UI filters from the first second.
+    attrs = (await h.describe()).typed_search_attributes
+    assert attrs.get(sa.TICKET_ID) == h.id and attrs.get(sa.TICKET_POLICY) == "vip-concierge"
+    assert attrs.get(sa.TICKET_VIP) is True
+    # Decided by the ticket as it opens: wait for them rather than race the first workflow task.
+    desc = await eventually(h.describe, lambda d: d.typed_search_attributes.get(sa.TICKET_OWNER) == "alicia"
+                            and d.typed_search_attributes.get(sa.SLA_STATE) == "running")
+    assert desc.typed_search_attributes.get(sa.TICKET_VIP) is True
+
+    async def summaries() -> list[str]:
+        out = []
+        for event in (await h.fetch_history()).events:
+            if event.HasField("user_metadata") and event.user_metadata.HasField("summary"):
+                out.append(json.loads(event.user_metadata.summary.data))
+        return out
+
+    found = await eventually(summaries, lambda ss: any("VIP first acknowledgment 30m" in s for s in ss)
+                             and any("Public message: auto_ack" in s for s in ss))
+    assert found

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.pagerduty import PagerDutyActivities
     from models.actions import MARKERS, Action
     from models.audit import AuditRowInput, CountRecentLevelInput, TicketEventRow
+    from models.batch import AuditBatchItem, ChatwootOp
     from models.chatwoot import (AssignInput, MergeAttributesInput, PostMessageInput, SetStatusInput,
                                  UpdateLabelsInput)
     from models.pagerduty import PagerDutyEventInput
@@ -65,32 +66,64 @@ async def _call(fn, arg, summary: str):
         raise ActionFailed(f"{summary}: {getattr(cause, 'message', None) or cause or err}") from None
 
 
+def _conv(a: Action, ctx: ActionContext) -> dict[str, Any]:
+    t = ctx.ticket
+    return dict(account_id=t.account_id, conversation_id=t.conversation_id, idempotency_key=a.key, at=a.at,
+                target=a.target)
+
+
+def chatwoot_op(a: Action, ctx: ActionContext) -> ChatwootOp:
+    """The Chatwoot call of a `chatwoot.*` action (what its activity gets)."""
+    conv, p = _conv(a, ctx), a.params
+    if a.kind in ("chatwoot.message", "chatwoot.note"):
+        return ChatwootOp(kind="message", message=PostMessageInput(**conv, content=p["content"],
+                                                                  private=a.kind == "chatwoot.note"))
+    if a.kind == "chatwoot.labels":
+        return ChatwootOp(kind="labels", labels=UpdateLabelsInput(**conv, add=p.get("add", []),
+                                                                 remove=p.get("remove", [])))
+    if a.kind == "chatwoot.assign":
+        return ChatwootOp(kind="assign", assign=AssignInput(**conv, agent_id=p.get("agent_id"),
+                                                           team_id=p.get("team_id")))
+    if a.kind == "chatwoot.status":
+        return ChatwootOp(kind="status", status=SetStatusInput(**conv, status=p["status"]))
+    if a.kind == "chatwoot.attributes":
+        return ChatwootOp(kind="attributes", attributes=MergeAttributesInput(**conv, set=p["set"]))
+    raise ActionFailed(f"no executor for action {a.kind}")
+
+
+def audit_item(a: Action, ctx: ActionContext) -> AuditBatchItem:
+    """The audit row of a marker or `audit.*` action (what its activity gets)."""
+    t, p = ctx.ticket, a.params
+    if a.kind in MARKERS:
+        return AuditBatchItem(event=TicketEventRow(
+            idempotency_key=a.key, workflow_id=ctx.workflow_id, account_id=t.account_id,
+            conversation_id=t.conversation_id, policy=ctx.policy, action=a.kind, target=a.target,
+            details={"summary": a.summary, **p}, at=a.at))
+    if a.kind in _AUDIT:
+        return AuditBatchItem(row=AuditRowInput(
+            table=a.kind.split(".", 1)[1], idempotency_key=a.key, workflow_id=ctx.workflow_id,
+            account_id=t.account_id, conversation_id=t.conversation_id, policy=ctx.policy,
+            customer_id=ctx.facts.get("customer_id"), vip=bool(ctx.facts.get("vip")), owner=ctx.owner,
+            severity=ctx.facts.get("severity"), level=ctx.level, stage=ctx.stage, row=p.get("row", {}),
+            context=p.get("context", {}), at=a.at))
+    raise ActionFailed(f"no executor for action {a.kind}")
+
+
+_CHATWOOT_CALL = {"message": ChatwootActivities.send_message, "labels": ChatwootActivities.update_labels,
+                  "assign": ChatwootActivities.assign, "status": ChatwootActivities.set_status,
+                  "attributes": ChatwootActivities.merge_custom_attributes}
+
+
 async def execute(a: Action, ctx: ActionContext) -> Any:
     """Run one action; return the activity result (or None). ActionFailed
     when it could not be done."""
     t = ctx.ticket
-    conv = dict(account_id=t.account_id, conversation_id=t.conversation_id, idempotency_key=a.key, at=a.at,
-                target=a.target)
     p = a.params
     if a.kind in MARKERS:
-        row = TicketEventRow(idempotency_key=a.key, workflow_id=ctx.workflow_id, account_id=t.account_id,
-                             conversation_id=t.conversation_id, policy=ctx.policy, action=a.kind, target=a.target,
-                             details={"summary": a.summary, **p}, at=a.at)
-        return await _call(AuditActivities.record_ticket_event, row, a.summary)
-    if a.kind in ("chatwoot.message", "chatwoot.note"):
-        return await _call(ChatwootActivities.send_message,
-                           PostMessageInput(**conv, content=p["content"], private=a.kind == "chatwoot.note"), a.summary)
-    if a.kind == "chatwoot.labels":
-        return await _call(ChatwootActivities.update_labels,
-                           UpdateLabelsInput(**conv, add=p.get("add", []), remove=p.get("remove", [])), a.summary)
-    if a.kind == "chatwoot.assign":
-        return await _call(ChatwootActivities.assign,
-                           AssignInput(**conv, agent_id=p.get("agent_id"), team_id=p.get("team_id")), a.summary)
-    if a.kind == "chatwoot.status":
-        return await _call(ChatwootActivities.set_status, SetStatusInput(**conv, status=p["status"]), a.summary)
-    if a.kind == "chatwoot.attributes":
-        return await _call(ChatwootActivities.merge_custom_attributes, MergeAttributesInput(**conv, set=p["set"]),
-                           a.summary)
+        return await _call(AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary)
+    if a.kind.startswith("chatwoot."):
+        op = chatwoot_op(a, ctx)
+        return await _call(_CHATWOOT_CALL[op.kind], getattr(op, op.kind), a.summary)
     if a.kind.startswith("pagerduty."):
         event = PagerDutyEventInput(
             event_action=a.kind.split(".", 1)[1], dedup_key=p["dedup_key"], routing_key_name=p.get("routing_key_name"),
@@ -99,12 +132,7 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
             conversation_id=t.conversation_id, at=a.at, target=a.target)
         return await _call(PagerDutyActivities.send_event, event, a.summary)
     if a.kind in _AUDIT:
-        row = AuditRowInput(table=a.kind.split(".", 1)[1], idempotency_key=a.key, workflow_id=ctx.workflow_id,
-                            account_id=t.account_id, conversation_id=t.conversation_id, policy=ctx.policy,
-                            customer_id=ctx.facts.get("customer_id"), vip=bool(ctx.facts.get("vip")), owner=ctx.owner,
-                            severity=ctx.facts.get("severity"), level=ctx.level, stage=ctx.stage,
-                            row=p.get("row", {}), context=p.get("context", {}), at=a.at)
-        return await _call(_AUDIT[a.kind], row, a.summary)
+        return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary)
     if a.kind == "query.recent_level":
         return await _call(AuditActivities.count_recent_level,
                            CountRecentLevelInput(policy=p["policy"], level=p["level"],

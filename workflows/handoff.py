@@ -19,23 +19,30 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from engine.board import handoff_board
     from engine.core import Rejected
     from engine.handoff import HandoffEngine
+    from engine.shared_policy import shared
     from models.actions import Action
     from models.signals import PageUpdate
     from models.handoff import (HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult,
                                 HandoffStatus)
     from workflows.actions import ActionContext, ActionFailed, execute
+    from workflows.metrics import WorkflowMetrics
+    from workflows.batched import BATCHED_ACTIONS, run_batched
 
 
 @workflow.defn
 class HandoffWorkflow:
     @workflow.init
     def __init__(self, inp: HandoffInput) -> None:
+        inp.policy = shared(inp.policy)  # one copy of the pack for all cached workflows
         self._inp = inp
         self._engine = HandoffEngine(inp)
         self._inbox: list[HandoffResponse | PageUpdate] = []
         self._final: HandoffResult | None = None
+        self._metrics = WorkflowMetrics(inp.policy.name)
+        self._batched = False  # issue 9: actions run concurrently, batched per system
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
@@ -43,7 +50,9 @@ class HandoffWorkflow:
     @workflow.run
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
+        self._batched = workflow.patched(BATCHED_ACTIONS)
         while not engine.finished:
+            self._show_board()
             wake = engine.next_wakeup()
             if not self._inbox and wake is not None:
                 timeout = max((wake - self._now()).total_seconds(), 0.0)
@@ -77,18 +86,34 @@ class HandoffWorkflow:
             elif engine.status != "open":
                 await self._execute(engine.advance(now))
                 await self._report(engine.progress())
+        self._show_board()
         return self._final or HandoffResult(handoff_id=inp.handoff_id, outcome="failed")
+
+    def _show_board(self) -> None:
+        """The Web UI's board (current details): no command, so replays are unaffected."""
+        workflow.set_current_details(handoff_board(self.status(), self._inp, self._inp.ticket.conversation_url))
 
     async def _execute(self, actions: list[Action]) -> None:
         inp, state = self._inp, self._engine.steps.state
+        self._metrics.observe(actions, self._now())
         ctx = ActionContext(workflow_id=inp.ticket_workflow_id, ticket=inp.ticket, policy=inp.policy.name,
                             facts=state.facts, owner=state.owner, stage="escalated")
+        if self._batched:
+            return await run_batched(actions, lambda: ctx, lambda a: self._alone(a, ctx), self._action_failed)
         for a in actions:
             try:
                 await execute(a, ctx)
             except ActionFailed as exc:
                 workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
                 self._engine.steps.record_failure(self._now(), f"handoff:{inp.name}", a.kind, a.target, str(exc))
+
+    async def _alone(self, a: Action, ctx: ActionContext) -> list[Action]:
+        await execute(a, ctx)
+        return []
+
+    def _action_failed(self, a: Action, exc: ActionFailed) -> None:
+        workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
+        self._engine.steps.record_failure(self._now(), f"handoff:{self._inp.name}", a.kind, a.target, str(exc))
 
     async def _report(self, result: HandoffResult | None) -> None:
         if result is None:

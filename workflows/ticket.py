@@ -28,7 +28,9 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
+    from engine.board import handoff_start_metadata, ticket_board
     from engine.core import Rejected, TicketEngine, short_id
+    from engine.shared_policy import shared
     from models import search_attributes as sa
     from models.actions import Action
     from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult
@@ -38,11 +40,15 @@ with workflow.unsafe.imports_passed_through():
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
     from workflows.actions import ActionContext, ActionFailed, RETRY, execute
+    from workflows.failures import audit_failed_action
+    from workflows.batched import BATCHED_ACTIONS, run_batched
     from workflows.handoff import HandoffWorkflow
+    from workflows.metrics import WorkflowMetrics
 
 
 # Patch ids: each guards one change to a live ticket's code path (see README).
 EVENT_STAGE_MARKERS = "event-stage-markers"
+SOP_EVENT_ORDERS = "sop-event-orders"  # issue 8: clocks gated by conditions, condition_met rules, on_start, catch-up
 
 
 @dataclass
@@ -62,6 +68,8 @@ class TicketWorkflow:
         self._inbox: list[_Queued] = []
         self._error: str | None = None
         self._last_attributes: dict[str, Any] = {}
+        self._metrics = WorkflowMetrics(ticket.policy)
+        self._batched = False  # issue 9: a decision's actions run concurrently, batched per system
 
     # ------------------------------------------------------------------ clock
 
@@ -74,9 +82,15 @@ class TicketWorkflow:
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
         stage_markers = workflow.patched(EVENT_STAGE_MARKERS)
+        sop_orders = workflow.patched(SOP_EVENT_ORDERS)
+        self._batched = workflow.patched(BATCHED_ACTIONS)
         if ticket.carry is not None:
-            self._engine = TicketEngine(ticket.carry.policy, ticket.carry.state)
+            carried = ticket.carry.state
+            self._engine = TicketEngine(shared(ticket.carry.policy), carried)
+            ticket.carry = None  # its policy copy would stay alive with the input otherwise
             self._engine.event_stage_markers = stage_markers
+            self._engine.sop_orders = sop_orders
+            self._metrics.escalated = bool(carried.level or carried.facts.get("escalated"))
             actions: list[Action] = []
         else:
             try:
@@ -86,13 +100,17 @@ class TicketWorkflow:
                     summary=f"Load policy pack {ticket.policy}")
             except ActivityError as err:
                 return await self._park_on_policy_error(err)
-            self._engine = TicketEngine.new(policy, ticket.ticket(), wid)
+            policy = shared(policy)  # this frame lives as long as the ticket: keep no private copy
+            self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
             self._engine.event_stage_markers = stage_markers
+            self._engine.sop_orders = sop_orders
             actions = self._engine.open(self._now())
         engine = self._engine
         while True:
+            self._observe(actions)
             await self._execute(actions)
             self._upsert_search_attributes()
+            self._show_board()
             if engine.closed:
                 break
             if self._should_continue_as_new():
@@ -122,6 +140,7 @@ class TicketWorkflow:
         to resolve the ticket, rather than failing and losing its events."""
         self._error = f"policy {self._input.policy!r} could not be loaded: {getattr(err.cause, 'message', err)}"
         workflow.logger.error(self._error)
+        workflow.set_current_details(f"**Stage** policy_error\n\n**Problem** {self._error}")
         workflow.upsert_search_attributes([sa.TICKET_ID.value_set(workflow.info().workflow_id),
                                            sa.TICKET_POLICY.value_set(self._input.policy),
                                            sa.TICKET_STAGE.value_set("policy_error")])
@@ -143,23 +162,41 @@ class TicketWorkflow:
                              facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage)
 
     async def _execute(self, actions: list[Action]) -> None:
-        queue = list(actions)
+        if self._batched:
+            failed: list[tuple[Action, str]] = []
+            await run_batched(actions, self._ctx, self._run_one,
+                              lambda a, exc: failed.append(self._action_failed(a, exc)))
+            for a, why in failed:  # in the audit trail too (issue 10), once the decision's batch is done
+                await audit_failed_action(a, self._ctx(), why, self._now())
+            return
+        queue = list(actions)  # the path of tickets started before `batched-actions`: one at a time
         while queue:
             a = queue.pop(0)
             try:
-                if a.kind == "handoff.start":
-                    await self._start_handoff(a)
-                elif a.kind == "handoff.signal":
-                    await self._signal_handoff(a)
-                elif a.kind == "handoff.page":
-                    await self._forward_page_update(a)
-                else:
-                    result = await execute(a, self._ctx())
-                    if a.kind == "query.recent_level":
-                        queue[0:0] = self._engine.recent_level_counted(a.params["level"], result.count, self._now())
+                queue[0:0] = await self._run_one(a)
             except ActionFailed as exc:
-                workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
-                self._engine.record_failure(self._now(), "ticket", a.kind, a.target, str(exc))
+                _, why = self._action_failed(a, exc)
+                await audit_failed_action(a, self._ctx(), why, self._now())
+
+    async def _run_one(self, a: Action) -> list[Action]:
+        """Run one action on its own (a barrier in workflows/batched.py, or
+        any action on the old path); return what its answer adds."""
+        if a.kind == "handoff.start":
+            await self._start_handoff(a)
+        elif a.kind == "handoff.signal":
+            await self._signal_handoff(a)
+        elif a.kind == "handoff.page":
+            await self._forward_page_update(a)
+        else:
+            result = await execute(a, self._ctx())
+            if a.kind == "query.recent_level":
+                return self._engine.recent_level_counted(a.params["level"], result.count, self._now())
+        return []
+
+    def _action_failed(self, a: Action, exc: ActionFailed) -> tuple[Action, str]:
+        workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
+        self._engine.record_failure(self._now(), "ticket", a.kind, a.target, str(exc))
+        return a, str(exc)
 
     async def _start_handoff(self, a: Action) -> None:
         e, p = self._engine, a.params
@@ -171,7 +208,7 @@ class TicketWorkflow:
                            clock_offset_seconds=self._input.clock_offset_seconds)
         await workflow.start_child_workflow(HandoffWorkflow.run, inp, id=p["handoff_id"],
                                             parent_close_policy=ParentClosePolicy.ABANDON,
-                                            static_summary=a.summary[:200])
+                                            **handoff_start_metadata(inp, a.summary))
 
     async def _signal_handoff(self, a: Action) -> None:
         p = a.params
@@ -189,6 +226,17 @@ class TicketWorkflow:
                 HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by")))
         except ApplicationError as exc:
             raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
+
+    def _observe(self, actions: list[Action]) -> None:
+        """Business metrics for a decided batch (replay-safe; see workflows/metrics.py)."""
+        if actions:
+            started = workflow.info().workflow_start_time + timedelta(seconds=self._input.clock_offset_seconds)
+            self._metrics.observe(actions, self._now(), started, vip=bool(self._engine.state.facts.get("vip")))
+
+    def _show_board(self) -> None:
+        """The Web UI's board (current details): no command, so replays are unaffected."""
+        e = self._engine
+        workflow.set_current_details(ticket_board(self._status(), e.policy, e.state.ticket.conversation_url))
 
     def _upsert_search_attributes(self) -> None:
         e = self._engine
@@ -405,6 +453,7 @@ class TicketWorkflow:
         s = e.state
         return TicketStatus(
             ticket_id=wid, short_id=short_id(wid), policy=e.policy.name, policy_version=e.policy.version,
+            timezone=e.policy.timezone,
             owner=s.owner, stage=s.stage, vip=bool(s.facts.get("vip")), level=s.level, sla_state=e.sla_state(),
             now=self._now(), next_wakeup=e.next_wakeup(), clocks=list(s.clocks.values()),
             handoffs=list(s.handoffs.values()), pages=list(s.pages.values()), ladder=list(s.ladder),

@@ -31,7 +31,18 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalation", "vip_5_founder_pull_times_out",
              "vip_6_audit_trail", "ops_2_s2_climbs_to_lead_then_manager", "life_5_refund_over_100_supervisor",
-             "life_6_reply_in_verification_reopens", "tier_2_tier1_to_tier2_and_cadence"]
+             "life_6_reply_in_verification_reopens", "tier_2_tier1_to_tier2_and_cadence",
+             # recorded with the `sop-event-orders` patch (issue 8)
+             "tier_6_raised_to_critical", "tier_7_handoff_notifies_its_target", "ops_6_severity_set_after_reply",
+             "tier_9_backfill_of_an_old_conversation",
+             # recorded with the Web UI metadata (issue 11): static summary/details on the ticket's
+             # and the handoff's start, current details set after every batch
+             "vip_4_web_ui_metadata",
+             # recorded with the `batched-actions` patch (issue 9): saved as batched_<scenario>
+             "batched_vip_2_lola_paged_and_acknowledges", "batched_vip_4_refund_over_200_escalation",
+             "batched_ops_2_s2_climbs_to_lead_then_manager", "batched_tier_7_handoff_notifies_its_target"]
+# saved history name -> the scenario it runs, when they differ
+SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
 
 
 async def main() -> None:
@@ -47,7 +58,8 @@ async def main() -> None:
         for name in SCENARIOS:
             if (HERE / f"{name}.json").exists() and "--force" not in sys.argv:
                 continue  # an existing history is the point: it was recorded by older code
-            scenario = load_scenario(ROOT / "tests" / "scenarios" / f"{name}.yaml", lambda p: load_policy(p, policies))
+            source = SCENARIO_OF.get(name, name.removeprefix("batched_"))  # the same scenario, recorded by newer code
+            scenario = load_scenario(ROOT / "tests" / "scenarios" / f"{source}.yaml", lambda p: load_policy(p, policies))
             result = await run_scenario(scenario, env, pool, policies)
             history = await env.client.get_workflow_handle(result.workflow_id).fetch_history()
             ids = [e.start_child_workflow_execution_initiated_event_attributes.workflow_id for e in history.events

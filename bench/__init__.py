@@ -1,0 +1,1 @@
+"""ticketflow's benchmark (`make bench`): see bench/run.py."""

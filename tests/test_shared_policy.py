@@ -1,0 +1,27 @@
+"""Cached workflows share one copy of a pack; sharing never changes a decision."""
+
+from __future__ import annotations
+
+from engine import shared_policy
+from engine.policy_loader import load_policy
+from starter.scenario import load_scenario
+from starter.simulate import run_scenario
+from tests.conftest import POLICIES_DIR
+from tests.test_vip_scenarios import SCENARIOS
+
+
+def test_same_content_is_one_object_and_an_edit_is_another():
+    a, b = load_policy("vip-concierge", POLICIES_DIR), load_policy("vip-concierge", POLICIES_DIR)
+    assert a is not b and shared_policy.shared(a) is shared_policy.shared(b)
+    edited = b.model_copy(deep=True)
+    edited.clocks["first_ack"].duration = edited.clocks["first_ack"].duration * 2  # same name and version
+    assert shared_policy.shared(edited) is edited  # content decides, so no ticket gets another's pack
+
+
+async def test_shared_packs_are_not_changed_by_running_tickets(ts_env, pg_pool):
+    for name in ("vip_4_refund_over_200_escalation", "vip_2_lola_paged_and_acknowledges"):
+        scenario = load_scenario(SCENARIOS / f"{name}.yaml", lambda p: load_policy(p, POLICIES_DIR))
+        await run_scenario(scenario, ts_env, pg_pool, POLICIES_DIR)
+    assert shared_policy._SHARED
+    for key, policy in shared_policy._SHARED.items():
+        assert shared_policy.content_key(policy) == key, f"{policy.name} was changed by a workflow"

@@ -1,0 +1,49 @@
+"""Worker sizing comes from WORKER_* settings; the defaults hold 10k open tickets."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.settings import SettingsError, load_settings
+from worker import worker_options
+
+
+def test_defaults_cache_ten_thousand_tickets():
+    opts = worker_options(load_settings(_env_file=None))
+    assert opts["max_cached_workflows"] >= 10_000
+    assert opts["max_concurrent_workflow_tasks"] >= 2
+    assert "workflows" in opts["workflow_runner"].restrictions.passthrough_modules
+
+
+def test_worker_options_from_environment(monkeypatch):
+    monkeypatch.setenv("WORKER_MAX_CACHED_WORKFLOWS", "2500")
+    monkeypatch.setenv("WORKER_MAX_CONCURRENT_ACTIVITIES", "40")
+    monkeypatch.setenv("WORKER_WORKFLOW_TASK_POLLERS", "3")
+    opts = worker_options(load_settings(_env_file=None))
+    assert opts["max_cached_workflows"] == 2500
+    assert opts["max_concurrent_activities"] == 40
+    assert opts["workflow_task_poller_behavior"].maximum == 3
+
+
+def test_bad_worker_option_is_named(monkeypatch):
+    monkeypatch.setenv("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", "1")
+    with pytest.raises(SettingsError) as err:
+        load_settings(_env_file=None)
+    assert "WORKER_MAX_CONCURRENT_WORKFLOW_TASKS" in str(err.value)
+
+
+def test_worker_child_gets_the_dev_stacks_settings(monkeypatch):
+    from pydantic import AnyHttpUrl, SecretStr
+
+    from infra.worker_process import settings_env
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings(_env_file=None).model_copy(update={
+        "temporal_address": "127.0.0.1:4321", "database_url": SecretStr("postgresql://u:pw@h/db"),
+        "chatwoot_base_url": AnyHttpUrl("http://127.0.0.1:9999"), "chatwoot_api_token": SecretStr("tok"),
+        "chatwoot_account_id": 1, "pagerduty_routing_keys": {"lola": SecretStr("K" * 32)},
+        "inbox_policies": {3: "ops-ladder"}})
+    for k, v in settings_env(settings).items():
+        monkeypatch.setenv(k, v)
+    child = load_settings(_env_file=None)
+    assert child == settings

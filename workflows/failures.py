@@ -1,0 +1,48 @@
+"""An action the ticket could not carry out lands in its audit trail too.
+
+The ladder (`status().ladder`, via `TicketEngine.record_failure`) already
+shows a failed action; this adds a `ticket_events` row (`action.failed`,
+keyed by the action's key, so a retry or replay never writes it twice), so
+`ticketflow show`, reports and an auditor see the failure where they see
+every other action. Behind `workflow.patched(AUDIT_FAILED_ACTIONS)`: it adds
+an activity to the failure path of running tickets. If the row itself cannot
+be written (the data error that failed the action may be in the ticket's own
+ids), the ladder entry stands alone and the ticket goes on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from models.actions import Action
+    from models.audit import TicketEventRow
+    from workflows.actions import ActionContext
+
+AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # issue 10
+
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                     maximum_interval=timedelta(seconds=30))
+
+
+async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: datetime) -> None:
+    if not workflow.patched(AUDIT_FAILED_ACTIONS):
+        return
+    t = ctx.ticket
+    row = TicketEventRow(idempotency_key=f"{a.key}:failed"[:300], workflow_id=ctx.workflow_id,
+                         account_id=t.account_id, conversation_id=t.conversation_id, policy=ctx.policy,
+                         action="action.failed", target=a.target,
+                         details={"action": a.kind, "summary": a.summary, "error": why[:500]}, at=now)
+    try:
+        await workflow.execute_activity_method(
+            AuditActivities.record_ticket_event, row, summary=f"Record failure: {a.summary}"[:200],
+            start_to_close_timeout=timedelta(seconds=30), schedule_to_close_timeout=timedelta(minutes=15),
+            retry_policy=_RETRY)
+    except ActivityError as err:
+        workflow.logger.warning("failed action could not be audited",
+                                extra={"action": a.kind, "error": str(getattr(err.cause, "message", err))})

@@ -1,0 +1,129 @@
+"""Business metrics the SOPs track, emitted from the workflows.
+
+They go through `workflow.metric_meter()`, so they are replay-safe (a
+replay after a worker restart or a cache eviction records nothing twice)
+and come out of the worker's Temporal runtime next to the SDK's own
+metrics (the Prometheus endpoint `infra.telemetry` starts). Without a
+metrics endpoint the meter is a no-op.
+
+Each is derived from the actions the decision core returns, so nothing in
+the engine knows about metrics. Attributes are low-cardinality on purpose
+(pack, clock, target, outcome: names from the packs, never ticket ids);
+the SDK adds namespace, task_queue and workflow_type.
+
+| metric | kind | attributes |
+| --- | --- | --- |
+| `ticketflow_tickets_opened_total` | counter | pack, vip |
+| `ticketflow_sla_breaches_total` | counter | pack, clock |
+| `ticketflow_pages_total` | counter | pack, target |
+| `ticketflow_escalations_total` | counter | pack, via (handoff, level) |
+| `ticketflow_tickets_escalated_total` | counter | pack (a ticket's first escalation) |
+| `ticketflow_handoffs_total` | counter | pack, outcome (acknowledged, decided, failed) |
+| `ticketflow_steps_missed_total` | counter | pack (steps past `max_catch_up`) |
+| `ticketflow_breach_lateness_seconds` | histogram | pack, clock |
+
+Breach lateness is measured from the deadline to the moment the worker
+decided the breach and dispatched its first action (timer lateness plus
+workflow-task backlog: what grows when the worker falls behind). Breaches
+whose deadline fell before the ticket started (a backfill of an old
+conversation) are not observed: their "lateness" is the conversation's age.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from temporalio import workflow
+from temporalio.common import MetricMeter
+
+with workflow.unsafe.imports_passed_through():
+    from models.actions import Action
+
+TICKETS_OPENED = "ticketflow_tickets_opened_total"
+SLA_BREACHES = "ticketflow_sla_breaches_total"
+PAGES = "ticketflow_pages_total"
+ESCALATIONS = "ticketflow_escalations_total"
+TICKETS_ESCALATED = "ticketflow_tickets_escalated_total"
+HANDOFFS = "ticketflow_handoffs_total"
+STEPS_MISSED = "ticketflow_steps_missed_total"
+BREACH_LATENESS = "ticketflow_breach_lateness_seconds"
+# Seconds: a breach acted on within a second is healthy, minutes means a backlog.
+LATENESS_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
+
+_COUNTERS = {
+    TICKETS_OPENED: "Tickets opened",
+    SLA_BREACHES: "SLA clocks that breached",
+    PAGES: "PagerDuty pages triggered",
+    ESCALATIONS: "Escalations (a handoff started or the escalation level rose)",
+    TICKETS_ESCALATED: "Tickets escalated at least once (escalation rate = this / tickets opened)",
+    HANDOFFS: "Handoffs ended, by outcome",
+    STEPS_MISSED: "Notifying ladder steps recorded as missed (over max_catch_up)",
+}
+
+
+class WorkflowMetrics:
+    """Instruments are created on first use: most batches record nothing."""
+
+    def __init__(self, pack: str, meter: Callable[[], MetricMeter] = workflow.metric_meter) -> None:
+        self.pack = pack
+        self._meter = meter  # the workflow's replay-safe meter; tests pass a recording one
+        self._instruments: dict[str, Any] = {}
+        # Set again on every replay (only recording is replay-suppressed), so it is
+        # deterministic; a continued run sets it from the carried state.
+        self.escalated = False
+
+    def _get(self, name: str):
+        inst = self._instruments.get(name)
+        if inst is None:
+            meter = self._meter()
+            if name == BREACH_LATENESS:
+                inst = meter.create_histogram_float(name, "Seconds from an SLA deadline to its first action", "s")
+            else:
+                inst = meter.create_counter(name, _COUNTERS[name])
+            self._instruments[name] = inst
+        return inst
+
+    def _count(self, name: str, **attrs: str) -> None:
+        self._get(name).add(1, {"pack": self.pack, **attrs})
+
+    def observe(self, actions: Iterable[Action], now: datetime, since: datetime | None = None,
+                vip: bool = False) -> None:
+        """Record what a batch of decided actions means for the SOP's
+        numbers. `now` is the ticket's clock; breaches due before `since`
+        (when the ticket started) get no lateness."""
+        for a in actions:
+            kind, p = a.kind, a.params
+            if kind == "ticket.opened":
+                self._count(TICKETS_OPENED, vip="true" if vip else "false")
+            elif kind == "sla.breached":
+                clock = str(p.get("clock", "unknown"))
+                self._count(SLA_BREACHES, clock=clock)
+                deadline = _instant(p.get("deadline")) or a.at
+                if since is None or deadline >= since:
+                    self._get(BREACH_LATENESS).record(max((now - deadline).total_seconds(), 0.0),
+                                                      {"pack": self.pack, "clock": clock})
+            elif kind == "pagerduty.trigger":
+                self._count(PAGES, target=a.target or "default")
+            elif kind in ("handoff.started", "ticket.level"):
+                self._count(ESCALATIONS, via="handoff" if kind == "handoff.started" else "level")
+                if not self.escalated:
+                    self.escalated = True
+                    self._count(TICKETS_ESCALATED)
+            elif kind == "handoff.completed":
+                self._count(HANDOFFS, outcome=str(p.get("outcome", "acknowledged")))
+            elif kind == "handoff.failed":
+                self._count(HANDOFFS, outcome="failed")
+            elif kind == "ladder.missed":
+                self._count(STEPS_MISSED)
+
+
+def _instant(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
