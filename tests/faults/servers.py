@@ -17,12 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from infra import processes
 from infra.http_server import free_port
-from infra.temporal import venv_binary
-from models import search_attributes
-
-
-def _sa_type(key) -> str:
-    return {"KEYWORD": "Keyword", "BOOL": "Bool", "INT": "Int"}[key.indexed_value_type.name]
+from infra.dev_server import dev_server_argv
 
 
 class DevServer:
@@ -39,13 +34,8 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 60.0) -> Client:
-        argv = [str(venv_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1",
-                "--port", str(self.port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-                "--headless", "--log-level", "error"]
-        if self.db_file is not None:
-            argv += ["--db-filename", str(self.db_file)]
-        for key in search_attributes.ALL:
-            argv += ["--search-attribute", f"{key.name}={_sa_type(key)}"]
+        argv = dev_server_argv(ip="127.0.0.1", port=self.port, db_file=self.db_file, log_level="error",
+                               extra=("--http-port", str(free_port()), "--metrics-port", str(free_port())))
         self.proc = await processes.spawn(*argv, log_path=self.log_path)
         return await self.connect(timeout)
 
