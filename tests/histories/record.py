@@ -15,6 +15,8 @@ import asyncio
 import json
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -45,8 +47,10 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
 
 
-async def main() -> None:
-    policies = ROOT / "policies"
+@asynccontextmanager
+async def recording_env() -> AsyncIterator[tuple[WorkflowEnvironment, object]]:
+    """A time-skipping server with the search attributes and a fresh embedded
+    Postgres (migrated), for recording; everything stopped on leaving."""
     pg = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg", database="record")
     dsn = await pg.start()
     await db.migrate(dsn)
@@ -55,6 +59,23 @@ async def main() -> None:
         test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=pydantic_data_converter)
     try:
         await register_search_attributes(env.client, "default")
+        yield env, pool
+    finally:
+        await env.shutdown()
+        await pool.close()
+        await pg.stop()
+
+
+def save(name: str, histories: list[tuple[str, object]]) -> None:
+    """Write `name`.json here: [{workflow_id, history}] as the replay test reads it."""
+    (HERE / f"{name}.json").write_text(json.dumps(
+        [{"workflow_id": wid, "history": json.loads(h.to_json())} for wid, h in histories], indent=1))
+    print(f"saved {name}: {len(histories)} histories")
+
+
+async def main() -> None:
+    policies = ROOT / "policies"
+    async with recording_env() as (env, pool):
         for name in SCENARIOS:
             if (HERE / f"{name}.json").exists() and "--force" not in sys.argv:
                 continue  # an existing history is the point: it was recorded by older code
@@ -64,17 +85,10 @@ async def main() -> None:
             history = await env.client.get_workflow_handle(result.workflow_id).fetch_history()
             ids = [e.start_child_workflow_execution_initiated_event_attributes.workflow_id for e in history.events
                    if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
-            saved = [{"workflow_id": result.workflow_id, "history": json.loads(history.to_json())}]
+            saved = [(result.workflow_id, history)]
             for child in ids:
-                h = await env.client.get_workflow_handle(child).fetch_history()
-                saved.append({"workflow_id": child, "history": json.loads(h.to_json())})
-            (HERE / f"{name}.json").write_text(json.dumps(saved, indent=1))
-            print(f"saved {name}: {len(saved)} histories")
-    finally:
-        await env.shutdown()
-        await pool.close()
-        await pg.stop()
-
+                saved.append((child, await env.client.get_workflow_handle(child).fetch_history()))
+            save(name, saved)
 
 if __name__ == "__main__":
     asyncio.run(main())

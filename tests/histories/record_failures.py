@@ -11,27 +11,21 @@ each failed message recorded in the ladder and as an `action.failed` row. Saved 
 from __future__ import annotations
 
 import asyncio
-import json
-import tempfile
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.policy import PolicyActivities
-from infra import db
-from infra.embedded_pg import EmbeddedPostgres
-from infra.temporal import register_search_attributes, venv_binary
 from models.chatwoot import PostMessageInput, PostMessageResult
 from models.signals import Resolved
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
+from tests.histories.record import recording_env, save
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -47,14 +41,7 @@ async def refuse(inp: PostMessageInput) -> PostMessageResult:
 async def main() -> None:
     if (HERE / f"{NAME}.json").exists():
         return
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg", database="record")
-    dsn = await pg.start()
-    await db.migrate(dsn)
-    pool = await db.create_pool(dsn)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=pydantic_data_converter)
-    try:
-        await register_search_attributes(env.client, "default")
+    async with recording_env() as (env, pool):
         acts = [a for a in recording_activities(Recorder(), pool)
                 if a.__temporal_activity_definition.name != "chatwoot.send_message"]
         async with Worker(env.client, task_queue="record", workflows=[TicketWorkflow, HandoffWorkflow],
@@ -68,14 +55,7 @@ async def main() -> None:
             await handle.signal(TicketWorkflow.resolved, Resolved(by="alicia", resolution="done"))
             await handle.result()
             history = await handle.fetch_history()
-        (HERE / f"{NAME}.json").write_text(json.dumps([{"workflow_id": wid, "history": json.loads(history.to_json())}],
-                                                      indent=1))
-        print(f"saved {NAME}")
-    finally:
-        await env.shutdown()
-        await pool.close()
-        await pg.stop()
-
+        save(NAME, [(wid, history)])
 
 if __name__ == "__main__":
     asyncio.run(main())
