@@ -84,6 +84,7 @@ def worker_options(settings: Settings) -> dict:
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_activity_task_pollers),
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_schedule_to_start_seconds),
     )
 
 

@@ -31,6 +31,8 @@ import psutil
 from bench.floor_workflow import FLOOR_TASK_QUEUE, IDLE as FLOOR_IDLE, OPENING_ACTIVITIES, BenchFloor
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack, workdir
 from infra import processes
+from infra.history import activity_calls
+from temporalio.api.enums.v1 import TimeoutType
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_input import TicketInput
 from workflows.ticket import TicketWorkflow
@@ -353,11 +355,13 @@ class Bench:
 
     async def breach_stages(self, convs: list[int], due: datetime) -> dict[str, dict[str, float]]:
         """Where a burst's lateness goes, from a sample of histories: the
-        timer firing, the workflow task that decides the breach starting,
-        the page activity scheduled, started (picked by a poller) and done,
+        timer firing, the workflow task that decides the breach starting and
+        completing, the page activity (regular or local) scheduled and done,
         each in seconds after the deadline (p50/p99 over the sample)."""
         stages: dict[str, list[float]] = {k: [] for k in ("timer_fired", "decision_started", "page_scheduled",
-                                                          "page_started", "page_completed")}
+                                                          "page_completed", "decision_completed")}
+        fallbacks = 0  # pages whose local attempt gave up (LOCAL_ATTEMPT) and went on as a regular activity
+        task_timeouts: dict[str, int] = {}  # workflow tasks timed out after the deadline (a sticky task not picked up in time, ...)
         for c in convs:
             events = (await self.client.get_workflow_handle(ticket_workflow_id(1, c)).fetch_history()).events
             fired = next((e for e in events if e.HasField("timer_fired_event_attributes")
@@ -365,19 +369,22 @@ class Bench:
             if fired is None:
                 continue
             later = [e for e in events if e.event_id > fired.event_id]
-            wft = next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None)
-            page = next((e for e in later if e.HasField("activity_task_scheduled_event_attributes")
-                         and e.activity_task_scheduled_event_attributes.activity_type.name == "pagerduty.send_event"), None)
-            started = page and next((e for e in later if e.HasField("activity_task_started_event_attributes")
-                                     and e.activity_task_started_event_attributes.scheduled_event_id
-                                     == page.event_id), None)
-            done = page and next((e for e in later if e.HasField("activity_task_completed_event_attributes")
-                                  and e.activity_task_completed_event_attributes.scheduled_event_id
-                                  == page.event_id), None)
-            for key, ev in (("timer_fired", fired), ("decision_started", wft), ("page_scheduled", page),
-                            ("page_started", started), ("page_completed", done)):
-                if ev is not None:
-                    stages[key].append((ev.event_time.ToDatetime(timezone.utc) - due).total_seconds())
+            at = lambda ev: ev and ev.event_time.ToDatetime(timezone.utc)  # noqa: E731
+            wft = at(next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None))
+            wft_done = at(next((e for e in later if e.HasField("workflow_task_completed_event_attributes")), None))
+            pages = [call for call in activity_calls(later) if call.activity_type == "pagerduty.send_event"]
+            fallbacks += any(call.local and call.failed for call in pages)
+            for e in later:
+                if e.HasField("workflow_task_timed_out_event_attributes"):
+                    kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
+                    task_timeouts[kind] = task_timeouts.get(kind, 0) + 1
+            page = next((call for call in pages if not call.failed), None)
+            for key, t in (("timer_fired", at(fired)), ("decision_started", wft), ("decision_completed", wft_done),
+                           ("page_scheduled", page and page.scheduled_at), ("page_completed", page and page.completed_at)):
+                if t is not None:
+                    stages[key].append((t - due).total_seconds())
+        self.raw.setdefault("page_local_fallbacks", {})[str(len(convs))] = fallbacks
+        self.raw.setdefault("workflow_task_timeouts", {})[str(len(convs))] = task_timeouts
         return {k: {"p50": round(pct(v, 50), 3), "p99": round(pct(v, 99), 3), "n": len(v)}
                 for k, v in stages.items() if v}
 

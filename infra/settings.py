@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=200, ge=1)
     worker_workflow_task_pollers: int = Field(default=5, ge=2)  # max concurrent workflow-task polls
     worker_activity_task_pollers: int = Field(default=5, ge=1)
+    # How long a cached ticket's task waits for this worker (its sticky queue) before the server
+    # hands it to any worker, which replays the ticket's history first. The SDK's 10 s expired
+    # under a burst of deadlines and sent those tasks to the back of the queue (see README,
+    # Performance); the price of longer: after a worker *crash* (not a graceful stop), a task
+    # already given to it waits up to this long for another worker.
+    worker_sticky_schedule_to_start_seconds: float = Field(default=30.0, gt=0)
     # Import workflows/ once for all tickets instead of once per ticket in its
     # sandbox (~130 KiB per cached ticket). engine/ and models/ are shared
     # already; the tests' workers keep the full sandbox, so its determinism

@@ -39,7 +39,7 @@ async def test_quick_bench_reports_every_figure(tmp_path: Path):
     assert results["machine"]["nproc"] >= 1 and results["load_before"] and results["load_after"]
     assert results["raw"]["catchup_deadline_inside_outage"] is True
     stages = results["raw"]["burst_stages_s"]  # where the burst's lateness went, from sampled histories
-    assert set(stages) == {"timer_fired", "decision_started", "page_scheduled", "page_started", "page_completed"}
+    assert {"timer_fired", "decision_started", "decision_completed", "page_completed"} <= set(stages)
     assert stages["timer_fired"]["p50"] <= stages["decision_started"]["p50"] <= stages["page_completed"]["p50"]
     assert figures["worker_rss_kib_per_ticket_at_100"]["baseline"] > 0  # the SDK floor per workflow
     assert "webhook_to_started_p50_ms" in output.decode()  # the table was printed

@@ -9,13 +9,13 @@ from datetime import datetime, timezone
 
 import pytest
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.errors import DATA_ERROR_TYPE
+from infra.history import activity_calls
 from models.audit import AuditRowInput, TicketEventRow
 from activities.policy import PolicyActivities
 from models.batch import BatchResult, ChatwootBatchInput, OpOutcome
@@ -59,11 +59,9 @@ async def test_connection_trouble_stays_retryable(pg_pool):
 
 
 def _attempts(history, activity_type: str) -> list[int]:
-    scheduled = {e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
-                 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}
-    return [e.activity_task_started_event_attributes.attempt for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-            and scheduled[e.activity_task_started_event_attributes.scheduled_event_id] == activity_type]
+    calls = [c for c in activity_calls(history.events) if c.activity_type == activity_type]
+    assert calls, f"no {activity_type} call in the history"
+    return [c.attempt for c in calls]
 
 
 async def test_ticket_with_an_out_of_range_id_fails_the_row_once_and_goes_on(ts_env, ticket_worker, cleanup,

@@ -13,16 +13,20 @@ def test_defaults_cache_ten_thousand_tickets():
     assert opts["max_cached_workflows"] >= 10_000
     assert opts["max_concurrent_workflow_tasks"] >= 2
     assert "workflows" in opts["workflow_runner"].restrictions.passthrough_modules
+    # longer than the SDK's 10 s: a burst of deadlines must not expire cached tickets' tasks
+    assert opts["sticky_queue_schedule_to_start_timeout"].total_seconds() == 30
 
 
 def test_worker_options_from_environment(monkeypatch):
     monkeypatch.setenv("WORKER_MAX_CACHED_WORKFLOWS", "2500")
     monkeypatch.setenv("WORKER_MAX_CONCURRENT_ACTIVITIES", "40")
     monkeypatch.setenv("WORKER_WORKFLOW_TASK_POLLERS", "3")
+    monkeypatch.setenv("WORKER_STICKY_SCHEDULE_TO_START_SECONDS", "12.5")
     opts = worker_options(load_settings(_env_file=None))
     assert opts["max_cached_workflows"] == 2500
     assert opts["max_concurrent_activities"] == 40
     assert opts["workflow_task_poller_behavior"].maximum == 3
+    assert opts["sticky_queue_schedule_to_start_timeout"].total_seconds() == 12.5
 
 
 def test_bad_worker_option_is_named(monkeypatch):

@@ -4,6 +4,21 @@ Shared by TicketWorkflow and HandoffWorkflow. Each call carries the action's
 human summary (what the Temporal Web UI shows) and its idempotency key. A
 call that still fails after its retries is reported back, never raised: a
 Chatwoot outage must not crash a ticket or stop its ladder.
+
+Local lanes (issue 9, behind the `local-lanes` patch): a PagerDuty event,
+an audit write or the recent-level query first runs as a *local* activity,
+in the worker, inside the workflow task that decided it. A breach's page
+then leaves the moment its decision runs, instead of after a round trip
+through the server's activity queue, and a decision costs fewer workflow
+tasks. That first attempt gets `LOCAL_ATTEMPT` and no retry: a local
+activity keeps its workflow-task slot while it runs, so a PagerDuty or
+Postgres that hangs must not hold the worker's slots (every ticket would
+wait). If it fails or times out, the call goes on as a regular activity with
+the usual retries. Running a call twice is safe (a worker dying before its
+task completes also re-runs a local activity, as attempt 1): PagerDuty
+deduplicates by `dedup_key` and every audit row has a unique key. Chatwoot
+calls stay regular activities: a message retry needs its attempt number and
+heartbeat to find an earlier copy (see activities/chatwoot.py).
 """
 
 from __future__ import annotations
@@ -14,7 +29,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
@@ -52,18 +67,52 @@ class ActionContext:
     owner: str | None = None
     level: int = 0
     stage: str | None = None
+    local: bool = False  # PagerDuty, audit and query calls as local activities (`local-lanes` patch)
 
 
 class ActionFailed(Exception):
     pass
 
 
-async def _call(fn, arg, summary: str):
+# What a failed activity raises in the workflow. A regular one raises
+# ActivityError (the cause inside); a local one that fails for good can raise
+# its ApplicationError, or a TimeoutError, unwrapped.
+ACTIVITY_FAILED = (ActivityError, ApplicationError, TimeoutError)
+
+
+def failure_message(err: Exception) -> str:
+    """The activity's own message, without the wrapper's."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return str(getattr(cause, "message", None) or cause or err)
+
+
+LOCAL_ATTEMPT = timedelta(seconds=3)  # a local first attempt's whole budget (PagerDuty answers in well under 1 s)
+_LOCAL_OPTS: dict[str, Any] = dict(start_to_close_timeout=LOCAL_ATTEMPT, retry_policy=RetryPolicy(maximum_attempts=1))
+
+
+def _final(err: Exception) -> bool:
+    """A failure no retry can change (bad input, a data error)."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return isinstance(cause, ApplicationError) and cause.non_retryable
+
+
+async def run_activity(fn, arg, summary: str, local: bool = False):
+    """Run `fn` as a regular activity, or (`local`) first as one local
+    attempt and, when that does not succeed, as a regular activity."""
+    if local:
+        try:
+            return await workflow.execute_local_activity_method(fn, arg, summary=summary[:200], **_LOCAL_OPTS)
+        except ACTIVITY_FAILED as err:
+            if _final(err):
+                raise
+    return await workflow.execute_activity_method(fn, arg, summary=summary[:200], **_OPTS)
+
+
+async def _call(fn, arg, summary: str, local: bool = False):
     try:
-        return await workflow.execute_activity_method(fn, arg, summary=summary[:200], **_OPTS)
-    except ActivityError as err:
-        cause = err.cause
-        raise ActionFailed(f"{summary}: {getattr(cause, 'message', None) or cause or err}") from None
+        return await run_activity(fn, arg, summary, local)
+    except ACTIVITY_FAILED as err:
+        raise ActionFailed(f"{summary}: {failure_message(err)}") from None
 
 
 def _conv(a: Action, ctx: ActionContext) -> dict[str, Any]:
@@ -120,7 +169,7 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
     t = ctx.ticket
     p = a.params
     if a.kind in MARKERS:
-        return await _call(AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary)
+        return await _call(AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary, ctx.local)
     if a.kind.startswith("chatwoot."):
         op = chatwoot_op(a, ctx)
         return await _call(_CHATWOOT_CALL[op.kind], getattr(op, op.kind), a.summary)
@@ -130,12 +179,12 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
             summary=p.get("summary", ""), severity=p.get("severity", "critical"),
             custom_details=p.get("custom_details", {}), workflow_id=ctx.workflow_id, account_id=t.account_id,
             conversation_id=t.conversation_id, at=a.at, target=a.target)
-        return await _call(PagerDutyActivities.send_event, event, a.summary)
+        return await _call(PagerDutyActivities.send_event, event, a.summary, ctx.local)
     if a.kind in _AUDIT:
-        return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary)
+        return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary, ctx.local)
     if a.kind == "query.recent_level":
         return await _call(AuditActivities.count_recent_level,
                            CountRecentLevelInput(policy=p["policy"], level=p["level"],
                                                  window_seconds=p["window_seconds"], at=a.at,
-                                                 exclude_workflow_id=ctx.workflow_id), a.summary)
+                                                 exclude_workflow_id=ctx.workflow_id), a.summary, ctx.local)
     raise ActionFailed(f"no executor for action {a.kind}")

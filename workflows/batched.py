@@ -16,7 +16,8 @@ A lane of a single action runs that action's own activity, as before.
 Barriers run alone, in order, after everything before them: handoff starts
 and signals (the child must see the notes before it) and
 `query.recent_level`, whose answer adds actions. Used by TicketWorkflow and
-HandoffWorkflow behind the `batched-actions` patch.
+HandoffWorkflow behind the `batched-actions` patch; behind `local-lanes` the
+PagerDuty and audit lanes run as local activities (see workflows/actions.py).
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit_batch import AuditBatchActivities
     from activities.chatwoot_batch import ChatwootBatchActivities
     from models.actions import MARKERS, Action
     from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput
-    from workflows.actions import _AUDIT, _OPTS, ActionContext, ActionFailed, audit_item, chatwoot_op, execute
+    from workflows.actions import (_AUDIT, ACTIVITY_FAILED, ActionContext, ActionFailed, audit_item, chatwoot_op,
+                                   execute, failure_message, run_activity)
 
 BATCHED_ACTIONS = "batched-actions"  # patch id (issue 9)
+LOCAL_LANES = "local-lanes"  # patch id (issue 9, second pass): PagerDuty and audit lanes as local activities
 
 BARRIERS = {"handoff.start", "handoff.signal", "handoff.page", "query.recent_level"}
 
@@ -90,12 +92,11 @@ async def _one_by_one(actions: list[Action], ctx: ActionContext, on_failed: OnFa
             on_failed(a, exc)
 
 
-async def _batch(fn, arg, actions: list[Action], summary: str, on_failed: OnFailed) -> None:
+async def _batch(fn, arg, actions: list[Action], summary: str, on_failed: OnFailed, local: bool = False) -> None:
     try:
-        result: BatchResult = await workflow.execute_activity_method(fn, arg, summary=summary[:200], **_OPTS)
-    except ActivityError as err:
-        cause = err.cause
-        why = getattr(cause, "message", None) or cause or err
+        result: BatchResult = await run_activity(fn, arg, summary, local)
+    except ACTIVITY_FAILED as err:
+        why = failure_message(err)
         for a in actions:
             on_failed(a, ActionFailed(f"{a.summary}: {why}"))
         return
@@ -125,4 +126,4 @@ async def _audit(actions: list[Action], ctx: ActionContext, on_failed: OnFailed)
     if len(actions) == 1:
         return await _one_by_one(actions, ctx, on_failed)
     await _batch(AuditBatchActivities.record_batch, AuditBatchInput(items=[audit_item(a, ctx) for a in actions]),
-                 actions, _summary("Audit", actions), on_failed)
+                 actions, _summary("Audit", actions), on_failed, ctx.local)

@@ -12,22 +12,17 @@ ids), the ladder entry stands alone and the ticket goes on.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from models.actions import Action
     from models.audit import TicketEventRow
-    from workflows.actions import ActionContext
+    from workflows.actions import ACTIVITY_FAILED, ActionContext, failure_message, run_activity
 
 AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # issue 10
-
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                     maximum_interval=timedelta(seconds=30))
 
 
 async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: datetime) -> None:
@@ -39,10 +34,7 @@ async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: date
                          action="action.failed", target=a.target,
                          details={"action": a.kind, "summary": a.summary, "error": why[:500]}, at=now)
     try:
-        await workflow.execute_activity_method(
-            AuditActivities.record_ticket_event, row, summary=f"Record failure: {a.summary}"[:200],
-            start_to_close_timeout=timedelta(seconds=30), schedule_to_close_timeout=timedelta(minutes=15),
-            retry_policy=_RETRY)
-    except ActivityError as err:
+        await run_activity(AuditActivities.record_ticket_event, row, f"Record failure: {a.summary}", ctx.local)
+    except ACTIVITY_FAILED as err:
         workflow.logger.warning("failed action could not be audited",
-                                extra={"action": a.kind, "error": str(getattr(err.cause, "message", err))})
+                                extra={"action": a.kind, "error": failure_message(err)})

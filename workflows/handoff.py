@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
                                 HandoffStatus)
     from workflows.actions import ActionContext, ActionFailed, execute
     from workflows.metrics import WorkflowMetrics
-    from workflows.batched import BATCHED_ACTIONS, run_batched
+    from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
 
 
 @workflow.defn
@@ -43,6 +43,7 @@ class HandoffWorkflow:
         self._final: HandoffResult | None = None
         self._metrics = WorkflowMetrics(inp.policy.name)
         self._batched = False  # issue 9: actions run concurrently, batched per system
+        self._local = False  # issue 9: PagerDuty and audit calls as local activities
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
@@ -51,6 +52,7 @@ class HandoffWorkflow:
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
         self._batched = workflow.patched(BATCHED_ACTIONS)
+        self._local = self._batched and workflow.patched(LOCAL_LANES)
         while not engine.finished:
             self._show_board()
             wake = engine.next_wakeup()
@@ -97,7 +99,7 @@ class HandoffWorkflow:
         inp, state = self._inp, self._engine.steps.state
         self._metrics.observe(actions, self._now())
         ctx = ActionContext(workflow_id=inp.ticket_workflow_id, ticket=inp.ticket, policy=inp.policy.name,
-                            facts=state.facts, owner=state.owner, stage="escalated")
+                            facts=state.facts, owner=state.owner, stage="escalated", local=self._local)
         if self._batched:
             return await run_batched(actions, lambda: ctx, lambda a: self._alone(a, ctx), self._action_failed)
         for a in actions:

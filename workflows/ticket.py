@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -39,9 +39,10 @@ with workflow.unsafe.imports_passed_through():
                                 Reopened, Resolved, StatusChanged, VipFlagChanged)
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
-    from workflows.actions import ActionContext, ActionFailed, RETRY, execute
+    from workflows.actions import (ACTIVITY_FAILED, RETRY, ActionContext, ActionFailed, execute, failure_message,
+                                   run_activity)
     from workflows.failures import audit_failed_action
-    from workflows.batched import BATCHED_ACTIONS, run_batched
+    from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
     from workflows.handoff import HandoffWorkflow
     from workflows.metrics import WorkflowMetrics
 
@@ -70,6 +71,7 @@ class TicketWorkflow:
         self._last_attributes: dict[str, Any] = {}
         self._metrics = WorkflowMetrics(ticket.policy)
         self._batched = False  # issue 9: a decision's actions run concurrently, batched per system
+        self._local = False  # issue 9: policy load, PagerDuty and audit calls as local activities
 
     # ------------------------------------------------------------------ clock
 
@@ -84,6 +86,7 @@ class TicketWorkflow:
         stage_markers = workflow.patched(EVENT_STAGE_MARKERS)
         sop_orders = workflow.patched(SOP_EVENT_ORDERS)
         self._batched = workflow.patched(BATCHED_ACTIONS)
+        self._local = self._batched and workflow.patched(LOCAL_LANES)
         if ticket.carry is not None:
             carried = ticket.carry.state
             self._engine = TicketEngine(shared(ticket.carry.policy), carried)
@@ -94,11 +97,15 @@ class TicketWorkflow:
             actions: list[Action] = []
         else:
             try:
-                policy = await workflow.execute_activity_method(
-                    PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-                    summary=f"Load policy pack {ticket.policy}")
-            except ActivityError as err:
+                if self._local:  # a local attempt first, as the actions' calls (workflows/actions.py)
+                    policy = await run_activity(PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
+                                                f"Load policy pack {ticket.policy}", local=True)
+                else:
+                    policy = await workflow.execute_activity_method(
+                        PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
+                        start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
+                        summary=f"Load policy pack {ticket.policy}")
+            except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
             policy = shared(policy)  # this frame lives as long as the ticket: keep no private copy
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
@@ -135,10 +142,10 @@ class TicketWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status()
 
-    async def _park_on_policy_error(self, err: ActivityError) -> TicketStatus:
+    async def _park_on_policy_error(self, err: Exception) -> TicketStatus:
         """Unknown or broken policy: say so in status and wait for an operator
         to resolve the ticket, rather than failing and losing its events."""
-        self._error = f"policy {self._input.policy!r} could not be loaded: {getattr(err.cause, 'message', err)}"
+        self._error = f"policy {self._input.policy!r} could not be loaded: {failure_message(err)}"
         workflow.logger.error(self._error)
         workflow.set_current_details(f"**Stage** policy_error\n\n**Problem** {self._error}")
         workflow.upsert_search_attributes([sa.TICKET_ID.value_set(workflow.info().workflow_id),
@@ -159,7 +166,8 @@ class TicketWorkflow:
     def _ctx(self) -> ActionContext:
         e = self._engine
         return ActionContext(workflow_id=e.state.workflow_id, ticket=e.state.ticket, policy=e.policy.name,
-                             facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage)
+                             facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage,
+                             local=self._local)
 
     async def _execute(self, actions: list[Action]) -> None:
         if self._batched:
