@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actions import ActionContext, ActionFailed, execute
     from workflows.metrics import WorkflowMetrics
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
+    from workflows.versions import patches_in_effect
 
 
 @workflow.defn
@@ -51,8 +52,9 @@ class HandoffWorkflow:
     @workflow.run
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
-        self._batched = workflow.patched(BATCHED_ACTIONS)
-        self._local = self._batched and workflow.patched(LOCAL_LANES)
+        patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES)
+        self._batched = BATCHED_ACTIONS in patches
+        self._local = self._batched and LOCAL_LANES in patches
         while not engine.finished:
             self._show_board()
             wake = engine.next_wakeup()

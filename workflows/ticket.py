@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
     from workflows.handoff import HandoffWorkflow
     from workflows.metrics import WorkflowMetrics
+    from workflows.versions import patches_in_effect
 
 
 # Patch ids: each guards one change to a live ticket's code path (see README).
@@ -83,10 +84,11 @@ class TicketWorkflow:
     @workflow.run
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
-        stage_markers = workflow.patched(EVENT_STAGE_MARKERS)
-        sop_orders = workflow.patched(SOP_EVENT_ORDERS)
-        self._batched = workflow.patched(BATCHED_ACTIONS)
-        self._local = self._batched and workflow.patched(LOCAL_LANES)
+        patches = patches_in_effect(EVENT_STAGE_MARKERS, SOP_EVENT_ORDERS, BATCHED_ACTIONS, LOCAL_LANES)
+        stage_markers = EVENT_STAGE_MARKERS in patches
+        sop_orders = SOP_EVENT_ORDERS in patches
+        self._batched = BATCHED_ACTIONS in patches
+        self._local = self._batched and LOCAL_LANES in patches
         if ticket.carry is not None:
             carried = ticket.carry.state
             self._engine = TicketEngine(shared(ticket.carry.policy), carried)

@@ -45,9 +45,14 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
              "batched_ops_2_s2_climbs_to_lead_then_manager", "batched_tier_7_handoff_notifies_its_target",
              # recorded with the `local-lanes` patch (issue 9, second pass): saved as local_<scenario>
              "local_vip_2_lola_paged_and_acknowledges", "local_vip_4_refund_over_200_escalation",
-             "local_ops_2_s2_climbs_to_lead_then_manager", "local_tier_7_handoff_notifies_its_target"]
+             "local_ops_2_s2_climbs_to_lead_then_manager", "local_tier_7_handoff_notifies_its_target",
+             # recorded with one `patches-2026-12` marker standing for all of the above (workflows/versions.py):
+             # saved as bundled_<scenario>
+             "bundled_vip_2_lola_paged_and_acknowledges", "bundled_vip_4_refund_over_200_escalation",
+             "bundled_ops_2_s2_climbs_to_lead_then_manager", "bundled_tier_7_handoff_notifies_its_target"]
 # saved history name -> the scenario it runs, when they differ
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
+NEWER_CODE = ("batched_", "local_", "bundled_")  # prefix: the same scenario, recorded by newer code
 
 
 @asynccontextmanager
@@ -82,8 +87,9 @@ async def main() -> None:
         for name in SCENARIOS:
             if (HERE / f"{name}.json").exists() and "--force" not in sys.argv:
                 continue  # an existing history is the point: it was recorded by older code
-            # the same scenario, recorded by newer code
-            source = SCENARIO_OF.get(name, name.removeprefix("batched_").removeprefix("local_"))
+            source = SCENARIO_OF.get(name, name)
+            for prefix in NEWER_CODE:
+                source = source.removeprefix(prefix)
             scenario = load_scenario(ROOT / "tests" / "scenarios" / f"{source}.yaml", lambda p: load_policy(p, policies))
             result = await run_scenario(scenario, env, pool, policies)
             history = await env.client.get_workflow_handle(result.workflow_id).fetch_history()

@@ -1,0 +1,46 @@
+"""A new ticket records one patch marker (workflows/versions.py).
+
+Each `workflow.patched` id a new run records costs two history events and
+~7 KiB of the cached run's memory; `CURRENT` stands for all of them. A run
+recorded before `CURRENT` still replays: test_replay.py runs the saved
+`batched_*`/`local_*` histories (one marker per id) and the `bundled_*` ones
+(one marker).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+
+from tests.test_ticket_workflow import start
+from workflows.versions import CURRENT
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _patch_ids(events) -> list[str]:
+    ids = []
+    for ev in events:
+        if ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED \
+                and ev.marker_recorded_event_attributes.marker_name == "core_patch":
+            data = ev.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+            ids.append(json.loads(data)["id"])
+    return ids
+
+
+async def test_a_new_ticket_records_one_patch_marker(ts_env, ticket_worker, cleanup, task_queue):
+    h = await start(ts_env, task_queue, cleanup)
+    assert _patch_ids((await h.fetch_history()).events) == [CURRENT]
+
+
+def test_older_histories_with_one_marker_per_patch_are_kept_for_replay():
+    older = json.loads((HISTORIES / "local_vip_2_lola_paged_and_acknowledges.json").read_text())
+    ids = [json.loads(base64.b64decode(
+               e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"]))["id"]
+           for e in older[0]["history"]["events"]
+           if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+           and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"]
+    assert ids == ["event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"]
