@@ -27,12 +27,12 @@ from pathlib import Path
 
 import httpx
 import psutil
+from temporalio.api.enums.v1 import TimeoutType
 
 from bench.floor_workflow import FLOOR_TASK_QUEUE, IDLE as FLOOR_IDLE, OPENING_ACTIVITIES, BenchFloor
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack, workdir
 from infra import processes
 from infra.history import activity_calls
-from temporalio.api.enums.v1 import TimeoutType
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_input import TicketInput
 from workflows.ticket import TicketWorkflow
@@ -120,6 +120,11 @@ class CallIndex:
     def done(self, convs: list[int]) -> bool:
         self.scan()
         return all(c in self.page and c in self.note for c in convs)
+
+
+def event_time(ev) -> datetime | None:
+    """A history event's time, or None for no event."""
+    return ev and ev.event_time.ToDatetime(timezone.utc)
 
 
 class Bench:
@@ -369,9 +374,8 @@ class Bench:
             if fired is None:
                 continue
             later = [e for e in events if e.event_id > fired.event_id]
-            at = lambda ev: ev and ev.event_time.ToDatetime(timezone.utc)  # noqa: E731
-            wft = at(next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None))
-            wft_done = at(next((e for e in later if e.HasField("workflow_task_completed_event_attributes")), None))
+            wft = event_time(next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None))
+            wft_done = event_time(next((e for e in later if e.HasField("workflow_task_completed_event_attributes")), None))
             pages = [call for call in activity_calls(later) if call.activity_type == "pagerduty.send_event"]
             fallbacks += any(call.local and call.failed for call in pages)
             for e in later:
@@ -379,7 +383,7 @@ class Bench:
                     kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
                     task_timeouts[kind] = task_timeouts.get(kind, 0) + 1
             page = next((call for call in pages if not call.failed), None)
-            for key, t in (("timer_fired", at(fired)), ("decision_started", wft), ("decision_completed", wft_done),
+            for key, t in (("timer_fired", event_time(fired)), ("decision_started", wft), ("decision_completed", wft_done),
                            ("page_scheduled", page and page.scheduled_at), ("page_completed", page and page.completed_at)):
                 if t is not None:
                     stages[key].append((t - due).total_seconds())
