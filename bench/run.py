@@ -32,7 +32,7 @@ from temporalio.api.enums.v1 import TimeoutType
 from bench.floor_workflow import FLOOR_TASK_QUEUE, IDLE as FLOOR_IDLE, OPENING_ACTIVITIES, BenchFloor
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack, workdir
 from infra import processes
-from infra.history import activity_calls
+from infra.history import activity_calls, event_time
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_input import TicketInput
 from workflows.ticket import TicketWorkflow
@@ -120,11 +120,6 @@ class CallIndex:
     def done(self, convs: list[int]) -> bool:
         self.scan()
         return all(c in self.page and c in self.note for c in convs)
-
-
-def event_time(ev) -> datetime | None:
-    """A history event's time, or None for no event."""
-    return ev and ev.event_time.ToDatetime(timezone.utc)
 
 
 class Bench:

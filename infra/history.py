@@ -29,8 +29,9 @@ class ActivityCall:
     failed: bool = False
 
 
-def _time(ev: HistoryEvent) -> datetime:
-    return ev.event_time.ToDatetime(timezone.utc)
+def event_time(ev: HistoryEvent | None) -> datetime | None:
+    """An event's time in UTC; None for no event."""
+    return ev.event_time.ToDatetime(timezone.utc) if ev is not None else None
 
 
 def _stamp(value) -> datetime | None:
@@ -66,7 +67,7 @@ def activity_calls(events: list[HistoryEvent]) -> list[ActivityCall]:
         elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started[ev.event_id] = ev
         elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            ended[ev.activity_task_completed_event_attributes.started_event_id] = (_time(ev), False)
+            ended[ev.activity_task_completed_event_attributes.started_event_id] = (event_time(ev), False)
         elif ev.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
             attrs = ev.activity_task_failed_event_attributes \
                 if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED else ev.activity_task_timed_out_event_attributes
@@ -80,5 +81,5 @@ def activity_calls(events: list[HistoryEvent]) -> list[ActivityCall]:
         calls.append(ActivityCall(
             activity_type=sched.activity_task_scheduled_event_attributes.activity_type.name,
             attempt=ev.activity_task_started_event_attributes.attempt, local=False,
-            scheduled_at=_time(sched), completed_at=completed, failed=failed))
+            scheduled_at=event_time(sched), completed_at=completed, failed=failed))
     return calls

@@ -80,9 +80,13 @@ class ActionFailed(Exception):
 ACTIVITY_FAILED = (ActivityError, ApplicationError, TimeoutError)
 
 
+def _cause(err: Exception) -> BaseException | None:
+    return err.cause if isinstance(err, ActivityError) else err
+
+
 def failure_message(err: Exception) -> str:
     """The activity's own message, without the wrapper's."""
-    cause = err.cause if isinstance(err, ActivityError) else err
+    cause = _cause(err)
     return str(getattr(cause, "message", None) or cause or err)
 
 
@@ -92,7 +96,7 @@ _LOCAL_OPTS: dict[str, Any] = dict(start_to_close_timeout=LOCAL_ATTEMPT, retry_p
 
 def _final(err: Exception) -> bool:
     """A failure no retry can change (bad input, a data error)."""
-    cause = err.cause if isinstance(err, ActivityError) else err
+    cause = _cause(err)
     return isinstance(cause, ApplicationError) and cause.non_retryable
 
 
