@@ -28,7 +28,7 @@ from activities.audit_batch import AuditBatchActivities
 from activities.chatwoot_batch import ChatwootBatchActivities
 from activities.chatwoot import ChatwootActivities
 from activities.pagerduty import PagerDutyActivities
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from activities.reconcile import ReconcileActivities
 from infra import db
 from infra.settings import Settings
@@ -65,11 +65,10 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
     chatwoot = ChatwootActivities(http, settings)
     reconcile = ReconcileActivities(http, settings, client)
     pagerduty = PagerDutyActivities(http, settings)
-    policy = PolicyActivities(settings.policies_dir)
     batches = [ChatwootBatchActivities(chatwoot).apply_batch, AuditBatchActivities(pool).record_batch]
-    return [*batches, policy.load, chatwoot.send_message, chatwoot.update_labels, chatwoot.assign, chatwoot.set_status,
-            chatwoot.merge_custom_attributes, pagerduty.send_event, reconcile.sync_open_conversations,
-            *audit_activities(pool)]
+    return [*batches, *policy_activities(settings.policies_dir), chatwoot.send_message, chatwoot.update_labels,
+            chatwoot.assign, chatwoot.set_status, chatwoot.merge_custom_attributes, pagerduty.send_event,
+            reconcile.sync_open_conversations, *audit_activities(pool)]
 
 
 def worker_options(settings: Settings) -> dict:

@@ -32,7 +32,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from infra import db
 from infra.embedded_pg import EmbeddedPostgres
 from infra.http_server import InProcessServer
@@ -95,7 +95,7 @@ async def run(n: int, dsn: str, pool) -> None:
     packs = ["vip-concierge", "ops-ladder", "tier-escalation", "lifecycle"]
     policies = Path(__file__).resolve().parent.parent / "policies"
     async with Worker(client, task_queue=tq, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(policies).load, *recording_activities(Recorder(), pool)]):
+                      activities=[*policy_activities(policies), *recording_activities(Recorder(), pool)]):
         account = 77
         t0 = time.perf_counter()
         await asyncio.gather(*(client.start_workflow(

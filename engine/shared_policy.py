@@ -16,6 +16,7 @@ import hashlib
 from collections import OrderedDict
 
 from models.policy import Policy
+from models.policy_io import PackedPolicy
 
 _SHARED: OrderedDict[str, Policy] = OrderedDict()
 _MAX = 256  # distinct pack contents alive at once; more only costs memory, never correctness
@@ -27,10 +28,20 @@ def content_key(policy: Policy) -> str:
 
 def shared(policy: Policy) -> Policy:
     """The shared object with this policy's content (registering it if new)."""
-    key = content_key(policy)
+    return _shared(content_key(policy), lambda: policy)
+
+
+def shared_packed(packed: PackedPolicy) -> Policy:
+    """The shared object with this packed policy's content: unpacked only
+    when no cached workflow holds it yet (the hash is of the same JSON as
+    `content_key`, so both paths share one object)."""
+    return _shared(packed.sha256, packed.unpack)
+
+
+def _shared(key: str, make) -> Policy:
     found = _SHARED.get(key)
     if found is None:
-        _SHARED[key] = found = policy
+        _SHARED[key] = found = make()
         while len(_SHARED) > _MAX:
             _SHARED.popitem(last=False)
     else:

@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from engine.policy_loader import load_policy
 from engine.timezones import zone
 from models.handoff import HandoffResponse
@@ -86,7 +86,7 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
                          contact=t.contact, labels=t.labels, custom_attributes=t.custom_attributes,
                          ask_type=t.ask_type, inbox_id=t.inbox_id, created_at=scenario.created_at or scenario.start,
                          clock_offset_seconds=offset)
-    activities = [PolicyActivities(policies_dir).load, *recording_activities(rec, pool)]
+    activities = [*policy_activities(policies_dir), *recording_activities(rec, pool)]
     async with Worker(client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
                       activities=activities):
         handle = await client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,

@@ -100,14 +100,14 @@ async def ticket_worker(ts_env, pg_pool, task_queue):
     activities, and recording stand-ins for Chatwoot and PagerDuty."""
     from temporalio.worker import Worker
 
-    from activities.policy import PolicyActivities
+    from activities.policy import policy_activities
     from sandbox.recording import Recorder, recording_activities
     from workflows.handoff import HandoffWorkflow
     from workflows.ticket import TicketWorkflow
 
     rec = Recorder()
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, *recording_activities(rec, pg_pool)]):
+                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)]):
         yield rec
 
 

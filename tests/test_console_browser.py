@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from infra.http_server import InProcessServer
 from infra.settings import Settings
 from models.ticket import Contact
@@ -64,7 +64,7 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
     app = create_app(settings, TemporalGateway(settings, client=dev_env.client))
     server = await InProcessServer(app).start()
     async with Worker(dev_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, *recording_activities(rec, pg_pool)]):
+                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)]):
         contacts = [("vip-concierge", Contact(name="Dana Whitfield", vip=True)),
                     ("vip-concierge", Contact(name="Omar Haddad", vip=True)),
                     ("ops-ladder", Contact(name="Lee Park"))]

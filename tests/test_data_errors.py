@@ -17,7 +17,7 @@ from activities.audit import AuditActivities
 from activities.errors import DATA_ERROR_TYPE
 from infra.history import activity_calls
 from models.audit import AuditRowInput, TicketEventRow
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from models.batch import BatchResult, ChatwootBatchInput, OpOutcome
 from models.chatwoot import PostMessageInput, PostMessageResult
 from sandbox.recording import Recorder, recording_activities
@@ -99,7 +99,7 @@ async def test_a_failed_action_lands_in_the_ladder_and_the_audit(ts_env, cleanup
     acts = [a for a in recording_activities(rec, pg_pool) if a.__temporal_activity_definition.name not in
             ("chatwoot.send_message", "chatwoot.apply_batch")]
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, refuse, refuse_in_batch, *acts]):
+                      activities=[*policy_activities(POLICIES_DIR), refuse, refuse_in_batch, *acts]):
         h = await start(ts_env, task_queue, cleanup)
         status = await eventually(lambda: h.query(TicketWorkflow.status),
                                   lambda s: any(x.action == "chatwoot.message.failed" for x in s.ladder))

@@ -19,7 +19,7 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from infra.history import activity_calls
 from models.pagerduty import PagerDutyEventInput, PagerDutyEventResult
 from sandbox.recording import Recorder, recording_activities
@@ -43,7 +43,7 @@ async def test_page_audit_and_policy_run_local_chatwoot_stays_regular(ts_env, ti
     await eventually(lambda: h.query(TicketWorkflow.status), lambda s: s.pages)
     calls = activity_calls((await h.fetch_history()).events)
     local, regular = _types(calls, True), _types(calls, False)
-    assert {"policy.load", "pagerduty.send_event"} <= local, calls
+    assert {"policy.load_packed", "pagerduty.send_event"} <= local, calls
     assert any(t.startswith("audit.") for t in local), calls
     assert not any(t.startswith("audit.") or t.startswith("pagerduty.") for t in regular), calls
     assert regular and all(t.startswith("chatwoot.") for t in regular), calls
@@ -66,7 +66,7 @@ async def test_a_hanging_pagerduty_does_not_hold_the_decisions_chatwoot_note(ts_
     stand_ins = [a for a in recording_activities(rec, pg_pool)
                  if activity._Definition.from_callable(a).name != "pagerduty.send_event"]
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, hanging_send_event, *stand_ins]):
+                      activities=[*policy_activities(POLICIES_DIR), hanging_send_event, *stand_ins]):
         h = await start(ts_env, task_queue, cleanup)
         notes_before = len(rec.of("chatwoot.note"))
         # not awaited: the test server does not skip time while the deciding task is open
@@ -103,7 +103,7 @@ async def test_pages_hanging_in_every_task_slot_do_not_stall_other_tickets(ts_en
     stand_ins = [a for a in recording_activities(rec, pg_pool)
                  if activity._Definition.from_callable(a).name != "pagerduty.send_event"]
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, hanging_send_event, *stand_ins],
+                      activities=[*policy_activities(POLICIES_DIR), hanging_send_event, *stand_ins],
                       max_concurrent_workflow_tasks=2, max_cached_workflows=10):
         paging = [await start(ts_env, task_queue, cleanup) for _ in range(3)]
         skip = asyncio.create_task(ts_env.sleep(timedelta(minutes=31)))

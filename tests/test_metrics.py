@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from engine.timezones import zone
 from infra.http_server import free_port
 from infra.settings import load_settings
@@ -66,7 +66,7 @@ async def metrics_worker(ts_env, pg_pool, task_queue):
     client = await Client.connect(ts_env.client.service_client.config.target_host, runtime=runtime,
                                   data_converter=pydantic_data_converter)
     async with Worker(client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, *recording_activities(Recorder(), pg_pool)],
+                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(Recorder(), pg_pool)],
                       max_cached_workflows=0):
         yield f"http://{address}/metrics"
 

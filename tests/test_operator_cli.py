@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
@@ -40,7 +40,7 @@ async def test_operator_commands(dev_env, pg_pool, task_queue):
     wid = f"ticket-9-{conv}"
     rec = Recorder()
     async with Worker(dev_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(POLICIES_DIR).load, *recording_activities(rec, pg_pool)]):
+                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)]):
         handle = await dev_env.client.start_workflow(
             TicketWorkflow.run, TicketInput(account_id=9, conversation_id=conv, policy="vip-concierge",
                                             contact=Contact(name="Dana Whitfield", vip=True)),

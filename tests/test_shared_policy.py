@@ -25,3 +25,14 @@ async def test_shared_packs_are_not_changed_by_running_tickets(ts_env, pg_pool):
     assert shared_policy._SHARED
     for key, policy in shared_policy._SHARED.items():
         assert shared_policy.content_key(policy) == key, f"{policy.name} was changed by a workflow"
+
+
+def test_a_packed_pack_unpacks_to_the_same_content_and_shares_its_object():
+    from models.policy_io import PackedPolicy
+    for name in ("vip-concierge", "ops-ladder", "lifecycle", "tier-escalation"):
+        policy = load_policy(name, POLICIES_DIR)
+        packed = PackedPolicy.of(policy)
+        assert packed.unpack() == policy and packed.sha256 == shared_policy.content_key(policy)
+        assert len(packed.model_dump_json()) < len(policy.model_dump_json()) / 3, name
+        # the packed path and the plain one (older tickets) meet on one object
+        assert shared_policy.shared_packed(packed) is shared_policy.shared(load_policy(name, POLICIES_DIR))

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from engine.timezones import zone
 from models import search_attributes as sa
 from models.handoff import HandoffResponse
@@ -94,7 +94,7 @@ async def test_editing_a_pack_never_changes_a_running_ticket(ts_env, cleanup, pg
     shutil.copy(POLICIES_DIR / "vip-concierge.yaml", tmp_path / "vip-concierge.yaml")
     rec = Recorder()
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[PolicyActivities(tmp_path).load, *recording_activities(rec, pg_pool)]):
+                      activities=[*policy_activities(tmp_path), *recording_activities(rec, pg_pool)]):
         first = await start(ts_env, task_queue, cleanup)
         path = tmp_path / "vip-concierge.yaml"
         path.write_text(path.read_text().replace("duration: 30m", "duration: 5m")

@@ -3,8 +3,8 @@
 Each `workflow.patched` id a new run records costs two history events and
 ~7 KiB of the cached run's memory; `CURRENT` stands for all of them. A run
 recorded before `CURRENT` still replays: test_replay.py runs the saved
-`batched_*`/`local_*` histories (one marker per id) and the `bundled_*` ones
-(one marker).
+`batched_*`/`local_*` histories (one marker per id), the `bundled_*` ones
+(the older bundle, `patches-2026-12`) and the `packed_*` ones (`CURRENT`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
+from tests.helpers import eventually
 from tests.test_ticket_workflow import start
-from workflows.versions import CURRENT
+from workflows.ticket import TicketWorkflow
+from workflows.versions import BUNDLES, CURRENT
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -44,3 +46,31 @@ def test_older_histories_with_one_marker_per_patch_are_kept_for_replay():
            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"]
     assert ids == ["event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"]
+
+
+def _saved_patch_ids(name: str) -> list[str]:
+    runs = json.loads((HISTORIES / name).read_text())
+    return [json.loads(base64.b64decode(
+                e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"]))["id"]
+            for e in runs[0]["history"]["events"]
+            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"]
+
+
+def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
+    assert _saved_patch_ids("packed_vip_2_lola_paged_and_acknowledges.json") == [CURRENT]
+    assert _saved_patch_ids("bundled_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12"]
+    for (_, newer), (_, older) in zip(BUNDLES, BUNDLES[1:]):
+        assert older < newer  # a newer bundle only adds: the older one's code paths stay on
+
+
+async def test_a_new_ticket_records_its_policy_pack_packed(ts_env, ticket_worker, cleanup, task_queue):
+    """The pack's ~24 KB of JSON was most of a new ticket's history."""
+    h = await start(ts_env, task_queue, cleanup)
+    await eventually(lambda: h.query(TicketWorkflow.status), lambda s: s.stage != "starting")
+    markers = [e.marker_recorded_event_attributes for e in (await h.fetch_history()).events
+               if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+               and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    loads = [m for m in markers if b"policy.load" in m.details["data"].payloads[0].data]
+    assert len(loads) == 1 and b"policy.load_packed" in loads[0].details["data"].payloads[0].data
+    assert loads[0].ByteSize() < 8_000, loads[0].ByteSize()

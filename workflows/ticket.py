@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from engine.board import handoff_start_metadata, ticket_board
     from engine.core import Rejected, TicketEngine, short_id
-    from engine.shared_policy import shared
+    from engine.shared_policy import shared, shared_packed
     from models import search_attributes as sa
     from models.actions import Action
     from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult
@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
 # Patch ids: each guards one change to a live ticket's code path (see README).
 EVENT_STAGE_MARKERS = "event-stage-markers"
 SOP_EVENT_ORDERS = "sop-event-orders"  # issue 8: clocks gated by conditions, condition_met rules, on_start, catch-up
+PACKED_POLICY = "packed-policy"  # issue 9: the pack loads compressed (models/policy_io.PackedPolicy)
 
 
 @dataclass
@@ -84,7 +85,8 @@ class TicketWorkflow:
     @workflow.run
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
-        patches = patches_in_effect(EVENT_STAGE_MARKERS, SOP_EVENT_ORDERS, BATCHED_ACTIONS, LOCAL_LANES)
+        patches = patches_in_effect(EVENT_STAGE_MARKERS, SOP_EVENT_ORDERS, BATCHED_ACTIONS, LOCAL_LANES,
+                                    PACKED_POLICY)
         stage_markers = EVENT_STAGE_MARKERS in patches
         sop_orders = SOP_EVENT_ORDERS in patches
         self._batched = BATCHED_ACTIONS in patches
@@ -99,17 +101,21 @@ class TicketWorkflow:
             actions: list[Action] = []
         else:
             try:
-                if self._local:  # a local attempt first, as the actions' calls (workflows/actions.py)
-                    policy = await run_activity(PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
-                                                f"Load policy pack {ticket.policy}", local=True)
+                # One shared object per pack content: this frame lives as long as the ticket.
+                if PACKED_POLICY in patches:  # a local attempt first, as the actions' calls (workflows/actions.py)
+                    policy = shared_packed(await run_activity(
+                        PolicyActivities.load_packed, LoadPolicyInput(name=ticket.policy),
+                        f"Load policy pack {ticket.policy}", local=self._local))
+                elif self._local:
+                    policy = shared(await run_activity(PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
+                                                       f"Load policy pack {ticket.policy}", local=True))
                 else:
-                    policy = await workflow.execute_activity_method(
+                    policy = shared(await workflow.execute_activity_method(
                         PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
                         start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-                        summary=f"Load policy pack {ticket.policy}")
+                        summary=f"Load policy pack {ticket.policy}"))
             except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
-            policy = shared(policy)  # this frame lives as long as the ticket: keep no private copy
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders

@@ -7,24 +7,33 @@ attribute), and the SDK keeps state for both as long as the run is cached:
 workflow with and without five patch calls: 74 -> 110 KiB). A ticket
 checked four ids; with `local-lanes` five.
 
-So a new run records one id, `CURRENT`, that stands for every patch listed
-with it. A run started before `CURRENT` existed has no such marker: it
-checks each id as it always did, in the same order, so its history replays
-unchanged. A later change to a live code path checks its own id after this
-call, as usual; folding it into a new bundle means checking the new bundle
-first, then this one, then each id (a run must find the marker it recorded).
+So a new run records one id, a *bundle*, that stands for every patch listed
+in it. Bundles are checked newest first: a run finds the one it recorded
+(its marker is in its history), and a run started before any bundle existed
+has none, so it checks each id as it always did, in the same order, and its
+history replays unchanged. A later change to a live code path adds its id
+to a new bundle placed first in `BUNDLES`; the older bundles keep their
+members, so the runs that recorded them keep their code paths.
 """
 
 from __future__ import annotations
 
 from temporalio import workflow
 
-CURRENT = "patches-2026-12"  # stands for every id passed with it (issue 9)
+# Newest first. Each bundle's members are fixed once released: runs recorded them.
+BUNDLES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("patches-2026-12b", frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes",
+                                    "packed-policy"})),
+    ("patches-2026-12", frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"})),
+)
+CURRENT = BUNDLES[0][0]  # what a new run records (issue 9)
 
 
 def patches_in_effect(*ids: str) -> frozenset[str]:
-    """The ids among `ids` that this run has: all of them on a run that
-    recorded `CURRENT`, else each as `workflow.patched` says, in order."""
-    if workflow.patched(CURRENT):
-        return frozenset(ids)
+    """The ids among `ids` that this run has: those of the bundle it
+    recorded, else (a run older than every bundle) each as
+    `workflow.patched` says, in order."""
+    for bundle, members in BUNDLES:
+        if workflow.patched(bundle):
+            return frozenset(ids) & members
     return frozenset(i for i in ids if workflow.patched(i))

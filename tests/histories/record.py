@@ -49,10 +49,14 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
              # recorded with one `patches-2026-12` marker standing for all of the above (workflows/versions.py):
              # saved as bundled_<scenario>
              "bundled_vip_2_lola_paged_and_acknowledges", "bundled_vip_4_refund_over_200_escalation",
-             "bundled_ops_2_s2_climbs_to_lead_then_manager", "bundled_tier_7_handoff_notifies_its_target"]
+             "bundled_ops_2_s2_climbs_to_lead_then_manager", "bundled_tier_7_handoff_notifies_its_target",
+             # recorded with `patches-2026-12b`, which adds `packed-policy` (the pack loads compressed):
+             # saved as packed_<scenario>
+             "packed_vip_2_lola_paged_and_acknowledges", "packed_vip_4_refund_over_200_escalation",
+             "packed_ops_2_s2_climbs_to_lead_then_manager", "packed_tier_7_handoff_notifies_its_target"]
 # saved history name -> the scenario it runs, when they differ
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
-NEWER_CODE = ("batched_", "local_", "bundled_")  # prefix: the same scenario, recorded by newer code
+NEWER_CODE = ("batched_", "local_", "bundled_", "packed_")  # prefix: the same scenario, recorded by newer code
 
 
 @asynccontextmanager

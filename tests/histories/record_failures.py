@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.policy import PolicyActivities
+from activities.policy import policy_activities
 from models.chatwoot import PostMessageInput, PostMessageResult
 from models.signals import Resolved
 from models.ticket import Contact
@@ -45,7 +45,7 @@ async def main() -> None:
         acts = [a for a in recording_activities(Recorder(), pool)
                 if a.__temporal_activity_definition.name != "chatwoot.send_message"]
         async with Worker(env.client, task_queue="record", workflows=[TicketWorkflow, HandoffWorkflow],
-                          activities=[PolicyActivities(HERE.parent.parent / "policies").load, refuse, *acts]):
+                          activities=[*policy_activities(HERE.parent.parent / "policies"), refuse, *acts]):
             wid = f"ticket-1-{uuid.uuid4().int % 10**6}"
             handle = await env.client.start_workflow(
                 TicketWorkflow.run, TicketInput(account_id=1, conversation_id=4711, policy="vip-concierge",
