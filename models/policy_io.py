@@ -20,12 +20,13 @@ class PackedPolicy(BaseModel):
     compressed, with the name, version and content hash in clear for the
     history's reader.
 
-    Why packed: the result is recorded in the ticket's history, and the SDK
-    keeps a local activity's marker for as long as the run is cached. The VIP
-    pack is ~24 KB of JSON, ~5 KB packed; measured on 1,000 cached workflows,
-    a 24 KB result costs ~47 KiB per run (local) or ~22 KiB (regular), which
-    made it the largest single part of an open ticket's memory. The pack
-    itself is in git (`policies/`, by version); the hash names its content.
+    Why packed: the result is recorded in every ticket's history. The VIP
+    pack is ~24 KB of JSON (24 of a new ticket's 28 KB opening history),
+    ~5 KB packed; and a replay (after a restart or a cache eviction) finds
+    the parsed pack by its hash instead of parsing it again. It does not
+    change a cached ticket's memory measurably: the SDK frees an activity's
+    result at the next workflow task (README, Performance). The pack itself
+    is in git (`policies/`, by version); the hash names its content.
     """
 
     name: str
