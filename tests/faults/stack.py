@@ -105,7 +105,10 @@ class Stack:
         self.dsn = await self.pg.start()
         await db.migrate(self.dsn)
         self.pool = await db.create_pool(self.dsn, max_size=4)
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0))
+        # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s): reusing one
+        # the server is closing at that moment fails with "Server disconnected without sending a response".
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0),
+                                      limits=httpx.Limits(keepalive_expiry=1.0))
         ports = {which: free_port() for which in ("chatwoot", "pagerduty", "bridge")}
         self.urls = {which: f"http://127.0.0.1:{port}" for which, port in ports.items()}
         for which in ("chatwoot", "pagerduty"):
