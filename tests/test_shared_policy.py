@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import shared_policy
 from engine.policy_loader import load_policy
+from models.policy_io import PackedPolicy
 from starter.scenario import load_scenario
 from starter.simulate import run_scenario
 from tests.conftest import POLICIES_DIR
@@ -28,7 +29,6 @@ async def test_shared_packs_are_not_changed_by_running_tickets(ts_env, pg_pool):
 
 
 def test_a_packed_pack_unpacks_to_the_same_content_and_shares_its_object():
-    from models.policy_io import PackedPolicy
     for name in ("vip-concierge", "ops-ladder", "lifecycle", "tier-escalation"):
         policy = load_policy(name, POLICIES_DIR)
         packed = PackedPolicy.of(policy)
