@@ -57,8 +57,11 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 class Stack:
-    def __init__(self, work: Path, worker_env: dict[str, str] | None = None, temporal_db: str = "file") -> None:
+    def __init__(self, work: Path, worker_env: dict[str, str] | None = None, temporal_db: str = "file",
+                 workers: int = 1) -> None:
         self.work = work
+        self.workers = workers  # > 1: extra `ticketflow worker` processes beside the measured one (A/B runs)
+        self.extra_workers: list[asyncio.subprocess.Process] = []
         self.temporal_db = temporal_db  # "file": SQLite file as `make dev`; "memory": no disk writes
         self.extra_env = worker_env or {}
         self.stack = AsyncExitStack()
@@ -138,6 +141,7 @@ class Stack:
         bridge = await processes.spawn(str(Path(sys.executable).parent / "ticketflow"), "bridge", "--host", host,
                                        "--port", str(bport), log_path=self.work / "bridge.log", env=self.env)
         self.stack.push_async_callback(processes.terminate, bridge, "bridge")
+        self.bridge_pid = bridge.pid
         self.bridge_url = f"http://{host}:{bport}"
         await self._wait_http(self.bridge_url + "/healthz", bridge)
 
@@ -163,13 +167,23 @@ class Stack:
         raise RuntimeError(f"{url} never answered 200")
 
     async def start_worker(self) -> None:
-        self.worker_proc = await processes.spawn(str(Path(sys.executable).parent / "ticketflow"), "worker",
-                                                 log_path=self.work / "worker.log", env=self.env)
+        exe = str(Path(sys.executable).parent / "ticketflow")
+        self.worker_proc = await processes.spawn(exe, "worker", log_path=self.work / "worker.log", env=self.env)
+        for i in range(1, self.workers):
+            self.extra_workers.append(
+                await processes.spawn(exe, "worker", log_path=self.work / f"worker-{i}.log", env=self.env))
+
+    def processes(self) -> dict[str, list[int]]:
+        """The stack's processes by role, for CPU accounting (the bench's own
+        process runs the Chatwoot and PagerDuty sandboxes)."""
+        workers = [p.pid for p in [self.worker_proc, *self.extra_workers] if p is not None]
+        return {"temporal": [self.temporal_pid], "worker": workers, "bridge": [self.bridge_pid],
+                "bench_and_sandboxes": [os.getpid()]}
 
     async def stop_worker(self) -> None:
-        if self.worker_proc is not None:
-            await processes.terminate(self.worker_proc, "worker", timeout=30)
-            self.worker_proc = None
+        procs = [p for p in [self.worker_proc, *self.extra_workers] if p is not None]
+        await asyncio.gather(*(processes.terminate(p, "worker", timeout=30) for p in procs))
+        self.worker_proc, self.extra_workers = None, []
 
 
 def workdir() -> Path:

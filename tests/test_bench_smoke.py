@@ -41,5 +41,8 @@ async def test_quick_bench_reports_every_figure(tmp_path: Path):
     stages = results["raw"]["burst_stages_s"]  # where the burst's lateness went, from sampled histories
     assert {"timer_fired", "decision_started", "decision_completed", "page_completed"} <= set(stages)
     assert stages["timer_fired"]["p50"] <= stages["decision_started"]["p50"] <= stages["page_completed"]["p50"]
+    cpu = results["raw"]["burst_cpu_s"]  # where the machine's CPU went during the burst
+    assert {"temporal", "worker", "bridge", "bench_and_sandboxes", "postgres", "machine_idle", "wall"} <= set(cpu)
+    assert cpu["worker"] > 0 and cpu["temporal"] > 0 and cpu["wall"] > 0
     assert figures["worker_rss_kib_per_ticket_at_100"]["baseline"] > 0  # the SDK floor per workflow
     assert "webhook_to_started_p50_ms" in output.decode()  # the table was printed
