@@ -165,9 +165,9 @@ class Bench:
 
     def cpu(self, seconds: float) -> float:
         proc = self.worker()
-        before = sum(proc.cpu_times()[:2])
+        before = _cpu(proc)
         time.sleep(seconds)
-        return 100 * (sum(proc.cpu_times()[:2]) - before) / seconds
+        return 100 * (_cpu(proc) - before) / seconds
 
     async def opened(self) -> int:
         """Tickets whose opening actions are all done: the workflow upserts

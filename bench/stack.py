@@ -173,16 +173,17 @@ class Stack:
             self.extra_workers.append(
                 await processes.spawn(exe, "worker", log_path=self.work / f"worker-{i}.log", env=self.env))
 
+    def _workers(self) -> list[asyncio.subprocess.Process]:
+        return [p for p in [self.worker_proc, *self.extra_workers] if p is not None]
+
     def processes(self) -> dict[str, list[int]]:
         """The stack's processes by role, for CPU accounting (the bench's own
         process runs the Chatwoot and PagerDuty sandboxes)."""
-        workers = [p.pid for p in [self.worker_proc, *self.extra_workers] if p is not None]
-        return {"temporal": [self.temporal_pid], "worker": workers, "bridge": [self.bridge_pid],
-                "bench_and_sandboxes": [os.getpid()]}
+        return {"temporal": [self.temporal_pid], "worker": [p.pid for p in self._workers()],
+                "bridge": [self.bridge_pid], "bench_and_sandboxes": [os.getpid()]}
 
     async def stop_worker(self) -> None:
-        procs = [p for p in [self.worker_proc, *self.extra_workers] if p is not None]
-        await asyncio.gather(*(processes.terminate(p, "worker", timeout=30) for p in procs))
+        await asyncio.gather(*(processes.terminate(p, "worker", timeout=30) for p in self._workers()))
         self.worker_proc, self.extra_workers = None, []
 
 
