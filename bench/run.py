@@ -157,7 +157,7 @@ class Bench:
         """CPU seconds used so far by each role of the stack (Postgres: every
         `postgres` process on the machine), and the machine's idle seconds."""
         out: dict[str, float] = {}
-        for role, pids in self.stack.processes().items():
+        for role, pids in self.stack.pids_by_role().items():
             out[role] = sum(_cpu(psutil.Process(pid)) for pid in pids)
         out["postgres"] = sum(_cpu(p) for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres"))
         out["machine_idle"] = psutil.cpu_times().idle

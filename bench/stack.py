@@ -40,6 +40,9 @@ WEBHOOK_TOKEN = "bench-webhook-token"
 TASK_QUEUE = "ticketflow"
 
 
+TICKETFLOW = str(Path(sys.executable).parent / "ticketflow")  # this venv's CLI: worker and bridge processes
+
+
 def _timestamped(recorder) -> None:
     """Stamp each recorded sandbox call with its arrival time (time.time())."""
     record = recorder.record
@@ -138,7 +141,7 @@ class Stack:
         self.stack.push_async_callback(self.stop_worker)
 
         bport = free_port(host)
-        bridge = await processes.spawn(str(Path(sys.executable).parent / "ticketflow"), "bridge", "--host", host,
+        bridge = await processes.spawn(TICKETFLOW, "bridge", "--host", host,
                                        "--port", str(bport), log_path=self.work / "bridge.log", env=self.env)
         self.stack.push_async_callback(processes.terminate, bridge, "bridge")
         self.bridge_pid = bridge.pid
@@ -167,16 +170,15 @@ class Stack:
         raise RuntimeError(f"{url} never answered 200")
 
     async def start_worker(self) -> None:
-        exe = str(Path(sys.executable).parent / "ticketflow")
-        self.worker_proc = await processes.spawn(exe, "worker", log_path=self.work / "worker.log", env=self.env)
+        self.worker_proc = await processes.spawn(TICKETFLOW, "worker", log_path=self.work / "worker.log", env=self.env)
         for i in range(1, self.workers):
             self.extra_workers.append(
-                await processes.spawn(exe, "worker", log_path=self.work / f"worker-{i}.log", env=self.env))
+                await processes.spawn(TICKETFLOW, "worker", log_path=self.work / f"worker-{i}.log", env=self.env))
 
     def _workers(self) -> list[asyncio.subprocess.Process]:
         return [p for p in [self.worker_proc, *self.extra_workers] if p is not None]
 
-    def processes(self) -> dict[str, list[int]]:
+    def pids_by_role(self) -> dict[str, list[int]]:
         """The stack's processes by role, for CPU accounting (the bench's own
         process runs the Chatwoot and PagerDuty sandboxes)."""
         return {"temporal": [self.temporal_pid], "worker": [p.pid for p in self._workers()],
