@@ -10,6 +10,9 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY models ./models
 COPY starter ./starter
+COPY client ./client
+COPY console ./console
+COPY dryrun ./dryrun
 COPY infra ./infra
 COPY sandbox ./sandbox
 COPY engine ./engine

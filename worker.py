@@ -6,7 +6,8 @@ audit tables. SIGTERM (and Ctrl-C) drain gracefully: the worker stops
 polling, lets running activities finish (up to `graceful_shutdown_timeout`)
 and only then closes the clients.
 
-Run it with `ticketflow worker` (or `python worker.py`).
+Run it with `ticketflow worker`, which loads the settings, configures logging
+and the Temporal runtime, then calls `run_until_signalled`.
 """
 
 from __future__ import annotations
@@ -118,8 +119,3 @@ async def run_until_signalled(settings: Settings) -> None:
         await stop.wait()
         log.info("shutdown requested, draining")
 
-
-if __name__ == "__main__":
-    from starter.cli import main
-
-    main(["worker"])

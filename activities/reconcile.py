@@ -33,7 +33,7 @@ class ReconcileActivities:
     @activity.defn(name="reconcile.sync_open_conversations")
     async def sync_open_conversations(self, inp: ReconcileInput) -> ReconcileResult:
         from starter.chatwoot_events import WebhookError, ticket_from_conversation
-        from starter.temporal_gateway import for_web_ui
+        from client.gateway import for_web_ui
         from workflows.ticket import TicketWorkflow
 
         result = ReconcileResult()

@@ -43,9 +43,9 @@ from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
-from starter.console.board import STATUS_TTL, StatusCache, load_board
-from starter.temporal_gateway import TemporalGateway
-from starter.ticket_ops import TicketFilter, list_tickets
+from console.board import STATUS_TTL, StatusCache, load_board
+from client.gateway import TemporalGateway
+from client.tickets import TicketFilter, list_tickets
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 

@@ -9,7 +9,7 @@ workflow list itself reads `VIP · Jane Doe · vip-concierge`.
 
 Pure: no clock, no I/O, no settings. Every instant is printed in the
 pack's zone with the offset in force at that instant
-(`engine.timezones.local_time`); nothing relative to "now", so a board
+(`models.timezones.local_time`); nothing relative to "now", so a board
 rendered at 10:31 is still true when read at 11:00.
 
 Plain Markdown (bold, inline code, lists, links): the Web UI renders it,
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from engine.timezones import local_time, zone
+from models.timezones import local_time, zone
 from models.handoff import HandoffInput, HandoffStatus
 from models.policy import Policy
 from models.state import ClockState, HandoffState, LadderEntry

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from engine.timezones import zone
+from models.timezones import zone
 from models.policy import WEEKDAYS, CalendarSpec
 
 UTC = timezone.utc

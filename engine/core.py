@@ -24,10 +24,10 @@ from typing import Any, Iterable
 
 from engine import business_time
 from engine.conditions import holds
-from engine.durations import human_duration
+from models.durations import human_duration
 from engine.payloads import PayloadError, validate_payload
 from engine.templates import render
-from engine.timezones import local_time
+from models.timezones import local_time
 from models.actions import Action
 from models.policy import ClockSpec, Policy, Step
 from models.state import (ClockState, HandoffState, LadderEntry, PageState, PendingStep, RejectedSignal,

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from engine.durations import format_duration, parse_duration
-from engine.timezones import zone
+from models.durations import format_duration, parse_duration
+from models.timezones import zone
 
 Duration = Annotated[
     timedelta,

@@ -1,2 +1,3 @@
-"""What starts and signals workflows: the webhook bridge, the operator CLI,
-the dev stack and the scenario simulator."""
+"""What starts and signals workflows: the webhook bridge (Chatwoot and
+PagerDuty webhooks mapped to workflow starts and signals, and their
+delivery), the `ticketflow` CLI and the dev stack it runs."""

@@ -25,10 +25,10 @@ from infra.settings import Settings
 from models.chatwoot import INT4_MAX
 from starter import bridge_metrics, signatures
 from starter.chatwoot_events import Ignored, WebhookError, route
-from starter.console import mount_console
+from console import mount_console
 from starter.delivery import NoRunningTicket, RejectedByTemporal, TicketClosed, deliver, signal_page_update
 from starter.pagerduty_events import route_pagerduty
-from starter.temporal_gateway import TemporalGateway, TemporalUnavailable
+from client.gateway import TemporalGateway, TemporalUnavailable
 from starter.webhook_body import MalformedBody, parse_json
 
 log = structlog.get_logger(__name__)

@@ -114,7 +114,7 @@ def bridge(host: str = typer.Option(None), port: int = typer.Option(None)) -> No
     import uvicorn
 
     from starter.bridge import create_app
-    from starter.temporal_gateway import TemporalGateway
+    from client.gateway import TemporalGateway
 
     settings = _settings()
     try:
@@ -159,8 +159,8 @@ def simulate(
     """Dry-run an SOP: real workflows and policy on the time-skipping server,
     recording stand-ins for Chatwoot and PagerDuty, a real Postgres."""
     from engine.policy_loader import PolicyError
-    from starter.scenario import ScenarioError
-    from starter.simulate import format_json, format_table, simulate_file
+    from dryrun.scenario import ScenarioError
+    from dryrun.simulate import format_json, format_table, simulate_file
 
     if format not in ("json", "table"):
         typer.echo("--format must be json or table", err=True)
@@ -189,8 +189,8 @@ def report(
     from rich.console import Console
     from rich.table import Table
 
-    from engine.durations import format_duration
-    from starter.report import escalation_metrics
+    from models.durations import format_duration
+    from dryrun.report import escalation_metrics
 
     settings = _settings(log_level="warning")
     if settings.database_url is None:

@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from models.search_attributes import initial_search_attributes
 from models.signals import PageUpdate
 from starter.chatwoot_events import Route
-from starter.temporal_gateway import TemporalGateway, TemporalUnavailable, for_web_ui
+from client.gateway import TemporalGateway, TemporalUnavailable, for_web_ui
 from workflows.ticket import TicketWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=2)  # one attempt of one call

@@ -71,7 +71,7 @@ def _print_banner(lines: list[tuple[str, str]]) -> None:
 
 async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | None = None) -> None:
     from starter.bridge import create_app
-    from starter.temporal_gateway import TemporalGateway
+    from client.gateway import TemporalGateway
     from infra.worker_process import WorkerProcess
 
     stop = stop or asyncio.Event()

@@ -25,8 +25,8 @@ from infra.settings import Settings
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
 from models.status import TicketStatus
-from starter.ticket_ops import TicketFilter, refusal, send_update, ticket_id, time_left, ui_link, when
-from starter.ticket_ops import list_tickets as list_tickets_
+from client.tickets import TicketFilter, refusal, send_update, ticket_id, time_left, ui_link, when
+from client.tickets import list_tickets as list_tickets_
 from workflows.ticket import TicketWorkflow
 
 

@@ -124,7 +124,7 @@ async def cleanup(ts_env):
 
 
 async def terminate_all(client, ids) -> None:
-    from starter.simulate import terminate_ticket_tree
+    from dryrun.simulate import terminate_ticket_tree
 
     for wid in ids:
         await terminate_ticket_tree(client, wid, "test cleanup")

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowExecutionStatus
 from infra.settings import load_settings
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
-from starter.temporal_gateway import TemporalGateway
+from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import terminate_all
 from tests.helpers import eventually

@@ -16,7 +16,7 @@ from infra.settings import load_settings
 from starter.bridge import create_app
 from starter.delivery import REQUEST_BUDGET
 from starter.signatures import sign_chatwoot
-from starter.temporal_gateway import TemporalGateway
+from client.gateway import TemporalGateway
 from tests import payloads
 from tests.faults.servers import DevServer
 

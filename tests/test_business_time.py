@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.business_time import add_business, business_between, is_open, next_open, windows_on
-from engine.timezones import zone
+from models.timezones import zone
 from models.policy import CalendarSpec
 
 CT = zone("America/Chicago")

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from infra.settings import Settings, SettingsError
 from starter.bridge import create_app
-from starter.console.auth import COOKIE, Operator, Sessions, parse_operators
-from starter.console.packs import Packs, escalation_form, payload_from_form
-from starter.temporal_gateway import TemporalGateway, TemporalUnavailable
+from console.auth import COOKIE, Operator, Sessions, parse_operators
+from console.packs import Packs, escalation_form, payload_from_form
+from client.gateway import TemporalGateway, TemporalUnavailable
 from tests.conftest import POLICIES_DIR
 
 TOKEN = "tok-alicia-0123456789abcdef"
@@ -135,8 +135,8 @@ def test_board_sorts_by_next_deadline_and_shares_statuses():
     from datetime import datetime, timedelta, timezone
 
     from models.status import TicketStatus
-    from starter.console.board import BoardRow, StatusCache, sort_board
-    from starter.ticket_ops import TicketRow
+    from console.board import BoardRow, StatusCache, sort_board
+    from client.tickets import TicketRow
 
     now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 

@@ -28,8 +28,8 @@ from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
-from starter.simulate import terminate_ticket_tree
-from starter.temporal_gateway import TemporalGateway
+from dryrun.simulate import terminate_ticket_tree
+from client.gateway import TemporalGateway
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually
 from workflows.handoff import HandoffWorkflow

@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
-from engine.timezones import zone
+from models.timezones import zone
 from infra.http_server import free_port
 from infra.settings import load_settings
 from infra.telemetry import MetricsUnavailable, build_runtime
@@ -28,7 +28,7 @@ from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
-from starter.temporal_gateway import TemporalGateway
+from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import POLICIES_DIR, terminate_all
 from tests.helpers import eventually

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.policy_loader import load_policy
-from starter.scenario import ScenarioError, load_scenario
+from dryrun.scenario import ScenarioError, load_scenario
 from tests.conftest import POLICIES_DIR
 
 SCENARIOS = Path(__file__).parent / "scenarios"

@@ -8,10 +8,10 @@ import re
 from datetime import datetime, timedelta
 
 from engine.policy_loader import load_policy
-from engine.timezones import zone
-from starter.report import escalation_metrics
-from starter.scenario import load_scenario
-from starter.simulate import run_scenario
+from models.timezones import zone
+from dryrun.report import escalation_metrics
+from dryrun.scenario import load_scenario
+from dryrun.simulate import run_scenario
 from tests.conftest import POLICIES_DIR
 from tests.test_vip_scenarios import SCENARIOS, simulate
 

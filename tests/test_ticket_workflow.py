@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
-from engine.timezones import zone
+from models.timezones import zone
 from models import search_attributes as sa
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, CustomerReplied, Escalate, Reassign, Reopened, Resolved

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from engine.timezones import local_time, zone
+from models.timezones import local_time, zone
 from models.signals import Escalate
 from models.ticket import Contact
 from models.ticket_input import TicketInput
-from starter.temporal_gateway import for_web_ui
+from client.gateway import for_web_ui
 from tests.helpers import eventually
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow

@@ -26,8 +26,8 @@ from engine.policy_loader import load_policy
 from infra import db
 from infra.embedded_pg import EmbeddedPostgres
 from infra.temporal import register_search_attributes, venv_binary
-from starter.scenario import load_scenario
-from starter.simulate import run_scenario
+from dryrun.scenario import load_scenario
+from dryrun.simulate import run_scenario
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.durations import parse_duration
+from models.durations import parse_duration
 from engine.yaml_loader import PackLoader
 from models.handoff import HandoffResponse
 from models.policy import Policy

@@ -2,6 +2,6 @@
 CLI's actions, served by the bridge at /console (and inside Chatwoot as a
 Dashboard App at /console/chatwoot)."""
 
-from starter.console.routes import Console, mount_console
+from console.routes import Console, mount_console
 
 __all__ = ["Console", "mount_console"]

@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRej
 from temporalio.service import RPCError
 
 from models.status import TicketStatus
-from starter.ticket_ops import TicketFilter, TicketRow, list_tickets, next_deadline
+from client.tickets import TicketFilter, TicketRow, list_tickets, next_deadline
 from workflows.ticket import TicketWorkflow
 
 QUERY_CONCURRENCY = 16

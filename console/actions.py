@@ -17,8 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
 from models.status import TicketStatus
-from starter.console.packs import Packs, escalation_form, payload_from_form
-from starter.ticket_ops import ACTIONS, refusal, send_update
+from console.packs import Packs, escalation_form, payload_from_form
+from client.tickets import ACTIONS, refusal, send_update
 
 log = structlog.get_logger(__name__)
 

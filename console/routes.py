@@ -24,12 +24,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from infra import db
 from infra.settings import Settings
 from models.status import TicketStatus
-from starter.console import actions as console_actions
-from starter.console.auth import COOKIE, SESSION_SECONDS, Operator, Sessions, parse_operators
-from starter.console.board import QUERY_TIMEOUT, StatusCache, load_board
-from starter.console.packs import Packs, escalation_form
-from starter.temporal_gateway import TemporalGateway, TemporalUnavailable
-from starter.ticket_ops import TicketFilter, chatwoot_link, next_deadline, time_left, ui_link, when
+from console import actions as console_actions
+from console.auth import COOKIE, SESSION_SECONDS, Operator, Sessions, parse_operators
+from console.board import QUERY_TIMEOUT, StatusCache, load_board
+from console.packs import Packs, escalation_form
+from client.gateway import TemporalGateway, TemporalUnavailable
+from client.tickets import TicketFilter, chatwoot_link, next_deadline, time_left, ui_link, when
 from workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)

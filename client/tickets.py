@@ -15,8 +15,8 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from engine.durations import human_duration
-from engine.timezones import local_time
+from models.durations import human_duration
+from models.timezones import local_time
 from infra.settings import Settings
 from models import search_attributes as sa
 from models.handoff import HandoffResponse

@@ -26,15 +26,15 @@ from temporalio.worker import Worker
 
 from activities.policy import policy_activities
 from engine.policy_loader import load_policy
-from engine.timezones import zone
+from models.timezones import zone
 from models.handoff import HandoffResponse
 from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, Reassign, Reopened,
                             Resolved, StatusChanged, VipFlagChanged)
 from models.status import TicketStatus
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, TimelineEntry, recording_activities
-from starter.scenario import Scenario, ScenarioEvent, load_scenario
-from starter.temporal_gateway import for_web_ui
+from dryrun.scenario import Scenario, ScenarioEvent, load_scenario
+from client.gateway import for_web_ui
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
