@@ -59,10 +59,10 @@ class HandoffEngine:
         self.by = r.by
         state = self.steps.state
         state.pending.clear()  # a late answer stops the rest of the failure ladder
-        actions = self.steps._resolve_pages(lambda p: True, now, f"answered by {r.by}")
-        self.steps._log(now, f"handoff:{self.inp.name}", self.status, r.by,
+        actions = self.steps.pages.resolve(lambda p: True, now, f"answered by {r.by}")
+        self.steps.ctx.log(now, f"handoff:{self.inp.name}", self.status, r.by,
                         f"{self.spec.title}: {self.status} by {r.by}")
-        self.steps._schedule(self.spec.on_success, f"handoff:{self.inp.name}", f"success", now, self.inp.owner,
+        self.steps.ladder.schedule(self.spec.on_success, f"handoff:{self.inp.name}", f"success", now, self.inp.owner,
                              {**self.context, "by": r.by, "decision": r.decision})
         actions += self.steps.advance(now)
         return actions, self._result(self.status)
@@ -83,7 +83,7 @@ class HandoffEngine:
         if self.spec.success == "acknowledged" and self.status in ("open", "failed"):
             return self.respond(HandoffResponse(by=page.target, ok=True), now)
         self.steps.state.pending.clear()
-        self.steps._log(now, f"handoff:{self.inp.name}", f"pagerduty.{status}", page.target,
+        self.steps.ctx.log(now, f"handoff:{self.inp.name}", f"pagerduty.{status}", page.target,
                         f"Page to {page.target} {status} in PagerDuty; ladder stopped")
         return [], self.progress()
 
@@ -95,9 +95,9 @@ class HandoffEngine:
 
     def _fail(self, now: datetime, why: str) -> tuple[list[Action], HandoffResult]:
         self.status = "failed"
-        self.steps._log(now, f"handoff:{self.inp.name}", "handoff.failed", self.inp.target,
+        self.steps.ctx.log(now, f"handoff:{self.inp.name}", "handoff.failed", self.inp.target,
                         f"{self.spec.title}: {why}")
-        self.steps._schedule(self.spec.on_failure, f"handoff:{self.inp.name}", "failure", now, self.inp.owner,
+        self.steps.ladder.schedule(self.spec.on_failure, f"handoff:{self.inp.name}", "failure", now, self.inp.owner,
                              self.context)
         actions = self.steps.advance(now)
         return actions, self._result("failed")

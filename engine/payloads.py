@@ -2,7 +2,8 @@
 
 The SOP's HANDOFF blocks become pydantic models at run time (one per
 handoff spec), so a pack can define a new handoff without code and a bad
-payload is refused with the field and the allowed values.
+payload is refused with the field and the allowed values. `payload_text`
+writes a validated payload for people (briefs, pages, templates).
 """
 
 from __future__ import annotations
@@ -69,3 +70,15 @@ def validate_payload(name: str, spec: HandoffSpec, given: dict[str, Any], contex
             where = ".".join(str(p) for p in e["loc"]) or "payload"
             msgs.append(f"payload.{where}: {e['msg']}")
         raise PayloadError("; ".join(msgs)) from None
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """A handoff payload for people: one `Field: value` line each."""
+    lines = []
+    for key, value in payload.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    return "\n".join(lines)

@@ -151,3 +151,15 @@ def test_random_event_sequences_keep_the_invariants(events, start_offset_min, vi
         assert not any(p.status == "triggered" for p in e.state.pages.values())
     if not vip:
         assert not any(a.kind == "pagerduty.trigger" for a in actions) or e.state.facts["vip"]
+
+
+def test_the_patch_flags_reach_every_concern():
+    """The workflow pins a live ticket's code path on the engine; the split
+    core's concerns read it from their shared context."""
+    e = engine()
+    assert e.sop_orders and e.event_stage_markers
+    e.sop_orders, e.event_stage_markers = False, False
+    assert (e.ctx.sop_orders, e.ctx.event_stage_markers) == (False, False)
+    assert e.clocks.ctx is e.ladder.ctx is e.steps.ctx is e.ctx
+    with pytest.raises(AttributeError):
+        e.policy = POLICY

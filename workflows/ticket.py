@@ -3,7 +3,8 @@
 The workflow is a thin driver around `engine.core.TicketEngine`: signals and
 updates queue events, the main loop feeds them to the engine with the
 ticket's clock, runs the actions it returns (activities, handoff child
-workflows) and sleeps until the next absolute deadline the engine holds.
+workflows: workflows/ticket_actions.py) and sleeps until the next absolute
+deadline the engine holds.
 
 - Webhook events are signals; one the ticket cannot accept is recorded in
   `status().rejected_signals`, never a failed workflow task.
@@ -24,27 +25,24 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
-    from engine.board import handoff_start_metadata, ticket_board
+    from engine.board import ticket_board
     from engine.core import Rejected, TicketEngine, short_id
     from engine.shared_policy import shared, shared_packed
     from models import search_attributes as sa
     from models.actions import Action
-    from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult
+    from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffResponse, HandoffResult
     from models.policy_io import LoadPolicyInput
     from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, PageUpdate, Reassign,
                                 Reopened, Resolved, StatusChanged, VipFlagChanged)
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
-    from workflows.actions import (ACTIVITY_FAILED, RETRY, ActionContext, ActionFailed, execute, failure_message,
-                                   run_activity)
-    from workflows.failures import audit_failed_action
-    from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
-    from workflows.handoff import HandoffWorkflow
+    from workflows.actions import ACTIVITY_FAILED, RETRY, failure_message, run_activity
+    from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES
     from workflows.metrics import WorkflowMetrics
+    from workflows.ticket_actions import TicketActionRunner
     from workflows.versions import patches_in_effect
 
 
@@ -121,9 +119,10 @@ class TicketWorkflow:
             self._engine.sop_orders = sop_orders
             actions = self._engine.open(self._now())
         engine = self._engine
+        runner = TicketActionRunner(engine, self._now, self._metrics, batched=self._batched, local=self._local,
+                                    clock_offset_seconds=self._input.clock_offset_seconds)
         while True:
-            self._observe(actions)
-            await self._execute(actions)
+            await runner.execute(actions)
             self._upsert_search_attributes()
             self._show_board()
             if engine.closed:
@@ -169,85 +168,7 @@ class TicketWorkflow:
         return info.is_continue_as_new_suggested() or \
             info.get_current_history_length() >= self._input.continue_as_new_after
 
-    # -------------------------------------------------------------- execution
-
-    def _ctx(self) -> ActionContext:
-        e = self._engine
-        return ActionContext(workflow_id=e.state.workflow_id, ticket=e.state.ticket, policy=e.policy.name,
-                             facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage,
-                             local=self._local)
-
-    async def _execute(self, actions: list[Action]) -> None:
-        if self._batched:
-            failed: list[tuple[Action, str]] = []
-            await run_batched(actions, self._ctx, self._run_one,
-                              lambda a, exc: failed.append(self._action_failed(a, exc)))
-            for a, why in failed:  # in the audit trail too (issue 10), once the decision's batch is done
-                await audit_failed_action(a, self._ctx(), why, self._now())
-            return
-        queue = list(actions)  # the path of tickets started before `batched-actions`: one at a time
-        while queue:
-            a = queue.pop(0)
-            try:
-                queue[0:0] = await self._run_one(a)
-            except ActionFailed as exc:
-                _, why = self._action_failed(a, exc)
-                await audit_failed_action(a, self._ctx(), why, self._now())
-
-    async def _run_one(self, a: Action) -> list[Action]:
-        """Run one action on its own (a barrier in workflows/batched.py, or
-        any action on the old path); return what its answer adds."""
-        if a.kind == "handoff.start":
-            await self._start_handoff(a)
-        elif a.kind == "handoff.signal":
-            await self._signal_handoff(a)
-        elif a.kind == "handoff.page":
-            await self._forward_page_update(a)
-        else:
-            result = await execute(a, self._ctx())
-            if a.kind == "query.recent_level":
-                return self._engine.recent_level_counted(a.params["level"], result.count, self._now())
-        return []
-
-    def _action_failed(self, a: Action, exc: ActionFailed) -> tuple[Action, str]:
-        workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
-        self._engine.record_failure(self._now(), "ticket", a.kind, a.target, str(exc))
-        return a, str(exc)
-
-    async def _start_handoff(self, a: Action) -> None:
-        e, p = self._engine, a.params
-        inp = HandoffInput(handoff_id=p["handoff_id"], ticket_workflow_id=e.state.workflow_id, name=p["name"],
-                           target=p["target"], reason=p.get("reason"), payload=p.get("payload", {}), by=p["by"],
-                           owner=p.get("owner"), started_at=datetime.fromisoformat(p["started_at"]),
-                           deadline=datetime.fromisoformat(p["deadline"]), policy=e.policy, ticket=e.state.ticket,
-                           facts=p.get("facts", {}), context=p.get("context", {}),
-                           clock_offset_seconds=self._input.clock_offset_seconds)
-        await workflow.start_child_workflow(HandoffWorkflow.run, inp, id=p["handoff_id"],
-                                            parent_close_policy=ParentClosePolicy.ABANDON,
-                                            **handoff_start_metadata(inp, a.summary))
-
-    async def _signal_handoff(self, a: Action) -> None:
-        p = a.params
-        handle = workflow.get_external_workflow_handle(p["handoff_id"])
-        try:
-            await handle.signal(HandoffWorkflow.respond, HandoffResponse(
-                by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action")))
-        except ApplicationError as exc:  # the handoff has already finished
-            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
-
-    async def _forward_page_update(self, a: Action) -> None:
-        p = a.params
-        try:
-            await workflow.get_external_workflow_handle(p["handoff_id"]).signal(
-                HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by")))
-        except ApplicationError as exc:
-            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
-
-    def _observe(self, actions: list[Action]) -> None:
-        """Business metrics for a decided batch (replay-safe; see workflows/metrics.py)."""
-        if actions:
-            started = workflow.info().workflow_start_time + timedelta(seconds=self._input.clock_offset_seconds)
-            self._metrics.observe(actions, self._now(), started, vip=bool(self._engine.state.facts.get("vip")))
+    # ---------------------------------------------------------- what it shows
 
     def _show_board(self) -> None:
         """The Web UI's board (current details): no command, so replays are unaffected."""

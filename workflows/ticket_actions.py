@@ -1,0 +1,126 @@
+"""Carrying out a ticket decision's actions, from inside TicketWorkflow.
+
+The engine decides; this runs what it decided, in the order it decided it:
+activities (one at a time for tickets started before `batched-actions`,
+batched per system after it, see workflows/batched.py), the handoff child
+workflows it starts and the responses and page updates it forwards to them,
+and the `query.recent_level` answer it feeds back to the engine (whose
+actions run next). Each batch is first counted in the business metrics
+(workflows/metrics.py), as HandoffWorkflow counts its own. An action that
+still fails after its retries is kept in the ticket's ladder and audit
+trail, never raised: a Chatwoot outage must not stop a ticket. Kept out of
+workflows/ticket.py so that the workflow reads as its loop, its signals and
+its updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from engine.board import handoff_start_metadata
+    from engine.core import TicketEngine
+    from models.actions import Action
+    from models.handoff import HandoffInput, HandoffResponse
+    from models.signals import PageUpdate
+    from workflows.actions import ActionContext, ActionFailed, execute
+    from workflows.batched import run_batched
+    from workflows.failures import audit_failed_action
+    from workflows.handoff import HandoffWorkflow
+    from workflows.metrics import WorkflowMetrics
+
+
+class TicketActionRunner:
+    def __init__(self, engine: TicketEngine, now: Callable[[], datetime], metrics: WorkflowMetrics, *,
+                 batched: bool, local: bool, clock_offset_seconds: float) -> None:
+        self._engine = engine
+        self._now = now
+        self._metrics = metrics
+        self._batched = batched  # issue 9: a decision's actions run concurrently, batched per system
+        self._local = local  # issue 9: PagerDuty and audit calls as local activities
+        self._clock_offset_seconds = clock_offset_seconds
+
+    def _ctx(self) -> ActionContext:
+        e = self._engine
+        return ActionContext(workflow_id=e.state.workflow_id, ticket=e.state.ticket, policy=e.policy.name,
+                             facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage,
+                             local=self._local)
+
+    async def execute(self, actions: list[Action]) -> None:
+        """Count a decided batch in the business metrics, then run it."""
+        self._observe(actions)
+        if self._batched:
+            failed: list[tuple[Action, str]] = []
+            await run_batched(actions, self._ctx, self._run_one,
+                              lambda a, exc: failed.append(self._action_failed(a, exc)))
+            for a, why in failed:  # in the audit trail too (issue 10), once the decision's batch is done
+                await audit_failed_action(a, self._ctx(), why, self._now())
+            return
+        queue = list(actions)  # the path of tickets started before `batched-actions`: one at a time
+        while queue:
+            a = queue.pop(0)
+            try:
+                queue[0:0] = await self._run_one(a)
+            except ActionFailed as exc:
+                _, why = self._action_failed(a, exc)
+                await audit_failed_action(a, self._ctx(), why, self._now())
+
+    def _observe(self, actions: list[Action]) -> None:
+        """Business metrics for a decided batch (replay-safe; see workflows/metrics.py)."""
+        if actions:
+            started = workflow.info().workflow_start_time + timedelta(seconds=self._clock_offset_seconds)
+            self._metrics.observe(actions, self._now(), started, vip=bool(self._engine.state.facts.get("vip")))
+
+    async def _run_one(self, a: Action) -> list[Action]:
+        """Run one action on its own (a barrier in workflows/batched.py, or
+        any action on the old path); return what its answer adds."""
+        if a.kind == "handoff.start":
+            await self._start_handoff(a)
+        elif a.kind == "handoff.signal":
+            await self._signal_handoff(a)
+        elif a.kind == "handoff.page":
+            await self._forward_page_update(a)
+        else:
+            result = await execute(a, self._ctx())
+            if a.kind == "query.recent_level":
+                return self._engine.recent_level_counted(a.params["level"], result.count, self._now())
+        return []
+
+    def _action_failed(self, a: Action, exc: ActionFailed) -> tuple[Action, str]:
+        workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
+        self._engine.record_failure(self._now(), "ticket", a.kind, a.target, str(exc))
+        return a, str(exc)
+
+    async def _start_handoff(self, a: Action) -> None:
+        e, p = self._engine, a.params
+        inp = HandoffInput(handoff_id=p["handoff_id"], ticket_workflow_id=e.state.workflow_id, name=p["name"],
+                           target=p["target"], reason=p.get("reason"), payload=p.get("payload", {}), by=p["by"],
+                           owner=p.get("owner"), started_at=datetime.fromisoformat(p["started_at"]),
+                           deadline=datetime.fromisoformat(p["deadline"]), policy=e.policy, ticket=e.state.ticket,
+                           facts=p.get("facts", {}), context=p.get("context", {}),
+                           clock_offset_seconds=self._clock_offset_seconds)
+        await workflow.start_child_workflow(HandoffWorkflow.run, inp, id=p["handoff_id"],
+                                            parent_close_policy=ParentClosePolicy.ABANDON,
+                                            **handoff_start_metadata(inp, a.summary))
+
+    async def _signal_handoff(self, a: Action) -> None:
+        p = a.params
+        handle = workflow.get_external_workflow_handle(p["handoff_id"])
+        try:
+            await handle.signal(HandoffWorkflow.respond, HandoffResponse(
+                by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action")))
+        except ApplicationError as exc:  # the handoff has already finished
+            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
+
+    async def _forward_page_update(self, a: Action) -> None:
+        p = a.params
+        try:
+            await workflow.get_external_workflow_handle(p["handoff_id"]).signal(
+                HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by")))
+        except ApplicationError as exc:
+            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
