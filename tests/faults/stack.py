@@ -6,6 +6,12 @@ free ports, so a scenario can SIGKILL and restart any one of them and check
 the invariants from outside: Temporal visibility, the stand-ins' recorded
 calls (`/_sandbox/calls`, `/_sandbox/alerts`) and Postgres.
 
+Free ports without a race: the stand-ins and the bridge are told port 0 and
+the port each bound is read back (`infra.processes.wait_listening`); a
+restart asks for that same port again (other processes are configured with
+it), so only a port taken in the moment between a kill and its restart can
+fail a restart, and it fails saying so.
+
 The policy is the VIP pack with second-long clocks (first acknowledgment 4 s,
 the second page 3 s later), so tickets are mid-ladder within seconds.
 """
@@ -28,7 +34,6 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from infra import db, processes
 from infra.embedded_pg import EmbeddedPostgres
-from infra.http_server import free_port
 from tests import payloads
 from tests.helpers import signed
 from tests.faults.servers import DevServer
@@ -54,16 +59,25 @@ def fast_pack(directory: Path) -> None:
 
 @dataclass
 class Child:
-    """One process of the stack: start, SIGKILL, restart with the same argv."""
+    """One process of the stack: start, SIGKILL, restart with the same argv.
+    `port` (a server's): 0 until its first start, then the port it bound."""
 
     name: str
     argv: list[str]
     env: dict[str, str]
     log_path: Path
+    port: int | None = None
     proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        self.proc = await processes.spawn(*self.argv, log_path=self.log_path, env=self.env)
+        argv = self.argv if self.port is None else [*self.argv, "--port", str(self.port)]
+        self.proc = await processes.spawn(*argv, log_path=self.log_path, env=self.env)
+        if self.port is not None:
+            self.port = await processes.wait_listening(self.proc, self.name, self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     async def kill(self) -> None:
         if self.proc and self.proc.returncode is None:
@@ -109,37 +123,38 @@ class Stack:
         # the server is closing at that moment fails with "Server disconnected without sending a response".
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0),
                                       limits=httpx.Limits(keepalive_expiry=1.0))
-        ports = {which: free_port() for which in ("chatwoot", "pagerduty", "bridge")}
-        self.urls = {which: f"http://127.0.0.1:{port}" for which, port in ports.items()}
-        for which in ("chatwoot", "pagerduty"):
-            argv = [sys.executable, "-m", "tests.faults.serve", which, "--port", str(ports[which]),
-                    "--token", CW_TOKEN, "--keys", ",".join(PD_KEYS.values())]
-            await self._start(which, argv)
-        bridge_port = ports["bridge"]
-        await self._start("worker", [str(BIN / "ticketflow"), "worker"])
-        await self._start("bridge", [str(BIN / "ticketflow"), "bridge", "--host", "127.0.0.1",
-                                     "--port", str(bridge_port)])
+        for which in ("chatwoot", "pagerduty"):  # first: the others' settings name their URLs
+            argv = [sys.executable, "-m", "tests.faults.serve", which, "--token", CW_TOKEN,
+                    "--keys", ",".join(PD_KEYS.values())]
+            await self._start(which, argv, self._base_env(), listens=True)
+        await self._start("worker", [str(BIN / "ticketflow"), "worker"], self.env())
+        await self._start("bridge", [str(BIN / "ticketflow"), "bridge", "--host", "127.0.0.1"], self.env(),
+                          listens=True)
         for which in ("chatwoot", "pagerduty"):
             await self.wait_http(f"{self.urls[which]}/_sandbox/calls")
         await self.wait_http(f"{self.urls['bridge']}/healthz")
         return self
 
-    def env(self) -> dict[str, str]:
+    def _base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "CHATWOOT_", "PAGERDUTY_",
                                                                         "WEBHOOK_", "DATABASE_URL"))}
-        env.update(
+        return env | dict(LOG_FORMAT="json", LOG_LEVEL="info", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+
+    def env(self) -> dict[str, str]:
+        return self._base_env() | dict(
             TEMPORAL_ADDRESS=self.temporal.address, TEMPORAL_TASK_QUEUE=self.queue, DATABASE_URL=self.dsn,
             CHATWOOT_BASE_URL=self.urls["chatwoot"], CHATWOOT_API_TOKEN=CW_TOKEN, CHATWOOT_ACCOUNT_ID="1",
             PAGERDUTY_EVENTS_URL=self.urls["pagerduty"], PAGERDUTY_ROUTING_KEY=PD_KEYS["alicia"],
             PAGERDUTY_ROUTING_KEYS=json.dumps(PD_KEYS), WEBHOOK_SECRET=SECRET, POLICIES_DIR=str(self.tmp),
-            DEFAULT_POLICY=POLICY, LOG_FORMAT="json", LOG_LEVEL="info", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1",
+            DEFAULT_POLICY=POLICY, BRIDGE_PORT="0",  # `ticketflow bridge --port 0` falls back to BRIDGE_PORT
         )
-        return env
 
-    async def _start(self, name: str, argv: list[str]) -> None:
-        child = Child(name, argv, self.env(), self.tmp / f"{name}.log")
+    async def _start(self, name: str, argv: list[str], env: dict[str, str], listens: bool = False) -> None:
+        child = Child(name, argv, env, self.tmp / f"{name}.log", port=0 if listens else None)
         await child.start()
         self.children[name] = child
+        if listens:
+            self.urls[name] = child.url
 
     async def restart(self, name: str) -> None:
         child = self.children[name]
