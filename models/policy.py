@@ -137,11 +137,12 @@ class CalendarSpec(_Strict):
     Alicia works until 14:45 but takes no new VIP after 14:30.
     """
 
-    timezone: str
-    weekly: Weekly
-    variants: list[CalendarVariant] = Field(default_factory=list)
-    holidays: list[date] = Field(default_factory=list)
-    cutoff: ClockTime | None = None
+    timezone: str = Field(description="An IANA zone: `America/Chicago`, `Europe/London`.")
+    weekly: Weekly = Field(description='Open windows by weekday: `{mon-fri: ["09:00-17:00"], sat: ["10:00-14:00"]}`.')
+    variants: list[CalendarVariant] = Field(default_factory=list, description="Other weekly hours between two dates.")
+    holidays: list[date] = Field(default_factory=list, description="Closed all day (YYYY-MM-DD).")
+    cutoff: ClockTime | None = Field(None, description='Local time ("14:30") after which the calendar takes no new '
+                                     "tickets for intake, though it stays open for work.")
 
     @field_validator("timezone")
     @classmethod
@@ -153,14 +154,14 @@ class CalendarSpec(_Strict):
 class Party(_Strict):
     """A person or a team that can own, be paged or receive a handoff."""
 
-    name: str
+    name: str = Field(description="The name people read: `Alicia Garrett`, `Tier 1 support`.")
     kind: Literal["person", "team"] = "person"
-    chatwoot_agent_id: int | None = None
-    chatwoot_team_id: int | None = None
-    # The *name* of a routing key in settings (PAGERDUTY_ROUTING_KEYS), never the key.
-    pagerduty: str | None = None
-    backup: str | None = None  # who covers when this party does not answer
-    calendar: str | None = None  # when this party works (for coverage and display)
+    chatwoot_agent_id: int | None = Field(None, description="The Chatwoot agent to assign (a person).")
+    chatwoot_team_id: int | None = Field(None, description="The Chatwoot team to assign (a team).")
+    pagerduty: str | None = Field(None, description="The *name* of a routing key in settings "
+                                  "(PAGERDUTY_ROUTING_KEYS), never the key itself.")
+    backup: str | None = Field(None, description="Who covers when this party does not answer (a person or team id).")
+    calendar: str | None = Field(None, description="When this party works (a calendar id; coverage and display).")
 
     @property
     def first_name(self) -> str:
@@ -178,14 +179,17 @@ class CoverageRule(_Strict):
     """Who owns a new ticket: the first rule whose condition holds (and, with
     `calendar`, whose calendar is open for intake at that instant)."""
 
-    owner: str
-    when: Condition = Field(default_factory=dict)
-    calendar: str | None = None
+    owner: str = Field(description="The person or team id that owns the ticket.")
+    when: Condition = Field(default_factory=dict, description="Facts that must hold, e.g. `{vip: true}`.")
+    calendar: str | None = Field(None, description="Only while this calendar is open for intake.")
 
 
 class DimensionValue(_Strict):
-    labels: list[str] = Field(default_factory=list)  # Chatwoot labels that select this value
-    facts: dict[str, Any] = Field(default_factory=dict)  # facts this value sets
+    """One value of a classification axis, and the facts it sets on the ticket."""
+
+    labels: list[str] = Field(default_factory=list, description="Chatwoot labels that select this value.")
+    facts: dict[str, Any] = Field(default_factory=dict, description="Facts this value sets, e.g. "
+                                  "`{priority: high, timeframe: 12 hours}`.")
     title: str | None = None
 
 
@@ -194,9 +198,9 @@ class Dimension(_Strict):
     from a conversation custom attribute, or a label `prefix + value`, or a
     label listed under a value; else `default`."""
 
-    attribute: str | None = None
-    label_prefix: str | None = None
-    default: str | None = None
+    attribute: str | None = Field(None, description="The Chatwoot conversation custom attribute to read.")
+    label_prefix: str | None = Field(None, description="Labels `<prefix><value>` select a value, e.g. `severity:`.")
+    default: str | None = Field(None, description="The value when nothing selects one.")
     values: dict[str, DimensionValue]
 
 
@@ -223,27 +227,28 @@ StepAction = Literal[
 class Step(_Strict):
     """One action of a ladder or rule, `after` its trigger (breach, event)."""
 
-    do: StepAction
-    after: Duration = timedelta(0)
-    when: Condition = Field(default_factory=dict)
+    do: StepAction = Field(description="What the step does: page, note, message, assign, level, handoff, close ...")
+    after: Duration = Field(timedelta(0), description="Delay after the trigger (breach, event): `30m`, `4h`.")
+    when: Condition = Field(default_factory=dict, description="Run only if these facts hold then.")
     # `target` names a party, or: owner, backup (of the owner when the step was
     # triggered), backup2 (backup's backup), handoff_target, secondary (of the
     # handoff), previous_owner, coverage (whoever coverage gives the ticket now).
-    target: str | None = None
-    template: str | None = None
+    target: str | None = Field(None, description="A person or team id, or owner, backup, backup2, handoff_target, "
+                               "secondary, previous_owner, coverage.")
+    template: str | None = Field(None, description="A template id (note, message).")
     label: str | None = None
     status: Literal["open", "resolved", "pending", "snoozed"] | None = None
     stage: str | None = None
     level: int | None = None
     severity: Literal["critical", "error", "warning", "info"] = "critical"
-    handoff: str | None = None
-    reason: str | None = None  # handoff reason, for handoffs started by a step
+    handoff: str | None = Field(None, description="The handoff id to start (do: handoff).")
+    reason: str | None = Field(None, description="The handoff reason, for handoffs started by a step.")
     table: Literal["vip_concierge_action", "support_escalations", "founder_pull", "vip_flag_change",
                    "decision_log"] | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
-    event: EventName | None = None
-    window: Duration | None = None  # count_recent_level: look-back window
-    summary: str | None = None  # human summary shown in the Temporal Web UI
+    event: EventName | None = Field(None, description="The event to raise (do: emit).")
+    window: Duration | None = Field(None, description="count_recent_level: the look-back window.")
+    summary: str | None = Field(None, description="A summary for people (Temporal Web UI, page text).")
 
     @model_validator(mode="after")
     def _needs(self) -> "Step":
@@ -278,13 +283,13 @@ class ClockSpec(_Strict):
     from the same start). `classified`, `vip_set` and `vip_removed` in
     `starts_on` arm a clock that was never armed, never one that stopped."""
 
-    title: str
-    starts_on: list[EventName]
-    stops_on: list[EventName] = Field(default_factory=list)
-    restart_on: list[EventName] = Field(default_factory=list)
-    when: Condition = Field(default_factory=dict)
-    duration: Duration
-    calendar: str | None = None
+    title: str = Field(description="What people see on the board and in alerts; one per clock.")
+    starts_on: list[EventName] = Field(description="Events that arm the clock.")
+    stops_on: list[EventName] = Field(default_factory=list, description="Events that end it (an ack, a reply).")
+    restart_on: list[EventName] = Field(default_factory=list, description="Events that push its deadline out again.")
+    when: Condition = Field(default_factory=dict, description="It runs while these facts hold, waits otherwise.")
+    duration: Duration = Field(description="How long until it breaches: `30m`, `4h`, `1h30m`, `2d`.")
+    calendar: str | None = Field(None, description="Count business time of this calendar instead of wall time.")
     # Count from the start event, or from the later moment its condition first
     # holds (default), or from when the ticket opened (a resolution SLA that
     # starts once the ask type is known; response SLAs by priority).
@@ -292,8 +297,8 @@ class ClockSpec(_Strict):
     # An SLA about engaging the customer: it never runs while the ticket is
     # silent (the pack's `silent_when`), so a legal ticket is not nagged.
     customer_facing: bool = False
-    repeat: bool = False
-    on_breach: list[Step] = Field(default_factory=list)
+    repeat: bool = Field(False, description="Re-arm after each breach (a cadence).")
+    on_breach: list[Step] = Field(default_factory=list, description="The ladder walked when it breaches.")
     # Pages raised by this clock are resolved when it stops (an ack ends the alert).
     resolve_pages_on_stop: bool = True
 
@@ -302,17 +307,19 @@ class RuleSpec(_Strict):
     """On an event (and a condition), run steps: auto-ack on open, a label on
     acknowledgement, a continuity message on escalation."""
 
-    on: RuleTrigger
-    when: Condition = Field(default_factory=dict)
+    on: RuleTrigger = Field(description="The event, or `condition_met`: once, the first time `when` holds.")
+    when: Condition = Field(default_factory=dict, description="Facts (and the event's context) that must hold.")
     do: list[Step]
 
 
 class PayloadField(_Strict):
+    """One field of a handoff's typed payload."""
+
     type: Literal["int", "uuid", "bool", "text", "str", "enum", "number"]
-    values: list[str] | None = None  # for enum
+    values: list[str] | None = Field(None, description="The allowed values (type: enum).")
     required: bool = True
-    const: Any = None  # a value the field must have (vip_flag: true)
-    source: str | None = None  # fill from ticket context when not given (e.g. conversation_id)
+    const: Any = Field(None, description="A value the field must have (vip_flag: true).")
+    source: str | None = Field(None, description="Fill from the ticket when not given (e.g. conversation_id).")
 
     @model_validator(mode="after")
     def _enum_values(self) -> "PayloadField":
@@ -326,21 +333,21 @@ class HandoffSpec(_Strict):
     what counts as success, the timeout and what happens on failure."""
 
     title: str
-    from_: str | None = Field(default=None, alias="from")
-    to: list[str]  # allowed targets; the first is the default
-    payload: dict[str, PayloadField] = Field(default_factory=dict)
-    reason_field: str | None = None  # the payload enum that holds the escalation reason
+    from_: str | None = Field(default=None, alias="from", description="Who usually hands off (a person or team id).")
+    to: list[str] = Field(description="Allowed targets (person or team ids); the first is the default.")
+    payload: dict[str, PayloadField] = Field(default_factory=dict, description="The typed fields the handoff carries.")
+    reason_field: str | None = Field(None, description="The payload enum that holds the escalation reason.")
     success: Literal["acknowledged", "decision"] = "acknowledged"
     decisions: list[str] = Field(default_factory=list)
-    timeout: Duration
-    calendar: str | None = None  # timeout in business time of this calendar
+    timeout: Duration = Field(description="How long the target has to answer: `30m`, `4h`.")
+    calendar: str | None = Field(None, description="Count the timeout in business time of this calendar.")
     # How the target hears of it, the moment it starts: assign, label, a
     # private note with the payload (`{payload}`), a page. Steps may use
     # `target: handoff_target`.
     on_start: list[Step] = Field(default_factory=list)
     on_failure: list[Step] = Field(default_factory=list)
     on_success: list[Step] = Field(default_factory=list)
-    secondary: str | None = None  # the second target (usable in steps as `target: secondary`)
+    secondary: str | None = Field(None, description="The second target (usable in steps as `target: secondary`).")
 
     @model_validator(mode="after")
     def _decisions(self) -> "HandoffSpec":
@@ -354,8 +361,8 @@ class HandoffSpec(_Strict):
 class EscalationRoute(_Strict):
     """Where an escalation reason goes: target and handoff spec."""
 
-    target: str
-    handoff: str
+    target: str = Field(description="Who the reason escalates to (one of the handoff's `to`).")
+    handoff: str = Field(description="The handoff id under `handoffs:`.")
     title: str | None = None
 
 
@@ -363,32 +370,39 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
 class Policy(_Strict):
-    name: str
-    version: str
+    """A ticketflow policy pack: one SOP as data (see docs and policies/)."""
+
+    name: str = Field(description="The pack's id, a lowercase slug; the file is policies/<name>.yaml.")
+    version: str = Field(description='Quoted, e.g. "2026-11-22.1"; tickets pin the version they started with.')
     description: str = ""
-    timezone: str  # display zone for timelines
-    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
-    people: dict[str, Party] = Field(default_factory=dict)
-    teams: dict[str, Party] = Field(default_factory=dict)
-    coverage: list[CoverageRule]
-    classification: dict[str, Dimension] = Field(default_factory=dict)
-    facts: dict[str, Any] = Field(default_factory=dict)  # defaults for every ticket
-    clocks: dict[str, ClockSpec] = Field(default_factory=dict)
-    rules: list[RuleSpec] = Field(default_factory=list)
-    handoffs: dict[str, HandoffSpec] = Field(default_factory=dict)
-    escalations: dict[str, EscalationRoute] = Field(default_factory=dict)  # reason -> route
-    levels: dict[int, str] = Field(default_factory=dict)  # escalation level names
-    templates: dict[str, str] = Field(default_factory=dict)
+    timezone: str = Field(description="The display zone for timelines (an IANA zone).")
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict, description="Working hours by calendar id.")
+    people: dict[str, Party] = Field(default_factory=dict, description="People by id.")
+    teams: dict[str, Party] = Field(default_factory=dict, description="Teams by id.")
+    coverage: list[CoverageRule] = Field(description="Who owns a new ticket: the first rule that matches; the last "
+                                         "has no condition.")
+    classification: dict[str, Dimension] = Field(default_factory=dict, description="Axes (ask type, severity ...) "
+                                                 "that set facts.")
+    facts: dict[str, Any] = Field(default_factory=dict, description="Defaults for every ticket's facts.")
+    clocks: dict[str, ClockSpec] = Field(default_factory=dict, description="SLA clocks by id.")
+    rules: list[RuleSpec] = Field(default_factory=list, description="Steps to run on an event.")
+    handoffs: dict[str, HandoffSpec] = Field(default_factory=dict, description="Typed handoffs by id.")
+    escalations: dict[str, EscalationRoute] = Field(default_factory=dict, description="Escalation reason -> route.")
+    levels: dict[int, str] = Field(default_factory=dict, description="Escalation level names: `{1: Support lead}`.")
+    templates: dict[str, str] = Field(default_factory=dict, description="Message templates with `{first_name}`-style "
+                                      "fields.")
     # While this condition holds no public message is ever sent (security, legal, fraud).
-    silent_when: Condition | None = None
+    silent_when: Condition | None = Field(None, description="While this holds no public message is sent.")
     # Stages the ticket may be in, in lifecycle order (mirrored to Chatwoot).
     stages: list[str] = Field(default_factory=lambda: ["open", "acknowledged", "escalated", "resolved", "closed"])
-    mirror_stage_attribute: str | None = None  # Chatwoot custom attribute that mirrors the stage
+    mirror_stage_attribute: str | None = Field(None, description="The Chatwoot custom attribute that mirrors the "
+                                               "stage.")
     # A ladder step that would notify people (page, message, note) more than
     # this long after it fell due is recorded as missed instead: a ticket
     # started long after its conversation (a backfill) must not page for an
     # SLA that expired months ago, while an outage's catch-up still fires.
-    max_catch_up: Duration = timedelta(hours=2)
+    max_catch_up: Duration = Field(timedelta(hours=2), description="Notifying steps overdue by more are recorded as "
+                                   "missed, not sent.")
 
     @field_validator("name")
     @classmethod
