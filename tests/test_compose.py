@@ -119,8 +119,107 @@ def test_grafana_provisions_the_datasource_and_a_dashboard_with_every_metric():
 
 
 def test_metrics_readme_section_names_the_services_and_ports():
-    text = (ROOT / "docs" / "readme-issue-11-ui-metrics.md").read_text()
+    text = (ROOT / "docs" / "operating.md").read_text()
     for name, port in METRICS_SERVICES.items():
         assert f"`{name}`" in text and port in text
     for metric in BUSINESS_METRICS:
         assert metric in text, metric
+
+
+# ------------------------------------------- Temporal on supported images (issue 21)
+
+ONE_SHOTS = {"temporal-schema": "temporal-db", "temporal-namespace": "temporal", "setup": "temporal-namespace"}
+
+
+def _waits_for(svc: dict) -> dict[str, str]:
+    return {name: dep.get("condition", "service_started") for name, dep in svc.get("depends_on", {}).items()}
+
+
+def test_no_deprecated_auto_setup_image():
+    images = {name: svc.get("image", "") for name, svc in SERVICES.items()}
+    assert not [name for name, image in images.items() if "auto-setup" in image]
+    assert images["temporal"].startswith("temporalio/server:")
+    assert images["temporal-schema"].startswith("temporalio/admin-tools:")
+    assert images["temporal-namespace"].startswith("temporalio/admin-tools:")
+
+
+def test_temporal_images_match_the_server_the_suite_runs():
+    """The compose stack runs the Temporal server and UI versions that the
+    pinned `temporal` CLI (the dev server of `make dev` and the tests) embeds."""
+    import re
+    import subprocess
+
+    from infra.temporal import venv_binary
+
+    out = subprocess.run([str(venv_binary("temporal")), "--version"], capture_output=True, text=True,
+                         check=True).stdout
+    server, ui = re.search(r"Server ([\d.]+), UI ([\d.]+)", out).groups()
+    assert SERVICES["temporal"]["image"] == f"temporalio/server:{server}"
+    assert SERVICES["temporal-schema"]["image"] == SERVICES["temporal-namespace"]["image"] == \
+        f"temporalio/admin-tools:{server}"
+    assert SERVICES["temporal-ui"]["image"] == f"temporalio/ui:{ui}"
+
+
+def test_services_come_up_in_order():
+    """Each one-shot job runs once what it needs is healthy, and what needs it
+    waits for it to finish successfully: `docker compose up` on a fresh machine
+    sets up schemas, then the namespace, then ticketflow's own setup."""
+    for job, needs in ONE_SHOTS.items():
+        assert SERVICES[job]["restart"] == "no", job
+        condition = "service_healthy" if needs in ("temporal-db", "temporal") else "service_completed_successfully"
+        assert _waits_for(SERVICES[job])[needs] == condition, job
+    assert _waits_for(SERVICES["temporal"]) == {"temporal-schema": "service_completed_successfully"}
+    assert _waits_for(SERVICES["temporal-ui"]) == {"temporal": "service_healthy"}
+    for name in ("worker", "bridge"):
+        assert _waits_for(SERVICES[name]) == {"setup": "service_completed_successfully"}, name
+    assert _waits_for(SERVICES["setup"])["ticketflow-db"] == "service_healthy"
+
+
+def test_one_shot_scripts_are_mounted_and_run():
+    for job in ("temporal-schema", "temporal-namespace"):
+        svc = SERVICES[job]
+        [(dst, src)] = _mounts(svc).items()
+        script = ROOT / src
+        assert script.exists() and script.read_text().startswith("#!/bin/sh"), src
+        assert svc["entrypoint"] == ["/bin/sh", dst], job
+    server_mounts = _mounts(SERVICES["temporal"])
+    dynamic = SERVICES["temporal"]["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    assert f"/etc/temporal/{dynamic}" in server_mounts
+    assert yaml.safe_load((ROOT / server_mounts[f"/etc/temporal/{dynamic}"]).read_text())
+
+
+def test_schema_job_keeps_existing_data_and_upgrades():
+    """Re-running the schema job must not fail on an existing database, and
+    must apply the versioned schema (what upgrades the data on a new server)."""
+    text = (ROOT / "infra/temporal/setup-schema.sh").read_text()
+    for db in ("temporal", "temporal_visibility"):
+        assert db in text
+    assert "update-schema -d" in text and "/temporal/versioned" in text and "/visibility/versioned" in text
+    assert "set -eu" in text
+
+
+async def test_namespace_job_creates_then_keeps_the_namespace(dev_env, tmp_path):
+    """Run the namespace job's script, as the admin-tools image would, against
+    a real Temporal server: it creates the namespace, and a second run keeps it."""
+    import asyncio
+    import os
+
+    from infra.temporal import venv_binary
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "temporal").symlink_to(venv_binary("temporal"))
+    namespace = f"compose-{os.getpid()}"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+           "TEMPORAL_NAMESPACE": namespace, "TEMPORAL_RETENTION": "720h"}
+    outputs = []
+    for _ in range(2):
+        proc = await asyncio.create_subprocess_exec("/bin/sh", str(ROOT / "infra/temporal/create-namespace.sh"),
+                                                    env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, out.decode()
+        outputs.append(out.decode())
+    assert f"namespace {namespace} created" in outputs[0]
+    assert f"namespace {namespace} exists" in outputs[1]
