@@ -28,17 +28,14 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
 from infra import db
 from infra.embedded_pg import EmbeddedPostgres
+from infra.environments import local_environment
 from infra.http_server import InProcessServer
 from infra.settings import Settings
-from infra.temporal import venv_binary
-from models import search_attributes
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
@@ -87,9 +84,7 @@ async def main(n: int) -> None:
 
 
 async def run(n: int, dsn: str, pool) -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")), data_converter=pydantic_data_converter,
-        search_attributes=search_attributes.ALL, dev_server_log_level="error")
+    env = await local_environment()
     client = env.client
     tq = f"bench-{uuid.uuid4().hex[:6]}"
     packs = ["vip-concierge", "ops-ladder", "tier-escalation", "lifecycle"]

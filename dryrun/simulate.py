@@ -210,8 +210,8 @@ async def simulate_file(path: Path, policies_dir: Path, database_url: str | None
 
     from infra import db
     from infra.embedded_pg import EmbeddedPostgres
-    from infra.temporal import register_search_attributes, venv_binary
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    from infra.environments import time_skipping_environment
+    from infra.temporal import register_search_attributes
 
     scenario = load_scenario(path, lambda name: load_policy(name, policies_dir))
     embedded, scratch = None, None
@@ -224,9 +224,7 @@ async def simulate_file(path: Path, policies_dir: Path, database_url: str | None
         await db.migrate(database_url)
         pool = await db.create_pool(database_url, max_size=4)
         try:
-            env = await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(venv_binary("temporal-test-server")),
-                data_converter=pydantic_data_converter)
+            env = await time_skipping_environment()
             async with env:
                 await register_search_attributes(env.client, "default")
                 return await run_scenario(scenario, env, pool, policies_dir)

@@ -84,13 +84,13 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
     except ValidationError as err:
         lines = [f"{source}: {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()]
         raise PolicyError("\n".join(lines)) from None
-    problems = list(_cross_check(policy))
+    problems = list(cross_check(policy))
     if problems:
         raise PolicyError("\n".join(f"{source}: {where}: {what}" for where, what in problems))
     return policy
 
 
-def _cross_check(p: Policy):
+def cross_check(p: Policy):
     parties = p.party_ids
     overlap = set(p.people) & set(p.teams)
     for pid in sorted(overlap):

@@ -49,15 +49,20 @@ def _settings(*, metrics: Callable[[Settings], str | None] | None = None, **over
 @app.command()
 def dev(
     state_dir: Path = typer.Option(Path(".ticketflow"), envvar="TICKETFLOW_STATE_DIR", help="Where Temporal and Postgres keep data."),
-    temporal_port: int = typer.Option(7233, envvar="TICKETFLOW_TEMPORAL_PORT"),
-    ui_port: int = typer.Option(8233, envvar="TICKETFLOW_UI_PORT"),
-    bridge_port: int = typer.Option(None, help="Default: BRIDGE_PORT or 8080."),
+    temporal_port: int = typer.Option(7233, envvar="TICKETFLOW_TEMPORAL_PORT", help="0: any free port."),
+    ui_port: int = typer.Option(8233, envvar="TICKETFLOW_UI_PORT", help="0: any free port."),
+    bridge_port: int = typer.Option(None, help="Default: BRIDGE_PORT or 8080; 0: any free port."),
     host: str = typer.Option("127.0.0.1", envvar="TICKETFLOW_HOST"),
     sandbox_chatwoot_port: int = typer.Option(0, help="Chatwoot sandbox port (0: any free port)."),
     sandbox_pagerduty_port: int = typer.Option(0, help="PagerDuty sandbox port (0: any free port)."),
-    metrics_address: str = typer.Option(DEV_METRICS_ADDRESS, help="Worker's Prometheus /metrics (host:port, or off)."),
+    metrics_address: str = typer.Option(DEV_METRICS_ADDRESS,
+                                        help="Worker's Prometheus /metrics (host:port, port 0: any free port; or off)."),
 ) -> None:
-    """Run the whole stack locally: Temporal + UI, Postgres, worker, bridge, sandboxes."""
+    """Run the whole stack locally: Temporal + UI, Postgres, worker, bridge, sandboxes.
+
+    The banner printed once everything is up gives every address. A port
+    that is taken stops the stack with an error naming it (the worker's
+    metrics port: the worker says so and the stack stops)."""
     from starter.dev import DevOptions, main as dev_main
 
     try:
@@ -66,28 +71,13 @@ def dev(
         typer.echo(f"--metrics-address: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     settings = _settings()
-    if metrics_address and not _port_free(metrics_address):
-        typer.echo(f"--metrics-address: {metrics_address} is in use (set another port, or off)", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there.
+    # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there
+    # (port 0: the one the OS picked, read back for the banner).
     settings = settings.model_copy(update={"worker_metrics_address": metrics_address})
     opts = DevOptions(state_dir=state_dir, temporal_port=temporal_port, ui_port=ui_port,
                       bridge_port=bridge_port if bridge_port is not None else settings.bridge_port, host=host,
-                      sandbox_chatwoot_port=sandbox_chatwoot_port, sandbox_pagerduty_port=sandbox_pagerduty_port,
-                      metrics_address=metrics_address)
+                      sandbox_chatwoot_port=sandbox_chatwoot_port, sandbox_pagerduty_port=sandbox_pagerduty_port)
     raise typer.Exit(dev_main(settings, opts))
-
-
-def _port_free(address: str) -> bool:
-    import socket
-
-    host, _, port = address.rpartition(":")
-    with socket.socket() as sock:
-        try:
-            sock.bind((host or "127.0.0.1", int(port)))
-        except OSError:
-            return False
-    return True
 
 
 @app.command()
@@ -122,7 +112,7 @@ def bridge(host: str = typer.Option(None), port: int = typer.Option(None)) -> No
     except RuntimeError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    uvicorn.run(application, host=host or settings.bridge_host, port=port or settings.bridge_port,
+    uvicorn.run(application, host=host or settings.bridge_host, port=port if port is not None else settings.bridge_port,
                 log_config=None, access_log=False)
 
 
@@ -226,6 +216,10 @@ def report(
 from starter import operator_cli  # noqa: E402
 
 operator_cli.build(app, lambda: _settings(log_level="warning"))
+
+from packtools.cli import pack_app  # noqa: E402  (pack authors' commands: no settings, no Temporal)
+
+app.add_typer(pack_app, name="pack")
 
 
 def main(argv: list[str] | None = None) -> None:

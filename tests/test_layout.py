@@ -9,8 +9,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["activities", "bench", "client", "console", "dryrun", "engine", "infra", "models", "sandbox", "starter",
-            "workflows"]
+PACKAGES = ["activities", "bench", "client", "console", "dryrun", "engine", "infra", "models", "packtools", "sandbox",
+            "starter", "workflows"]
 MAX_LINES = 450
 
 
@@ -92,6 +92,7 @@ MAY_IMPORT = {
     "workflows": {"models", "engine", "activities"},
     "client": {"models", "engine", "infra", "workflows"},
     "console": {"models", "engine", "infra", "workflows", "client"},
+    "packtools": {"models", "engine"},
     "dryrun": {"models", "engine", "infra", "workflows", "activities", "client", "sandbox"},
 }
 

@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from engine.policy_loader import load_policy
 from infra import db
 from infra.embedded_pg import EmbeddedPostgres
-from infra.temporal import register_search_attributes, venv_binary
+from infra.environments import time_skipping_environment
+from infra.temporal import register_search_attributes
 from dryrun.scenario import load_scenario
 from dryrun.simulate import run_scenario
 
@@ -67,8 +67,7 @@ async def recording_env() -> AsyncIterator[tuple[WorkflowEnvironment, object]]:
     dsn = await pg.start()
     await db.migrate(dsn)
     pool = await db.create_pool(dsn)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=pydantic_data_converter)
+    env = await time_skipping_environment()
     try:
         await register_search_attributes(env.client, "default")
         yield env, pool
