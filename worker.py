@@ -59,7 +59,7 @@ def audit_activities(pool) -> list:
     audit = AuditActivities(pool)
     return [audit.record_ticket_event, audit.record_vip_concierge_action, audit.record_support_escalation,
             audit.record_founder_pull, audit.record_vip_flag_change, audit.record_decision_log,
-            audit.count_recent_level]
+            audit.count_recent_level, audit.record_inputs]
 
 
 def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: Client) -> list:

@@ -11,6 +11,7 @@ from temporalio import activity
 
 from activities.errors import data_errors_are_final
 from models.audit import AuditRowInput, CountRecentLevelInput, CountResult, InsertResult, TicketEventRow
+from models.recorded_inputs import RecordInputs, RecordInputsResult
 
 
 def _text(value: object) -> str | None:
@@ -124,3 +125,21 @@ class AuditActivities:
             inp.policy, inp.level, inp.at - timedelta(seconds=inp.window_seconds), inp.at, inp.exclude_workflow_id,
         )
         return CountResult(count=int(count or 0))
+
+    @activity.defn(name="audit.record_inputs")
+    async def record_inputs(self, inp: RecordInputs) -> RecordInputsResult:
+        """A workflow's engine inputs of one decision (workflows/inputs.py), in one
+        statement. Keyed by (workflow id, life, seq): a retry writes nothing twice."""
+        rows = inp.rows
+        status = await self.pool.execute(
+            """INSERT INTO ticket_inputs (workflow_id, life, seq, kind, payload, at, source, rejected, policy,
+                                          policy_version)
+               SELECT w, l, s, k, p::jsonb, a, src, rej, pol, ver
+               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[],
+                           $7::text[], $8::text[], $9::text[], $10::text[]) AS t(w, l, s, k, p, a, src, rej, pol, ver)
+               ON CONFLICT (workflow_id, life, seq) DO NOTHING""",
+            [r.workflow_id for r in rows], [r.life for r in rows], [r.seq for r in rows], [r.kind for r in rows],
+            [json.dumps(r.payload, default=str) for r in rows], [r.at for r in rows], [r.source for r in rows],
+            [r.rejected for r in rows], [r.policy for r in rows], [r.policy_version for r in rows],
+        )
+        return RecordInputsResult(inserted=int(status.rsplit(" ", 1)[-1]))

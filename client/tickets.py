@@ -20,7 +20,7 @@ from models.timezones import local_time
 from infra.settings import Settings
 from models import search_attributes as sa
 from models.handoff import HandoffResponse
-from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
+from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved, Source
 from models.status import TicketStatus
 from workflows.ticket import TicketWorkflow
 
@@ -114,7 +114,10 @@ ACTIONS: dict[str, tuple[Any, type]] = {
 }
 
 
-async def send_update(client: Client, wid: str, update: Any, arg: Any) -> TicketStatus:
+async def send_update(client: Client, wid: str, update: Any, arg: Any, source: Source | None = None) -> TicketStatus:
+    """Send an operator action; `source` (`cli`, `console`) is recorded with it by the ticket."""
+    if source is not None:
+        arg = arg.model_copy(update={"source": source})
     return await client.get_workflow_handle(wid).execute_update(update, arg)
 
 

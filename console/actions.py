@@ -76,7 +76,7 @@ async def perform(client: Client, wid: str, action: str, by: str, values: dict[s
         return Outcome(error=str(err))
     update, _ = ACTIONS[action]
     try:
-        status = await send_update(client, wid, update, arg)
+        status = await send_update(client, wid, update, arg, source="console")
     except WorkflowUpdateFailedError as exc:
         log.info("console action refused", workflow_id=wid, action=action, by=by)
         return Outcome(error=refusal(exc))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from models.policy import Policy
+from models.signals import Source
 from models.state import LadderEntry
 from models.ticket import Ticket
 
@@ -43,6 +44,7 @@ class HandoffResponse(BaseModel):
     founder_action: str | None = None
     handoff: str | None = None  # the handoff's name or id, when a ticket has several open
     event_id: str | None = None
+    source: Source | None = None  # who sent it (models/signals.py)
 
 
 class HandoffResult(BaseModel):
@@ -55,6 +57,7 @@ class HandoffResult(BaseModel):
     founder_action: str | None = None
     new_owner: str | None = None
     ladder: list[LadderEntry] = Field(default_factory=list)
+    source: Source | None = None  # "handoff" (models/signals.py)
 
 
 class HandoffStatus(BaseModel):

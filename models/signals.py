@@ -7,6 +7,10 @@ Operator actions that can be refused are updates with validators.
 `event_id` makes handlers idempotent: Chatwoot redelivers, and every write
 ticketflow makes comes back as a webhook, so the same event may arrive
 twice. A ticket ignores an event id it has already seen.
+
+`source` says who sent it (the bridge, the CLI, the console, a handoff): the
+ticket records it with every input it applies (`ticket_inputs`). Histories
+and senders older than the field have none.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+# Who sent a signal or update: recorded with it in `ticket_inputs`.
+Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "system"]
+
+
 class _Event(BaseModel):
     event_id: str | None = None
+    source: Source | None = None
 
 
 class Acknowledged(_Event):

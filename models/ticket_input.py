@@ -15,6 +15,9 @@ class TicketCarry(BaseModel):
 
     state: TicketState
     policy: Policy
+    # The last `ticket_inputs` seq written (workflows/inputs.py); None: this
+    # ticket's inputs are not recorded (it opened before `ticket-inputs`).
+    inputs_seq: int | None = None
 
 
 class TicketInput(Ticket):

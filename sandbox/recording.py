@@ -66,7 +66,7 @@ class Recorder:
     _keys: set[str] = field(default_factory=set)
     labels: dict[int, list[str]] = field(default_factory=dict)
 
-    def add(self, at: datetime, action: str, target: str | None, key: str | None, **details: Any) -> None:
+    def add(self, at: datetime, action: str, target: str | None, key: str | None, /, **details: Any) -> None:
         if key is not None:
             if key in self._keys:
                 return  # a retried call: the real integrations dedupe it too
@@ -171,4 +171,5 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
                 await tables[item.row.table](item.row)
         return BatchResult(outcomes=[OpOutcome() for _ in inp.items])
 
-    return stand_ins + [record_ticket_event, count_recent_level, record_batch, *tables.values()]
+    # A ticket's engine inputs (`ticket_inputs`) are written for real, kept out of the timeline (not actions).
+    return stand_ins + [record_ticket_event, count_recent_level, record_batch, real.record_inputs, *tables.values()]

@@ -9,7 +9,7 @@ account id at the top level, so the caller passes the account from the URL
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -180,6 +180,13 @@ def _fmt(err: ValidationError) -> str:
 
 def route(payload: object, *, account_id: int | None, policy_for_inbox) -> Route | Ignored:
     """Decide what a webhook means. Raises WebhookError for unusable input."""
+    out = _route(payload, account_id, policy_for_inbox)
+    if isinstance(out, Route) and out.arg is not None:  # the ticket records who sent each signal
+        out = replace(out, arg=out.arg.model_copy(update={"source": "webhook"}))
+    return out
+
+
+def _route(payload: object, account_id: int | None, policy_for_inbox) -> Route | Ignored:
     if not isinstance(payload, dict):
         raise WebhookError("body must be a JSON object")
     event = payload.get("event")

@@ -71,7 +71,7 @@ def update(settings: Settings, ticket: str, fn, arg) -> None:
     wid = ticket_id(ticket, settings)
 
     async def action(client: Client) -> TicketStatus:
-        return await send_update(client, wid, fn, arg)
+        return await send_update(client, wid, fn, arg, source="cli")
 
     status = run(settings, action)
     print_status(status, settings)

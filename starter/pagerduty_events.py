@@ -44,7 +44,7 @@ def route_pagerduty(payload: object) -> PageRoute | Ignored:
     agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
     try:
         update = PageUpdate(dedup_key=key, status=_STATUS[kind], by=agent.get("summary"),
-                            event_id=f"pd:{str(event.get('id'))[:128]}")
+                            event_id=f"pd:{str(event.get('id'))[:128]}", source="pagerduty")
     except ValidationError as err:
         first = err.errors()[0]
         raise WebhookError(f"event.agent.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import gc
+from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
 from temporalio.service import RPCError, RPCStatusCode
@@ -52,3 +55,18 @@ def signed(secret: str, raw: bytes) -> dict[str, str]:
         ts -= 1
     used.add(ts)
     return sign_chatwoot(secret, raw, timestamp=ts)
+
+
+def parse_source(path: Path) -> ast.Module:
+    """`ast.parse` a project file with the garbage collector held off.
+
+    Earlier tests leave workflow futures behind; when the collector
+    finalises one mid-parse its `__del__` logs, and CPython 3.11's AST
+    builder then fails with "AST constructor recursion depth mismatch".
+    Collecting first and pausing the collector keeps the parse alone."""
+    gc.collect()
+    gc.disable()
+    try:
+        return ast.parse(path.read_text(), str(path))
+    finally:
+        gc.enable()

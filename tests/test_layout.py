@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.helpers import parse_source
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["activities", "bench", "client", "console", "dryrun", "engine", "infra", "models", "packtools", "sandbox",
             "starter", "workflows"]
@@ -28,7 +30,7 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
     """Project modules that `name` imports, anywhere in the file."""
     is_pkg = path.name == "__init__.py"
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parse_source(path)):
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]

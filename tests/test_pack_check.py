@@ -28,6 +28,7 @@ from packtools import vocabulary as vocab
 from packtools.check import check_file, check_text
 from packtools.cli import pack_app
 from tests.conftest import POLICIES_DIR
+from tests.helpers import parse_source
 
 PACKS = sorted(POLICIES_DIR.glob("*.yaml"))
 PLANTED = Path(__file__).parent / "packs" / "planted_mistakes.yaml"
@@ -132,7 +133,7 @@ ENGINE_DIR = Path(core.__file__).parent
 
 
 def _engine_sources() -> list[ast.Module]:
-    return [ast.parse(p.read_text()) for p in sorted(ENGINE_DIR.glob("*.py"))]
+    return [parse_source(p) for p in sorted(ENGINE_DIR.glob("*.py"))]
 
 
 def _strings(node: ast.AST) -> set[str]:

@@ -7,7 +7,8 @@ ticket when it started the handoff); on timeout or an explicit failure it
 walks the pack's on-failure steps itself (page the target, the secondary
 after a further delay, hand the ticket to a fallback owner) and reports the
 outcome, and any later progress, to the ticket by signal. A late answer
-stops what is left of the ladder and resolves the pages it raised.
+stops what is left of the ladder and resolves the pages it raised. Its
+engine's inputs are recorded under its own workflow id (workflows/inputs.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actions import ActionContext, ActionFailed, execute
     from workflows.metrics import WorkflowMetrics
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
+    from workflows.inputs import TICKET_INPUTS, InputLog
     from workflows.versions import patches_in_effect
 
 
@@ -45,6 +47,7 @@ class HandoffWorkflow:
         self._metrics = WorkflowMetrics(inp.policy.name)
         self._batched = False  # issue 9: actions run concurrently, batched per system
         self._local = False  # issue 9: PagerDuty and audit calls as local activities
+        self._inputs: InputLog | None = None
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
@@ -52,11 +55,15 @@ class HandoffWorkflow:
     @workflow.run
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
-        patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES)
+        patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES, TICKET_INPUTS)
         self._batched = BATCHED_ACTIONS in patches
         self._local = self._batched and LOCAL_LANES in patches
+        inputs = self._inputs = InputLog(inp.handoff_id, None, inp.policy, self._ctx, self._now,
+                                         seq=0 if TICKET_INPUTS in patches else None, local=self._local)
+        inputs.add("open", self._now(), inp.model_dump(mode="json", exclude={"policy"}))
         while not engine.finished:
             self._show_board()
+            inputs.flush()  # what the last round consumed (first: the opening), written beside the wait
             wake = engine.next_wakeup()
             if not self._inbox and wake is not None:
                 timeout = max((wake - self._now()).total_seconds(), 0.0)
@@ -73,6 +80,7 @@ class HandoffWorkflow:
             now = self._now()
             while self._inbox:
                 response = self._inbox.pop(0)
+                kind = "page_update" if isinstance(response, PageUpdate) else "respond"
                 try:
                     if isinstance(response, PageUpdate):
                         actions, result = engine.page_update(response.dedup_key, response.status, now)
@@ -80,16 +88,20 @@ class HandoffWorkflow:
                         actions, result = engine.respond(response, now)
                 except Rejected as exc:
                     workflow.logger.warning("handoff response rejected", extra={"error": str(exc)})
+                    inputs.applied(kind, response, now, str(exc))
                     continue
+                inputs.applied(kind, response, now)
                 await self._execute(actions)
                 await self._report(result)
             if engine.status == "open" and now >= inp.deadline:
+                inputs.add("timeout", now, source="timer")
                 actions, result = engine.timeout(now)
                 await self._execute(actions)
                 await self._report(result)
             elif engine.status != "open":
-                await self._execute(engine.advance(now))
+                await self._execute(inputs.advance(engine, now))
                 await self._report(engine.progress())
+        await inputs.settle()
         self._show_board()
         return self._final or HandoffResult(handoff_id=inp.handoff_id, outcome="failed")
 
@@ -97,19 +109,21 @@ class HandoffWorkflow:
         """The Web UI's board (current details): no command, so replays are unaffected."""
         workflow.set_current_details(handoff_board(self.status(), self._inp, self._inp.ticket.conversation_url))
 
-    async def _execute(self, actions: list[Action]) -> None:
+    def _ctx(self) -> ActionContext:
         inp, state = self._inp, self._engine.steps.state
+        return ActionContext(workflow_id=inp.ticket_workflow_id, ticket=inp.ticket, policy=inp.policy.name,
+                             facts=state.facts, owner=state.owner, stage="escalated", local=self._local)
+
+    async def _execute(self, actions: list[Action]) -> None:
         self._metrics.observe(actions, self._now())
-        ctx = ActionContext(workflow_id=inp.ticket_workflow_id, ticket=inp.ticket, policy=inp.policy.name,
-                            facts=state.facts, owner=state.owner, stage="escalated", local=self._local)
+        ctx = self._ctx()
         if self._batched:
             return await run_batched(actions, lambda: ctx, lambda a: self._alone(a, ctx), self._action_failed)
         for a in actions:
             try:
                 await execute(a, ctx)
             except ActionFailed as exc:
-                workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
-                self._engine.steps.record_failure(self._now(), f"handoff:{inp.name}", a.kind, a.target, str(exc))
+                self._action_failed(a, exc)
 
     async def _alone(self, a: Action, ctx: ActionContext) -> list[Action]:
         await execute(a, ctx)
@@ -117,11 +131,14 @@ class HandoffWorkflow:
 
     def _action_failed(self, a: Action, exc: ActionFailed) -> None:
         workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
+        self._inputs.failed(a, str(exc), self._now())
         self._engine.steps.record_failure(self._now(), f"handoff:{self._inp.name}", a.kind, a.target, str(exc))
 
     async def _report(self, result: HandoffResult | None) -> None:
         if result is None:
             return
+        if self._inputs.on:  # the ticket records who sent it (not on older runs: their signals stay as they were)
+            result = result.model_copy(update={"source": "handoff"})
         self._final = result
         handle = workflow.get_external_workflow_handle(self._inp.ticket_workflow_id)
         try:

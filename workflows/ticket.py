@@ -14,6 +14,8 @@ deadline the engine holds.
   started with is pinned in its history; continue-as-new carries it on.
 - Timers and activities carry human summaries for the Temporal Web UI, and
   search attributes let it filter (breached VIP tickets owned by Lola).
+- Every input the engine consumes is recorded in Postgres (`ticket_inputs`,
+  workflows/inputs.py), enough to replay the ticket's life without Temporal.
 """
 
 from __future__ import annotations
@@ -27,22 +29,21 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.policy import PolicyActivities
     from engine.board import ticket_board
     from engine.core import Rejected, TicketEngine, short_id
-    from engine.shared_policy import shared, shared_packed
+    from engine.shared_policy import shared
     from models import search_attributes as sa
     from models.actions import Action
     from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffResponse, HandoffResult
-    from models.policy_io import LoadPolicyInput
     from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, PageUpdate, Reassign,
                                 Reopened, Resolved, StatusChanged, VipFlagChanged)
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
-    from workflows.actions import ACTIVITY_FAILED, RETRY, failure_message, run_activity
+    from workflows.actions import ACTIVITY_FAILED, failure_message
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES
+    from workflows.inputs import TICKET_INPUTS, InputLog
     from workflows.metrics import WorkflowMetrics
-    from workflows.ticket_actions import TicketActionRunner
+    from workflows.ticket_actions import TicketActionRunner, load_policy
     from workflows.versions import patches_in_effect
 
 
@@ -72,6 +73,7 @@ class TicketWorkflow:
         self._metrics = WorkflowMetrics(ticket.policy)
         self._batched = False  # issue 9: a decision's actions run concurrently, batched per system
         self._local = False  # issue 9: policy load, PagerDuty and audit calls as local activities
+        self._inputs: InputLog | None = None  # what the engine consumed (workflows/inputs.py)
 
     # ------------------------------------------------------------------ clock
 
@@ -84,13 +86,14 @@ class TicketWorkflow:
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
         patches = patches_in_effect(EVENT_STAGE_MARKERS, SOP_EVENT_ORDERS, BATCHED_ACTIONS, LOCAL_LANES,
-                                    PACKED_POLICY)
+                                    PACKED_POLICY, TICKET_INPUTS)
         stage_markers = EVENT_STAGE_MARKERS in patches
         sop_orders = SOP_EVENT_ORDERS in patches
         self._batched = BATCHED_ACTIONS in patches
         self._local = self._batched and LOCAL_LANES in patches
+        opening: datetime | None = None  # a new ticket's first `now` (a continued run has none)
         if ticket.carry is not None:
-            carried = ticket.carry.state
+            carried, inputs_seq = ticket.carry.state, ticket.carry.inputs_seq
             self._engine = TicketEngine(shared(ticket.carry.policy), carried)
             ticket.carry = None  # its policy copy would stay alive with the input otherwise
             self._engine.event_stage_markers = stage_markers
@@ -100,39 +103,36 @@ class TicketWorkflow:
         else:
             try:
                 # One shared object per pack content: this frame lives as long as the ticket.
-                if PACKED_POLICY in patches:  # a local attempt first, as the actions' calls (workflows/actions.py)
-                    policy = shared_packed(await run_activity(
-                        PolicyActivities.load_packed, LoadPolicyInput(name=ticket.policy),
-                        f"Load policy pack {ticket.policy}", local=self._local))
-                elif self._local:
-                    policy = shared(await run_activity(PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
-                                                       f"Load policy pack {ticket.policy}", local=True))
-                else:
-                    policy = shared(await workflow.execute_activity_method(
-                        PolicyActivities.load, LoadPolicyInput(name=ticket.policy),
-                        start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-                        summary=f"Load policy pack {ticket.policy}"))
+                policy = await load_policy(ticket.policy, packed=PACKED_POLICY in patches, local=self._local)
             except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
-            actions = self._engine.open(self._now())
+            opening, inputs_seq = self._now(), 0
+            actions = self._engine.open(opening)
         engine = self._engine
         runner = TicketActionRunner(engine, self._now, self._metrics, batched=self._batched, local=self._local,
-                                    clock_offset_seconds=self._input.clock_offset_seconds)
+                                    clock_offset_seconds=self._input.clock_offset_seconds,
+                                    inputs_seq=inputs_seq if TICKET_INPUTS in patches else None)
+        self._inputs = inputs = runner.inputs
+        if opening is not None:
+            inputs.add("open", opening, {"ticket": ticket.ticket().model_dump(mode="json"), "life": ticket.life,
+                                         "event_stage_markers": stage_markers, "sop_orders": sop_orders}, None)
         while True:
             await runner.execute(actions)
+            inputs.flush()  # what this decision consumed, written beside the loop
             self._upsert_search_attributes()
             self._show_board()
             if engine.closed:
                 break
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await inputs.settle()
                 if not self._inbox:
                     engine.state.runs += 1
-                    workflow.continue_as_new(ticket.model_copy(update={
-                        "carry": TicketCarry(state=engine.state, policy=engine.policy)}))
+                    workflow.continue_as_new(ticket.model_copy(update={"carry": TicketCarry(
+                        state=engine.state, policy=engine.policy, inputs_seq=inputs.seq if inputs.on else None)}))
             wake = engine.next_wakeup()
             if not self._inbox:
                 timeout = None if wake is None else max((wake - self._now()).total_seconds(), 0.0)
@@ -145,8 +145,9 @@ class TicketWorkflow:
             now = self._now()
             # Deadlines that passed before the event arrived happened first
             # (matters only when the worker woke late, e.g. after an outage).
-            actions = engine.advance(now) + self._drain(now)
+            actions = inputs.advance(engine, now) + self._drain(now)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await inputs.settle()
         return self._status()
 
     async def _park_on_policy_error(self, err: Exception) -> TicketStatus:
@@ -198,6 +199,7 @@ class TicketWorkflow:
             except Rejected as exc:
                 q.error = str(exc)
                 self._engine.reject(q.name, str(exc), now)
+            self._inputs.applied(q.name, q.arg, now, q.error)
             q.done = True
         return actions
 

@@ -1,11 +1,13 @@
-"""Carrying out a ticket decision's actions, from inside TicketWorkflow.
+"""Carrying out a ticket decision's actions, from inside TicketWorkflow
+(and loading its pack, once, before the first).
 
 The engine decides; this runs what it decided, in the order it decided it:
 activities (one at a time for tickets started before `batched-actions`,
 batched per system after it, see workflows/batched.py), the handoff child
 workflows it starts and the responses and page updates it forwards to them,
 and the `query.recent_level` answer it feeds back to the engine (whose
-actions run next). Each batch is first counted in the business metrics
+actions run next; noted, as a failure is, in the ticket's `InputLog`,
+workflows/inputs.py). Each batch is first counted in the business metrics
 (workflows/metrics.py), as HandoffWorkflow counts its own. An action that
 still fails after its retries is kept in the ticket's ladder and audit
 trail, never raised: a Chatwoot outage must not stop a ticket. Kept out of
@@ -23,27 +25,50 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.policy import PolicyActivities
     from engine.board import handoff_start_metadata
     from engine.core import TicketEngine
+    from engine.shared_policy import shared, shared_packed
     from models.actions import Action
     from models.handoff import HandoffInput, HandoffResponse
+    from models.policy import Policy
+    from models.policy_io import LoadPolicyInput
     from models.signals import PageUpdate
-    from workflows.actions import ActionContext, ActionFailed, execute
+    from workflows.actions import RETRY, ActionContext, ActionFailed, execute, run_activity
     from workflows.batched import run_batched
     from workflows.failures import audit_failed_action
     from workflows.handoff import HandoffWorkflow
+    from workflows.inputs import InputLog
     from workflows.metrics import WorkflowMetrics
+
+
+async def load_policy(name: str, *, packed: bool, local: bool) -> Policy:
+    """The ticket's pack, one shared object per pack content: compressed and
+    a local attempt first after `packed-policy` (as the actions' calls,
+    workflows/actions.py); the older paths as they always ran."""
+    inp, summary = LoadPolicyInput(name=name), f"Load policy pack {name}"
+    if packed:
+        return shared_packed(await run_activity(PolicyActivities.load_packed, inp, summary, local=local))
+    if local:
+        return shared(await run_activity(PolicyActivities.load, inp, summary, local=True))
+    return shared(await workflow.execute_activity_method(
+        PolicyActivities.load, inp, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY, summary=summary))
 
 
 class TicketActionRunner:
     def __init__(self, engine: TicketEngine, now: Callable[[], datetime], metrics: WorkflowMetrics, *,
-                 batched: bool, local: bool, clock_offset_seconds: float) -> None:
+                 batched: bool, local: bool, clock_offset_seconds: float, inputs_seq: int | None = None) -> None:
         self._engine = engine
         self._now = now
         self._metrics = metrics
         self._batched = batched  # issue 9: a decision's actions run concurrently, batched per system
         self._local = local  # issue 9: PagerDuty and audit calls as local activities
         self._clock_offset_seconds = clock_offset_seconds
+        # The engine's inputs (`ticket-inputs` patch); `inputs_seq` None: not recorded.
+        wid = engine.state.workflow_id
+        life = engine.key_base[len(wid) + 1:]  # the key base is `<wid>:<life>` (TicketEngine.new), else the wid
+        self.inputs = InputLog(wid, life, engine.policy, self._ctx, now, seq=inputs_seq, local=local)
+        self._forwarded = "system" if self.inputs.on else None  # the source of what it forwards to a handoff
 
     def _ctx(self) -> ActionContext:
         e = self._engine
@@ -88,11 +113,14 @@ class TicketActionRunner:
         else:
             result = await execute(a, self._ctx())
             if a.kind == "query.recent_level":
-                return self._engine.recent_level_counted(a.params["level"], result.count, self._now())
+                level, now = a.params["level"], self._now()
+                self.inputs.add("recent_level_counted", now, {"level": level, "count": result.count, "key": a.key})
+                return self._engine.recent_level_counted(level, result.count, now)
         return []
 
     def _action_failed(self, a: Action, exc: ActionFailed) -> tuple[Action, str]:
         workflow.logger.warning("action failed", extra={"action": a.kind, "error": str(exc)})
+        self.inputs.failed(a, str(exc), self._now())
         self._engine.record_failure(self._now(), "ticket", a.kind, a.target, str(exc))
         return a, str(exc)
 
@@ -113,7 +141,8 @@ class TicketActionRunner:
         handle = workflow.get_external_workflow_handle(p["handoff_id"])
         try:
             await handle.signal(HandoffWorkflow.respond, HandoffResponse(
-                by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action")))
+                by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action"),
+                source=self._forwarded))
         except ApplicationError as exc:  # the handoff has already finished
             raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
 
@@ -121,6 +150,7 @@ class TicketActionRunner:
         p = a.params
         try:
             await workflow.get_external_workflow_handle(p["handoff_id"]).signal(
-                HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by")))
+                HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by"),
+                                                        source=self._forwarded))
         except ApplicationError as exc:
             raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None

@@ -53,10 +53,15 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
              # recorded with `patches-2026-12b`, which adds `packed-policy` (the pack loads compressed):
              # saved as packed_<scenario>
              "packed_vip_2_lola_paged_and_acknowledges", "packed_vip_4_refund_over_200_escalation",
-             "packed_ops_2_s2_climbs_to_lead_then_manager", "packed_tier_7_handoff_notifies_its_target"]
+             "packed_ops_2_s2_climbs_to_lead_then_manager", "packed_tier_7_handoff_notifies_its_target",
+             # recorded with `patches-2026-12c`, which adds `ticket-inputs` (each decision's engine inputs
+             # written to `ticket_inputs`, workflows/inputs.py): saved as inputs_<scenario>
+             "inputs_vip_2_lola_paged_and_acknowledges", "inputs_vip_4_refund_over_200_escalation",
+             "inputs_ops_2_s2_climbs_to_lead_then_manager", "inputs_tier_7_handoff_notifies_its_target",
+             "inputs_ops_3_s1_level3_and_customer_update"]
 # saved history name -> the scenario it runs, when they differ
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
-NEWER_CODE = ("batched_", "local_", "bundled_", "packed_")  # prefix: the same scenario, recorded by newer code
+NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_")  # prefix: the same scenario, recorded by newer code
 
 
 @asynccontextmanager
