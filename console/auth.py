@@ -2,11 +2,14 @@
 
 Outside dev, an operator logs in with a token from CONSOLE_OPERATORS (token
 -> party id of the packs) and gets a signed, HttpOnly, SameSite=Lax cookie
-naming the party; every action is sent with that party as `by`. Tokens are
-compared in constant time and never logged or echoed. The signing key is
-derived from the configured tokens, so removing or rotating a token ends
-every session, and several bridge processes with the same settings accept
-each other's cookies.
+(Secure when the request came over https) naming the party; every action
+is sent with that party as `by`. Tokens are compared in constant time and
+never logged or echoed; failed logins are throttled (console/throttle.py).
+The signing key is derived from the configured tokens, so removing or
+rotating a token ends every session, and several bridge processes with the
+same settings accept each other's cookies. Lax is enough for the Chatwoot
+Dashboard App: its frame is same-site with Chatwoot (docs/operating.md), and
+a same-site frame gets Lax cookies.
 
 Under `ticketflow dev` there is no login: the operator picks who they are
 from the packs' people, and every page says so.

@@ -3,7 +3,9 @@
 Server-rendered (Jinja2) with htmx for partial updates: filters swap the
 board's rows, actions swap the ticket panel. Every POST needs htmx's
 `HX-Request` header, which a cross-site form cannot send (with the Lax
-cookie, that is the console's CSRF guard).
+cookie and the cross-origin guard of console/security.py, that is the
+console's CSRF guard). Headers, framing: console/security.py; login
+throttling: console/throttle.py.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from console import actions as console_actions
 from console.auth import COOKIE, SESSION_SECONDS, Operator, Sessions, parse_operators
 from console.board import QUERY_TIMEOUT, StatusCache, load_board
 from console.packs import Packs, escalation_form
+from console.security import CHATWOOT_PREFIX, ConsoleSecurity, allow_chatwoot_framing, origin_of, under
+from console.throttle import LoginThrottle, client_key
 from client.gateway import TemporalGateway, TemporalUnavailable
 from client.tickets import TicketFilter, chatwoot_link, next_deadline, time_left, ui_link, when
 from workflows.ticket import TicketWorkflow
@@ -39,7 +43,8 @@ AUDIT_ROWS = 50
 
 class Console:
     """What the pages share: settings, the bridge's Temporal gateway, a lazily
-    opened Postgres pool for audit rows, the packs and the sessions."""
+    opened Postgres pool for audit rows, the packs, the sessions and the
+    login throttle (replace `throttle` to give it another clock)."""
 
     def __init__(self, settings: Settings, gateway: TemporalGateway, *, dev_mode: bool) -> None:
         self.settings = settings
@@ -48,6 +53,8 @@ class Console:
         self.sessions = Sessions(parse_operators(settings), dev_mode=dev_mode)
         self.packs = Packs(settings.policies_dir)
         self.statuses = StatusCache()
+        self.throttle = LoginThrottle()
+        self.chatwoot_origin = origin_of(settings.chatwoot_base_url)
         self._pool: asyncpg.Pool | None = None
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(time_left=time_left, when=when, ui_link=lambda wid: ui_link(settings, wid),
@@ -92,9 +99,21 @@ def build_router(console: Console) -> APIRouter:
     router = APIRouter(prefix="/console")
     t = console.templates
 
-    def page(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    def page(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200,
+             headers: dict[str, str] | None = None) -> HTMLResponse:
         base = {"operator": console.sessions.operator(request), "people": console.packs.people()}
-        return t.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
+        return t.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code, headers=headers)
+
+    def login_page(request: Request, nxt: str, error: str | None, status_code: int = 200,
+                   headers: dict[str, str] | None = None) -> HTMLResponse:
+        return page(request, "login.html", {"next": back_to(request, nxt), "error": error}, status_code, headers)
+
+    def back_to(request: Request, nxt: str) -> str:
+        """`nxt`; when it leads back to the Dashboard App, this response (logging in or out
+        inside Chatwoot's tab) may be framed as the app is."""
+        if under(nxt, CHATWOOT_PREFIX):
+            allow_chatwoot_framing(request)
+        return nxt
 
     def who(request: Request) -> Operator | Response:
         if not console.sessions.enabled:
@@ -140,32 +159,41 @@ def build_router(console: Console) -> APIRouter:
     async def login_form(request: Request, next: str | None = None) -> Response:
         if not console.sessions.enabled:
             return JSONResponse({"error": "the console is off: set CONSOLE_OPERATORS"}, status_code=404)
-        return page(request, "login.html", {"next": _safe_next(next), "error": None})
+        return login_page(request, _safe_next(next), None)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         if not console.sessions.enabled:
             return JSONResponse({"error": "the console is off: set CONSOLE_OPERATORS"}, status_code=404)
         values = await form_values(request)
-        nxt = _safe_next(values.get("next"))
+        nxt = back_to(request, _safe_next(values.get("next")))
+        client = client_key(request.client.host if request.client else None)
+        wait = console.throttle.retry_after(client)
+        if wait is not None:
+            log.warning("console login throttled", client=client, retry_after=wait)  # never the token
+            return login_page(request, nxt, f"too many failed logins: try again in {-(-wait // 60)} minute(s)",
+                              429, {"Retry-After": str(wait)})
         if console.dev_mode and not console.sessions.login(values.get("token", "")):
             party = values.get("party", "")
             op = Operator(party) if party in dict(console.packs.people()) else None
         else:
             op = console.sessions.login(values.get("token", ""))
         if op is None:
-            log.warning("console login refused")  # never the token
-            return page(request, "login.html", {"next": nxt, "error": "unknown token"}, status_code=401)
-        log.info("console login", party=op.party)
+            failures = console.throttle.failed(client)
+            log.warning("console login refused", client=client, failures=failures)  # never the token
+            return login_page(request, nxt, "unknown token", 401)
+        console.throttle.succeeded(client)
+        log.info("console login", party=op.party, client=client)
         resp = RedirectResponse(nxt, status_code=303)
         resp.set_cookie(COOKIE, console.sessions.cookie_for(op), max_age=SESSION_SECONDS, httponly=True,
                         samesite="lax", secure=request.url.scheme == "https", path="/console")
         return resp
 
     @router.post("/logout")
-    async def logout() -> Response:
-        resp = RedirectResponse("/console/login", status_code=303)
-        resp.delete_cookie(COOKIE, path="/console")
+    async def logout(request: Request) -> Response:
+        in_app = under(back_to(request, _safe_next((await form_values(request)).get("next"))), CHATWOOT_PREFIX)
+        resp = RedirectResponse("/console/login" + (f"?next={CHATWOOT_PREFIX}" if in_app else ""), status_code=303)
+        resp.delete_cookie(COOKIE, path="/console", httponly=True, samesite="lax", secure=request.url.scheme == "https")
         return resp
 
     @router.get("", response_class=HTMLResponse)
@@ -238,8 +266,7 @@ def build_router(console: Console) -> APIRouter:
         op = who(request)
         if isinstance(op, Response):
             return op
-        origin = str(console.settings.chatwoot_base_url).rstrip("/") if console.settings.chatwoot_base_url else ""
-        return page(request, "chatwoot.html", {"chatwoot_origin": origin,
+        return page(request, "chatwoot.html", {"chatwoot_origin": console.chatwoot_origin or "",
                                                 "default_account": console.settings.chatwoot_account_id or 1})
 
     @router.get("/chatwoot/panel", response_class=HTMLResponse)
@@ -254,12 +281,18 @@ def build_router(console: Console) -> APIRouter:
 
 
 def mount_console(app: FastAPI, settings: Settings, gateway: TemporalGateway, *, dev_mode: bool) -> Console:
-    """Add /console (pages and vendored static files) to the bridge app."""
+    """Add /console (pages and vendored static files) to the bridge app, and
+    console/security.py's middleware, which puts the console's security
+    headers on its responses and `nosniff` on every other response."""
     console = Console(settings, gateway, dev_mode=dev_mode)
+    app.add_middleware(ConsoleSecurity, chatwoot_origin=console.chatwoot_origin)
     app.include_router(build_router(console))
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
     app.state.console = console
     app.router.on_shutdown.append(console.close)  # the audit pool, when the server runs its lifespan
     if not console.sessions.enabled:
         log.info("operator console off (set CONSOLE_OPERATORS to enable it)")
+    elif console.chatwoot_origin is None:
+        log.info("console: no CHATWOOT_BASE_URL, so no other origin may frame /console/chatwoot "
+                 "(set it to use the Chatwoot Dashboard App)")
     return console

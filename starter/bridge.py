@@ -65,7 +65,7 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
             )
         log.warning("accepting UNSIGNED Chatwoot webhooks (dev mode, no WEBHOOK_SECRET or WEBHOOK_TOKEN set)")
 
-    app = FastAPI(title="ticketflow webhook bridge", docs_url=None, redoc_url=None)
+    app = FastAPI(title="ticketflow webhook bridge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gateway
     bridge_metrics.install(app)  # GET /metrics: webhooks by event and status, latency, 503s
 

@@ -24,6 +24,10 @@
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSwap", tick);
 
+  // Dev mode's "acting as" picker submits itself (here, not in an inline handler the CSP would refuse).
+  var actAs = document.getElementById("act-as");
+  if (actAs) actAs.addEventListener("change", function () { actAs.form.submit(); });
+
   // Chatwoot Dashboard App: Chatwoot posts {event: "appContext", data: {conversation, contact, currentAgent}}
   // (a JSON string) to this frame, on load and when asked with "chatwoot-dashboard-app:fetch-info".
   var app = document.getElementById("chatwoot-app");
@@ -32,7 +36,8 @@
   var shown = null;
 
   function onMessage(event) {
-    if (allowed && event.origin !== allowed && event.origin !== window.location.origin) return;
+    // Only Chatwoot (CHATWOOT_BASE_URL) or this page's own origin may say which conversation to show.
+    if (event.origin !== window.location.origin && (!allowed || event.origin !== allowed)) return;
     var msg = event.data;
     if (typeof msg === "string") {
       try { msg = JSON.parse(msg); } catch (e) { return; }
