@@ -5,6 +5,7 @@ front doors (the bridge): it starts even when Temporal is down, answers
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -12,6 +13,7 @@ from temporalio.client import Client
 from engine.board import conversation_url, static_details, static_summary
 from infra.settings import Settings
 from infra.temporal import connect
+from models.ticket_card import TicketCard
 from models.ticket_input import TicketInput
 
 log = structlog.get_logger(__name__)
@@ -21,16 +23,19 @@ class TemporalUnavailable(RuntimeError):
     pass
 
 
-def for_web_ui(ticket: TicketInput, chatwoot_base_url: object | None) -> tuple[TicketInput, dict[str, str]]:
+def for_web_ui(ticket: TicketInput, chatwoot_base_url: object | None) -> tuple[TicketInput, dict[str, Any]]:
     """The ticket with its Chatwoot conversation link, and the start options
-    (`static_summary` / `static_details`) that make the Web UI's workflow
-    list readable: `VIP · Jane Doe · vip-concierge`. Every place that starts
-    a ticket (bridge, reconciliation, simulate) passes them."""
+    that make lists of tickets readable: `static_summary` / `static_details`
+    for the Web UI's workflow list (`VIP · Jane Doe · vip-concierge`) and the
+    `memo` the console board reads with every visibility list (who and what,
+    models/ticket_card.py). Every place that starts a ticket (bridge,
+    reconciliation, simulate, the bench) passes them."""
     url = conversation_url(str(chatwoot_base_url) if chatwoot_base_url else None, ticket.account_id,
                            ticket.conversation_id)
     if url and not ticket.conversation_url:
         ticket = ticket.model_copy(update={"conversation_url": url})
-    return ticket, {"static_summary": static_summary(ticket), "static_details": static_details(ticket)}
+    return ticket, {"static_summary": static_summary(ticket), "static_details": static_details(ticket),
+                    "memo": TicketCard.of(ticket).memo()}
 
 
 class TemporalGateway:

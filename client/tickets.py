@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecution, WorkflowUpdateFailedError
 
 from models.durations import human_duration
 from models.timezones import local_time
@@ -22,6 +22,7 @@ from models import search_attributes as sa
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved, Source
 from models.status import TicketStatus
+from models.ticket_card import TicketCard
 from workflows.ticket import TicketWorkflow
 
 _WID = re.compile(r"^ticket-(\d+)-(\d+)$")
@@ -79,7 +80,8 @@ class TicketFilter:
 
 @dataclass
 class TicketRow:
-    """One ticket as visibility knows it (no query to the worker)."""
+    """One ticket as visibility knows it (no query to the worker): its search
+    attributes, and its memo's card when it was started with one."""
 
     workflow_id: str
     policy: str | None
@@ -89,17 +91,33 @@ class TicketRow:
     vip: bool | None
     level: int | None
     status: str = "Running"
+    card: TicketCard | None = None
+    started_at: datetime | None = None
+
+
+async def _row(wf: WorkflowExecution) -> TicketRow:
+    attrs = wf.typed_search_attributes
+    try:
+        card = TicketCard.from_memo(await wf.memo())
+    except Exception:  # a memo another client wrote, in an encoding this one cannot read
+        card = None
+    return TicketRow(wf.id, attrs.get(sa.TICKET_POLICY), attrs.get(sa.TICKET_OWNER), attrs.get(sa.TICKET_STAGE),
+                     attrs.get(sa.SLA_STATE), attrs.get(sa.TICKET_VIP), attrs.get(sa.ESCALATION_LEVEL),
+                     wf.status.name.title() if wf.status else "Running", card, wf.start_time)
 
 
 async def list_tickets(client: Client, flt: TicketFilter, limit: int) -> list[TicketRow]:
     """One visibility list call."""
-    rows = []
-    async for wf in client.list_workflows(flt.visibility_query(), limit=limit):
-        attrs = wf.typed_search_attributes
-        rows.append(TicketRow(wf.id, attrs.get(sa.TICKET_POLICY), attrs.get(sa.TICKET_OWNER), attrs.get(sa.TICKET_STAGE),
-                              attrs.get(sa.SLA_STATE), attrs.get(sa.TICKET_VIP), attrs.get(sa.ESCALATION_LEVEL),
-                              wf.status.name.title() if wf.status else "Running"))
-    return rows
+    return [await _row(wf) async for wf in client.list_workflows(flt.visibility_query(), limit=limit)]
+
+
+async def list_page(client: Client, query: str, page_size: int, token: bytes | None = None,
+                    rpc_timeout: timedelta | None = None) -> tuple[list[TicketRow], bytes | None]:
+    """Exactly one visibility list call: up to `page_size` tickets from `token`
+    on, and the token of the page after them (None after the last)."""
+    it = client.list_workflows(query, page_size=page_size, next_page_token=token or None, rpc_timeout=rpc_timeout)
+    await it.fetch_next_page()
+    return [await _row(wf) for wf in it.current_page or []], it.next_page_token or None
 
 
 # The operator actions: update name -> (update, its typed input). The CLI and
@@ -138,6 +156,14 @@ def time_left(deadline: datetime, now: datetime | None) -> str:
     delta = (deadline - now).total_seconds()
     whole = timedelta(seconds=abs(delta) // 60 * 60)  # minutes are precise enough for people
     return ("in " + human_duration(whole)) if delta >= 0 else (human_duration(whole) + " ago")
+
+
+def age(since: datetime, now: datetime | None = None) -> str:
+    """How long something has been open, as a board column says it: `3d 4h`, `5h 12m`, `14m`
+    (console.js ticks the same words in the browser)."""
+    minutes = max(0, int(((now or datetime.now(timezone.utc)) - since).total_seconds()) // 60)
+    d, h, m = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    return f"{d}d {h}h" if d else f"{h}h {m}m" if h else f"{m}m"
 
 
 def when(t: datetime, s: TicketStatus, fmt: str = "%m-%d %H:%M") -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import asyncpg
 import structlog
@@ -28,12 +28,13 @@ from infra.settings import Settings
 from models.status import TicketStatus
 from console import actions as console_actions
 from console.auth import COOKIE, SESSION_SECONDS, Operator, Sessions, parse_operators
-from console.board import QUERY_TIMEOUT, StatusCache, load_board
+from console.applicable import verdicts
+from console.board import GROUPS, QUERY_TIMEOUT, SORTS, Cursor, StatusCache, TtlCache, load_board
 from console.packs import Packs, escalation_form
 from console.security import CHATWOOT_PREFIX, ConsoleSecurity, allow_chatwoot_framing, origin_of, under
 from console.throttle import LoginThrottle, client_key
 from client.gateway import TemporalGateway, TemporalUnavailable
-from client.tickets import TicketFilter, chatwoot_link, next_deadline, time_left, ui_link, when
+from client.tickets import TicketFilter, age, chatwoot_link, next_deadline, time_left, ui_link, when
 from workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ class Console:
         self.sessions = Sessions(parse_operators(settings), dev_mode=dev_mode)
         self.packs = Packs(settings.policies_dir)
         self.statuses = StatusCache()
+        self.counts: TtlCache[int] = TtlCache()
         self.throttle = LoginThrottle()
         self.chatwoot_origin = origin_of(settings.chatwoot_base_url)
         self._pool: asyncpg.Pool | None = None
@@ -60,7 +62,7 @@ class Console:
         self.templates.env.globals.update(time_left=time_left, when=when, ui_link=lambda wid: ui_link(settings, wid),
                                           chatwoot_link=lambda wid: chatwoot_link(settings, wid),
                                           next_deadline=next_deadline, dev_mode=dev_mode,
-                                          escalation_form_for=escalation_form)
+                                          escalation_form_for=escalation_form, age=age)
 
     async def pool(self) -> asyncpg.Pool | None:
         if self._pool is None and self.settings.database_url is not None:
@@ -148,11 +150,12 @@ def build_router(console: Console) -> APIRouter:
             status, error = await status_of(wid)
         audit, audit_error = await console.audit_rows(wid) if status else ([], None)
         pack = console.packs.get(status.policy) if status else None
+        reasons = sorted(pack.escalations) if pack else []
         return page(request, "_panel.html", {
             "wid": wid, "s": status, "error": error, "errors": errors or {}, "notice": notice, "values": values or {},
-            "audit": audit, "audit_error": audit_error, "pack": pack, "compact": compact,
-            "reasons": sorted(pack.escalations) if pack else [],
+            "audit": audit, "audit_error": audit_error, "pack": pack, "compact": compact, "reasons": reasons,
             "parties": console.packs.parties(status.policy) if status else [],
+            "can": verdicts(status, reasons) if status else {},
         })
 
     @router.get("/login", response_class=HTMLResponse)
@@ -198,20 +201,29 @@ def build_router(console: Console) -> APIRouter:
 
     @router.get("", response_class=HTMLResponse)
     async def board(request: Request, policy: str = "", owner: str = "", breached: str = "", vip: str = "",
-                    sort: str = "deadline") -> Response:
+                    mine: str = "", sort: str = "deadline", cursor: str = "") -> Response:
+        """One page of the board (console/board.py); `mine`: the logged-in party's tickets."""
         op = who(request)
         if isinstance(op, Response):
             return op
-        flt = TicketFilter(breached=bool(breached), owner=owner or None, policy=policy or None, vip=bool(vip))
-        rows, error = [], None
+        sort = sort if sort in SORTS else "deadline"
+        flt = TicketFilter(breached=bool(breached), owner=op.party if mine else (owner or None),
+                           policy=policy or None, vip=bool(vip))
+        params = {k: v for k, v in {"policy": policy, "owner": owner, "breached": breached, "vip": vip,
+                                    "mine": mine, "sort": sort}.items() if v}
+        board, error = None, None
         try:
-            rows = await load_board(await console.gateway.client(), flt, sort, console.statuses)
+            board = await load_board(await console.gateway.client(), flt, Cursor.decode(cursor), sort,
+                                     console.statuses, console.counts)
         except TemporalUnavailable as exc:
             error = str(exc)
         except RPCError as exc:
             error = f"Temporal visibility did not answer: {exc.message}"
-        return page(request, "board.html", {"rows": rows, "error": error, "flt": flt, "sort": sort,
-                                             "packs": console.packs.names()})
+        return page(request, "board.html", {
+            "board": board, "rows": board.rows if board else [], "error": error, "flt": flt, "sort": sort,
+            "sorts": SORTS, "groups": [g for g, _ in GROUPS], "mine": bool(mine), "packs": console.packs.names(),
+            "page_url": lambda c=None: "/console?" + urlencode(
+                {**params, **({"cursor": c.encode()} if c else {})})})
 
     @router.get("/tickets/{wid}", response_class=HTMLResponse)
     async def ticket_page(request: Request, wid: str) -> Response:
@@ -220,7 +232,8 @@ def build_router(console: Console) -> APIRouter:
             return op
         status, error = await status_of(wid)
         inner = await panel(request, wid, status=status, error=error)
-        return page(request, "ticket.html", {"wid": wid, "panel": inner.body.decode()})
+        customer = status.card.customer if status and status.card else None
+        return page(request, "ticket.html", {"wid": wid, "customer": customer, "panel": inner.body.decode()})
 
     @router.get("/tickets/{wid}/panel", response_class=HTMLResponse)
     async def ticket_panel(request: Request, wid: str, compact: str = "") -> Response:

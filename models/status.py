@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from models.state import ClockState, HandoffState, LadderEntry, PageState, RejectedSignal
+from models.ticket_card import TicketCard
 
 
 class TicketStatus(BaseModel):
@@ -31,6 +32,17 @@ class TicketStatus(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None  # e.g. the policy could not be loaded
     run_count: int = 1  # runs so far (continue-as-new)
+    # Who and what (the board's fallback for tickets started without the memo), and
+    # what the console needs to offer only the actions that apply (console/applicable.py).
+    card: TicketCard | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def last_page(self) -> PageState | None:
+        """The newest page: who was last paged, and whether they acknowledged."""
+        return max(self.pages, key=lambda p: p.at) if self.pages else None
 
     @property
     def open_handoffs(self) -> list[HandoffState]:

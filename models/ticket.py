@@ -34,6 +34,11 @@ class Ticket(BaseModel):
     ask_type: str | None = None
     inbox_id: int | None = None
     created_at: datetime | None = None  # when Chatwoot created the conversation
+    # What people scanning a list need to tell tickets apart (models/ticket_card.py),
+    # as Chatwoot's webhook says it; never message content.
+    subject: str | None = None  # the e-mail subject (`additional_attributes.mail_subject`)
+    channel: str | None = None  # the inbox's channel type, e.g. "Channel::Email"
+    inbox_name: str | None = None
     # The conversation's page in Chatwoot, set by whoever starts the ticket when
     # Chatwoot's address is known (workflows never read settings): the Web UI board links it.
     conversation_url: str | None = None

@@ -19,8 +19,8 @@ from models.chatwoot import (ECHO_MARKER, ChatwootId, JsonAttributes, JsonValue,
                              WebhookText)
 from models.signals import AgentReplied, Classify, CustomerReplied, Reopened, Resolved, StatusChanged, VipFlagChanged
 from models.ticket import Contact, ticket_workflow_id
+from models.ticket_card import one_line
 from models.ticket_input import TicketInput
-
 
 
 class WebhookError(ValueError):
@@ -82,6 +82,10 @@ class _Conversation(_Lenient):
     # Unix seconds (conversation payloads) or an ISO string (message payloads, not used)
     created_at: UnixSeconds | ShortText | None = None
     account_id: ChatwootId | None = None
+    # Read for people (models/ticket_card.py), never validated: a shape ticketflow
+    # does not know here must not cost the event (see _subject).
+    channel: Any = None
+    additional_attributes: Any = None
 
     @property
     def number(self) -> int:
@@ -114,6 +118,7 @@ class _Message(_Lenient):
     sender: _Sender | None = None
     conversation: _Conversation
     account: _Account | None = None
+    inbox: Any = None  # `{id, name}` (conversation webhooks carry only `inbox_id`); read like `channel`
 
 
 def _truthy(value: Any) -> bool:
@@ -149,7 +154,14 @@ def _account(conv: _Conversation, explicit: int | None, message_account: int | N
     )
 
 
-def _ticket(conv: _Conversation, account_id: int, policy_for_inbox) -> TicketInput:
+def _subject(conv: _Conversation) -> str | None:
+    """The e-mail subject Chatwoot keeps in `additional_attributes.mail_subject`
+    (e-mail inboxes); not a message body, which never leaves the webhook."""
+    attrs = conv.additional_attributes
+    return one_line(attrs.get("mail_subject")) if isinstance(attrs, dict) else None
+
+
+def _ticket(conv: _Conversation, account_id: int, policy_for_inbox, inbox: Any = None) -> TicketInput:
     return TicketInput(
         account_id=account_id,
         conversation_id=conv.number,
@@ -159,6 +171,9 @@ def _ticket(conv: _Conversation, account_id: int, policy_for_inbox) -> TicketInp
         custom_attributes=conv.custom_attributes,
         inbox_id=conv.inbox_id,
         created_at=_created_at(conv),
+        subject=_subject(conv),
+        channel=one_line(conv.channel, 64),
+        inbox_name=one_line(inbox.get("name"), 100) if isinstance(inbox, dict) else None,
     )
 
 
@@ -208,7 +223,7 @@ def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_i
         return Ignored(f"{event} is not used by ticketflow")
     conv = msg.conversation
     account = _account(conv, explicit, msg.account.id if msg.account else None)
-    ticket = _ticket(conv, account, policy_for_inbox)
+    ticket = _ticket(conv, account, policy_for_inbox, msg.inbox)
     wid = ticket_workflow_id(account, conv.number)
     event_id = f"message:{msg.id}"
     if ECHO_MARKER in (msg.content_attributes or {}):

@@ -1,10 +1,17 @@
 """The operator console without a browser: who may use it, the signed
-session cookie, the CSRF guard, and the typed handoff form from a pack.
-(The board and the actions against a real ticket: test_console_browser.py.)"""
+session cookie, the CSRF guard, the typed handoff form from a pack, and the
+board's pages and the ticket page's actions on a stand-in Temporal (what a
+page costs it, whatever the number of open tickets). (The board and the
+actions against real tickets: test_console_browser.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import html as html_lib
 import logging
+import re
+from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -15,6 +22,11 @@ from starter.bridge import create_app
 from console.auth import COOKIE, Operator, Sessions, parse_operators
 from console.packs import Packs, escalation_form, payload_from_form
 from client.gateway import TemporalGateway, TemporalUnavailable
+from console.board import Cursor
+from models import search_attributes as sa
+from models.state import PageState
+from models.status import TicketStatus
+from models.ticket_card import TicketCard
 from tests.conftest import POLICIES_DIR
 
 TOKEN = "tok-alicia-0123456789abcdef"
@@ -164,3 +176,190 @@ async def test_escalation_form_fragment_follows_the_reason():
         assert 'name="target"' in r.text and "jonathan (default)" in r.text
         r = await c.get("/console/tickets/ticket-1-5/escalate-fields", params={"policy": "vip-concierge", "reason": "x"})
         assert "handoff-form" not in r.text
+
+
+# ---------------------------------------------------------------- the board, paged, on a stand-in Temporal
+
+class Visibility:
+    """Stands in for the Temporal client: open tickets as visibility lists them
+    (search attributes, the memo's card, pages of `page_size` with a token),
+    each answering its `status` query; every call is recorded."""
+
+    def __init__(self, tickets: list[dict]) -> None:
+        self.tickets = {t["wid"]: t for t in tickets}
+        self.calls: list[tuple[str, str]] = []
+
+    def _matching(self, query: str) -> list[dict]:
+        sla = {"SlaState = 'breached'": {"breached"}, "SlaState = 'running'": {"running"},
+               "SlaState IS NULL OR": {None, "ok"}}
+        out = []
+        for t in self.tickets.values():
+            owner = re.search(r'TicketOwner = "([^"]*)"', query)
+            if owner and t["owner"] != owner.group(1):
+                continue
+            if "TicketVip = true" in query and not t["vip"]:
+                continue
+            if any(clause in query and t["sla"] not in states for clause, states in sla.items()):
+                continue
+            out.append(t)
+        return out
+
+    def list_workflows(self, query: str, *, page_size: int, next_page_token: bytes | None = None, **_):
+        self.calls.append(("list", query))
+        rows, start = self._matching(query), int(next_page_token or b"0")
+        end = start + page_size
+
+        async def memo(t=None):
+            return {"ticket": t["card"]} if t and t.get("card") else {}
+
+        def execution(t: dict):
+            attrs = {sa.TICKET_POLICY: t["policy"], sa.TICKET_OWNER: t["owner"], sa.SLA_STATE: t["sla"],
+                     sa.TICKET_VIP: t["vip"], sa.TICKET_STAGE: "open"}
+            return SimpleNamespace(id=t["wid"], typed_search_attributes=attrs, status=None, start_time=None,
+                                   memo=lambda: memo(t))
+
+        class Page:
+            current_page = None
+            next_page_token = None
+
+            async def fetch_next_page(self):
+                self.current_page = [execution(t) for t in rows[start:end]]
+                self.next_page_token = str(end).encode() if end < len(rows) else None
+        return Page()
+
+    async def count_workflows(self, query: str, **_):
+        self.calls.append(("count", query))
+        return SimpleNamespace(count=len(self._matching(query)))
+
+    def get_workflow_handle(self, wid: str):
+        outer = self
+
+        class Handle:
+            async def query(self, *_a, **_k):
+                outer.calls.append(("query", wid))
+                return outer.tickets[wid]["status"]
+        return Handle()
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.calls if k == kind)
+
+
+def tickets(n: int, breached: int = 5, running: int = 60) -> list[dict]:
+    """`n` open tickets: `breached`, then `running`, then the rest OK; every tenth without a memo
+    (started before it existed: its status names it), one with a hostile name, odd ones Alicia's."""
+    out = []
+    for i in range(n):
+        wid = f"ticket-1-{i + 1}"
+        sla = "breached" if i < breached else "running" if i < breached + running else "ok"
+        name = "<script>alert('x')</script>" if i == 3 else f"Customer {i}"
+        card = TicketCard(customer=name, subject=f"Order {i}", channel="Channel::Email", inbox_id=2,
+                          opened_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc))
+        owner = "alicia" if i % 2 else "lola"
+        status = TicketStatus(ticket_id=wid, policy="vip-concierge", stage="open", owner=owner, sla_state=sla,
+                              card=card, pages=[PageState(dedup_key="k", target="jonathan", source="clock:first_ack",
+                                                          at=datetime(2026, 11, 17, 16, 31, tzinfo=timezone.utc))])
+        out.append({"wid": wid, "sla": sla, "owner": owner, "vip": i % 3 == 0, "policy": "vip-concierge",
+                    "card": None if i % 10 == 9 else card.model_dump(mode="json"), "status": status})
+    return out
+
+
+def app_on(client):
+    settings = Settings(_env_file=None, webhook_token=SecretStr("x" * 20), temporal_address="nowhere:7233",
+                        console_operators=SecretStr(f'{{"{TOKEN}": "alicia"}}'))
+    return create_app(settings, TemporalGateway(settings, client=client))
+
+
+@contextlib.asynccontextmanager
+async def logged_in(app):
+    async with client_for(app) as c:
+        await c.post("/console/login", content=f"token={TOKEN}",
+                     headers={"content-type": "application/x-www-form-urlencoded"})
+        yield c
+
+
+def rows_of(html: str) -> list[str]:
+    return re.findall(r'class="ticket-row[^"]*" data-ticket="([^"]+)"', html)
+
+
+async def test_the_board_pages_breached_first_and_names_each_customer():
+    vis = Visibility(tickets(130))
+    async with logged_in(app_on(vis)) as c:
+        r = await c.get("/console")
+        first = rows_of(r.text)
+        assert len(first) == 50 and first[:5] == [f"ticket-1-{i}" for i in range(1, 6)]  # the breached group first
+        assert "<b>130</b> open" in r.text and "<b>5</b> breached" in r.text and "showing <span class=\"range\">1–50" in r.text
+        assert "Customer 1</a>" in r.text and "Order 1</div>" in r.text and "Email" in r.text
+        assert "<script>alert" not in r.text and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in r.text
+        assert ">Customer 9</a>" in r.text  # no memo: named by its status query
+        assert 'class="page page-triggered">jonathan' in r.text and "no ack yet" in r.text
+        # One refresh: two visibility lists (the breached group ran out, the next filled the page), two counts,
+        # one status query per row of the page, and none of the other 80.
+        assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 2, 50)
+        vis.calls.clear()
+        await c.get("/console")  # a later load: statuses and counts are shared for STATUS_TTL
+        assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 0, 0)
+
+        seen, url = list(first), html_lib.unescape(re.search(r'class="next" href="([^"]+)"', r.text).group(1))
+        while url:
+            r = await c.get(url)
+            assert 'class="first" href="/console?sort=deadline"' in r.text
+            seen += rows_of(r.text)
+            nxt = re.search(r'class="next" href="([^"]+)"', r.text)
+            url = html_lib.unescape(nxt.group(1)) if nxt else None
+        assert sorted(seen) == sorted(vis.tickets) and len(seen) == 130  # every ticket once
+        assert "showing <span class=\"range\">101–130" in r.text
+
+
+async def test_a_page_costs_the_same_with_100_or_10000_open_tickets():
+    counts = []
+    for n in (100, 10_000):
+        vis = Visibility(tickets(n, breached=3, running=2))
+        async with logged_in(app_on(vis)) as c:
+            r = await c.get("/console")
+            assert len(rows_of(r.text)) == 50 and f"<b>{n:,}</b> open" in r.text
+        counts.append((vis.count("list"), vis.count("count"), vis.count("query")))
+    assert counts[0] == counts[1] == (3, 2, 50)
+
+
+async def test_mine_is_the_logged_in_partys_tickets():
+    vis = Visibility(tickets(40))
+    async with logged_in(app_on(vis)) as c:
+        r = await c.get("/console", params={"mine": "1", "owner": "lola"})
+        wids = rows_of(r.text)
+        assert wids and all(vis.tickets[w]["owner"] == "alicia" for w in wids) and len(wids) == 20
+        assert all('TicketOwner = "alicia"' in q for kind, q in vis.calls if kind in ("list", "count"))
+        assert 'name="mine" value="1" checked' in r.text and 'id="owner-filter" disabled' in r.text
+
+
+async def test_a_bad_cursor_is_the_first_page_and_sorting_stays_inside_sla_groups():
+    assert Cursor.decode("junk") == Cursor() and Cursor.decode("9.0.") == Cursor() and Cursor.decode(None) == Cursor()
+    assert Cursor.decode(Cursor(1, 50, b'{"x":1}').encode()) == Cursor(1, 50, b'{"x":1}')
+    vis = Visibility(tickets(20))
+    async with logged_in(app_on(vis)) as c:
+        r = await c.get("/console", params={"cursor": "not-a-cursor", "sort": "level"})
+        assert rows_of(r.text)[:5] == [f"ticket-1-{i}" for i in range(1, 6)]
+        # a later group's cursor with "breached" ticked (breached is the first group alone): its first page
+        r = await c.get("/console", params={"cursor": Cursor(2, 50).encode(), "breached": "1"})
+        assert rows_of(r.text) == [f"ticket-1-{i}" for i in range(1, 6)]
+
+
+async def test_the_ticket_page_says_who_and_offers_only_what_applies():
+    vis = Visibility(tickets(3))
+    t = vis.tickets["ticket-1-2"]
+    async with logged_in(app_on(vis)) as c:
+        r = await c.get("/console/tickets/ticket-1-2")
+        assert '<span class="customer">Customer 1</span>' in r.text and '<p class="subject">Order 1</p>' in r.text
+        assert 'class="inbox">inbox #2' in r.text and 'class="channel">Email' in r.text
+        assert 'class="opened">11-17 16:00 UTC' in r.text
+        assert "/console/tickets/ticket-1-2/acknowledge" in r.text and "/reopen" not in r.text
+        assert "<b>Reopen</b>: only a resolved ticket can be reopened (it is open)" in r.text
+        assert "<b>Answer a handoff</b>: no handoff is open" in r.text
+        t["status"] = t["status"].model_copy(update={
+            "stage": "resolved", "acknowledged_at": datetime(2026, 11, 17, 16, 2, tzinfo=timezone.utc),
+            "acknowledged_by": "lola"})
+        r = await c.get("/console/tickets/ticket-1-2/panel")
+        assert "/console/tickets/ticket-1-2/reopen" in r.text and "/acknowledge" not in r.text and "/resolve" not in r.text
+        assert "already acknowledged by lola at 11-17 16:02 UTC" in r.text
+        t["status"] = t["status"].model_copy(update={"stage": "closed"})
+        r = await c.get("/console/tickets/ticket-1-2/panel")
+        assert "No actions: the ticket is closed; nothing changes it now." in r.text and 'hx-post' not in r.text

@@ -60,10 +60,19 @@ class OneTicket:
     def __init__(self) -> None:
         self.status = TicketStatus(ticket_id=WID, policy="vip-concierge", stage="open", vip=True, owner="lola")
 
-    def list_workflows(self, query: str, limit: int | None = None):
-        async def rows():
-            yield SimpleNamespace(id=WID, typed_search_attributes={}, status=None)
-        return rows()
+    def list_workflows(self, query: str, **_paging):
+        """One page (what the board asks for: console/board.py), the ticket in each SLA group's."""
+        async def memo():
+            return {}
+
+        async def fetch_next_page():
+            ticket = SimpleNamespace(id=WID, typed_search_attributes={}, status=None, start_time=None, memo=memo)
+            page.current_page = [ticket] if "SlaState IS NULL" in query else []
+        page = SimpleNamespace(current_page=None, next_page_token=None, fetch_next_page=fetch_next_page)
+        return page
+
+    async def count_workflows(self, query: str, **_kwargs):
+        return SimpleNamespace(count=1)
 
     def get_workflow_handle(self, wid: str) -> "OneTicket":
         return self

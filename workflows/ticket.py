@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, PageUpdate, Reassign,
                                 Reopened, Resolved, StatusChanged, VipFlagChanged)
     from models.status import TicketStatus
+    from models.ticket_card import TicketCard
     from models.ticket_input import TicketCarry, TicketInput
     from workflows.actions import ACTIVITY_FAILED, failure_message
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES
@@ -388,7 +389,7 @@ class TicketWorkflow:
         if e is None:
             return TicketStatus(ticket_id=wid, short_id=short_id(wid), policy=self._input.policy,
                                 stage="policy_error" if self._error else "starting", error=self._error,
-                                vip=self._input.contact.vip)
+                                vip=self._input.contact.vip, card=TicketCard.of(self._input))
         s = e.state
         return TicketStatus(
             ticket_id=wid, short_id=short_id(wid), policy=e.policy.name, policy_version=e.policy.version,
@@ -396,4 +397,6 @@ class TicketWorkflow:
             owner=s.owner, stage=s.stage, vip=bool(s.facts.get("vip")), level=s.level, sla_state=e.sla_state(),
             now=self._now(), next_wakeup=e.next_wakeup(), clocks=list(s.clocks.values()),
             handoffs=list(s.handoffs.values()), pages=list(s.pages.values()), ladder=list(s.ladder),
-            rejected_signals=list(s.rejected), facts=dict(s.facts), run_count=s.runs)
+            rejected_signals=list(s.rejected), facts=dict(s.facts), run_count=s.runs,
+            card=TicketCard.of(s.ticket, s.opened_at), acknowledged_at=s.acknowledged_at,
+            acknowledged_by=s.acknowledged_by, resolved_at=s.resolved_at)

@@ -10,9 +10,19 @@
     return parts.join(" ");
   }
 
-  // Every element with data-deadline shows the time left to it, each second.
+  // How long a ticket has been open, in client/tickets.py's `age` words: "3d 4h", "5h 12m", "14m".
+  function age(seconds) {
+    var m = Math.max(0, Math.floor(seconds / 60)), d = Math.floor(m / 1440), h = Math.floor((m % 1440) / 60);
+    return d ? d + "d " + h + "h" : h ? h + "h " + (m % 60) + "m" : m + "m";
+  }
+
+  // Every element with data-deadline shows the time left to it, each second;
+  // every element with data-since, how long ago that was.
   function tick() {
     var now = Date.now();
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      el.textContent = age((now - Date.parse(el.dataset.since)) / 1000);
+    });
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = (Date.parse(el.dataset.deadline) - now) / 1000;
       el.textContent = left >= 0 ? "in " + fmt(left) : fmt(left) + " overdue";
@@ -23,6 +33,11 @@
   tick();
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSwap", tick);
+
+  // The board's "Mine" overrides the owner filter: grey the owner picker out (and leave it out of the
+  // request) while it is on. This runs before htmx, which listens on the form, sends the change.
+  var mine = document.querySelector("#filters input[name=mine]"), owner = document.getElementById("owner-filter");
+  if (mine && owner) mine.addEventListener("change", function () { owner.disabled = mine.checked; });
 
   // Dev mode's "acting as" picker submits itself (here, not in an inline handler the CSP would refuse).
   var actAs = document.getElementById("act-as");
