@@ -67,7 +67,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
     reconcile = ReconcileActivities(http, settings, client)
     pagerduty = PagerDutyActivities(http, settings)
     batches = [ChatwootBatchActivities(chatwoot).apply_batch, AuditBatchActivities(pool).record_batch]
-    return [*batches, *policy_activities(settings.policies_dir), chatwoot.send_message, chatwoot.update_labels,
+    return [*batches, *policy_activities(settings.policies_dir, pool), chatwoot.send_message, chatwoot.update_labels,
             chatwoot.assign, chatwoot.set_status, chatwoot.merge_custom_attributes, pagerduty.send_event,
             reconcile.sync_open_conversations, *audit_activities(pool)]
 

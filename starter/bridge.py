@@ -26,6 +26,7 @@ from models.chatwoot import INT4_MAX
 from starter import bridge_metrics, signatures
 from starter.chatwoot_events import Ignored, WebhookError, route
 from console import mount_console
+from console.whatif import build_whatif_router
 from starter.delivery import NoRunningTicket, RejectedByTemporal, TicketClosed, deliver, signal_page_update
 from starter.pagerduty_events import route_pagerduty
 from client.gateway import TemporalGateway, TemporalUnavailable
@@ -187,4 +188,5 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         return await handle_chatwoot(request, account_id)
 
     mount_console(app, settings, gateway, dev_mode=dev_mode)  # the operator console at /console
+    app.include_router(build_whatif_router())  # /console/whatif: a draft pack on recorded tickets
     return app

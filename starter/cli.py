@@ -1,7 +1,8 @@
 """The `ticketflow` command.
 
 Platform commands: `dev` (whole stack), `worker`, `bridge`, `setup`
-(migrations, search attributes, reconciliation schedule), `simulate`;
+(migrations, search attributes, reconciliation schedule), `simulate`,
+`whatif` (a draft pack replayed on recorded tickets, dryrun/whatif.py);
 operator commands (`ack`, `resolve`, `reopen`, `escalate`, `decide`,
 `reassign`, `show`, `list`) live in `starter/operator_cli.py`.
 Exit codes: 0 ok, 1 failure, 2 bad settings or arguments, 3 refused by the
@@ -211,6 +212,70 @@ def report(
         avg = format_duration(r.avg_resolve_after_escalation) if r.avg_resolve_after_escalation else "-"
         table.add_row(r.policy, str(r.opened), str(r.escalated), rate, "< 10%", str(r.resolved_after_escalation), avg)
     Console().print(table)
+
+
+@app.command()
+def whatif(
+    draft: Path = typer.Argument(..., help="The draft pack (YAML); its `name` picks the recorded tickets."),
+    since: str = typer.Option("30d", help="Tickets opened since: 30d, 12h, or an ISO 8601 date or instant."),
+    until: str = typer.Option(None, help="Opened before (and drafts run until); default: now."),
+    inbox: list[int] = typer.Option(None, "--inbox", help="Only tickets of this Chatwoot inbox (repeatable)."),
+    out: Path = typer.Option(None, "--out", help="Write the page-load heatmap (whatif-heatmap.svg) here."),
+    as_json: bool = typer.Option(False, "--json", help="The whole report as JSON."),
+    check_driver: bool = typer.Option(False, "--check-driver", help="Also replay the pack in force the draft's "
+                                      "way and report where it differs (slower)."),
+) -> None:
+    """Replay recorded tickets against the pack they ran and against DRAFT, side by side.
+    Exit 0: the replay reproduces what happened; 1: it differs from reality; 2: unreadable
+    draft, bad arguments or Postgres unreachable."""
+    import json as _json
+    import os
+    from datetime import datetime, timezone
+
+    import asyncpg
+
+    from dryrun.heatmap import heatmap_svg
+    from dryrun.whatif import parse_since, whatif_dsn
+    from dryrun.whatif_report import format_text
+    from engine.policy_loader import PolicyError, load_policy_file
+
+    settings = _settings(log_level="warning")
+    if settings.database_url is None:
+        typer.echo("DATABASE_URL: required for whatif", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        pack = load_policy_file(draft)
+    except (PolicyError, OSError) as exc:
+        typer.echo(f"draft: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    now = datetime.now(timezone.utc)
+    try:
+        start, end = parse_since(since, now), parse_since(until, now) if until else now
+    except ValueError:
+        typer.echo(f"--since/--until: not 30d, 12h, 90m or an ISO 8601 date or instant: {since!r} {until!r}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        result = asyncio.run(whatif_dsn(settings.database_url.get_secret_value(), pack, start, end,
+                                        inboxes=inbox or None, ui_url=settings.temporal_ui_url,
+                                        namespace=settings.temporal_namespace, check_driver=check_driver,
+                                        workers=os.cpu_count() or 1))
+    except asyncpg.UndefinedTableError as exc:
+        typer.echo(f"Postgres: {exc} (run `ticketflow setup` to apply the migrations)", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        typer.echo(f"Postgres: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    svg_path = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        svg_path = out / "whatif-heatmap.svg"
+        svg_path.write_text(heatmap_svg(result.current.heat, result.draft.heat, pack.timezone,
+                                        f"draft {pack.version}"))
+    if as_json:
+        typer.echo(_json.dumps({**result.as_dict(), "heatmap": str(svg_path) if svg_path else None}, indent=2))
+    else:
+        typer.echo(format_text(result, str(svg_path) if svg_path else None))
+    raise typer.Exit(EXIT_FAILURE if result.differences else 0)
 
 
 from starter import operator_cli  # noqa: E402

@@ -89,6 +89,8 @@ async def test_every_console_response_carries_the_headers():
             await c.get(f"/console/tickets/{wid}/escalate-fields", params={"policy": "vip-concierge", "reason": "x"}),
             await c.post(f"/console/tickets/{wid}/acknowledge", content="go=1", headers=HX),
             await c.post(f"/console/tickets/{wid}/acknowledge", content="go=1", headers=FORM),  # 403: not htmx
+            await c.get("/console/whatif"),
+            await c.post("/console/whatif", content="pack=vip-concierge", headers=FORM),  # 403: not htmx
             *[await c.get(f"/console/static/{p.name}") for p in sorted((CONSOLE / "static").iterdir())],
         ]
         app_pages = [await c.get("/console/chatwoot"),

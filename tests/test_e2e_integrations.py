@@ -27,6 +27,7 @@ from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually, signed
+from tests.replay_check import assert_replay_equals_reality
 from worker import WORKFLOWS, build_activities
 from workflows.ticket import TicketWorkflow
 
@@ -69,6 +70,9 @@ async def stack(dev_env, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0
                           activities=build_activities(settings, http, pool, dev_env.client)):
             yield type("Stack", (), dict(bridge=bridge.url, cw=cw_app, pd=pd_app, cw_url=cw.url, pd_url=pd.url,
                                          started=started, client=dev_env.client))
+            # Replay equals reality: each ticket's recorded inputs replay to its audit trail (dryrun/reality.py).
+            if started:
+                assert await assert_replay_equals_reality(pg_dsn, sorted(set(started))) == len(set(started))
             for wid in started:
                 await terminate_ticket_tree(dev_env.client, wid, "test cleanup")
     finally:

@@ -352,3 +352,21 @@ async def test_6_signatures_and_secrets(stack: Stack):
                f"401 for {refused} forged/stale/unsigned; replay in window: 401; secrets in logs: {len(leaked)}"))
     assert not leaked, "a secret appeared in a log line"
     assert "webhook rejected" in logs  # the logs were captured: the rejections are there
+
+
+# ----------------------------------------------------------------------------- 7
+
+async def test_7_replay_equals_reality_over_every_ticket(stack: Stack):
+    """Invariant: after every fault above, each ticket's recorded inputs, replayed
+    against the pack content it ran (no Temporal), decide its audit trail action
+    for action and instant for instant (dryrun/reality.py): a fault may delay a
+    decision, never make the record and what was done disagree."""
+    from tests.replay_check import replay_differences
+
+    wids = [r["workflow_id"] for r in await stack.pool.fetch(
+        "SELECT DISTINCT workflow_id FROM ticket_inputs WHERE position(':handoff:' in workflow_id) = 0")]
+    replayed, differences = await replay_differences(stack.dsn, wids, timeout=60.0)
+    tickets = len({d.workflow_id for d in differences})
+    record(Row("7 replay equals reality", f"{replayed} tickets", 0, 0, tickets,
+               f"{len(differences)} differences between replay and audit trail"))
+    assert replayed >= 50 and not differences, "\n".join(f"{d.workflow_id} {d.key} {d.what}" for d in differences[:40])
