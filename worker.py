@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
 import structlog
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker import PatchActivationInput, PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
@@ -85,17 +85,28 @@ def worker_options(settings: Settings) -> dict:
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
         activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_activity_task_pollers),
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_schedule_to_start_seconds),
+        patch_activation_callback=dormant_patches(settings.worker_dormant_patches),
     )
 
 
+def dormant_patches(dormant: frozenset[str]) -> Callable[[PatchActivationInput], bool] | None:
+    """The SDK's say on a *new* run's first `workflow.patched(id)`: no for a dormant id, so a
+    ticket started here takes the old path and writes no marker that older workers could not
+    replay. A replay never asks: it follows the ticket's own history (docs/deploying.md)."""
+    if not dormant:
+        return None
+    return lambda call: call.patch_id not in dormant
+
+
 @asynccontextmanager
-async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
-    """A started worker with its clients; leaving the block drains it."""
+async def running_worker(client: Client, settings: Settings, workflows: Sequence[type] = ()) -> AsyncIterator[Worker]:
+    """A started worker with its clients; leaving the block drains it. `workflows`: the
+    classes to run (default WORKFLOWS; the rolling-deploy test runs a next version)."""
     async with activity_clients(settings) as (http, pool):
         worker = Worker(
             client,
             task_queue=settings.temporal_task_queue,
-            workflows=WORKFLOWS,
+            workflows=list(workflows or WORKFLOWS),
             activities=build_activities(settings, http, pool, client),
             graceful_shutdown_timeout=timedelta(seconds=20),
             **worker_options(settings),
@@ -107,7 +118,7 @@ async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Wo
         log.info("worker stopped")
 
 
-async def run_until_signalled(settings: Settings) -> None:
+async def run_until_signalled(settings: Settings, workflows: Sequence[type] = ()) -> None:
     from infra.temporal import connect
 
     client = await connect(settings)
@@ -115,7 +126,7 @@ async def run_until_signalled(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_worker(client, settings):
+    async with running_worker(client, settings, workflows):
         await stop.wait()
         log.info("shutdown requested, draining")
 

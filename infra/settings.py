@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # already; the tests' workers keep the full sandbox, so its determinism
     # checks still run in CI.
     worker_share_workflow_modules: bool = True
+    # Patch ids this worker replays but never turns on for a new run (the first release of a
+    # rolling deploy, docs/deploying.md): WORKER_DORMANT_PATCHES="id1,id2". Empty: every patch
+    # this code knows is active, as always.
+    worker_dormant_patches: Annotated[frozenset[str], NoDecode] = Field(default_factory=frozenset)
 
     # Policies and logs
     policies_dir: Path = Path(__file__).resolve().parent.parent / "policies"
@@ -104,6 +108,13 @@ class Settings(BaseSettings):
                 return json.loads(value) if value.strip() else {}
             except json.JSONDecodeError as exc:
                 raise ValueError(f"must be a JSON object ({exc.msg})") from None
+        return value
+
+    @field_validator("worker_dormant_patches", mode="before")
+    @classmethod
+    def _parse_patch_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(p.strip() for p in value.split(",") if p.strip())
         return value
 
     @field_validator("worker_metrics_address", mode="before")

@@ -37,6 +37,8 @@ def _env_value(value: object) -> str:
         return json.dumps({str(k): _env_value(v) for k, v in value.items()})
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, frozenset):  # a comma-separated list (WORKER_DORMANT_PATCHES)
+        return ",".join(sorted(value))
     return str(value)
 
 

@@ -15,6 +15,7 @@ def test_defaults_cache_ten_thousand_tickets():
     assert "workflows" in opts["workflow_runner"].restrictions.passthrough_modules
     # longer than the SDK's 10 s: a burst of deadlines must not expire cached tickets' tasks
     assert opts["sticky_queue_schedule_to_start_timeout"].total_seconds() == 30
+    assert opts["patch_activation_callback"] is None  # every patch the code knows is active
 
 
 def test_worker_options_from_environment(monkeypatch):
@@ -27,6 +28,21 @@ def test_worker_options_from_environment(monkeypatch):
     assert opts["max_concurrent_activities"] == 40
     assert opts["workflow_task_poller_behavior"].maximum == 3
     assert opts["sticky_queue_schedule_to_start_timeout"].total_seconds() == 12.5
+
+
+def test_dormant_patches_are_declined_for_new_runs_only_by_id(monkeypatch):
+    """The first release of a rolling deploy (docs/deploying.md): the named ids stay off
+    for new tickets, every other patch is on."""
+    from temporalio.worker import PatchActivationInput
+
+    monkeypatch.setenv("WORKER_DORMANT_PATCHES", " next-thing , other ")
+    settings = load_settings(_env_file=None)
+    assert settings.worker_dormant_patches == {"next-thing", "other"}
+    decide = worker_options(settings)["patch_activation_callback"]
+    fields = PatchActivationInput.__dataclass_fields__
+    def ask(pid: str) -> bool:
+        return decide(PatchActivationInput(**{name: (pid if name == "patch_id" else None) for name in fields}))
+    assert not ask("next-thing") and not ask("other") and ask("ticket-inputs")
 
 
 def test_bad_worker_option_is_named(monkeypatch):
@@ -46,7 +62,7 @@ def test_worker_child_gets_the_dev_stacks_settings(monkeypatch):
         "temporal_address": "127.0.0.1:4321", "database_url": SecretStr("postgresql://u:pw@h/db"),
         "chatwoot_base_url": AnyHttpUrl("http://127.0.0.1:9999"), "chatwoot_api_token": SecretStr("tok"),
         "chatwoot_account_id": 1, "pagerduty_routing_keys": {"lola": SecretStr("K" * 32)},
-        "inbox_policies": {3: "ops-ladder"}})
+        "inbox_policies": {3: "ops-ladder"}, "worker_dormant_patches": frozenset({"a", "b"})})
     for k, v in settings_env(settings).items():
         monkeypatch.setenv(k, v)
     child = load_settings(_env_file=None)
