@@ -44,7 +44,7 @@ from tests.faults.deploy import DeployStack, Drained, drained, task_failures, ta
 from tests.faults.next_version import NEXT_ACTION, NextTicketWorkflow
 from tests.faults.report import Row, record, sized
 from tests.faults.stack import until
-from tests.faults.test_faults import ids, invariants, wait_settled
+from tests.faults.invariants import ids, invariants, wait_settled
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
