@@ -54,6 +54,30 @@ class CallIndex:
         return all(c in self.page and c in self.note for c in convs)
 
 
+async def events_per_breach(client: Client, workflow_ids: list[str], due: datetime) -> dict[str, float]:
+    """What one breach costs in history, averaged over `workflow_ids`: from
+    the timer that fired at the deadline on, the events, workflow tasks
+    (completed), regular activities by type and local activities (markers)
+    by type. Server CPU follows events and tasks; worker CPU, tasks and
+    activities too."""
+    counts: dict[str, int] = {}
+    sampled = 0
+    for wid in workflow_ids:
+        events = (await client.get_workflow_handle(wid).fetch_history()).events
+        fired = next((e for e in events if e.HasField("timer_fired_event_attributes")
+                      and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)), None)
+        if fired is None:
+            continue
+        sampled += 1
+        later = [e for e in events if e.event_id >= fired.event_id]
+        keys = ["events"] * len(later) + ["workflow_tasks"] * sum(
+            e.HasField("workflow_task_completed_event_attributes") for e in later)
+        keys += [f"{'local' if c.local else 'activity'}:{c.activity_type}" for c in activity_calls(later)]
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+    return {k: round(v / sampled, 2) for k, v in sorted(counts.items())} if sampled else {}
+
+
 class Stages(NamedTuple):
     stages: dict[str, dict[str, float]]
     page_local_fallbacks: int

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.phases import PHASES, Bench
-from bench.report import machine, print_table, uptime
+from bench.report import floor_ratios, machine, print_table, uptime
 from bench.stack import Stack, workdir
 from bench.tickets import now as _now
 
@@ -82,6 +82,7 @@ async def run(args) -> dict:
             await phase()
             print(f"[bench] {phase.__name__} done in {time.monotonic() - t0:.1f}s", flush=True)
         results["figures"] = bench.figures
+        results["floor_ratios"] = floor_ratios(bench.figures)
         results["raw"] = bench.raw
     results["load_after"] = uptime()
     return results
