@@ -47,10 +47,7 @@ class HandoffSim:
         for item in items:
             kind = "page_update" if isinstance(item, PageUpdate) else "respond"
             try:
-                if isinstance(item, PageUpdate):
-                    actions, result = e.page_update(item.dedup_key, item.status, now)
-                else:
-                    actions, result = e.respond(item, now)
+                actions, result = e.receive(item, now)
             except Rejected as exc:
                 self.noted.append((kind, now, str(exc)))
                 continue

@@ -11,6 +11,7 @@ from datetime import datetime
 from engine.core import Rejected, TicketEngine
 from models.actions import Action
 from models.handoff import HandoffInput, HandoffResponse, HandoffResult
+from models.signals import PageUpdate
 from models.state import TicketState
 
 
@@ -42,6 +43,12 @@ class HandoffEngine:
     @property
     def finished(self) -> bool:
         return self.status != "open" and not self.steps.state.pending
+
+    def receive(self, item: HandoffResponse | PageUpdate, now: datetime) -> tuple[list[Action], HandoffResult | None]:
+        """One item of the workflow's inbox, a response or a page update (raises Rejected)."""
+        if isinstance(item, PageUpdate):
+            return self.page_update(item.dedup_key, item.status, now)
+        return self.respond(item, now)
 
     def respond(self, r: HandoffResponse, now: datetime) -> tuple[list[Action], HandoffResult | None]:
         if self.status in ("acknowledged", "decided"):

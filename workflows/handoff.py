@@ -82,10 +82,7 @@ class HandoffWorkflow:
                 response = self._inbox.pop(0)
                 kind = "page_update" if isinstance(response, PageUpdate) else "respond"
                 try:
-                    if isinstance(response, PageUpdate):
-                        actions, result = engine.page_update(response.dedup_key, response.status, now)
-                    else:
-                        actions, result = engine.respond(response, now)
+                    actions, result = engine.receive(response, now)
                 except Rejected as exc:
                     workflow.logger.warning("handoff response rejected", extra={"error": str(exc)})
                     inputs.applied(kind, response, now, str(exc))
