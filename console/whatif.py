@@ -6,7 +6,8 @@ tickets whose outcome changes with their Web UI links, the page-load
 heatmap inline, and any difference between the replay and what happened.
 
 Read only: a run writes nothing and calls nothing but Postgres. The replay
-is CPU work, so it runs in a thread: the bridge keeps taking webhooks. The
+is CPU work, so it runs in a thread, one at a time (a second gets 429): the
+bridge keeps taking webhooks. The
 run is a POST from htmx (`HX-Request`, as every console POST), and the page
 works under the console's CSP: no inline script or style, the heatmap is
 SVG with presentation attributes only.
@@ -56,6 +57,7 @@ def _inboxes(text: str) -> list[int] | None:
 
 def build_whatif_router() -> APIRouter:
     router = APIRouter(prefix="/console")
+    running = asyncio.Lock()  # one replay at a time: it is CPU work in the bridge's process
 
     def gate(request: Request) -> tuple[object, object] | Response:
         console = request.app.state.console
@@ -106,9 +108,13 @@ def build_whatif_router() -> APIRouter:
                 data = await load(conn, draft.name, since, now, _inboxes(values.get("inbox", "")))
         except (OSError, asyncio.TimeoutError) as exc:
             return render(request, console, {"values": values, "error": f"Postgres: {exc}"}, 503)
+        if running.locked():
+            return render(request, console, {"values": values, "error": "another what-if is running; try again in a "
+                                             "minute"}, 429)
         s = console.settings
-        result = await asyncio.to_thread(compute, data, draft, since, now, ui_url=s.temporal_ui_url,
-                                         namespace=s.temporal_namespace)
+        async with running:
+            result = await asyncio.to_thread(compute, data, draft, since, now, ui_url=s.temporal_ui_url,
+                                             namespace=s.temporal_namespace)
         log.info("console what-if", by=op.party, pack=draft.name, draft=draft.version, tickets=result.replayed,
                  differences=len(result.differences), seconds=round(result.seconds, 2))
         svg = heatmap_svg(result.current.heat, result.draft.heat, draft.timezone, f"draft {draft.version}")

@@ -53,3 +53,33 @@ async def test_the_console_shows_the_cli_report_for_a_draft(scenario, postgres_d
     assert "<svg" in page and "style=" not in page.split("<svg", 1)[1]
     assert "No difference: the 4 tickets replayed" in page
     assert "<th>  pages to lola</th><td>2</td><td>3</td><td>+1</td>" in page
+
+
+async def test_one_replay_at_a_time(scenario, postgres_dsn, tmp_path, monkeypatch):
+    """The replay is CPU work in the bridge's process: a second run while one is
+    going gets 429 instead of a second thread of it."""
+    import asyncio
+    import threading
+
+    from console import whatif
+
+    started, release = threading.Event(), threading.Event()
+    real = whatif.compute
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(whatif, "compute", slow)
+    draft = draft_with_first_ack(tmp_path, 20).read_text()
+    form = urlencode({"draft": draft, "since": "2026-11-17", "inbox": str(scenario.inbox)})
+    async with browser(app(postgres_dsn)) as c:
+        await login(c)
+        first = asyncio.create_task(c.post("/console/whatif", content=form, headers=HX))
+        assert await asyncio.to_thread(started.wait, 30)
+        second = await c.post("/console/whatif", content=form, headers=HX)
+        release.set()
+        assert (await first).status_code == 200
+    assert second.status_code == 429 and "another what-if is running" in second.text
+    assert_hardened(second)
