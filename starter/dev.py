@@ -126,6 +126,8 @@ async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> Non
             stack.push_async_callback(pg.stop)
             settings = settings.model_copy(update={"database_url": SecretStr(dsn)})
             banner.append(("Postgres", f"embedded, data in {state / 'postgres'}"))
+            # No password (local socket, trust): `whatif` and `report` need it as DATABASE_URL.
+            banner.append(("  DATABASE_URL", dsn))
         else:
             banner.append(("Postgres", "DATABASE_URL"))
         applied = await db.migrate(settings.database_url.get_secret_value())

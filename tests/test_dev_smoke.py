@@ -20,6 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -40,7 +41,7 @@ async def _wait_banner(log_path: Path, proc: asyncio.subprocess.Process, timeout
         text = log_path.read_text(errors="replace")
         if "Press Ctrl-C to stop everything." in text:
             block = text.split("ticketflow dev stack is up:", 1)[1].split("Press Ctrl-C", 1)[0]
-            return dict(m.groups() for m in re.finditer(r"^  (\S.*?)\s{2,}(\S.*)$", block, re.M))
+            return dict(m.groups() for m in re.finditer(r"^  \s*(\S.*?)\s{2,}(\S.*)$", block, re.M))
         if proc.returncode is not None:
             raise AssertionError(f"ticketflow dev exited early with {proc.returncode}: {text[-3000:]}")
         await asyncio.sleep(0.5)
@@ -104,6 +105,14 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         meta = await eventually(lambda: client.get_workflow_handle("ticket-1-4242").query(
             "__temporal_workflow_metadata", result_type=WorkflowMetadata), lambda m: m.current_details, timeout=30)
         assert "**Owner**" in meta.current_details and "**Clocks**" in meta.current_details
+        # the banner's DATABASE_URL is the one `ticketflow whatif` needs: the ticket's inputs are there
+        conn = await asyncpg.connect(banner["DATABASE_URL"])
+        try:
+            kinds = await eventually(lambda: conn.fetch("SELECT kind FROM ticket_inputs WHERE workflow_id = $1 ORDER BY seq",
+                                                        "ticket-1-4242"), lambda rows: len(rows) >= 1, timeout=30)
+        finally:
+            await conn.close()
+        assert kinds[0]["kind"] == "open"
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
