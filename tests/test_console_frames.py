@@ -37,7 +37,7 @@ from infra.http_server import InProcessServer
 from infra.settings import Settings
 from models.status import TicketStatus
 from starter.bridge import create_app
-from tests.test_console_browser import CHROMIUM, HOW, page  # noqa: F401  (page: chromium, launched the same way)
+from tests.test_console_browser import CHROMIUM, HOW, choose_reason, page  # noqa: F401  (page: chromium, launched the same way)
 
 try:
     from playwright.async_api import expect
@@ -188,9 +188,8 @@ async def test_no_page_breaks_the_content_security_policy(sites, page):
     panel = page.locator("#panel")
     await panel.get_by_role("button", name="Acknowledge").click()
     await expect(panel.locator(".notice")).to_have_text("Acknowledged as alicia.")
-    await panel.locator("select[name=reason]").select_option("refund_over_200")  # the typed form, fetched by htmx
     form = panel.locator(".handoff-form")
-    await expect(form).to_contain_text("Over-authority escalation")
+    await choose_reason(panel, "refund_over_200", form, "Over-authority escalation")  # the typed form, by htmx
     for field in ("issue_summary", "alicia_already_tried"):
         await form.locator(f"textarea[name='payload.{field}']").fill("the refund")
     await form.locator("select[name='payload.customer_emotional_state']").select_option("calm")
