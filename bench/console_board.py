@@ -145,7 +145,7 @@ async def run(n: int, dsn: str, pool) -> None:
                       max_concurrent_workflow_tasks=defaults.worker_max_concurrent_workflow_tasks,
                       max_concurrent_activities=defaults.worker_max_concurrent_activities):
         took = await open_tickets(client, tq, n)
-        print(f"{n} tickets opened (every opening action done) in {took:.0f}s ({n / took:.0f}/s)")
+        print(f"{n} tickets opened (each opening decided) in {took:.0f}s ({n / took:.0f}/s)")
 
         flt = TicketFilter()
         report("visibility list, 200 rows (`ticketflow list`)", *await timed(lambda: list_tickets(client, flt, 200)))

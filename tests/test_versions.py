@@ -5,7 +5,8 @@ Each `workflow.patched` id a new run records costs two history events and
 recorded before `CURRENT` still replays: test_replay.py runs the saved
 `batched_*`/`local_*` histories (one marker per id), the `bundled_*` ones
 (the oldest bundle, `patches-2026-12`), the `packed_*` ones
-(`patches-2026-12b`) and the `inputs_*` ones (`CURRENT`).
+(`patches-2026-12b`), the `inputs_*` ones (`patches-2026-12c`) and the
+`upserts_*` ones (`CURRENT`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def test_older_histories_with_one_marker_per_patch_are_kept_for_replay():
 
 
 def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
-    assert _saved_patch_ids("inputs_vip_2_lola_paged_and_acknowledges.json") == [CURRENT]
+    assert _saved_patch_ids("upserts_vip_2_lola_paged_and_acknowledges.json") == [CURRENT]
+    assert _saved_patch_ids("inputs_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12c"]
     assert _saved_patch_ids("packed_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12b"]
     assert _saved_patch_ids("bundled_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12"]
     for (_, newer), (_, older) in zip(BUNDLES, BUNDLES[1:]):

@@ -52,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
 EVENT_STAGE_MARKERS = "event-stage-markers"
 SOP_EVENT_ORDERS = "sop-event-orders"  # issue 8: clocks gated by conditions, condition_met rules, on_start, catch-up
 PACKED_POLICY = "packed-policy"  # issue 9: the pack loads compressed (models/policy_io.PackedPolicy)
+# issue 22: search attributes upserted in the task that decides, before the decision's actions run
+DECISION_UPSERTS = "decision-upserts"
 
 
 @dataclass
@@ -87,7 +89,7 @@ class TicketWorkflow:
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
         patches = patches_in_effect(EVENT_STAGE_MARKERS, SOP_EVENT_ORDERS, BATCHED_ACTIONS, LOCAL_LANES,
-                                    PACKED_POLICY, TICKET_INPUTS)
+                                    PACKED_POLICY, TICKET_INPUTS, DECISION_UPSERTS)
         stage_markers = EVENT_STAGE_MARKERS in patches
         sop_orders = SOP_EVENT_ORDERS in patches
         self._batched = BATCHED_ACTIONS in patches
@@ -120,10 +122,16 @@ class TicketWorkflow:
         if opening is not None:
             inputs.add("open", opening, {"ticket": ticket.ticket().model_dump(mode="json"), "life": ticket.life,
                                          "event_stage_markers": stage_markers, "sop_orders": sop_orders}, None)
+        decision_upserts = DECISION_UPSERTS in patches
         while True:
+            if decision_upserts:
+                # What the decision changed reaches visibility in the task that decided it, not after its
+                # actions return: a hanging Chatwoot no longer keeps a breached ticket off the board.
+                self._upsert_search_attributes()
             await runner.execute(actions)
+            actions = []  # the decision's actions are done: not kept alive while the ticket sleeps
             inputs.flush()  # what this decision consumed, written beside the loop
-            self._upsert_search_attributes()
+            self._upsert_search_attributes()  # what the actions' answers changed (a failure, a count), if any
             self._show_board()
             if engine.closed:
                 break

@@ -58,10 +58,15 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
              # written to `ticket_inputs`, workflows/inputs.py): saved as inputs_<scenario>
              "inputs_vip_2_lola_paged_and_acknowledges", "inputs_vip_4_refund_over_200_escalation",
              "inputs_ops_2_s2_climbs_to_lead_then_manager", "inputs_tier_7_handoff_notifies_its_target",
-             "inputs_ops_3_s1_level3_and_customer_update"]
+             "inputs_ops_3_s1_level3_and_customer_update",
+             # recorded with `patches-2026-12d`, which adds `decision-upserts` (search attributes upserted in
+             # the deciding task, before its actions run): saved as upserts_<scenario>
+             "upserts_vip_2_lola_paged_and_acknowledges", "upserts_vip_4_refund_over_200_escalation",
+             "upserts_ops_2_s2_climbs_to_lead_then_manager", "upserts_tier_7_handoff_notifies_its_target",
+             "upserts_ops_3_s1_level3_and_customer_update"]
 # saved history name -> the scenario it runs, when they differ
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
-NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_")  # prefix: the same scenario, recorded by newer code
+NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_", "upserts_")  # prefix: the same scenario, recorded by newer code
 
 
 @asynccontextmanager
