@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from models.compact import CompactModel
 
 ActionKind = Literal[
     "chatwoot.message",
@@ -56,7 +58,7 @@ MARKERS = {
 }
 
 
-class Action(BaseModel):
+class Action(CompactModel):
     kind: ActionKind
     key: str  # unique per ticket, stable across replays and retries
     at: datetime  # the ticket's clock when the action was decided

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from models.compact import CompactModel
 from models.policy import Step
 from models.ticket import Ticket
 
 
-class ClockState(BaseModel):
+class ClockState(CompactModel):
     name: str
     title: str
     # waiting: armed by its start event, but its condition does not hold (yet)
@@ -28,7 +29,7 @@ class ClockState(BaseModel):
     activated_at: datetime | None = None  # when it last began to run (a breach is never earlier)
 
 
-class PendingStep(BaseModel):
+class PendingStep(CompactModel):
     id: str
     source: str  # clock:<name>, rule:<n>, handoff:<id>
     due: datetime
@@ -37,7 +38,7 @@ class PendingStep(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-class PageState(BaseModel):
+class PageState(CompactModel):
     dedup_key: str
     target: str
     source: str
@@ -45,7 +46,7 @@ class PageState(BaseModel):
     at: datetime
 
 
-class HandoffState(BaseModel):
+class HandoffState(CompactModel):
     id: str  # the child workflow id
     name: str
     title: str
@@ -60,7 +61,7 @@ class HandoffState(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-class LadderEntry(BaseModel):
+class LadderEntry(CompactModel):
     at: datetime
     source: str
     action: str
@@ -68,13 +69,13 @@ class LadderEntry(BaseModel):
     summary: str
 
 
-class RejectedSignal(BaseModel):
+class RejectedSignal(CompactModel):
     signal: str
     reason: str
     at: datetime
 
 
-class TicketState(BaseModel):
+class TicketState(CompactModel):
     ticket: Ticket
     workflow_id: str
     key_base: str | None = None  # prefix of action keys and handoff ids; the workflow id when unset

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from models.compact import CompactModel
 
 
-class Contact(BaseModel):
+class Contact(CompactModel):
     """The Chatwoot contact behind a conversation."""
 
     id: int | None = None
@@ -22,7 +24,7 @@ class Contact(BaseModel):
         return (self.name or "there").split()[0]
 
 
-class Ticket(BaseModel):
+class Ticket(CompactModel):
     """What is known about the conversation when its ticket starts."""
 
     account_id: int = Field(ge=1)

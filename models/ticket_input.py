@@ -40,4 +40,9 @@ class TicketInput(Ticket):
     continue_as_new_after: int = Field(default=4000, ge=100)
 
     def ticket(self) -> Ticket:
-        return Ticket.model_validate(self.model_dump(include=set(Ticket.model_fields)))
+        """The conversation's facts as a plain `Ticket`. It shares this input's
+        values (contact, labels, attributes) rather than copying them: the
+        input stays alive as long as the ticket (the SDK keeps a run's
+        arguments), and neither the engine nor the workflow changes a ticket
+        in place. Already validated as this input, so not validated again."""
+        return Ticket.model_construct(**{name: getattr(self, name) for name in Ticket.model_fields})

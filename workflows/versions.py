@@ -39,5 +39,8 @@ def patches_in_effect(*ids: str) -> frozenset[str]:
     `workflow.patched` says, in order."""
     for bundle, members in BUNDLES:
         if workflow.patched(bundle):
-            return frozenset(ids) & members
+            found = frozenset(ids) & members
+            # The bundle's own set when the caller asked for all of it: one object for every
+            # run, not a copy each (a workflow's `run` frame holds it for the ticket's life).
+            return members if found == members else found
     return frozenset(i for i in ids if workflow.patched(i))
