@@ -291,7 +291,7 @@ class Bench:
         self.raw["burst_settled_s"] = await self.wait_settled(convs, 300) - due.timestamp()
         cpu1, t1 = self.cpu_seconds(), time.time()
         # Where the machine's CPU went from 1 s before the deadline until every breach action was done
-        # and every ticket had finished the workflow tasks that followed (its state and search attributes).
+        # and every ticket had finished the workflow tasks that followed (its wake recorded in ticket_inputs).
         self.raw["burst_cpu_s"] = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0} | {"wall": round(t1 - t0, 2)}
         late = [self.calls.page[c] - due.timestamp() for c in convs]
         self.raw["burst_page_before_note"] = page_first(self.calls, convs)

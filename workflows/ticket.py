@@ -120,7 +120,7 @@ class TicketWorkflow:
                                     inputs_seq=inputs_seq if TICKET_INPUTS in patches else None)
         self._inputs = inputs = runner.inputs
         if opening is not None:
-            inputs.add("open", opening, {"ticket": ticket.ticket().model_dump(mode="json"), "life": ticket.life,
+            inputs.add("open", opening, {"ticket": engine.state.ticket.model_dump(mode="json"), "life": ticket.life,
                                          "event_stage_markers": stage_markers, "sop_orders": sop_orders}, None)
         decision_upserts = DECISION_UPSERTS in patches
         while True:
