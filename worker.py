@@ -45,7 +45,9 @@ WORKFLOWS = [TicketWorkflow, HandoffWorkflow, ReconcileWorkflow]
 @asynccontextmanager
 async def activity_clients(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
     if settings.database_url is None:
-        raise RuntimeError("DATABASE_URL is not set: the worker needs Postgres for its audit activities")
+        raise RuntimeError(
+            "DATABASE_URL is not set: the worker needs Postgres for its audit activities"
+        )
     pool = await db.create_pool(settings.database_url.get_secret_value())
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     try:
@@ -57,19 +59,38 @@ async def activity_clients(settings: Settings) -> AsyncIterator[tuple[httpx.Asyn
 
 def audit_activities(pool) -> list:
     audit = AuditActivities(pool)
-    return [audit.record_ticket_event, audit.record_vip_concierge_action, audit.record_support_escalation,
-            audit.record_founder_pull, audit.record_vip_flag_change, audit.record_decision_log,
-            audit.count_recent_level, audit.record_inputs]
+    return [
+        audit.record_ticket_event,
+        audit.record_vip_concierge_action,
+        audit.record_support_escalation,
+        audit.record_founder_pull,
+        audit.record_vip_flag_change,
+        audit.record_decision_log,
+        audit.count_recent_level,
+        audit.record_inputs,
+    ]
 
 
 def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: Client) -> list:
     chatwoot = ChatwootActivities(http, settings)
     reconcile = ReconcileActivities(http, settings, client)
     pagerduty = PagerDutyActivities(http, settings)
-    batches = [ChatwootBatchActivities(chatwoot).apply_batch, AuditBatchActivities(pool).record_batch]
-    return [*batches, *policy_activities(settings.policies_dir, pool), chatwoot.send_message, chatwoot.update_labels,
-            chatwoot.assign, chatwoot.set_status, chatwoot.merge_custom_attributes, pagerduty.send_event,
-            reconcile.sync_open_conversations, *audit_activities(pool)]
+    batches = [
+        ChatwootBatchActivities(chatwoot).apply_batch,
+        AuditBatchActivities(pool).record_batch,
+    ]
+    return [
+        *batches,
+        *policy_activities(settings.policies_dir, pool),
+        chatwoot.send_message,
+        chatwoot.update_labels,
+        chatwoot.assign,
+        chatwoot.set_status,
+        chatwoot.merge_custom_attributes,
+        pagerduty.send_event,
+        reconcile.sync_open_conversations,
+        *audit_activities(pool),
+    ]
 
 
 def worker_options(settings: Settings) -> dict:
@@ -82,9 +103,15 @@ def worker_options(settings: Settings) -> dict:
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
-        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_workflow_task_pollers),
-        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.worker_activity_task_pollers),
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_schedule_to_start_seconds),
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(
+            settings.worker_workflow_task_pollers
+        ),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(
+            settings.worker_activity_task_pollers
+        ),
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.worker_sticky_schedule_to_start_seconds
+        ),
         patch_activation_callback=dormant_patches(settings.worker_dormant_patches),
     )
 
@@ -99,7 +126,9 @@ def dormant_patches(dormant: frozenset[str]) -> Callable[[PatchActivationInput],
 
 
 @asynccontextmanager
-async def running_worker(client: Client, settings: Settings, workflows: Sequence[type] = ()) -> AsyncIterator[Worker]:
+async def running_worker(
+    client: Client, settings: Settings, workflows: Sequence[type] = ()
+) -> AsyncIterator[Worker]:
     """A started worker with its clients; leaving the block drains it. `workflows`: the
     classes to run (default WORKFLOWS; the rolling-deploy test runs a next version)."""
     async with activity_clients(settings) as (http, pool):
@@ -112,8 +141,11 @@ async def running_worker(client: Client, settings: Settings, workflows: Sequence
             **worker_options(settings),
         )
         async with worker:
-            log.info("worker running", task_queue=settings.temporal_task_queue,
-                     namespace=settings.temporal_namespace)
+            log.info(
+                "worker running",
+                task_queue=settings.temporal_task_queue,
+                namespace=settings.temporal_namespace,
+            )
             yield worker
         log.info("worker stopped")
 
@@ -129,4 +161,3 @@ async def run_until_signalled(settings: Settings, workflows: Sequence[type] = ()
     async with running_worker(client, settings, workflows):
         await stop.wait()
         log.info("shutdown requested, draining")
-

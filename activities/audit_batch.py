@@ -47,7 +47,9 @@ class AuditBatchActivities:
             writer = AuditActivities(conn)  # the same statements, on this transaction's connection
             for item in inp.items:
                 try:
-                    async with conn.transaction():  # a savepoint: a bad row does not undo the others
+                    async with (
+                        conn.transaction()
+                    ):  # a savepoint: a bad row does not undo the others
                         await self._write(writer, item)
                     outcomes.append(OpOutcome())
                 except (*DATA_ERRORS, ValueError) as exc:

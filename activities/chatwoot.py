@@ -21,8 +21,17 @@ from temporalio.exceptions import ApplicationError
 from activities.http_errors import raise_for
 from activities.stragglers import let_earlier_attempt_land
 from infra.settings import Settings
-from models.chatwoot import (ECHO_MARKER, AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput,
-                             PostMessageInput, PostMessageResult, SetStatusInput, UpdateLabelsInput)
+from models.chatwoot import (
+    ECHO_MARKER,
+    AssignInput,
+    ChatwootCallResult,
+    LabelsResult,
+    MergeAttributesInput,
+    PostMessageInput,
+    PostMessageResult,
+    SetStatusInput,
+    UpdateLabelsInput,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -30,13 +39,18 @@ log = structlog.get_logger(__name__)
 class ChatwootActivities:
     def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
         self.http = http
-        self.base = str(settings.chatwoot_base_url).rstrip("/") if settings.chatwoot_base_url else None
+        self.base = (
+            str(settings.chatwoot_base_url).rstrip("/") if settings.chatwoot_base_url else None
+        )
         self._token = settings.chatwoot_api_token
 
     def _url(self, account_id: int, conversation_id: int, suffix: str = "") -> str:
         if not self.base or not self._token:
-            raise ApplicationError("Chatwoot is not configured (CHATWOOT_BASE_URL, CHATWOOT_API_TOKEN)",
-                                   type="ChatwootNotConfigured", non_retryable=True)
+            raise ApplicationError(
+                "Chatwoot is not configured (CHATWOOT_BASE_URL, CHATWOOT_API_TOKEN)",
+                type="ChatwootNotConfigured",
+                non_retryable=True,
+            )
         return f"{self.base}/api/v1/accounts/{account_id}/conversations/{conversation_id}{suffix}"
 
     async def _call(self, method: str, url: str, json: dict | None = None) -> dict:
@@ -44,10 +58,14 @@ class ChatwootActivities:
         try:
             resp = await self.http.request(method, url, json=json, headers=headers)
         except httpx.TimeoutException:
-            raise ApplicationError(f"Chatwoot {method} {httpx.URL(url).path} timed out", type="ChatwootTimeout") from None
+            raise ApplicationError(
+                f"Chatwoot {method} {httpx.URL(url).path} timed out", type="ChatwootTimeout"
+            ) from None
         except httpx.TransportError as exc:
-            raise ApplicationError(f"Chatwoot {method} {httpx.URL(url).path}: {type(exc).__name__}",
-                                   type="ChatwootUnavailable") from None
+            raise ApplicationError(
+                f"Chatwoot {method} {httpx.URL(url).path}: {type(exc).__name__}",
+                type="ChatwootUnavailable",
+            ) from None
         raise_for("Chatwoot", resp)
         return resp.json() if resp.content else {}
 
@@ -56,8 +74,9 @@ class ChatwootActivities:
         for msg in body.get("payload") or []:
             attrs = msg.get("content_attributes") or {}
             marker = attrs.get(ECHO_MARKER) if isinstance(attrs, dict) else None
-            if (isinstance(marker, dict) and marker.get("key") == inp.idempotency_key) or \
-                    msg.get("echo_id") == inp.idempotency_key:
+            if (isinstance(marker, dict) and marker.get("key") == inp.idempotency_key) or msg.get(
+                "echo_id"
+            ) == inp.idempotency_key:
                 return msg.get("id")
         return None
 
@@ -65,15 +84,26 @@ class ChatwootActivities:
     async def send_message(self, inp: PostMessageInput) -> PostMessageResult:
         """A public reply or (private=True) a private note, exactly once."""
         if activity.info().attempt > 1:
-            await let_earlier_attempt_land()  # a slow earlier POST may still land: see activities/stragglers.py
+            await (
+                let_earlier_attempt_land()
+            )  # a slow earlier POST may still land: see activities/stragglers.py
             existing = await self._already_posted(inp)
             if existing is not None:
-                log.info("chatwoot message already posted", key=inp.idempotency_key, message_id=existing)
+                log.info(
+                    "chatwoot message already posted", key=inp.idempotency_key, message_id=existing
+                )
                 return PostMessageResult(message_id=existing, deduplicated=True)
-        body = await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/messages"), {
-            "content": inp.content, "message_type": "outgoing", "private": inp.private,
-            "content_attributes": {ECHO_MARKER: {"key": inp.idempotency_key}}, "echo_id": inp.idempotency_key,
-        })
+        body = await self._call(
+            "POST",
+            self._url(inp.account_id, inp.conversation_id, "/messages"),
+            {
+                "content": inp.content,
+                "message_type": "outgoing",
+                "private": inp.private,
+                "content_attributes": {ECHO_MARKER: {"key": inp.idempotency_key}},
+                "echo_id": inp.idempotency_key,
+            },
+        )
         return PostMessageResult(message_id=body.get("id"))
 
     @activity.defn(name="chatwoot.update_labels")
@@ -90,9 +120,15 @@ class ChatwootActivities:
     @activity.defn(name="chatwoot.assign")
     async def assign(self, inp: AssignInput) -> ChatwootCallResult:
         if inp.agent_id is None and inp.team_id is None:
-            raise ApplicationError("assign needs agent_id or team_id", type="ChatwootBadInput", non_retryable=True)
-        body = {"assignee_id": inp.agent_id} if inp.agent_id is not None else {"team_id": inp.team_id}
-        await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/assignments"), body)
+            raise ApplicationError(
+                "assign needs agent_id or team_id", type="ChatwootBadInput", non_retryable=True
+            )
+        body = (
+            {"assignee_id": inp.agent_id} if inp.agent_id is not None else {"team_id": inp.team_id}
+        )
+        await self._call(
+            "POST", self._url(inp.account_id, inp.conversation_id, "/assignments"), body
+        )
         return ChatwootCallResult()
 
     @activity.defn(name="chatwoot.set_status")
@@ -100,7 +136,9 @@ class ChatwootActivities:
         body: dict = {"status": inp.status}
         if inp.status == "snoozed" and inp.snoozed_until:
             body["snoozed_until"] = inp.snoozed_until
-        await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/toggle_status"), body)
+        await self._call(
+            "POST", self._url(inp.account_id, inp.conversation_id, "/toggle_status"), body
+        )
         return ChatwootCallResult()
 
     @activity.defn(name="chatwoot.merge_custom_attributes")
@@ -110,6 +148,9 @@ class ChatwootActivities:
         if all(attrs.get(k) == v for k, v in inp.set.items()):
             return ChatwootCallResult()
         attrs.update(inp.set)
-        await self._call("POST", self._url(inp.account_id, inp.conversation_id, "/custom_attributes"),
-                         {"custom_attributes": attrs})
+        await self._call(
+            "POST",
+            self._url(inp.account_id, inp.conversation_id, "/custom_attributes"),
+            {"custom_attributes": attrs},
+        )
         return ChatwootCallResult()

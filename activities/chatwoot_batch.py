@@ -25,19 +25,27 @@ class ChatwootBatchActivities:
 
     async def _apply(self, op: ChatwootOp) -> None:
         c = self.chatwoot
-        calls = {"message": c.send_message, "labels": c.update_labels, "assign": c.assign,
-                 "status": c.set_status, "attributes": c.merge_custom_attributes}
+        calls = {
+            "message": c.send_message,
+            "labels": c.update_labels,
+            "assign": c.assign,
+            "status": c.set_status,
+            "attributes": c.merge_custom_attributes,
+        }
         inp = getattr(op, op.kind)
         if inp is None:
-            raise ApplicationError(f"chatwoot op {op.kind!r} without its input", type="ChatwootBadInput",
-                                   non_retryable=True)
+            raise ApplicationError(
+                f"chatwoot op {op.kind!r} without its input",
+                type="ChatwootBadInput",
+                non_retryable=True,
+            )
         await calls[op.kind](inp)
 
     @activity.defn(name="chatwoot.apply_batch")
     async def apply_batch(self, inp: ChatwootBatchInput) -> BatchResult:
         details = activity.info().heartbeat_details
         outcomes = [OpOutcome.model_validate(o) for o in details[0]] if details else []
-        for op in inp.ops[len(outcomes):]:
+        for op in inp.ops[len(outcomes) :]:
             try:
                 await self._apply(op)
                 outcomes.append(OpOutcome())

@@ -32,8 +32,11 @@ def is_data_error(exc: BaseException) -> bool:
 
 def as_final(exc: BaseException) -> ApplicationError:
     """The non-retryable error an activity raises for a data error."""
-    return ApplicationError(f"Postgres rejected the row ({type(exc).__name__}): {str(exc)[:300]}",
-                            type=DATA_ERROR_TYPE, non_retryable=True)
+    return ApplicationError(
+        f"Postgres rejected the row ({type(exc).__name__}): {str(exc)[:300]}",
+        type=DATA_ERROR_TYPE,
+        non_retryable=True,
+    )
 
 
 def data_errors_are_final(cls: type) -> type:
@@ -54,4 +57,5 @@ def _final_on_data_error(fn):
             return await fn(*args, **kwargs)
         except DATA_ERRORS as exc:
             raise as_final(exc) from None
+
     return wrapper

@@ -38,6 +38,11 @@ def raise_for(service: str, resp: httpx.Response) -> None:
         if retry_after.isdigit():
             delay = timedelta(seconds=min(int(retry_after), 120))
         raise ApplicationError(what, type=f"{service}Unavailable", next_retry_delay=delay)
-    kind = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 422: "Unprocessable", 400: "BadRequest"}.get(
-        resp.status_code, "Rejected")
+    kind = {
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        422: "Unprocessable",
+        400: "BadRequest",
+    }.get(resp.status_code, "Rejected")
     raise ApplicationError(what, type=f"{service}{kind}", non_retryable=True)

@@ -26,11 +26,21 @@ class PagerDutyActivities:
         s = self.settings
         links = []
         if inp.workflow_id:
-            links.append({"href": f"{s.temporal_ui_url.rstrip('/')}/namespaces/{s.temporal_namespace}/workflows/"
-                                  f"{inp.workflow_id}", "text": "Ticket history (Temporal)"})
+            links.append(
+                {
+                    "href": f"{s.temporal_ui_url.rstrip('/')}/namespaces/{s.temporal_namespace}/workflows/"
+                    f"{inp.workflow_id}",
+                    "text": "Ticket history (Temporal)",
+                }
+            )
         if s.chatwoot_base_url and inp.account_id and inp.conversation_id:
-            links.append({"href": f"{str(s.chatwoot_base_url).rstrip('/')}/app/accounts/{inp.account_id}/"
-                                  f"conversations/{inp.conversation_id}", "text": "Chatwoot conversation"})
+            links.append(
+                {
+                    "href": f"{str(s.chatwoot_base_url).rstrip('/')}/app/accounts/{inp.account_id}/"
+                    f"conversations/{inp.conversation_id}",
+                    "text": "Chatwoot conversation",
+                }
+            )
         return links
 
     @activity.defn(name="pagerduty.send_event")
@@ -39,13 +49,22 @@ class PagerDutyActivities:
         if key is None:
             raise ApplicationError(
                 f"no PagerDuty routing key for {inp.routing_key_name or 'default'!r} "
-                "(set PAGERDUTY_ROUTING_KEYS or PAGERDUTY_ROUTING_KEY)", type="PagerDutyNotConfigured",
-                non_retryable=True)
-        event: dict = {"routing_key": key.get_secret_value(), "event_action": inp.event_action,
-                       "dedup_key": inp.dedup_key}
+                "(set PAGERDUTY_ROUTING_KEYS or PAGERDUTY_ROUTING_KEY)",
+                type="PagerDutyNotConfigured",
+                non_retryable=True,
+            )
+        event: dict = {
+            "routing_key": key.get_secret_value(),
+            "event_action": inp.event_action,
+            "dedup_key": inp.dedup_key,
+        }
         if inp.event_action == "trigger":
-            event["payload"] = {"summary": inp.summary[:1024] or inp.dedup_key, "source": inp.source,
-                                "severity": inp.severity, "custom_details": inp.custom_details}
+            event["payload"] = {
+                "summary": inp.summary[:1024] or inp.dedup_key,
+                "source": inp.source,
+                "severity": inp.severity,
+                "custom_details": inp.custom_details,
+            }
             event["links"] = self._links(inp)
             event["client"] = "ticketflow"
         try:
@@ -53,7 +72,12 @@ class PagerDutyActivities:
         except httpx.TimeoutException:
             raise ApplicationError("PagerDuty enqueue timed out", type="PagerDutyTimeout") from None
         except httpx.TransportError as exc:
-            raise ApplicationError(f"PagerDuty enqueue: {type(exc).__name__}", type="PagerDutyUnavailable") from None
+            raise ApplicationError(
+                f"PagerDuty enqueue: {type(exc).__name__}", type="PagerDutyUnavailable"
+            ) from None
         raise_for("PagerDuty", resp)
         body = resp.json()
-        return PagerDutyEventResult(status=str(body.get("status", "success")), dedup_key=body.get("dedup_key", inp.dedup_key))
+        return PagerDutyEventResult(
+            status=str(body.get("status", "success")),
+            dedup_key=body.get("dedup_key", inp.dedup_key),
+        )

@@ -38,7 +38,9 @@ class PolicyActivities:
     @activity.defn(name="policy.load")
     async def load(self, inp: LoadPolicyInput) -> Policy:
         try:
-            policy = load_policy(inp.name, self.policies_dir, shared=True)  # parsed once per file content
+            policy = load_policy(
+                inp.name, self.policies_dir, shared=True
+            )  # parsed once per file content
         except PolicyError as exc:
             raise ApplicationError(str(exc), type="PolicyError", non_retryable=True) from None
         if self.pool is not None:
@@ -54,10 +56,20 @@ class PolicyActivities:
             await self.pool.execute(
                 """INSERT INTO pack_versions (name, version, sha256, policy_json) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (name, version, sha256) DO NOTHING""",
-                policy.name, policy.version, sha, data, timeout=STORE_TIMEOUT)
+                policy.name,
+                policy.version,
+                sha,
+                data,
+                timeout=STORE_TIMEOUT,
+            )
             self._stored.add(sha)
         except Exception as exc:  # noqa: BLE001  the next load tries again; the ticket starts regardless
-            log.warning("pack content not stored", policy=policy.name, version=policy.version, error=str(exc))
+            log.warning(
+                "pack content not stored",
+                policy=policy.name,
+                version=policy.version,
+                error=str(exc),
+            )
 
     @activity.defn(name="policy.load_packed")
     async def load_packed(self, inp: LoadPolicyInput) -> PackedPolicy:

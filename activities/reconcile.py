@@ -50,7 +50,9 @@ class ReconcileActivities:
                     continue
                 result.seen += 1
                 try:
-                    ticket = ticket_from_conversation(conv, inp.account_id, self.settings.policy_for_inbox)
+                    ticket = ticket_from_conversation(
+                        conv, inp.account_id, self.settings.policy_for_inbox
+                    )
                 except WebhookError as exc:
                     result.skipped += 1
                     log.warning("reconcile: conversation skipped", error=str(exc))
@@ -59,11 +61,16 @@ class ReconcileActivities:
                 try:
                     # A closed ticket is not started again (its reopen webhook does that).
                     ticket, ui = for_web_ui(ticket, self.settings.chatwoot_base_url)
-                    await self.client.start_workflow(TicketWorkflow.run, ticket, id=wid,
-                                                     task_queue=self.settings.temporal_task_queue,
-                                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                                                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                                                     search_attributes=initial_search_attributes(wid, ticket), **ui)
+                    await self.client.start_workflow(
+                        TicketWorkflow.run,
+                        ticket,
+                        id=wid,
+                        task_queue=self.settings.temporal_task_queue,
+                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                        search_attributes=initial_search_attributes(wid, ticket),
+                        **ui,
+                    )
                     result.started += 1
                     log.info("reconcile: started a missed ticket", workflow_id=wid)
                 except WorkflowAlreadyStartedError:

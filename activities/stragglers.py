@@ -37,6 +37,8 @@ async def let_earlier_attempt_land(window: timedelta = STRAGGLER_WINDOW) -> None
         scheduled = scheduled.replace(tzinfo=timezone.utc)
     # Capped at the window: a server clock ahead of ours (or a time-skipping
     # test server) must not turn the wait into a long sleep.
-    delay = min((scheduled + window - datetime.now(timezone.utc)).total_seconds(), window.total_seconds())
+    delay = min(
+        (scheduled + window - datetime.now(timezone.utc)).total_seconds(), window.total_seconds()
+    )
     if delay > 0:
         await asyncio.sleep(delay)

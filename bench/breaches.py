@@ -32,18 +32,27 @@ class CallIndex:
 
     def scan(self) -> None:
         pd, cw = self.stack.pd_calls, self.stack.cw_calls
-        for call in pd[self._pd:]:
+        for call in pd[self._pd :]:
             body = call.get("body")
-            if call["status"] < 300 and isinstance(body, dict) and body.get("event_action") == "trigger":
+            if (
+                call["status"] < 300
+                and isinstance(body, dict)
+                and body.get("event_action") == "trigger"
+            ):
                 for link in body.get("links") or []:
                     m = _CONV.search(link.get("href", ""))
                     if m:
                         self.page.setdefault(int(m.group(1)), call["t"])
         self._pd = len(pd)
-        for call in cw[self._cw:]:
+        for call in cw[self._cw :]:
             body = call.get("body")
-            if call["method"] == "POST" and call["path"].endswith("/messages") and call["status"] < 300 \
-                    and isinstance(body, dict) and body.get("private"):
+            if (
+                call["method"] == "POST"
+                and call["path"].endswith("/messages")
+                and call["status"] < 300
+                and isinstance(body, dict)
+                and body.get("private")
+            ):
                 m = _CONV.search(call["path"])
                 if m:
                     self.note.setdefault(int(m.group(1)), call["t"])
@@ -54,7 +63,9 @@ class CallIndex:
         return all(c in self.page and c in self.note for c in convs)
 
 
-async def events_per_breach(client: Client, workflow_ids: list[str], due: datetime) -> dict[str, float]:
+async def events_per_breach(
+    client: Client, workflow_ids: list[str], due: datetime
+) -> dict[str, float]:
     """What one breach costs in history, averaged over `workflow_ids`: from
     the timer that fired at the deadline on, the events, workflow tasks
     (completed), regular activities by type and local activities (markers)
@@ -64,15 +75,25 @@ async def events_per_breach(client: Client, workflow_ids: list[str], due: dateti
     sampled = 0
     for wid in workflow_ids:
         events = (await client.get_workflow_handle(wid).fetch_history()).events
-        fired = next((e for e in events if e.HasField("timer_fired_event_attributes")
-                      and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)), None)
+        fired = next(
+            (
+                e
+                for e in events
+                if e.HasField("timer_fired_event_attributes")
+                and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)
+            ),
+            None,
+        )
         if fired is None:
             continue
         sampled += 1
         later = [e for e in events if e.event_id >= fired.event_id]
         keys = ["events"] * len(later) + ["workflow_tasks"] * sum(
-            e.HasField("workflow_task_completed_event_attributes") for e in later)
-        keys += [f"{'local' if c.local else 'activity'}:{c.activity_type}" for c in activity_calls(later)]
+            e.HasField("workflow_task_completed_event_attributes") for e in later
+        )
+        keys += [
+            f"{'local' if c.local else 'activity'}:{c.activity_type}" for c in activity_calls(later)
+        ]
         for k in keys:
             counts[k] = counts.get(k, 0) + 1
     return {k: round(v / sampled, 2) for k, v in sorted(counts.items())} if sampled else {}
@@ -91,29 +112,66 @@ async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stag
     each in seconds after the deadline (p50/p99 over the sample); and how
     many pages fell back from a local to a regular activity and which
     workflow tasks timed out after the deadline."""
-    stages: dict[str, list[float]] = {k: [] for k in ("timer_fired", "decision_started", "page_scheduled",
-                                                      "page_completed", "decision_completed")}
-    fallbacks = 0  # pages whose local attempt gave up (LOCAL_ATTEMPT) and went on as a regular activity
-    task_timeouts: dict[str, int] = {}  # workflow tasks timed out after the deadline (a sticky task not picked up in time, ...)
+    stages: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "timer_fired",
+            "decision_started",
+            "page_scheduled",
+            "page_completed",
+            "decision_completed",
+        )
+    }
+    fallbacks = (
+        0  # pages whose local attempt gave up (LOCAL_ATTEMPT) and went on as a regular activity
+    )
+    task_timeouts: dict[
+        str, int
+    ] = {}  # workflow tasks timed out after the deadline (a sticky task not picked up in time, ...)
     for c in convs:
         events = (await client.get_workflow_handle(ticket_workflow_id(1, c)).fetch_history()).events
-        fired = next((e for e in events if e.HasField("timer_fired_event_attributes")
-                      and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)), None)
+        fired = next(
+            (
+                e
+                for e in events
+                if e.HasField("timer_fired_event_attributes")
+                and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)
+            ),
+            None,
+        )
         if fired is None:
             continue
         later = [e for e in events if e.event_id > fired.event_id]
-        wft = event_time(next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None))
-        wft_done = event_time(next((e for e in later if e.HasField("workflow_task_completed_event_attributes")), None))
-        pages = [call for call in activity_calls(later) if call.activity_type == "pagerduty.send_event"]
+        wft = event_time(
+            next((e for e in later if e.HasField("workflow_task_started_event_attributes")), None)
+        )
+        wft_done = event_time(
+            next((e for e in later if e.HasField("workflow_task_completed_event_attributes")), None)
+        )
+        pages = [
+            call for call in activity_calls(later) if call.activity_type == "pagerduty.send_event"
+        ]
         fallbacks += any(call.local and call.failed for call in pages)
         for e in later:
             if e.HasField("workflow_task_timed_out_event_attributes"):
                 kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
                 task_timeouts[kind] = task_timeouts.get(kind, 0) + 1
         page = next((call for call in pages if not call.failed), None)
-        for key, t in (("timer_fired", event_time(fired)), ("decision_started", wft), ("decision_completed", wft_done),
-                       ("page_scheduled", page and page.scheduled_at), ("page_completed", page and page.completed_at)):
+        for key, t in (
+            ("timer_fired", event_time(fired)),
+            ("decision_started", wft),
+            ("decision_completed", wft_done),
+            ("page_scheduled", page and page.scheduled_at),
+            ("page_completed", page and page.completed_at),
+        ):
             if t is not None:
                 stages[key].append((t - due).total_seconds())
-    return Stages({k: {"p50": round(pct(v, 50), 3), "p99": round(pct(v, 99), 3), "n": len(v)}
-                   for k, v in stages.items() if v}, fallbacks, task_timeouts)
+    return Stages(
+        {
+            k: {"p50": round(pct(v, 50), 3), "p99": round(pct(v, 99), 3), "n": len(v)}
+            for k, v in stages.items()
+            if v
+        },
+        fallbacks,
+        task_timeouts,
+    )

@@ -78,7 +78,9 @@ async def main(n: int) -> None:
     embedded = None
     base = os.environ.get("DATABASE_URL")
     if not base:
-        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "data", database="postgres")
+        embedded = EmbeddedPostgres(
+            Path(tempfile.mkdtemp(prefix="bench-pg-")) / "data", database="postgres"
+        )
         base = await embedded.start()
     name = f"ticketflow_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(base)
@@ -101,10 +103,17 @@ async def main(n: int) -> None:
 
 def ticket(i: int, now: datetime) -> TicketInput:
     late = i % 100 == 99  # a VIP created 31 minutes ago: its acknowledgment SLA has breached
-    return TicketInput(account_id=ACCOUNT, conversation_id=i + 1, policy=PACKS[0 if late else i % 4], inbox_id=1 + i % 3,
-                       created_at=now - timedelta(minutes=31 if late else 0), channel="Channel::Email",
-                       subject=f"Order {10_000 + i} arrived damaged", inbox_name="Support",
-                       contact=Contact(name=f"Customer {i}", vip=i % 3 == 0 or late))
+    return TicketInput(
+        account_id=ACCOUNT,
+        conversation_id=i + 1,
+        policy=PACKS[0 if late else i % 4],
+        inbox_id=1 + i % 3,
+        created_at=now - timedelta(minutes=31 if late else 0),
+        channel="Channel::Email",
+        subject=f"Order {10_000 + i} arrived damaged",
+        inbox_name="Support",
+        contact=Contact(name=f"Customer {i}", vip=i % 3 == 0 or late),
+    )
 
 
 async def open_tickets(client, tq: str, n: int) -> float:
@@ -116,8 +125,14 @@ async def open_tickets(client, tq: str, n: int) -> float:
         wid = f"ticket-{ACCOUNT}-{i + 1}"
         t, ui = for_web_ui(ticket(i, now), None)
         async with gate:
-            await client.start_workflow(TicketWorkflow.run, t, id=wid, task_queue=tq,
-                                        search_attributes=initial_search_attributes(wid, t), **ui)
+            await client.start_workflow(
+                TicketWorkflow.run,
+                t,
+                id=wid,
+                task_queue=tq,
+                search_attributes=initial_search_attributes(wid, t),
+                **ui,
+            )
 
     await asyncio.gather(*(one(i) for i in range(n)))
     opened = "WorkflowType = 'TicketWorkflow' AND ExecutionStatus = 'Running' AND TicketStage IS NOT NULL"
@@ -139,34 +154,50 @@ async def run(n: int, dsn: str, pool) -> None:
         rows.append((what, f"{p50:.0f} ms (max {mx:.0f})"))
         print(f"{what:58s} p50 {p50:7.1f} ms  max {mx:7.1f} ms")
 
-    async with Worker(client, task_queue=tq, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(policies), *recording_activities(Recorder(), pool)],
-                      max_cached_workflows=defaults.worker_max_cached_workflows,
-                      max_concurrent_workflow_tasks=defaults.worker_max_concurrent_workflow_tasks,
-                      max_concurrent_activities=defaults.worker_max_concurrent_activities):
+    async with Worker(
+        client,
+        task_queue=tq,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(policies), *recording_activities(Recorder(), pool)],
+        max_cached_workflows=defaults.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=defaults.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=defaults.worker_max_concurrent_activities,
+    ):
         took = await open_tickets(client, tq, n)
         print(f"{n} tickets opened (each opening decided) in {took:.0f}s ({n / took:.0f}/s)")
 
         flt = TicketFilter()
-        report("visibility list, 200 rows (`ticketflow list`)", *await timed(lambda: list_tickets(client, flt, 200)))
+        report(
+            "visibility list, 200 rows (`ticketflow list`)",
+            *await timed(lambda: list_tickets(client, flt, 200)),
+        )
         page = await load_board(client, flt, Cursor(), cache=StatusCache(), counts=TtlCache())
         cold = page.calls
         warm_cache, warm_counts = StatusCache(ttl=3600), TtlCache[int](ttl=3600)
         await load_board(client, flt, Cursor(), cache=warm_cache, counts=warm_counts)
         warm = (await load_board(client, flt, Cursor(), cache=warm_cache, counts=warm_counts)).calls
-        print(f"one refresh costs Temporal: first load {cold.lists} list + {cold.counts} count calls + "
-              f"{cold.queries} queries; later loads {warm.lists} list + {warm.counts} count + {warm.queries} queries "
-              f"(page of {PAGE_SIZE}; {page.total} open, {page.breached} breached)")
+        print(
+            f"one refresh costs Temporal: first load {cold.lists} list + {cold.counts} count calls + "
+            f"{cold.queries} queries; later loads {warm.lists} list + {warm.counts} count + {warm.queries} queries "
+            f"(page of {PAGE_SIZE}; {page.total} open, {page.breached} breached)"
+        )
 
-        settings = Settings(_env_file=None, temporal_address=client.service_client.config.target_host,
-                            webhook_token=SecretStr("t" * 24), database_url=SecretStr(dsn),
-                            console_operators=SecretStr(json.dumps({TOKEN: OPERATOR})))
+        settings = Settings(
+            _env_file=None,
+            temporal_address=client.service_client.config.target_host,
+            webhook_token=SecretStr("t" * 24),
+            database_url=SecretStr(dsn),
+            console_operators=SecretStr(json.dumps({TOKEN: OPERATOR})),
+        )
         app = create_app(settings, TemporalGateway(settings, client=client))
         server = await InProcessServer(app).start()
         try:
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-                await http.post("/console/login", content=f"token={TOKEN}",
-                                headers={"content-type": "application/x-www-form-urlencoded"})
+                await http.post(
+                    "/console/login",
+                    content=f"token={TOKEN}",
+                    headers={"content-type": "application/x-www-form-urlencoded"},
+                )
                 console = app.state.console
 
                 async def first_load(params: dict | None = None):
@@ -175,15 +206,31 @@ async def run(n: int, dsn: str, pool) -> None:
                     assert r.status_code == 200 and "ticket-row" in r.text, r.text[:300]
 
                 report("GET /console, first load (every row queried)", *await timed(first_load))
-                report(f"GET /console, later loads (< {STATUS_TTL:.0f}s: cached)", *await timed(lambda: http.get("/console")))
-                report("GET /console?mine=1, first load", *await timed(lambda: first_load({"mine": "1"})))
-                report("GET /console?vip=1&policy=vip-concierge, later loads", *await timed(
-                    lambda: http.get("/console", params={"vip": "1", "policy": "vip-concierge"})))
+                report(
+                    f"GET /console, later loads (< {STATUS_TTL:.0f}s: cached)",
+                    *await timed(lambda: http.get("/console")),
+                )
+                report(
+                    "GET /console?mine=1, first load",
+                    *await timed(lambda: first_load({"mine": "1"})),
+                )
+                report(
+                    "GET /console?vip=1&policy=vip-concierge, later loads",
+                    *await timed(
+                        lambda: http.get("/console", params={"vip": "1", "policy": "vip-concierge"})
+                    ),
+                )
                 second = (await load_board(client, flt, Cursor())).next
-                report("GET /console, next page, first load", *await timed(
-                    lambda: first_load({"cursor": second.encode()} if second else None)))
-                report("GET /console/tickets/<id> (status query + audit rows)", *await timed(
-                    lambda: http.get(f"/console/tickets/ticket-{ACCOUNT}-1")))
+                report(
+                    "GET /console, next page, first load",
+                    *await timed(
+                        lambda: first_load({"cursor": second.encode()} if second else None)
+                    ),
+                )
+                report(
+                    "GET /console/tickets/<id> (status query + audit rows)",
+                    *await timed(lambda: http.get(f"/console/tickets/ticket-{ACCOUNT}-1")),
+                )
         finally:
             await server.stop()
             await app.state.console.close()

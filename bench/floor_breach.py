@@ -32,7 +32,10 @@ with workflow.unsafe.imports_passed_through():
 
 BREACH_FLOOR_TASK_QUEUE = "bench-breach-floor"
 WAITING = "floor-waiting"  # TicketStage once asleep: lets the bench count them before the deadline
-_OPTS = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+_OPTS = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+)
 
 
 class BreachFloorInput(BaseModel):
@@ -48,12 +51,34 @@ class BenchBreachFloor:
         workflow.upsert_search_attributes([sa.TICKET_STAGE.value_set(WAITING)])
         await workflow.sleep(max(timedelta(0), inp.due - workflow.now()))
         wid, now, c = workflow.info().workflow_id, workflow.now(), inp.conversation_id
-        page = PagerDutyEventInput(event_action="trigger", dedup_key=f"{wid}:ack", summary="Ack SLA breached",
-                                   workflow_id=wid, account_id=inp.account_id, conversation_id=c, at=now)
-        note = PostMessageInput(account_id=inp.account_id, conversation_id=c, idempotency_key=f"{wid}:note", at=now,
-                                content="VIP first-acknowledgment SLA breached.", private=True)
-        row = TicketEventRow(idempotency_key=f"{wid}:breached", workflow_id=wid, account_id=inp.account_id,
-                             conversation_id=c, policy="floor", action="sla.breached", at=now)
-        await asyncio.gather(workflow.execute_activity_method(PagerDutyActivities.send_event, page, **_OPTS),
-                             workflow.execute_activity_method(ChatwootActivities.send_message, note, **_OPTS),
-                             workflow.execute_activity_method(AuditActivities.record_ticket_event, row, **_OPTS))
+        page = PagerDutyEventInput(
+            event_action="trigger",
+            dedup_key=f"{wid}:ack",
+            summary="Ack SLA breached",
+            workflow_id=wid,
+            account_id=inp.account_id,
+            conversation_id=c,
+            at=now,
+        )
+        note = PostMessageInput(
+            account_id=inp.account_id,
+            conversation_id=c,
+            idempotency_key=f"{wid}:note",
+            at=now,
+            content="VIP first-acknowledgment SLA breached.",
+            private=True,
+        )
+        row = TicketEventRow(
+            idempotency_key=f"{wid}:breached",
+            workflow_id=wid,
+            account_id=inp.account_id,
+            conversation_id=c,
+            policy="floor",
+            action="sla.breached",
+            at=now,
+        )
+        await asyncio.gather(
+            workflow.execute_activity_method(PagerDutyActivities.send_event, page, **_OPTS),
+            workflow.execute_activity_method(ChatwootActivities.send_message, note, **_OPTS),
+            workflow.execute_activity_method(AuditActivities.record_ticket_event, row, **_OPTS),
+        )

@@ -29,39 +29,68 @@ def page_first(calls: CallIndex, convs: list[int]) -> int:
 async def floor_burst(bench, n: int) -> dict:
     """Run the floor's burst of `n` breaches on `bench`'s stack (a bench.phases.Bench); its figures."""
     stack = bench.stack
-    proc = await processes.spawn(sys.executable, "-m", "bench.floor_worker", stack.settings.temporal_address, "breach",
-                                 log_path=stack.work / "breach-floor-worker.log", env=stack.env)
+    proc = await processes.spawn(
+        sys.executable,
+        "-m",
+        "bench.floor_worker",
+        stack.settings.temporal_address,
+        "breach",
+        log_path=stack.work / "breach-floor-worker.log",
+        env=stack.env,
+    )
     try:
         convs = bench.convs(n)
-        due = _now() + timedelta(seconds=n / 10 + 30)  # all asleep first, even at 10 starts/s (a loaded machine)
+        due = _now() + timedelta(
+            seconds=n / 10 + 30
+        )  # all asleep first, even at 10 starts/s (a loaded machine)
         sem = asyncio.Semaphore(32)
 
         async def start(c: int) -> None:
             async with sem:
                 await bench.client.start_workflow(
-                    BenchBreachFloor.run, BreachFloorInput(account_id=1, conversation_id=c, due=due),
-                    id=FLOOR_WORKFLOW_ID.format(c), task_queue=BREACH_FLOOR_TASK_QUEUE)
+                    BenchBreachFloor.run,
+                    BreachFloorInput(account_id=1, conversation_id=c, due=due),
+                    id=FLOOR_WORKFLOW_ID.format(c),
+                    task_queue=BREACH_FLOOR_TASK_QUEUE,
+                )
 
         await asyncio.gather(*(start(c) for c in convs))
-        await bench.wait_count(f"WorkflowType = 'BenchBreachFloor' AND TicketStage = '{WAITING}'", n,
-                               due.timestamp() - time.time() + 600)
+        await bench.wait_count(
+            f"WorkflowType = 'BenchBreachFloor' AND TicketStage = '{WAITING}'",
+            n,
+            due.timestamp() - time.time() + 600,
+        )
         asleep_before = time.time() <= due.timestamp()
         await asyncio.sleep(max(0.0, due.timestamp() - 1 - time.time()))
         roles = {"floor_worker": [proc.pid]}
         cpu0, t0 = bench.cpu_seconds(roles), time.time()
-        last = await bench.wait_breaches(convs, max(0, due.timestamp() - time.time()) + 900,
-                                         [FLOOR_WORKFLOW_ID.format(c) for c in convs])
+        last = await bench.wait_breaches(
+            convs,
+            max(0, due.timestamp() - time.time()) + 900,
+            [FLOOR_WORKFLOW_ID.format(c) for c in convs],
+        )
         # as the tickets: until each has also finished its workflow tasks (here: completed)
-        settled = await bench.wait_count("WorkflowType = 'BenchBreachFloor' AND ExecutionStatus = 'Completed'", n, 300)
+        settled = await bench.wait_count(
+            "WorkflowType = 'BenchBreachFloor' AND ExecutionStatus = 'Completed'", n, 300
+        )
         cpu1, t1 = bench.cpu_seconds(roles), time.time()
     finally:
         await processes.terminate(proc, "breach floor worker")
     late = [bench.calls.page[c] - due.timestamp() for c in convs]
-    history = await events_per_breach(bench.client, [FLOOR_WORKFLOW_ID.format(c) for c in convs[:: max(1, n // 20)]],
-                                      due)
+    history = await events_per_breach(
+        bench.client, [FLOOR_WORKFLOW_ID.format(c) for c in convs[:: max(1, n // 20)]], due
+    )
     cpu = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0} | {"wall": round(t1 - t0, 2)}
-    return {"n": n, "asleep_before_deadline": asleep_before, "p50": pct(late, 50), "p99": pct(late, 99),
-            "max": max(late), "all_done": last - due.timestamp(), "settled": settled - due.timestamp(), "cpu_s": cpu,
-            "cpu_ms_per_breach": 1000 * (cpu["floor_worker"] + cpu["temporal"]) / n,
-            "page_before_note": page_first(bench.calls, convs), "history_per_breach": history}
-
+    return {
+        "n": n,
+        "asleep_before_deadline": asleep_before,
+        "p50": pct(late, 50),
+        "p99": pct(late, 99),
+        "max": max(late),
+        "all_done": last - due.timestamp(),
+        "settled": settled - due.timestamp(),
+        "cpu_s": cpu,
+        "cpu_ms_per_breach": 1000 * (cpu["floor_worker"] + cpu["temporal"]) / n,
+        "page_before_note": page_first(bench.calls, convs),
+        "history_per_breach": history,
+    }

@@ -34,17 +34,33 @@ async def main(address: str, mode: str) -> None:
     options = worker_options(settings)
     runner = options["workflow_runner"]
     options["workflow_runner"] = SandboxedWorkflowRunner(
-        restrictions=runner.restrictions.with_passthrough_modules("bench.floor_workflow", "bench.floor_breach"))
+        restrictions=runner.restrictions.with_passthrough_modules(
+            "bench.floor_workflow", "bench.floor_breach"
+        )
+    )
     if mode == "memory":
-        async with Worker(client, task_queue=FLOOR_TASK_QUEUE, workflows=[BenchFloor], activities=[floor_noop],
-                          **options):
+        async with Worker(
+            client,
+            task_queue=FLOOR_TASK_QUEUE,
+            workflows=[BenchFloor],
+            activities=[floor_noop],
+            **options,
+        ):
             await asyncio.Event().wait()
         return
     async with activity_clients(settings) as (http, pool):
-        activities = [PagerDutyActivities(http, settings).send_event, ChatwootActivities(http, settings).send_message,
-                      AuditActivities(pool).record_ticket_event]
-        async with Worker(client, task_queue=BREACH_FLOOR_TASK_QUEUE, workflows=[BenchBreachFloor],
-                          activities=activities, **options):
+        activities = [
+            PagerDutyActivities(http, settings).send_event,
+            ChatwootActivities(http, settings).send_message,
+            AuditActivities(pool).record_ticket_event,
+        ]
+        async with Worker(
+            client,
+            task_queue=BREACH_FLOOR_TASK_QUEUE,
+            workflows=[BenchBreachFloor],
+            activities=activities,
+            **options,
+        ):
             await asyncio.Event().wait()
 
 

@@ -31,6 +31,10 @@ class BenchFloor:
     @workflow.run
     async def run(self, activities: int) -> None:
         for i in range(activities):
-            await workflow.execute_activity(floor_noop, i, start_to_close_timeout=timedelta(seconds=30))
-        workflow.upsert_search_attributes([sa.TICKET_STAGE.value_set(IDLE)])  # lets the bench count them
+            await workflow.execute_activity(
+                floor_noop, i, start_to_close_timeout=timedelta(seconds=30)
+            )
+        workflow.upsert_search_attributes(
+            [sa.TICKET_STAGE.value_set(IDLE)]
+        )  # lets the bench count them
         await workflow.sleep(timedelta(days=1))

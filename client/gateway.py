@@ -23,19 +23,27 @@ class TemporalUnavailable(RuntimeError):
     pass
 
 
-def for_web_ui(ticket: TicketInput, chatwoot_base_url: object | None) -> tuple[TicketInput, dict[str, Any]]:
+def for_web_ui(
+    ticket: TicketInput, chatwoot_base_url: object | None
+) -> tuple[TicketInput, dict[str, Any]]:
     """The ticket with its Chatwoot conversation link, and the start options
     that make lists of tickets readable: `static_summary` / `static_details`
     for the Web UI's workflow list (`VIP · Jane Doe · vip-concierge`) and the
     `memo` the console board reads with every visibility list (who and what,
     models/ticket_card.py). Every place that starts a ticket (bridge,
     reconciliation, simulate, the bench) passes them."""
-    url = conversation_url(str(chatwoot_base_url) if chatwoot_base_url else None, ticket.account_id,
-                           ticket.conversation_id)
+    url = conversation_url(
+        str(chatwoot_base_url) if chatwoot_base_url else None,
+        ticket.account_id,
+        ticket.conversation_id,
+    )
     if url and not ticket.conversation_url:
         ticket = ticket.model_copy(update={"conversation_url": url})
-    return ticket, {"static_summary": static_summary(ticket), "static_details": static_details(ticket),
-                    "memo": TicketCard.of(ticket).memo()}
+    return ticket, {
+        "static_summary": static_summary(ticket),
+        "static_details": static_details(ticket),
+        "memo": TicketCard.of(ticket).memo(),
+    }
 
 
 class TemporalGateway:
@@ -52,8 +60,10 @@ class TemporalGateway:
                 try:
                     self._client = await asyncio.wait_for(connect(self.settings), timeout)
                 except Exception as exc:  # connection refused, TLS, timeout...
-                    raise TemporalUnavailable(f"cannot reach Temporal at {self.settings.temporal_address}: "
-                                              f"{type(exc).__name__}") from None
+                    raise TemporalUnavailable(
+                        f"cannot reach Temporal at {self.settings.temporal_address}: "
+                        f"{type(exc).__name__}"
+                    ) from None
                 log.info("connected to temporal", address=self.settings.temporal_address)
         return self._client
 

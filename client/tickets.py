@@ -101,21 +101,39 @@ async def _row(wf: WorkflowExecution) -> TicketRow:
         card = TicketCard.from_memo(await wf.memo())
     except Exception:  # a memo another client wrote, in an encoding this one cannot read
         card = None
-    return TicketRow(wf.id, attrs.get(sa.TICKET_POLICY), attrs.get(sa.TICKET_OWNER), attrs.get(sa.TICKET_STAGE),
-                     attrs.get(sa.SLA_STATE), attrs.get(sa.TICKET_VIP), attrs.get(sa.ESCALATION_LEVEL),
-                     wf.status.name.title() if wf.status else "Running", card, wf.start_time)
+    return TicketRow(
+        wf.id,
+        attrs.get(sa.TICKET_POLICY),
+        attrs.get(sa.TICKET_OWNER),
+        attrs.get(sa.TICKET_STAGE),
+        attrs.get(sa.SLA_STATE),
+        attrs.get(sa.TICKET_VIP),
+        attrs.get(sa.ESCALATION_LEVEL),
+        wf.status.name.title() if wf.status else "Running",
+        card,
+        wf.start_time,
+    )
 
 
 async def list_tickets(client: Client, flt: TicketFilter, limit: int) -> list[TicketRow]:
     """One visibility list call."""
-    return [await _row(wf) async for wf in client.list_workflows(flt.visibility_query(), limit=limit)]
+    return [
+        await _row(wf) async for wf in client.list_workflows(flt.visibility_query(), limit=limit)
+    ]
 
 
-async def list_page(client: Client, query: str, page_size: int, token: bytes | None = None,
-                    rpc_timeout: timedelta | None = None) -> tuple[list[TicketRow], bytes | None]:
+async def list_page(
+    client: Client,
+    query: str,
+    page_size: int,
+    token: bytes | None = None,
+    rpc_timeout: timedelta | None = None,
+) -> tuple[list[TicketRow], bytes | None]:
     """Exactly one visibility list call: up to `page_size` tickets from `token`
     on, and the token of the page after them (None after the last)."""
-    it = client.list_workflows(query, page_size=page_size, next_page_token=token or None, rpc_timeout=rpc_timeout)
+    it = client.list_workflows(
+        query, page_size=page_size, next_page_token=token or None, rpc_timeout=rpc_timeout
+    )
     await it.fetch_next_page()
     return [await _row(wf) for wf in it.current_page or []], it.next_page_token or None
 
@@ -132,7 +150,9 @@ ACTIONS: dict[str, tuple[Any, type]] = {
 }
 
 
-async def send_update(client: Client, wid: str, update: Any, arg: Any, source: Source | None = None) -> TicketStatus:
+async def send_update(
+    client: Client, wid: str, update: Any, arg: Any, source: Source | None = None
+) -> TicketStatus:
     """Send an operator action; `source` (`cli`, `console`) is recorded with it by the ticket."""
     if source is not None:
         arg = arg.model_copy(update={"source": source})

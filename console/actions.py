@@ -22,8 +22,14 @@ from client.tickets import ACTIONS, refusal, send_update
 
 log = structlog.get_logger(__name__)
 
-DONE = {"acknowledge": "Acknowledged", "request_escalation": "Escalated", "decide": "Answered the handoff",
-        "reassign_to": "Reassigned", "resolve": "Resolved", "reopen": "Reopened"}
+DONE = {
+    "acknowledge": "Acknowledged",
+    "request_escalation": "Escalated",
+    "decide": "Answered the handoff",
+    "reassign_to": "Reassigned",
+    "resolve": "Resolved",
+    "reopen": "Reopened",
+}
 
 
 @dataclass
@@ -37,7 +43,9 @@ class FormError(ValueError):
     pass
 
 
-def build_input(action: str, by: str, values: dict[str, str], packs: Packs, policy: str | None) -> BaseModel:
+def build_input(
+    action: str, by: str, values: dict[str, str], packs: Packs, policy: str | None
+) -> BaseModel:
     """The typed update input for an action, `by` the logged-in operator."""
     v = {k: val.strip() for k, val in values.items()}
     if action == "acknowledge":
@@ -49,8 +57,13 @@ def build_input(action: str, by: str, values: dict[str, str], packs: Packs, poli
     if action == "reassign_to":
         return Reassign(to=v.get("to", ""), by=by)
     if action == "decide":
-        return HandoffResponse(by=by, ok=v.get("outcome") != "failed", decision=v.get("decision") or None,
-                               founder_action=v.get("founder_action") or None, handoff=v.get("handoff") or None)
+        return HandoffResponse(
+            by=by,
+            ok=v.get("outcome") != "failed",
+            decision=v.get("decision") or None,
+            founder_action=v.get("founder_action") or None,
+            handoff=v.get("handoff") or None,
+        )
     if action == "request_escalation":
         reason = v.get("reason", "")
         pack = packs.get(policy)
@@ -61,11 +74,20 @@ def build_input(action: str, by: str, values: dict[str, str], packs: Packs, poli
 
 
 def _describe(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in err.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in err.errors()
+    )
 
 
-async def perform(client: Client, wid: str, action: str, by: str, values: dict[str, str], packs: Packs,
-                  policy: str | None) -> Outcome:
+async def perform(
+    client: Client,
+    wid: str,
+    action: str,
+    by: str,
+    values: dict[str, str],
+    packs: Packs,
+    policy: str | None,
+) -> Outcome:
     if action not in ACTIONS:
         return Outcome(error=f"unknown action {action!r}")
     try:
@@ -83,7 +105,14 @@ async def perform(client: Client, wid: str, action: str, by: str, values: dict[s
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return Outcome(error="no such ticket (or it has finished)")
-        log.warning("console action failed", workflow_id=wid, action=action, error=exc.status.name if exc.status else "")
-        return Outcome(error=f"Temporal did not take the action ({exc.status.name if exc.status else 'error'}); try again")
+        log.warning(
+            "console action failed",
+            workflow_id=wid,
+            action=action,
+            error=exc.status.name if exc.status else "",
+        )
+        return Outcome(
+            error=f"Temporal did not take the action ({exc.status.name if exc.status else 'error'}); try again"
+        )
     log.info("console action", workflow_id=wid, action=action, by=by)
     return Outcome(status=status, notice=f"{DONE[action]} as {by}.")

@@ -18,8 +18,14 @@ from models.status import TicketStatus
 from client.tickets import when
 
 ACTIONS = ("acknowledge", "request_escalation", "decide", "reassign_to", "resolve", "reopen")
-LABELS = {"acknowledge": "Acknowledge", "request_escalation": "Escalate", "decide": "Answer a handoff",
-          "reassign_to": "Reassign", "resolve": "Resolve", "reopen": "Reopen"}
+LABELS = {
+    "acknowledge": "Acknowledge",
+    "request_escalation": "Escalate",
+    "decide": "Answer a handoff",
+    "reassign_to": "Reassign",
+    "resolve": "Resolve",
+    "reopen": "Reopen",
+}
 
 
 @dataclass(frozen=True)

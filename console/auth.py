@@ -46,14 +46,21 @@ def parse_operators(settings: Settings) -> dict[str, str]:
     try:
         value = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
-        raise SettingsError(f"invalid settings:\n  CONSOLE_OPERATORS: not JSON ({exc.msg})") from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v
-                                              for k, v in value.items()):
-        raise SettingsError("invalid settings:\n  CONSOLE_OPERATORS: must be a JSON object of token -> party id")
+        raise SettingsError(
+            f"invalid settings:\n  CONSOLE_OPERATORS: not JSON ({exc.msg})"
+        ) from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()
+    ):
+        raise SettingsError(
+            "invalid settings:\n  CONSOLE_OPERATORS: must be a JSON object of token -> party id"
+        )
     short = [party for token, party in value.items() if len(token) < 16]
     if short:
-        raise SettingsError(f"invalid settings:\n  CONSOLE_OPERATORS: the token of {', '.join(sorted(short))} "
-                            "is shorter than 16 characters")
+        raise SettingsError(
+            f"invalid settings:\n  CONSOLE_OPERATORS: the token of {', '.join(sorted(short))} "
+            "is shorter than 16 characters"
+        )
     return value
 
 
@@ -83,7 +90,9 @@ class Sessions:
 
     def cookie_for(self, op: Operator, now: float | None = None) -> str:
         expires = int((time.time() if now is None else now) + SESSION_SECONDS)
-        body = base64.urlsafe_b64encode(json.dumps([op.party, expires]).encode()).decode().rstrip("=")
+        body = (
+            base64.urlsafe_b64encode(json.dumps([op.party, expires]).encode()).decode().rstrip("=")
+        )
         return f"{body}.{self._sign(body)}"
 
     def operator(self, request: Request) -> Operator | None:

@@ -51,9 +51,11 @@ STATUS_TTL = 10.0  # seconds; countdowns tick in the browser, so only state chan
 
 _SLA = sa.SLA_STATE.name
 # (name shown on the page, visibility clause): the order pages walk the tickets in.
-GROUPS = (("breached", f"{_SLA} = 'breached'"),
-          ("clock running", f"{_SLA} = 'running'"),
-          ("the rest", f"({_SLA} IS NULL OR {_SLA} NOT IN ('breached', 'running'))"))
+GROUPS = (
+    ("breached", f"{_SLA} = 'breached'"),
+    ("clock running", f"{_SLA} = 'running'"),
+    ("the rest", f"({_SLA} IS NULL OR {_SLA} NOT IN ('breached', 'running'))"),
+)
 SORTS = {"deadline": "next deadline", "level": "escalation level", "age": "longest open"}
 
 T = TypeVar("T")
@@ -187,16 +189,24 @@ class BoardPage:
         return self.cursor.offset + len(self.rows)
 
 
-async def _status(client: Client, wid: str, gate: asyncio.Semaphore, cache: StatusCache,
-                  calls: Calls) -> TicketStatus | None:
+async def _status(
+    client: Client, wid: str, gate: asyncio.Semaphore, cache: StatusCache, calls: Calls
+) -> TicketStatus | None:
     cached = cache.get(wid)
     if cached is not None:
         return cached
     async with gate:
         calls.queries += 1
         try:
-            status = await client.get_workflow_handle(wid).query(TicketWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
-        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, asyncio.TimeoutError):
+            status = await client.get_workflow_handle(wid).query(
+                TicketWorkflow.status, rpc_timeout=QUERY_TIMEOUT
+            )
+        except (
+            RPCError,
+            WorkflowQueryFailedError,
+            WorkflowQueryRejectedError,
+            asyncio.TimeoutError,
+        ):
             return None  # worker down or ticket just finished: the row shows visibility's view
     cache.put(wid, status)
     return status
@@ -215,16 +225,18 @@ async def _count(client: Client, query: str, cache: TtlCache[int], calls: Calls)
     return n
 
 
-async def _rows(client: Client, flt: TicketFilter, cursor: Cursor,
-                calls: Calls) -> tuple[list[tuple[int, TicketRow]], Cursor | None]:
+async def _rows(
+    client: Client, flt: TicketFilter, cursor: Cursor, calls: Calls
+) -> tuple[list[tuple[int, TicketRow]], Cursor | None]:
     """One page of rows, walking on to the next SLA group when one runs out."""
     base = flt.visibility_query()
     last = 0 if flt.breached else len(GROUPS) - 1  # "breached only" is the first group alone
     rows: list[tuple[int, TicketRow]] = []
     group, token = cursor.group, cursor.token
     while group <= last:
-        page, token = await list_page(client, f"{base} AND {GROUPS[group][1]}", PAGE_SIZE - len(rows), token,
-                                      QUERY_TIMEOUT)
+        page, token = await list_page(
+            client, f"{base} AND {GROUPS[group][1]}", PAGE_SIZE - len(rows), token, QUERY_TIMEOUT
+        )
         calls.lists += 1
         rows += [(group, r) for r in page]
         if token is None:
@@ -235,19 +247,32 @@ async def _rows(client: Client, flt: TicketFilter, cursor: Cursor,
     return rows, Cursor(group, cursor.offset + len(rows), token) if more else None
 
 
-async def load_board(client: Client, flt: TicketFilter, cursor: Cursor | None = None, sort: str = "deadline",
-                     cache: StatusCache | None = None, counts: TtlCache[int] | None = None) -> BoardPage:
-    cursor = cursor if cursor and not (flt.breached and cursor.group) else Cursor()  # "breached" has one group
+async def load_board(
+    client: Client,
+    flt: TicketFilter,
+    cursor: Cursor | None = None,
+    sort: str = "deadline",
+    cache: StatusCache | None = None,
+    counts: TtlCache[int] | None = None,
+) -> BoardPage:
+    cursor = (
+        cursor if cursor and not (flt.breached and cursor.group) else Cursor()
+    )  # "breached" has one group
     cache = cache if cache is not None else StatusCache(ttl=0)
     counts = counts if counts is not None else TtlCache(ttl=0)
     calls = Calls()
     (rows, nxt), total, breached = await asyncio.gather(
-        _rows(client, flt, cursor, calls), _count(client, flt.visibility_query(), counts, calls),
-        _count(client, f"{flt.visibility_query()} AND {GROUPS[0][1]}", counts, calls) if not flt.breached
-        else asyncio.sleep(0))
+        _rows(client, flt, cursor, calls),
+        _count(client, flt.visibility_query(), counts, calls),
+        _count(client, f"{flt.visibility_query()} AND {GROUPS[0][1]}", counts, calls)
+        if not flt.breached
+        else asyncio.sleep(0),
+    )
     breached = total if flt.breached else breached
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
-    statuses = await asyncio.gather(*(_status(client, r.workflow_id, gate, cache, calls) for _, r in rows))
+    statuses = await asyncio.gather(
+        *(_status(client, r.workflow_id, gate, cache, calls) for _, r in rows)
+    )
     board = []
     for (group, r), s in zip(rows, statuses):
         nd = next_deadline(s) if s else None
@@ -259,12 +284,24 @@ def sort_board(board: list[BoardRow], sort: str) -> list[BoardRow]:
     """Inside each SLA group: `deadline`, soonest first (overdue ones first),
     tickets without one last; `level`, highest escalation level first, then
     by deadline; `age`, longest open first."""
+
     def by_deadline(b: BoardRow) -> tuple:
-        return (b.deadline is None, b.deadline.timestamp() if b.deadline else 0.0, b.row.workflow_id)
+        return (
+            b.deadline is None,
+            b.deadline.timestamp() if b.deadline else 0.0,
+            b.row.workflow_id,
+        )
 
     if sort == "level":
         return sorted(board, key=lambda b: (b.group, -(b.row.level or 0), *by_deadline(b)))
     if sort == "age":
-        return sorted(board, key=lambda b: (b.group, b.opened_at is None,
-                                            b.opened_at.timestamp() if b.opened_at else 0.0, b.row.workflow_id))
+        return sorted(
+            board,
+            key=lambda b: (
+                b.group,
+                b.opened_at is None,
+                b.opened_at.timestamp() if b.opened_at else 0.0,
+                b.row.workflow_id,
+            ),
+        )
     return sorted(board, key=lambda b: (b.group, *by_deadline(b)))

@@ -23,7 +23,9 @@ class FormField:
     type: str  # int, uuid, bool, text, str, enum, number
     required: bool
     values: list[str]
-    filled_by: str | None  # why the operator does not type it: "from the ticket", "fixed", "the reason"
+    filled_by: (
+        str | None
+    )  # why the operator does not type it: "from the ticket", "fixed", "the reason"
 
     @property
     def input_type(self) -> str:
@@ -77,7 +79,9 @@ class Packs:
 
     def parties(self, policy: str | None) -> list[tuple[str, str]]:
         p = self.get(policy)
-        return sorted((pid, party.name) for pid, party in {**p.people, **p.teams}.items()) if p else []
+        return (
+            sorted((pid, party.name) for pid, party in {**p.people, **p.teams}.items()) if p else []
+        )
 
 
 def escalation_form(policy: Policy, reason: str) -> EscalationForm | None:
@@ -87,11 +91,20 @@ def escalation_form(policy: Policy, reason: str) -> EscalationForm | None:
         return None
     fields = []
     for name, f in spec.payload.items():
-        filled_by = ("the reason" if name == spec.reason_field else "fixed" if f.const is not None
-                     else f"from the ticket ({f.source})" if f.source else None)
+        filled_by = (
+            "the reason"
+            if name == spec.reason_field
+            else "fixed"
+            if f.const is not None
+            else f"from the ticket ({f.source})"
+            if f.source
+            else None
+        )
         fields.append(FormField(name, f.type, f.required, list(f.values or []), filled_by))
     targets = list(dict.fromkeys([route.target, *spec.to]))
-    return EscalationForm(reason, route.handoff, route.title or spec.title, route.target, targets, fields)
+    return EscalationForm(
+        reason, route.handoff, route.title or spec.title, route.target, targets, fields
+    )
 
 
 def payload_from_form(form: EscalationForm, values: dict[str, str]) -> dict[str, object]:

@@ -45,8 +45,16 @@ log = structlog.get_logger(__name__)
 PREFIX = "/console"
 CHATWOOT_PREFIX = "/console/chatwoot"
 STATIC_PREFIX = "/console/static/"
-POLICY = ("default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-          "connect-src 'self'", "form-action 'self'", "base-uri 'none'", "object-src 'none'")
+POLICY = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "object-src 'none'",
+)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _STATE_KEY = "console_frame_ancestors"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -132,8 +140,12 @@ class ConsoleSecurity:
             why = cross_origin(Headers(scope=scope))
             if why:
                 client = scope.get("client")
-                log.warning("console: cross-origin request refused", path=scope["path"], why=why,
-                            client=client[0] if client else None)
+                log.warning(
+                    "console: cross-origin request refused",
+                    path=scope["path"],
+                    why=why,
+                    client=client[0] if client else None,
+                )
                 refused = JSONResponse({"error": "cross-origin request refused"}, status_code=403)
                 await refused(scope, receive, send_with_headers)
                 return
@@ -141,5 +153,7 @@ class ConsoleSecurity:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             if under(scope["path"], PREFIX) and not started:  # the 500 carries the headers too
-                await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send_with_headers)
+                await PlainTextResponse("Internal Server Error", status_code=500)(
+                    scope, receive, send_with_headers
+                )
             raise

@@ -45,8 +45,13 @@ def client_key(host: str | None) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, limit: int = LIMIT, window: float = WINDOW, max_clients: int = MAX_CLIENTS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int = LIMIT,
+        window: float = WINDOW,
+        max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.max_clients = max_clients

@@ -62,7 +62,9 @@ def build_whatif_router() -> APIRouter:
     def gate(request: Request) -> tuple[object, object] | Response:
         console = request.app.state.console
         if not console.sessions.enabled:
-            return JSONResponse({"error": "the console is off: set CONSOLE_OPERATORS"}, status_code=404)
+            return JSONResponse(
+                {"error": "the console is off: set CONSOLE_OPERATORS"}, status_code=404
+            )
         op = console.sessions.operator(request)
         if op is None:
             login = "/console/login?next=/console/whatif"
@@ -72,9 +74,17 @@ def build_whatif_router() -> APIRouter:
         return console, op
 
     def render(request: Request, console, ctx: dict, status_code: int = 200) -> HTMLResponse:
-        base = {"operator": console.sessions.operator(request), "people": console.packs.people(),
-                "packs": console.packs.names(), "values": {"since": "30d"}, "report": None, "error": None}
-        return console.templates.TemplateResponse(request, "whatif.html", {**base, **ctx}, status_code=status_code)
+        base = {
+            "operator": console.sessions.operator(request),
+            "people": console.packs.people(),
+            "packs": console.packs.names(),
+            "values": {"since": "30d"},
+            "report": None,
+            "error": None,
+        }
+        return console.templates.TemplateResponse(
+            request, "whatif.html", {**base, **ctx}, status_code=status_code
+        )
 
     @router.get("/whatif", response_class=HTMLResponse)
     async def whatif_form(request: Request) -> Response:
@@ -90,7 +100,9 @@ def build_whatif_router() -> APIRouter:
             return gated
         console, op = gated
         if not request.headers.get("hx-request"):
-            return JSONResponse({"error": "what-if runs must come from the console page"}, status_code=403)
+            return JSONResponse(
+                {"error": "what-if runs must come from the console page"}, status_code=403
+            )
         values = await form_values(request)
         draft, error = _draft(values, console.settings.policies_dir)
         now = datetime.now(timezone.utc)
@@ -109,15 +121,39 @@ def build_whatif_router() -> APIRouter:
         except (OSError, asyncio.TimeoutError) as exc:
             return render(request, console, {"values": values, "error": f"Postgres: {exc}"}, 503)
         if running.locked():
-            return render(request, console, {"values": values, "error": "another what-if is running; try again in a "
-                                             "minute"}, 429)
+            return render(
+                request,
+                console,
+                {"values": values, "error": "another what-if is running; try again in a minute"},
+                429,
+            )
         s = console.settings
         async with running:
-            result = await asyncio.to_thread(compute, data, draft, since, now, ui_url=s.temporal_ui_url,
-                                             namespace=s.temporal_namespace)
-        log.info("console what-if", by=op.party, pack=draft.name, draft=draft.version, tickets=result.replayed,
-                 differences=len(result.differences), seconds=round(result.seconds, 2))
-        svg = heatmap_svg(result.current.heat, result.draft.heat, draft.timezone, f"draft {draft.version}")
-        return render(request, console, {"values": values, "report": result, "rows": rows(result), "heatmap": svg})
+            result = await asyncio.to_thread(
+                compute,
+                data,
+                draft,
+                since,
+                now,
+                ui_url=s.temporal_ui_url,
+                namespace=s.temporal_namespace,
+            )
+        log.info(
+            "console what-if",
+            by=op.party,
+            pack=draft.name,
+            draft=draft.version,
+            tickets=result.replayed,
+            differences=len(result.differences),
+            seconds=round(result.seconds, 2),
+        )
+        svg = heatmap_svg(
+            result.current.heat, result.draft.heat, draft.timezone, f"draft {draft.version}"
+        )
+        return render(
+            request,
+            console,
+            {"values": values, "report": result, "rows": rows(result), "heatmap": svg},
+        )
 
     return router

@@ -31,8 +31,10 @@ def _grid(heat: Counter, peak: int, x0: int, title: str) -> list[str]:
         out.append(f'<text x="{x0 - LEFT + 4}" y="{y + CELL - 3}" font-size="10">{day}</text>')
         for h in range(24):
             n = heat.get((d, h), 0)
-            out.append(f'<rect x="{x0 + h * CELL}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" '
-                       f'fill="{_fill(n, peak)}"><title>{day} {h:02d}:00 {n} pages</title></rect>')
+            out.append(
+                f'<rect x="{x0 + h * CELL}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" '
+                f'fill="{_fill(n, peak)}"><title>{day} {h:02d}:00 {n} pages</title></rect>'
+            )
     return out
 
 
@@ -42,12 +44,16 @@ def heatmap_svg(current: Counter, draft: Counter, timezone: str, draft_label: st
     width = LEFT + 24 * CELL
     total = 2 * width + GAP
     height = TOP + 7 * CELL + 26
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="{height}" '
-             f'viewBox="0 0 {total} {height}" role="img" aria-label="Pages by hour of week, in force and draft" '
-             f'font-family="sans-serif" fill="#222">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="{height}" '
+        f'viewBox="0 0 {total} {height}" role="img" aria-label="Pages by hour of week, in force and draft" '
+        f'font-family="sans-serif" fill="#222">'
+    ]
     parts += _grid(current, peak, LEFT, f"in force: {sum(current.values())} pages")
     parts += _grid(draft, peak, width + GAP + LEFT, f"{draft_label}: {sum(draft.values())} pages")
-    parts.append(f'<text x="{LEFT}" y="{height - 6}" font-size="9">hours in {escape(timezone)}; '
-                 f'darkest = {peak} pages in an hour</text>')
+    parts.append(
+        f'<text x="{LEFT}" y="{height - 6}" font-size="9">hours in {escape(timezone)}; '
+        f"darkest = {peak} pages in an hour</text>"
+    )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -111,8 +111,9 @@ _SELECT = f"""SELECT workflow_id, life, seq, kind, payload, at, source, rejected
             ORDER BY workflow_id, life, seq"""
 
 
-async def recorded_tickets(conn, pack: str, since: datetime, until: datetime,
-                           inboxes: list[int] | None = None) -> list[Recorded]:
+async def recorded_tickets(
+    conn, pack: str, since: datetime, until: datetime, inboxes: list[int] | None = None
+) -> list[Recorded]:
     """Every ticket life of `pack` opened in [since, until), with its handoffs' inputs."""
     args: list = [pack, since, until] + ([inboxes] if inboxes else [])
     return _group(await conn.fetch(f"WITH t AS ({_since_filter(inboxes)}) {_SELECT}", *args))
@@ -120,24 +121,31 @@ async def recorded_tickets(conn, pack: str, since: datetime, until: datetime,
 
 async def recorded_by_id(conn, workflow_ids: list[str]) -> list[Recorded]:
     """Every recorded life of these tickets, whatever their pack."""
-    return _group(await conn.fetch(
-        f"""WITH t AS (SELECT DISTINCT workflow_id, life FROM ticket_inputs
+    return _group(
+        await conn.fetch(
+            f"""WITH t AS (SELECT DISTINCT workflow_id, life FROM ticket_inputs
                        WHERE workflow_id = ANY($1::text[]) AND kind = 'open' AND seq = 1) {_SELECT}""",
-        workflow_ids))
+            workflow_ids,
+        )
+    )
 
 
 def _group(rows) -> list[Recorded]:
     tickets: dict[tuple[str, str], Recorded] = {}
     handoffs: dict[str, list[Row]] = {}
     for r in rows:
-        row = Row(r["seq"], r["kind"], json.loads(r["payload"]), r["at"], r["source"], r["rejected"])
+        row = Row(
+            r["seq"], r["kind"], json.loads(r["payload"]), r["at"], r["source"], r["rejected"]
+        )
         wid = r["workflow_id"]
         if HANDOFF_MARK in wid:
             handoffs.setdefault(wid, []).append(row)
             continue
         rec = tickets.get((wid, r["life"]))
         if rec is None:
-            rec = tickets[(wid, r["life"])] = Recorded(wid, r["life"], r["policy"], r["policy_version"], [])
+            rec = tickets[(wid, r["life"])] = Recorded(
+                wid, r["life"], r["policy"], r["policy_version"], []
+            )
         rec.rows.append(row)
     for hid, hrows in handoffs.items():
         base = hid.split(HANDOFF_MARK, 1)[0]
@@ -150,38 +158,64 @@ def _group(rows) -> list[Recorded]:
 
 async def pack_contents(conn, pack: str) -> list[PackContent]:
     """Every content of `pack` a worker loaded, oldest first."""
-    rows = await conn.fetch("SELECT name, version, sha256, policy_json, first_loaded_at FROM pack_versions "
-                            "WHERE name = $1 ORDER BY first_loaded_at, sha256", pack)
-    return [PackContent(r["name"], r["version"], r["sha256"], r["policy_json"], r["first_loaded_at"]) for r in rows]
+    rows = await conn.fetch(
+        "SELECT name, version, sha256, policy_json, first_loaded_at FROM pack_versions "
+        "WHERE name = $1 ORDER BY first_loaded_at, sha256",
+        pack,
+    )
+    return [
+        PackContent(r["name"], r["version"], r["sha256"], r["policy_json"], r["first_loaded_at"])
+        for r in rows
+    ]
 
 
 async def real_events(conn, workflow_ids: list[str]) -> dict[str, list[RealEvent]]:
     """The audit trail of these tickets (their handoffs' rows carry the ticket's id)."""
-    rows = await conn.fetch("SELECT workflow_id, idempotency_key, action, target, at_time, details FROM ticket_events "
-                            "WHERE workflow_id = ANY($1::text[]) ORDER BY at_time, id", workflow_ids)
+    rows = await conn.fetch(
+        "SELECT workflow_id, idempotency_key, action, target, at_time, details FROM ticket_events "
+        "WHERE workflow_id = ANY($1::text[]) ORDER BY at_time, id",
+        workflow_ids,
+    )
     out: dict[str, list[RealEvent]] = {}
     for r in rows:
         out.setdefault(r["workflow_id"], []).append(
-            RealEvent(r["idempotency_key"], r["action"], r["target"], r["at_time"], json.loads(r["details"])))
+            RealEvent(
+                r["idempotency_key"],
+                r["action"],
+                r["target"],
+                r["at_time"],
+                json.loads(r["details"]),
+            )
+        )
     return out
 
 
 async def level_events(conn, pack: str, since: datetime) -> list[tuple[str, int, datetime]]:
     """(ticket, level, instant) of every `ticket.level` row of the pack since then: what the live
     `query.recent_level` counts (activities/audit.py), for a query only the draft asks."""
-    rows = await conn.fetch("SELECT workflow_id, (details->>'level')::int AS level, at_time FROM ticket_events "
-                            "WHERE policy = $1 AND action = 'ticket.level' AND at_time >= $2", pack, since)
+    rows = await conn.fetch(
+        "SELECT workflow_id, (details->>'level')::int AS level, at_time FROM ticket_events "
+        "WHERE policy = $1 AND action = 'ticket.level' AND at_time >= $2",
+        pack,
+        since,
+    )
     return [(r["workflow_id"], r["level"], r["at_time"]) for r in rows]
 
 
 async def unrecorded_count(conn, pack: str, since: datetime, until: datetime) -> int:
     """Tickets of the pack opened in the period that the audit trail knows but whose
     inputs were never recorded (started before `ticket-inputs`): not replayable."""
-    return int(await conn.fetchval(
-        """SELECT count(DISTINCT e.workflow_id) FROM ticket_events e
+    return int(
+        await conn.fetchval(
+            """SELECT count(DISTINCT e.workflow_id) FROM ticket_events e
            WHERE e.policy = $1 AND e.action = 'ticket.opened' AND e.at_time >= $2 AND e.at_time < $3
              AND NOT EXISTS (SELECT 1 FROM ticket_inputs i WHERE i.workflow_id = e.workflow_id)""",
-        pack, since, until) or 0)
+            pack,
+            since,
+            until,
+        )
+        or 0
+    )
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

@@ -24,7 +24,9 @@ from dryrun.inputs_store import Recorded, RealEvent
 from dryrun.replay import Replay
 from models.actions import MARKERS
 
-INPUTS_FAILED = "audit.record_inputs"  # a recording write that failed for good (workflows/inputs.py)
+INPUTS_FAILED = (
+    "audit.record_inputs"  # a recording write that failed for good (workflows/inputs.py)
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ def expected_rows(replay: Replay, rec: Recorded) -> dict[str, tuple[str, str | N
     return rows
 
 
-def compare(replay: Replay, rec: Recorded, events: list[RealEvent], other_lives: set[str]) -> list[Difference]:
+def compare(
+    replay: Replay, rec: Recorded, events: list[RealEvent], other_lives: set[str]
+) -> list[Difference]:
     """Every way the replay and the audit trail disagree about this ticket life."""
     wid = rec.workflow_id
     want = expected_rows(replay, rec)
@@ -70,21 +74,47 @@ def compare(replay: Replay, rec: Recorded, events: list[RealEvent], other_lives:
         if not belongs(ev.key, rec, other_lives):
             continue
         if ev.action == "action.failed" and ev.details.get("action") == INPUTS_FAILED:
-            out.append(Difference(wid, ev.key, f"recording: inputs not written at {_when(ev.at)} "
-                                               f"({str(ev.details.get('error'))[:120]})"))
+            out.append(
+                Difference(
+                    wid,
+                    ev.key,
+                    f"recording: inputs not written at {_when(ev.at)} "
+                    f"({str(ev.details.get('error'))[:120]})",
+                )
+            )
             continue
         have[ev.key] = ev
-    for key in sorted(set(want) | set(have), key=lambda k: (want.get(k, (0, 0, None))[2] or have[k].at, k)):
+    for key in sorted(
+        set(want) | set(have), key=lambda k: (want.get(k, (0, 0, None))[2] or have[k].at, k)
+    ):
         w, h = want.get(key), have.get(key)
         if h is None:
-            out.append(Difference(wid, key, f"replay decided {w[0]} -> {w[1] or '-'} at {_when(w[2])}; "
-                                            f"the audit trail has no such row"))
+            out.append(
+                Difference(
+                    wid,
+                    key,
+                    f"replay decided {w[0]} -> {w[1] or '-'} at {_when(w[2])}; "
+                    f"the audit trail has no such row",
+                )
+            )
         elif w is None:
-            out.append(Difference(wid, key, f"audit trail has {h.action} -> {h.target or '-'} at {_when(h.at)}; "
-                                            f"the replay did not decide it"))
+            out.append(
+                Difference(
+                    wid,
+                    key,
+                    f"audit trail has {h.action} -> {h.target or '-'} at {_when(h.at)}; "
+                    f"the replay did not decide it",
+                )
+            )
         elif (w[0], w[1], w[2]) != (h.action, h.target, h.at):
-            out.append(Difference(wid, key, f"replay decided {w[0]} -> {w[1] or '-'} at {_when(w[2])}; "
-                                            f"the audit trail has {h.action} -> {h.target or '-'} at {_when(h.at)}"))
+            out.append(
+                Difference(
+                    wid,
+                    key,
+                    f"replay decided {w[0]} -> {w[1] or '-'} at {_when(w[2])}; "
+                    f"the audit trail has {h.action} -> {h.target or '-'} at {_when(h.at)}",
+                )
+            )
     return out
 
 
@@ -92,5 +122,8 @@ def same_actions(a: Replay, b: Replay) -> list[str]:
     """Where two replays of one ticket decided differently (by key: kind, target, instant)."""
     left = {x.key: (x.kind, x.target, x.at) for x in a.actions}
     right = {x.key: (x.kind, x.target, x.at) for x in b.actions}
-    return [f"{k}: {left.get(k)} vs {right.get(k)}" for k in sorted(set(left) | set(right))
-            if left.get(k) != right.get(k)]
+    return [
+        f"{k}: {left.get(k)} vs {right.get(k)}"
+        for k in sorted(set(left) | set(right))
+        if left.get(k) != right.get(k)
+    ]

@@ -30,20 +30,44 @@ from engine.core import Rejected, TicketEngine
 from models.actions import Action
 from models.handoff import HandoffInput, HandoffResponse, HandoffResult
 from models.policy import Policy
-from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, PageUpdate, Reassign,
-                            Reopened, Resolved, StatusChanged, VipFlagChanged)
+from models.signals import (
+    Acknowledged,
+    AgentReplied,
+    Classify,
+    CustomerReplied,
+    Escalate,
+    PageUpdate,
+    Reassign,
+    Reopened,
+    Resolved,
+    StatusChanged,
+    VipFlagChanged,
+)
 from models.ticket import Ticket
 from workflows.ticket import TicketWorkflow
 
 # The ticket's inbox names (TicketWorkflow._apply) and the typed input each carries.
-INBOX = {"acknowledged": Acknowledged, "agent_replied": AgentReplied, "customer_replied": CustomerReplied,
-         "resolved": Resolved, "reopened": Reopened, "escalate": Escalate, "reassign": Reassign, "classify": Classify,
-         "vip_flag_changed": VipFlagChanged, "status_changed": StatusChanged, "handoff_response": HandoffResponse,
-         "page_update": PageUpdate, "handoff_result": HandoffResult}
+INBOX = {
+    "acknowledged": Acknowledged,
+    "agent_replied": AgentReplied,
+    "customer_replied": CustomerReplied,
+    "resolved": Resolved,
+    "reopened": Reopened,
+    "escalate": Escalate,
+    "reassign": Reassign,
+    "classify": Classify,
+    "vip_flag_changed": VipFlagChanged,
+    "status_changed": StatusChanged,
+    "handoff_response": HandoffResponse,
+    "page_update": PageUpdate,
+    "handoff_result": HandoffResult,
+}
 HANDOFF_INBOX = {"respond": HandoffResponse, "page_update": PageUpdate}
 
 
-def apply_inbox(engine: TicketEngine, name: str, arg, now: datetime) -> tuple[list[Action], str | None]:
+def apply_inbox(
+    engine: TicketEngine, name: str, arg, now: datetime
+) -> tuple[list[Action], str | None]:
     """One inbox item, exactly as the workflow's drain applies it: (actions, the refusal if any)."""
     try:
         return TicketWorkflow._apply(SimpleNamespace(_engine=engine), name, arg, now), None
@@ -54,8 +78,9 @@ def apply_inbox(engine: TicketEngine, name: str, arg, now: datetime) -> tuple[li
 
 def new_engine(policy: Policy, rec: Recorded) -> TicketEngine:
     opening = rec.rows[0].payload
-    engine = TicketEngine.new(policy, Ticket.model_validate(opening["ticket"]), rec.workflow_id,
-                              life=opening.get("life"))
+    engine = TicketEngine.new(
+        policy, Ticket.model_validate(opening["ticket"]), rec.workflow_id, life=opening.get("life")
+    )
     engine.event_stage_markers = bool(opening.get("event_stage_markers", True))
     engine.sop_orders = bool(opening.get("sop_orders", True))
     return engine
@@ -65,13 +90,27 @@ def new_engine(policy: Policy, rec: Recorded) -> TicketEngine:
 class Oracle:
     """How late reality was for each internal input, by what the input was for."""
 
-    wakes: dict[datetime, datetime] = field(default_factory=dict)  # ticket deadline -> recorded wake
-    counts: dict[tuple[str, datetime], tuple[int, datetime]] = field(default_factory=dict)  # (key, asked) -> answer
-    failures: dict[tuple[str, str, datetime], tuple[datetime, str]] = field(default_factory=dict)  # (key, kind, at)
-    handoff_open: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # id -> (started, opened)
-    handoff_wakes: dict[tuple[str, datetime], datetime] = field(default_factory=dict)  # (id, due) -> wake
-    forwarded: dict[tuple[str, int, datetime], datetime] = field(default_factory=dict)  # (id, n, sent) -> consumed
-    results: dict[tuple[str, int, datetime], datetime] = field(default_factory=dict)  # (id, n, reported) -> consumed
+    wakes: dict[datetime, datetime] = field(
+        default_factory=dict
+    )  # ticket deadline -> recorded wake
+    counts: dict[tuple[str, datetime], tuple[int, datetime]] = field(
+        default_factory=dict
+    )  # (key, asked) -> answer
+    failures: dict[tuple[str, str, datetime], tuple[datetime, str]] = field(
+        default_factory=dict
+    )  # (key, kind, at)
+    handoff_open: dict[str, tuple[datetime, datetime]] = field(
+        default_factory=dict
+    )  # id -> (started, opened)
+    handoff_wakes: dict[tuple[str, datetime], datetime] = field(
+        default_factory=dict
+    )  # (id, due) -> wake
+    forwarded: dict[tuple[str, int, datetime], datetime] = field(
+        default_factory=dict
+    )  # (id, n, sent) -> consumed
+    results: dict[tuple[str, int, datetime], datetime] = field(
+        default_factory=dict
+    )  # (id, n, reported) -> consumed
 
 
 @dataclass
@@ -85,9 +124,13 @@ class Replay:
     problems: list[str] = field(default_factory=list)
     final_stage: str = ""
     final_owner: str | None = None
-    still_due: datetime | None = None  # the earliest wake the replay still had when the record ended
+    still_due: datetime | None = (
+        None  # the earliest wake the replay still had when the record ended
+    )
     dropped: int = 0  # (draft) recorded inputs that came after the draft had closed the ticket
-    recounted: int = 0  # (draft) recent-level queries only the draft asked, counted from the audit trail
+    recounted: int = (
+        0  # (draft) recent-level queries only the draft asked, counted from the audit trail
+    )
 
 
 def _due_problem(engine: TicketEngine, row: Row) -> str | None:
@@ -110,7 +153,9 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
         if k == "advance":
             due = engine.next_wakeup()
             if due is None or due > row.at:
-                out.problems.append(f"recorded wake at {row.at.isoformat()} (seq {row.seq}) had nothing due")
+                out.problems.append(
+                    f"recorded wake at {row.at.isoformat()} (seq {row.seq}) had nothing due"
+                )
             else:
                 oracle.wakes[due] = row.at
             new = engine.advance(row.at)
@@ -118,29 +163,39 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
             p = row.payload
             asked = queries.pop(p.get("key"), None)
             if asked is None:
-                out.problems.append(f"answer to query {p.get('key')} (seq {row.seq}) that the replay did not ask")
+                out.problems.append(
+                    f"answer to query {p.get('key')} (seq {row.seq}) that the replay did not ask"
+                )
             else:
                 oracle.counts[(asked.key, asked.at)] = (int(p["count"]), row.at)
             new = engine.recent_level_counted(int(p["level"]), int(p["count"]), row.at)
         elif k == "action_failed":
             p = row.payload
-            engine.record_failure(row.at, "ticket", p["action"], p.get("target"), p.get("error", ""))
+            engine.record_failure(
+                row.at, "ticket", p["action"], p.get("target"), p.get("error", "")
+            )
             match = next((a for a in reversed(out.actions) if a.key == p.get("key")), None)
             if match is None:
-                out.problems.append(f"failure of {p['action']} {p.get('key')} (seq {row.seq}) the replay did not decide")
+                out.problems.append(
+                    f"failure of {p['action']} {p.get('key')} (seq {row.seq}) the replay did not decide"
+                )
             else:
                 oracle.failures[(match.key, match.kind, match.at)] = (row.at, p.get("error", ""))
                 queries.pop(match.key, None)
             new = []
         elif k in INBOX:
-            if not (prev.kind == "advance" and prev.at == row.at) and (why := _due_problem(engine, row)):
+            if not (prev.kind == "advance" and prev.at == row.at) and (
+                why := _due_problem(engine, row)
+            ):
                 out.problems.append(why)
             if k == "handoff_result":
                 results.setdefault(row.payload.get("handoff_id"), []).append(row)
             new, refused = apply_inbox(engine, k, INBOX[k].model_validate(row.payload), row.at)
             if (refused or None) != (row.rejected or None):
-                out.problems.append(f"{k} (seq {row.seq}): live {'refused: ' + row.rejected if row.rejected else 'took it'}"
-                                    f", replay {'refused: ' + refused if refused else 'took it'}")
+                out.problems.append(
+                    f"{k} (seq {row.seq}): live {'refused: ' + row.rejected if row.rejected else 'took it'}"
+                    f", replay {'refused: ' + refused if refused else 'took it'}"
+                )
         else:
             out.problems.append(f"unknown input kind {k!r} (seq {row.seq})")
             new = []
@@ -156,14 +211,18 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
     return out, oracle
 
 
-def _replay_handoffs(policy: Policy, rec: Recorded, out: Replay, oracle: Oracle) -> dict[str, HandoffSim]:
+def _replay_handoffs(
+    policy: Policy, rec: Recorded, out: Replay, oracle: Oracle
+) -> dict[str, HandoffSim]:
     started = [a for a in out.actions if a.kind == "handoff.start"]
     sims: dict[str, HandoffSim] = {}
     for a in started:
         hid = a.params["handoff_id"]
         rows = rec.handoffs.get(hid)
         if not rows:
-            out.problems.append(f"handoff {hid} started at {a.at.isoformat()}; its inputs are not recorded")
+            out.problems.append(
+                f"handoff {hid} started at {a.at.isoformat()}; its inputs are not recorded"
+            )
             continue
         inp = HandoffInput.model_validate({**rows[0].payload, "policy": policy})
         sims[hid] = sim = HandoffSim(inp, rows[0].at)
@@ -192,30 +251,47 @@ def _replay_handoff_rows(sim: HandoffSim, rows: list[Row], out: Replay, oracle: 
             continue
         turn.append(row)
         nxt = rows[i + 1] if i + 1 < len(rows) else None
-        if row.kind in ("timeout", "advance") or nxt is None or nxt.at != row.at or nxt.kind == "action_failed":
+        if (
+            row.kind in ("timeout", "advance")
+            or nxt is None
+            or nxt.at != row.at
+            or nxt.kind == "action_failed"
+        ):
             if row.kind == "advance" and (due := sim.wake()) is not None:
                 oracle.handoff_wakes[(sim.id, due)] = row.at
             if row.kind == "timeout":
                 oracle.handoff_wakes[(sim.id, sim.inp.deadline)] = row.at
-            items = [HANDOFF_INBOX[r.kind].model_validate(r.payload) for r in turn if r.kind in HANDOFF_INBOX]
+            items = [
+                HANDOFF_INBOX[r.kind].model_validate(r.payload)
+                for r in turn
+                if r.kind in HANDOFF_INBOX
+            ]
             before = len(sim.noted)
             sim.turn(row.at, items)
             took = [(k, rej or None) for k, _, rej in sim.noted[before:]]
             want = [(r.kind, r.rejected or None) for r in turn]
             if took != want:
-                out.problems.append(f"handoff {sim.id} at {row.at.isoformat()}: recorded {want}, replay took {took}")
+                out.problems.append(
+                    f"handoff {sim.id} at {row.at.isoformat()}: recorded {want}, replay took {took}"
+                )
             turn = []
 
 
-def _check_results(sims: dict[str, HandoffSim], results: dict[str, list[Row]], out: Replay, oracle: Oracle) -> None:
+def _check_results(
+    sims: dict[str, HandoffSim], results: dict[str, list[Row]], out: Replay, oracle: Oracle
+) -> None:
     """Each handoff's replayed reports must be the results its ticket recorded, in order."""
     for hid, sim in sims.items():
         got = results.get(hid, [])
         for n, ((at, result), row) in enumerate(zip(sim.results, got)):
             if result.model_dump(mode="json", exclude={"source"}) != row.payload:
-                out.problems.append(f"handoff {hid} result {n + 1}: replay reports {result.outcome} "
-                                    f"differently from the recorded one (seq {row.seq})")
+                out.problems.append(
+                    f"handoff {hid} result {n + 1}: replay reports {result.outcome} "
+                    f"differently from the recorded one (seq {row.seq})"
+                )
             oracle.results[(hid, n, at)] = row.at
         if len(got) > len(sim.results):
-            out.problems.append(f"handoff {hid}: the ticket recorded {len(got)} results, its replay reports "
-                                f"{len(sim.results)}")
+            out.problems.append(
+                f"handoff {hid}: the ticket recorded {len(got)} results, its replay reports "
+                f"{len(sim.results)}"
+            )

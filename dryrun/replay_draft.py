@@ -36,12 +36,20 @@ from models.handoff import HandoffResponse
 from models.policy import Policy
 from models.signals import PageUpdate
 
-CountLevel = Callable[[int, float, datetime, str], int]  # (level, window s, at, excluded ticket) -> count
+CountLevel = Callable[
+    [int, float, datetime, str], int
+]  # (level, window s, at, excluded ticket) -> count
 
 
 class DraftRun:
-    def __init__(self, policy: Policy, rec: Recorded, oracle: Oracle, horizon: datetime,
-                 count_level: CountLevel | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        rec: Recorded,
+        oracle: Oracle,
+        horizon: datetime,
+        count_level: CountLevel | None = None,
+    ) -> None:
         self.policy, self.rec, self.oracle, self.horizon = policy, rec, oracle, horizon
         self.count_level = count_level or (lambda *_: 0)
         self.engine = new_engine(policy, rec)
@@ -52,17 +60,25 @@ class DraftRun:
         self._sim_inbox: dict[str, list[tuple[datetime, int, object]]] = {}
         self._forwards: dict[str, int] = {}
         for row in rec.rows[1:]:
-            if row.kind in INBOX and row.kind != "handoff_result":  # a handoff's result is the draft's own
+            if (
+                row.kind in INBOX and row.kind != "handoff_result"
+            ):  # a handoff's result is the draft's own
                 self._push(row.at, row.kind, INBOX[row.kind].model_validate(row.payload))
-        self._outside_to_handoffs = [(hid, r) for hid, rows in rec.handoffs.items() for r in rows[1:]
-                                     if r.kind in HANDOFF_INBOX and r.source != "system"]
+        self._outside_to_handoffs = [
+            (hid, r)
+            for hid, rows in rec.handoffs.items()
+            for r in rows[1:]
+            if r.kind in HANDOFF_INBOX and r.source != "system"
+        ]
 
     def run(self) -> Replay:
         e = self.engine
         self._execute(e.open(self.rec.opened_at), self.rec.opened_at)
         while True:
-            sim_next = min(((t, hid) for hid, s in self._sims.items() if (t := self._sim_next(s)) is not None),
-                           default=None)
+            sim_next = min(
+                ((t, hid) for hid, s in self._sims.items() if (t := self._sim_next(s)) is not None),
+                default=None,
+            )
             ticket_next = None if e.closed else self._ticket_next()
             if sim_next is not None and (ticket_next is None or sim_next[0] <= ticket_next):
                 if sim_next[0] > self.horizon:
@@ -116,7 +132,10 @@ class DraftRun:
         known = self.oracle.counts.get((a.key, a.at))
         if known is None:
             self.out.recounted += 1
-            known = (self.count_level(level, a.params["window_seconds"], a.at, self.rec.workflow_id), a.at)
+            known = (
+                self.count_level(level, a.params["window_seconds"], a.at, self.rec.workflow_id),
+                a.at,
+            )
         return self.engine.recent_level_counted(level, known[0], known[1])
 
     # ------------------------------------------------------------- handoffs
@@ -126,21 +145,35 @@ class DraftRun:
         started, opened = self.oracle.handoff_open.get(inp.handoff_id, (None, now))
         sim = HandoffSim(inp, opened if started == inp.started_at else now)
         self._sims[inp.handoff_id] = sim
-        self._sim_inbox[inp.handoff_id] = [(r.at, next(self._order), HANDOFF_INBOX[r.kind].model_validate(r.payload))
-                                           for hid, r in self._outside_to_handoffs if hid == inp.handoff_id]
+        self._sim_inbox[inp.handoff_id] = [
+            (r.at, next(self._order), HANDOFF_INBOX[r.kind].model_validate(r.payload))
+            for hid, r in self._outside_to_handoffs
+            if hid == inp.handoff_id
+        ]
 
     def _forward(self, a: Action) -> None:
         p, hid = a.params, a.params["handoff_id"]
         sim = self._sims.get(hid)
         if sim is None or sim.finished:
-            self.engine.record_failure(a.at, "ticket", a.kind, a.target, f"handoff {hid} is no longer running")
+            self.engine.record_failure(
+                a.at, "ticket", a.kind, a.target, f"handoff {hid} is no longer running"
+            )
             return
         n = self._forwards[hid] = self._forwards.get(hid, -1) + 1
         at = max(self.oracle.forwarded.get((hid, n, a.at), a.at), a.at)
-        item = PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by"), source="system") \
-            if a.kind == "handoff.page" else \
-            HandoffResponse(by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action"),
-                            source="system")
+        item = (
+            PageUpdate(
+                dedup_key=p["dedup_key"], status=p["status"], by=p.get("by"), source="system"
+            )
+            if a.kind == "handoff.page"
+            else HandoffResponse(
+                by=p["by"],
+                ok=p["ok"],
+                decision=p.get("decision"),
+                founder_action=p.get("founder_action"),
+                source="system",
+            )
+        )
         heapq.heappush(self._sim_inbox[hid], (at, next(self._order), item))
 
     def _sim_next(self, sim: HandoffSim) -> datetime | None:
@@ -148,8 +181,14 @@ class DraftRun:
             return None
         inbox = self._sim_inbox[sim.id]
         due = sim.wake()
-        wake = None if due is None else max(self.oracle.handoff_wakes.get((sim.id, due), due), due, sim.opened_at)
-        return min((t for t in (wake, inbox[0][0] if inbox else None) if t is not None), default=None)
+        wake = (
+            None
+            if due is None
+            else max(self.oracle.handoff_wakes.get((sim.id, due), due), due, sim.opened_at)
+        )
+        return min(
+            (t for t in (wake, inbox[0][0] if inbox else None) if t is not None), default=None
+        )
 
     def _sim_turn(self, sim: HandoffSim, now: datetime) -> None:
         inbox, items = self._sim_inbox[sim.id], []
@@ -164,11 +203,18 @@ class DraftRun:
         for n in range(reported, len(sim.results)):
             at, result = sim.results[n]
             if not self.engine.closed:
-                self._push(max(self.oracle.results.get((sim.id, n, at), at), at), "handoff_result", result)
+                self._push(
+                    max(self.oracle.results.get((sim.id, n, at), at), at), "handoff_result", result
+                )
 
 
-def replay_draft(policy: Policy, rec: Recorded, oracle: Oracle, horizon: datetime,
-                 count_level: CountLevel | None = None) -> Replay:
+def replay_draft(
+    policy: Policy,
+    rec: Recorded,
+    oracle: Oracle,
+    horizon: datetime,
+    count_level: CountLevel | None = None,
+) -> Replay:
     return DraftRun(policy, rec, oracle, horizon, count_level).run()
 
 

@@ -77,10 +77,20 @@ class HandoffSim:
 def handoff_input(params: dict, policy, ticket, clock_offset_seconds: float = 0.0) -> HandoffInput:
     """The child's input, built from a `handoff.start` action as the ticket builds it
     (workflows/ticket_actions.py `_start_handoff`)."""
-    return HandoffInput(handoff_id=params["handoff_id"], ticket_workflow_id=ticket.workflow_id, name=params["name"],
-                        target=params["target"], reason=params.get("reason"), payload=params.get("payload", {}),
-                        by=params["by"], owner=params.get("owner"),
-                        started_at=datetime.fromisoformat(params["started_at"]),
-                        deadline=datetime.fromisoformat(params["deadline"]), policy=policy, ticket=ticket.ticket,
-                        facts=params.get("facts", {}), context=params.get("context", {}),
-                        clock_offset_seconds=clock_offset_seconds)
+    return HandoffInput(
+        handoff_id=params["handoff_id"],
+        ticket_workflow_id=ticket.workflow_id,
+        name=params["name"],
+        target=params["target"],
+        reason=params.get("reason"),
+        payload=params.get("payload", {}),
+        by=params["by"],
+        owner=params.get("owner"),
+        started_at=datetime.fromisoformat(params["started_at"]),
+        deadline=datetime.fromisoformat(params["deadline"]),
+        policy=policy,
+        ticket=ticket.ticket,
+        facts=params.get("facts", {}),
+        context=params.get("context", {}),
+        clock_offset_seconds=clock_offset_seconds,
+    )

@@ -56,21 +56,40 @@ class PolicyMetrics:
     def as_dict(self) -> dict:
         def secs(d: timedelta | None) -> float | None:
             return None if d is None else round(d.total_seconds(), 1)
-        return {"policy": self.policy, "opened": self.opened, "escalated": self.escalated,
-                "escalation_rate": round(self.escalation_rate, 4), "escalation_rate_target": 0.10,
-                "resolved_after_escalation": self.resolved_after_escalation,
-                "avg_seconds_to_resolve_after_escalation": secs(self.avg_resolve_after_escalation),
-                "median_seconds_to_resolve_after_escalation": secs(self.median_resolve_after_escalation)}
+
+        return {
+            "policy": self.policy,
+            "opened": self.opened,
+            "escalated": self.escalated,
+            "escalation_rate": round(self.escalation_rate, 4),
+            "escalation_rate_target": 0.10,
+            "resolved_after_escalation": self.resolved_after_escalation,
+            "avg_seconds_to_resolve_after_escalation": secs(self.avg_resolve_after_escalation),
+            "median_seconds_to_resolve_after_escalation": secs(
+                self.median_resolve_after_escalation
+            ),
+        }
 
 
-async def escalation_metrics(dsn_or_pool, since: datetime, until: datetime, policy: str | None = None) -> list[PolicyMetrics]:
-    conn = dsn_or_pool if isinstance(dsn_or_pool, asyncpg.Pool) else await asyncpg.connect(dsn_or_pool)
+async def escalation_metrics(
+    dsn_or_pool, since: datetime, until: datetime, policy: str | None = None
+) -> list[PolicyMetrics]:
+    conn = (
+        dsn_or_pool if isinstance(dsn_or_pool, asyncpg.Pool) else await asyncpg.connect(dsn_or_pool)
+    )
     try:
         rows = await conn.fetch(QUERY, since, until, policy)
     finally:
         if not isinstance(dsn_or_pool, asyncpg.Pool):
             await conn.close()
-    return [PolicyMetrics(r["policy"], r["opened"], r["escalated"], r["resolved_after_escalation"],
-                          r["avg_resolve_after_escalation"],
-                          None if r["median_seconds"] is None else timedelta(seconds=r["median_seconds"]))
-            for r in rows]
+    return [
+        PolicyMetrics(
+            r["policy"],
+            r["opened"],
+            r["escalated"],
+            r["resolved_after_escalation"],
+            r["avg_resolve_after_escalation"],
+            None if r["median_seconds"] is None else timedelta(seconds=r["median_seconds"]),
+        )
+        for r in rows
+    ]

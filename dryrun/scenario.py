@@ -29,8 +29,18 @@ from models.durations import parse_duration
 from engine.yaml_loader import PackLoader
 from models.handoff import HandoffResponse
 from models.policy import Policy
-from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, Reassign, Reopened,
-                            Resolved, StatusChanged, VipFlagChanged)
+from models.signals import (
+    Acknowledged,
+    AgentReplied,
+    Classify,
+    CustomerReplied,
+    Escalate,
+    Reassign,
+    Reopened,
+    Resolved,
+    StatusChanged,
+    VipFlagChanged,
+)
 from models.ticket import Contact
 
 # scenario signal -> the fields it takes (besides at/signal/via)
@@ -51,10 +61,19 @@ SIGNALS: dict[str, set[str]] = {
 }
 # scenario signal -> the model its fields must fit (checked at load time, with the line)
 SIGNAL_MODELS: dict[str, type[BaseModel]] = {
-    "acknowledged": Acknowledged, "agent_replied": AgentReplied, "customer_replied": CustomerReplied,
-    "resolved": Resolved, "reopened": Reopened, "escalate": Escalate, "reassign": Reassign, "classify": Classify,
-    "vip_flag_changed": VipFlagChanged, "status_changed": StatusChanged, "handoff_acknowledged": HandoffResponse,
-    "handoff_decision": HandoffResponse, "handoff_failed": HandoffResponse,
+    "acknowledged": Acknowledged,
+    "agent_replied": AgentReplied,
+    "customer_replied": CustomerReplied,
+    "resolved": Resolved,
+    "reopened": Reopened,
+    "escalate": Escalate,
+    "reassign": Reassign,
+    "classify": Classify,
+    "vip_flag_changed": VipFlagChanged,
+    "status_changed": StatusChanged,
+    "handoff_acknowledged": HandoffResponse,
+    "handoff_decision": HandoffResponse,
+    "handoff_failed": HandoffResponse,
 }
 UPDATABLE = {"acknowledged", "resolved", "reopened", "escalate", "reassign", "handoff_decision"}
 PEOPLE_FIELDS = ("by", "target", "to")
@@ -104,11 +123,15 @@ class _LineLoader(PackLoader):
     def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
-        mapping["__lines__"] = {getattr(k, "value", None): v.start_mark.line + 1 for k, v in node.value}
+        mapping["__lines__"] = {
+            getattr(k, "value", None): v.start_mark.line + 1 for k, v in node.value
+        }
         return mapping
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+_LineLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
+)
 
 
 def _instant(value: Any, start: datetime, where: str) -> datetime:
@@ -126,10 +149,14 @@ def _instant(value: Any, start: datetime, where: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError as exc:
-            raise ScenarioError(f"{where}: expected an offset like +20m or an ISO 8601 instant such as "
-                                f"2026-11-17T10:00:00-06:00, got {value!r} ({exc})") from None
+            raise ScenarioError(
+                f"{where}: expected an offset like +20m or an ISO 8601 instant such as "
+                f"2026-11-17T10:00:00-06:00, got {value!r} ({exc})"
+            ) from None
         return _instant(parsed, start, where)
-    raise ScenarioError(f"{where}: expected an offset like +20m or an ISO 8601 instant, got {value!r}")
+    raise ScenarioError(
+        f"{where}: expected an offset like +20m or an ISO 8601 instant, got {value!r}"
+    )
 
 
 def _strip_lines(value: Any) -> Any:
@@ -158,8 +185,17 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
     for key in ("policy", "start", "events", "until"):
         if key not in raw:
             raise ScenarioError(f"{path}:1: missing '{key}'")
-    unknown_top = set(raw) - {"policy", "start", "ticket", "events", "until", "name", "description", "__line__",
-                              "__lines__"}
+    unknown_top = set(raw) - {
+        "policy",
+        "start",
+        "ticket",
+        "events",
+        "until",
+        "name",
+        "description",
+        "__line__",
+        "__lines__",
+    }
     if unknown_top:
         raise ScenarioError(f"{path}:1: unknown field(s) {sorted(unknown_top)}")
     start = _instant(raw["start"], datetime.now().astimezone(), f"{at_line('start')}: start")
@@ -170,8 +206,14 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
         ticket = ScenarioTicket.model_validate(_strip_lines(raw_ticket))
     except ValidationError as err:
         e = err.errors()[0]
-        line = raw_ticket.get("__lines__", {}).get(e["loc"][0], lines.get("ticket", 1)) if e["loc"] else 1
-        raise ScenarioError(f"{path}:{line}: ticket.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+        line = (
+            raw_ticket.get("__lines__", {}).get(e["loc"][0], lines.get("ticket", 1))
+            if e["loc"]
+            else 1
+        )
+        raise ScenarioError(
+            f"{path}:{line}: ticket.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        ) from None
     created_at = None
     if ticket.created is not None:
         line = raw_ticket.get("__lines__", {}).get("created", lines.get("ticket", 1))
@@ -192,12 +234,20 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
             raise ScenarioError(f"{where}: every event needs 'at' and 'signal'")
         name = item["signal"]
         if name not in SIGNALS:
-            raise ScenarioError(f"{where}: unknown signal {name!r}; known: {', '.join(sorted(SIGNALS))}")
-        fields = {k: _strip_lines(v) for k, v in item.items() if k not in ("at", "signal", "via", "__line__", "__lines__")}
+            raise ScenarioError(
+                f"{where}: unknown signal {name!r}; known: {', '.join(sorted(SIGNALS))}"
+            )
+        fields = {
+            k: _strip_lines(v)
+            for k, v in item.items()
+            if k not in ("at", "signal", "via", "__line__", "__lines__")
+        }
         unknown = set(fields) - SIGNALS[name]
         if unknown:
-            raise ScenarioError(f"{where}: {name} does not take field(s) {sorted(unknown)}; "
-                                f"it takes {sorted(SIGNALS[name]) or 'none'}")
+            raise ScenarioError(
+                f"{where}: {name} does not take field(s) {sorted(unknown)}; "
+                f"it takes {sorted(SIGNALS[name]) or 'none'}"
+            )
         via = item.get("via", "signal")
         if via not in ("signal", "update"):
             raise ScenarioError(f"{where}: via must be signal or update, got {via!r}")
@@ -207,14 +257,25 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
             SIGNAL_MODELS[name].model_validate(fields)
         except ValidationError as err:
             e = err.errors()[0]
-            raise ScenarioError(f"{where}: {name}.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+            raise ScenarioError(
+                f"{where}: {name}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+            ) from None
         if policy is not None:
             for f in PEOPLE_FIELDS:
                 if f in fields and fields[f] not in policy.party_ids:
-                    raise ScenarioError(f"{where}: unknown person {fields[f]!r} in '{f}'; the pack knows "
-                                        f"{', '.join(sorted(policy.party_ids))}")
-        events.append(ScenarioEvent(at=_instant(item["at"], start, where), signal=name, via=via, line=line,
-                                    fields=fields))
+                    raise ScenarioError(
+                        f"{where}: unknown person {fields[f]!r} in '{f}'; the pack knows "
+                        f"{', '.join(sorted(policy.party_ids))}"
+                    )
+        events.append(
+            ScenarioEvent(
+                at=_instant(item["at"], start, where),
+                signal=name,
+                via=via,
+                line=line,
+                fields=fields,
+            )
+        )
     if policy is not None and ticket.ask_type is not None:
         dim = policy.classification.get("ask_type")
         if dim is None or ticket.ask_type not in dim.values:
@@ -225,6 +286,12 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
         raise ScenarioError(f"{path}:{events[0].line}: event before the scenario's start")
     if until < start:
         raise ScenarioError(f"{at_line('until')}: until is before start")
-    return Scenario(name=str(raw.get("name") or path.stem), policy=raw["policy"], start=start, ticket=ticket,
-                    events=events, until=until, created_at=created_at)
-
+    return Scenario(
+        name=str(raw.get("name") or path.stem),
+        policy=raw["policy"],
+        start=start,
+        ticket=ticket,
+        events=events,
+        until=until,
+        created_at=created_at,
+    )

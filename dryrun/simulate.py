@@ -28,8 +28,18 @@ from activities.policy import policy_activities
 from engine.policy_loader import load_policy
 from models.timezones import zone
 from models.handoff import HandoffResponse
-from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, Reassign, Reopened,
-                            Resolved, StatusChanged, VipFlagChanged)
+from models.signals import (
+    Acknowledged,
+    AgentReplied,
+    Classify,
+    CustomerReplied,
+    Escalate,
+    Reassign,
+    Reopened,
+    Resolved,
+    StatusChanged,
+    VipFlagChanged,
+)
 from models.status import TicketStatus
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, TimelineEntry, recording_activities
@@ -72,8 +82,13 @@ class SimulationResult:
         return [d for d in self.lines() if d["action"] == name]
 
 
-async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, policies_dir: Path,
-                       task_queue: str | None = None) -> SimulationResult:
+async def run_scenario(
+    scenario: Scenario,
+    env: WorkflowEnvironment,
+    pool,
+    policies_dir: Path,
+    task_queue: str | None = None,
+) -> SimulationResult:
     """Run one scenario on an existing time-skipping environment."""
     policy = load_policy(scenario.policy, policies_dir)
     rec = Recorder()
@@ -82,15 +97,28 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
     wid = f"sim-{uuid.uuid4().hex[:6]}-ticket-{t.account_id}-{t.conversation_id}"
     client: Client = env.client
     offset = (scenario.start - await env.get_current_time()).total_seconds()
-    ticket = TicketInput(account_id=t.account_id, conversation_id=t.conversation_id, policy=scenario.policy,
-                         contact=t.contact, labels=t.labels, custom_attributes=t.custom_attributes,
-                         ask_type=t.ask_type, inbox_id=t.inbox_id, created_at=scenario.created_at or scenario.start,
-                         clock_offset_seconds=offset)
+    ticket = TicketInput(
+        account_id=t.account_id,
+        conversation_id=t.conversation_id,
+        policy=scenario.policy,
+        contact=t.contact,
+        labels=t.labels,
+        custom_attributes=t.custom_attributes,
+        ask_type=t.ask_type,
+        inbox_id=t.inbox_id,
+        created_at=scenario.created_at or scenario.start,
+        clock_offset_seconds=offset,
+    )
     activities = [*policy_activities(policies_dir), *recording_activities(rec, pool)]
-    async with Worker(client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=activities):
-        handle = await client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,
-                                             **for_web_ui(ticket, None)[1])
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=activities,
+    ):
+        handle = await client.start_workflow(
+            TicketWorkflow.run, ticket, id=wid, task_queue=task_queue, **for_web_ui(ticket, None)[1]
+        )
         for ev in scenario.events:
             # Just after the event's instant: a deadline due at that same instant fires
             # first (as the engine orders them), and the signal never races the timer's
@@ -107,7 +135,9 @@ async def run_scenario(scenario: Scenario, env: WorkflowEnvironment, pool, polic
     return SimulationResult(scenario, wid, rec.timeline(), status, zone(policy.timezone))
 
 
-async def terminate_ticket_tree(client: Client, workflow_id: str, reason: str, settle_seconds: float = 30.0) -> None:
+async def terminate_ticket_tree(
+    client: Client, workflow_id: str, reason: str, settle_seconds: float = 30.0
+) -> None:
     """Terminate a ticket and any handoff it started that still runs. Uses
     history, not a query, so it works with no worker polling.
 
@@ -125,8 +155,11 @@ async def terminate_ticket_tree(client: Client, workflow_id: str, reason: str, s
         history = await handle.fetch_history()
     except RPCError:
         return
-    children = [e.start_child_workflow_execution_initiated_event_attributes.workflow_id for e in history.events
-                if e.HasField("start_child_workflow_execution_initiated_event_attributes")]
+    children = [
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for e in history.events
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
     loop = asyncio.get_running_loop()
     for wid in [*children, workflow_id]:
         h = client.get_workflow_handle(wid)
@@ -163,17 +196,29 @@ async def _deliver(handle, ev: ScenarioEvent, rec: Recorder) -> None:
         fields["ok"] = True
     if ev.signal == "handoff_failed":
         fields["ok"] = False
-    arg = model(**fields, event_id=f"scenario:{ev.line}") if "event_id" in model.model_fields else model(**fields)
+    arg = (
+        model(**fields, event_id=f"scenario:{ev.line}")
+        if "event_id" in model.model_fields
+        else model(**fields)
+    )
     try:
         if ev.via == "update":
             await handle.execute_update(update, arg)
         else:
             await handle.signal(signal, arg)
     except WorkflowUpdateFailedError as err:
-        rec.add(ev.at, "update.rejected", fields.get("by"), None, signal=ev.signal,
-                error=str(getattr(err.cause, "message", err.cause)))
+        rec.add(
+            ev.at,
+            "update.rejected",
+            fields.get("by"),
+            None,
+            signal=ev.signal,
+            error=str(getattr(err.cause, "message", err.cause)),
+        )
     except RPCError as err:
-        rec.add(ev.at, "event.undelivered", fields.get("by"), None, signal=ev.signal, error=err.message)
+        rec.add(
+            ev.at, "event.undelivered", fields.get("by"), None, signal=ev.signal, error=err.message
+        )
 
 
 def format_json(result: SimulationResult) -> str:
@@ -186,15 +231,27 @@ def format_table(result: SimulationResult) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result.scenario.name} — policy {result.scenario.policy}", show_lines=False)
+    table = Table(
+        title=f"{result.scenario.name} — policy {result.scenario.policy}", show_lines=False
+    )
     for col in ("at", "action", "target", "details"):
         table.add_column(col, overflow="fold")
     for line in result.lines():
-        details = {k: v for k, v in line.items() if k not in ("at", "action", "target") and v not in (None, [], {})}
+        details = {
+            k: v
+            for k, v in line.items()
+            if k not in ("at", "action", "target") and v not in (None, [], {})
+        }
         text = details.pop("content", None) or details.pop("summary", None) or ""
-        rest = ", ".join(f"{k}={v}" for k, v in details.items() if k not in ("dedup_key", "inserted"))
-        table.add_row(line["at"][:16].replace("T", " "), line["action"], line["target"] or "",
-                      (str(text).replace("\n", " ")[:90] + (f" ({rest[:80]})" if rest else "")).strip())
+        rest = ", ".join(
+            f"{k}={v}" for k, v in details.items() if k not in ("dedup_key", "inserted")
+        )
+        table.add_row(
+            line["at"][:16].replace("T", " "),
+            line["action"],
+            line["target"] or "",
+            (str(text).replace("\n", " ")[:90] + (f" ({rest[:80]})" if rest else "")).strip(),
+        )
     out = StringIO()
     Console(file=out, width=160).print(table)
     if result.status is not None:
@@ -203,7 +260,9 @@ def format_table(result: SimulationResult) -> str:
     return out.getvalue()
 
 
-async def simulate_file(path: Path, policies_dir: Path, database_url: str | None) -> SimulationResult:
+async def simulate_file(
+    path: Path, policies_dir: Path, database_url: str | None
+) -> SimulationResult:
     """The CLI's path: its own time-skipping server and Postgres."""
     import shutil
     import tempfile

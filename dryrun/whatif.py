@@ -39,8 +39,12 @@ class WhatIf:
     draft: Side = field(default_factory=Side)
     changes: list[Change] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
-    versions: dict[str, int] = field(default_factory=dict)  # "version (sha)" -> tickets replayed against it
-    unavailable: dict[str, list[str]] = field(default_factory=dict)  # version -> tickets not replayable
+    versions: dict[str, int] = field(
+        default_factory=dict
+    )  # "version (sha)" -> tickets replayed against it
+    unavailable: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # version -> tickets not replayable
     notes: list[str] = field(default_factory=list)
     unrecorded: int = 0  # tickets in the audit trail with no recorded inputs
     dropped: int = 0
@@ -66,13 +70,23 @@ class WhatIf:
         self.recounted += other.recounted
 
     def as_dict(self) -> dict:
-        return {"pack": self.pack, "draft_version": self.draft_version, "since": self.since.isoformat(),
-                "until": self.until.isoformat(), "current": self.current.as_dict(), "draft": self.draft.as_dict(),
-                "changed_tickets": [c.as_dict() for c in self.changes],
-                "differences_from_reality": [d.as_dict() for d in self.differences],
-                "versions": self.versions, "content_unavailable": self.unavailable, "notes": self.notes,
-                "tickets_without_recorded_inputs": self.unrecorded, "draft_dropped_inputs": self.dropped,
-                "draft_recounted_queries": self.recounted, "seconds": round(self.seconds, 2)}
+        return {
+            "pack": self.pack,
+            "draft_version": self.draft_version,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "current": self.current.as_dict(),
+            "draft": self.draft.as_dict(),
+            "changed_tickets": [c.as_dict() for c in self.changes],
+            "differences_from_reality": [d.as_dict() for d in self.differences],
+            "versions": self.versions,
+            "content_unavailable": self.unavailable,
+            "notes": self.notes,
+            "tickets_without_recorded_inputs": self.unrecorded,
+            "draft_dropped_inputs": self.dropped,
+            "draft_recounted_queries": self.recounted,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 def pick_content(contents: list[PackContent], rec: Recorded) -> tuple[PackContent | None, bool]:
@@ -118,18 +132,25 @@ class Loaded:
     unrecorded: int
 
 
-async def load(conn, pack: str, since: datetime, until: datetime, inboxes: list[int] | None = None) -> Loaded:
+async def load(
+    conn, pack: str, since: datetime, until: datetime, inboxes: list[int] | None = None
+) -> Loaded:
     recs = await store.recorded_tickets(conn, pack, since, until, inboxes)
-    return Loaded(recs, await store.pack_contents(conn, pack),
-                  await store.real_events(conn, sorted({r.workflow_id for r in recs})),
-                  await store.level_events(conn, pack, since - timedelta(days=7)),
-                  await store.unrecorded_count(conn, pack, since, until))
+    return Loaded(
+        recs,
+        await store.pack_contents(conn, pack),
+        await store.real_events(conn, sorted({r.workflow_id for r in recs})),
+        await store.level_events(conn, pack, since - timedelta(days=7)),
+        await store.unrecorded_count(conn, pack, since, until),
+    )
 
 
 PARALLEL_FROM = 2000  # tickets from which a run shares the replay among processes
 
 
-def compute(data: Loaded, draft: Policy, since: datetime, until: datetime, *, workers: int = 1, **kw) -> WhatIf:
+def compute(
+    data: Loaded, draft: Policy, since: datetime, until: datetime, *, workers: int = 1, **kw
+) -> WhatIf:
     """The comparison, CPU only (the console runs it in a thread). With `workers` > 1 and
     many tickets, shares of the tickets replay in as many processes (the replay is CPU-bound
     and each ticket's is independent), merged in ticket order."""
@@ -140,11 +161,20 @@ def compute(data: Loaded, draft: Policy, since: datetime, until: datetime, *, wo
         from concurrent.futures import ProcessPoolExecutor
 
         size = -(-len(data.recs) // workers)
-        shares = [Loaded(recs, data.contents, {r.workflow_id: data.events.get(r.workflow_id, []) for r in recs},
-                         data.levels, data.unrecorded)
-                  for recs in (data.recs[i:i + size] for i in range(0, len(data.recs), size))]
+        shares = [
+            Loaded(
+                recs,
+                data.contents,
+                {r.workflow_id: data.events.get(r.workflow_id, []) for r in recs},
+                data.levels,
+                data.unrecorded,
+            )
+            for recs in (data.recs[i : i + size] for i in range(0, len(data.recs), size))
+        ]
         with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(partial(_compute, draft=draft, since=since, until=until, **kw), shares))
+            parts = list(
+                pool.map(partial(_compute, draft=draft, since=since, until=until, **kw), shares)
+            )
         out = parts[0]
         for part in parts[1:]:
             out.merge(part)
@@ -152,8 +182,16 @@ def compute(data: Loaded, draft: Policy, since: datetime, until: datetime, *, wo
     return out
 
 
-def _compute(data: Loaded, draft: Policy, since: datetime, until: datetime, *, ui_url: str = "http://localhost:8233",
-             namespace: str = "default", check_driver: bool = False) -> WhatIf:
+def _compute(
+    data: Loaded,
+    draft: Policy,
+    since: datetime,
+    until: datetime,
+    *,
+    ui_url: str = "http://localhost:8233",
+    namespace: str = "default",
+    check_driver: bool = False,
+) -> WhatIf:
     """One process's share: `check_driver` also replays each ticket's pack in force the
     draft's way and reports where that differs."""
     t0 = time.perf_counter()
@@ -173,8 +211,15 @@ def _compute(data: Loaded, draft: Policy, since: datetime, until: datetime, *, u
         guessed += guess
         label = f"{content.version} ({content.sha256[:12]})"
         out.versions[label] = out.versions.get(label, 0) + 1
-        current, oracle, horizon, diffs = replay_checked(content.policy, rec, data.events.get(rec.workflow_id, []),
-                                                         lives[rec.workflow_id], until, check_driver, count_level)
+        current, oracle, horizon, diffs = replay_checked(
+            content.policy,
+            rec,
+            data.events.get(rec.workflow_id, []),
+            lives[rec.workflow_id],
+            until,
+            check_driver,
+            count_level,
+        )
         out.differences += diffs
         if current is None:
             continue
@@ -187,14 +232,17 @@ def _compute(data: Loaded, draft: Policy, since: datetime, until: datetime, *, u
             c.url = web_ui_link(ui_url, namespace, rec.workflow_id)
             out.changes.append(c)
     if guessed:
-        out.notes.append(f"{guessed} tickets ran a version whose number was reused for several contents: "
-                         f"replayed against the content loaded last before each opened")
+        out.notes.append(
+            f"{guessed} tickets ran a version whose number was reused for several contents: "
+            f"replayed against the content loaded last before each opened"
+        )
     out.seconds = time.perf_counter() - t0
     return out
 
 
-async def whatif(conn, draft: Policy, since: datetime, until: datetime, *, inboxes: list[int] | None = None,
-                 **kw) -> WhatIf:
+async def whatif(
+    conn, draft: Policy, since: datetime, until: datetime, *, inboxes: list[int] | None = None, **kw
+) -> WhatIf:
     t0 = time.perf_counter()
     data = await load(conn, draft.name, since, until, inboxes)
     out = compute(data, draft, since, until, **kw)
@@ -202,23 +250,41 @@ async def whatif(conn, draft: Policy, since: datetime, until: datetime, *, inbox
     return out
 
 
-def replay_checked(policy: Policy, rec: Recorded, events: list, other_lives: set[str], until: datetime,
-                   check_driver: bool, count_level=None):
+def replay_checked(
+    policy: Policy,
+    rec: Recorded,
+    events: list,
+    other_lives: set[str],
+    until: datetime,
+    check_driver: bool,
+    count_level=None,
+):
     """The input-for-input replay of one ticket and how it differs from its audit trail:
     (replay, oracle, the draft's horizon, differences); no replay when inputs are missing."""
     if rec.gaps():
-        return None, None, None, [Difference(rec.workflow_id, "", f"recording: {gap}; not replayed")
-                                  for gap in rec.gaps()]
+        return (
+            None,
+            None,
+            None,
+            [
+                Difference(rec.workflow_id, "", f"recording: {gap}; not replayed")
+                for gap in rec.gaps()
+            ],
+        )
     current, oracle = replay_recorded(policy, rec)
     diffs = compare(current, rec, events, other_lives)
     horizon = horizon_of(current, rec, until)
     if check_driver:
         again = replay_draft(policy, rec, oracle, horizon, count_level)
-        diffs += [Difference(rec.workflow_id, "", f"driver: {d}") for d in same_actions(current, again)]
+        diffs += [
+            Difference(rec.workflow_id, "", f"driver: {d}") for d in same_actions(current, again)
+        ]
     return current, oracle, horizon, diffs
 
 
-async def replay_vs_reality(conn, workflow_ids: list[str], check_driver: bool = True) -> tuple[int, list[Difference]]:
+async def replay_vs_reality(
+    conn, workflow_ids: list[str], check_driver: bool = True
+) -> tuple[int, list[Difference]]:
     """Replay these tickets against the pack content each ran and compare with their audit
     trail (the replay-equals-reality check the test suites run); (replayed, differences)."""
     recs = await store.recorded_by_id(conn, workflow_ids)
@@ -228,11 +294,16 @@ async def replay_vs_reality(conn, workflow_ids: list[str], check_driver: bool = 
     for rec in recs:
         content, _ = pick_content(contents[rec.policy], rec)
         if content is None:
-            out.append(Difference(rec.workflow_id, "", f"pack {rec.policy} {rec.version}: content not recorded"))
+            out.append(
+                Difference(
+                    rec.workflow_id, "", f"pack {rec.policy} {rec.version}: content not recorded"
+                )
+            )
             continue
         lives = {r.life for r in recs if r.workflow_id == rec.workflow_id and r.life}
-        out += replay_checked(content.policy, rec, events.get(rec.workflow_id, []), lives, rec.last_at,
-                              check_driver)[3]
+        out += replay_checked(
+            content.policy, rec, events.get(rec.workflow_id, []), lives, rec.last_at, check_driver
+        )[3]
     return len(recs), out
 
 

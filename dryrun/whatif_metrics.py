@@ -18,8 +18,19 @@ from models.timezones import zone
 
 PAGE = "pagerduty.trigger"
 # What a ticket's outcome is made of: who was paged, told, assigned, escalated, and when.
-OUTCOME = {PAGE, "chatwoot.message", "chatwoot.note", "chatwoot.assign", "sla.breached", "ticket.level",
-           "handoff.started", "handoff.failed", "handoff.completed", "message.suppressed", "ticket.closed"}
+OUTCOME = {
+    PAGE,
+    "chatwoot.message",
+    "chatwoot.note",
+    "chatwoot.assign",
+    "sla.breached",
+    "ticket.level",
+    "handoff.started",
+    "handoff.failed",
+    "handoff.completed",
+    "message.suppressed",
+    "ticket.closed",
+}
 
 
 def after_hours(at: datetime, tz) -> bool:
@@ -35,7 +46,9 @@ class Side:
     notes: int = 0
     messages: int = 0
     suppressed: int = 0
-    first_page: list[float] = field(default_factory=list)  # seconds from opening, paged tickets only
+    first_page: list[float] = field(
+        default_factory=list
+    )  # seconds from opening, paged tickets only
     after_hours: int = 0
     heat: Counter = field(default_factory=Counter)  # (weekday 0=Mon, hour) -> pages
 
@@ -82,18 +95,29 @@ class Side:
         return quantiles(xs, n=100, method="inclusive")[q - 1]
 
     def as_dict(self) -> dict:
-        return {"tickets": self.tickets, "breaches": dict(sorted(self.breaches.items())),
-                "pages": dict(sorted(self.pages.items())), "pages_total": sum(self.pages.values()),
-                "notes": self.notes, "messages": self.messages, "suppressed_messages": self.suppressed,
-                "paged_tickets": len(self.first_page), "first_page_p50_s": self.percentile(50),
-                "first_page_p90_s": self.percentile(90), "after_hours_pages": self.after_hours,
-                "heat": {f"{d}-{h}": n for (d, h), n in sorted(self.heat.items())}}
+        return {
+            "tickets": self.tickets,
+            "breaches": dict(sorted(self.breaches.items())),
+            "pages": dict(sorted(self.pages.items())),
+            "pages_total": sum(self.pages.values()),
+            "notes": self.notes,
+            "messages": self.messages,
+            "suppressed_messages": self.suppressed,
+            "paged_tickets": len(self.first_page),
+            "first_page_p50_s": self.percentile(50),
+            "first_page_p90_s": self.percentile(90),
+            "after_hours_pages": self.after_hours,
+            "heat": {f"{d}-{h}": n for (d, h), n in sorted(self.heat.items())},
+        }
 
 
 def outcome(r: Replay, tz) -> Counter:
     """The ticket's outcome as a multiset of (what, who, local time to the second)."""
-    return Counter((a.kind, a.target or "", a.at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M:%S"))
-                   for a in r.actions if a.kind in OUTCOME)
+    return Counter(
+        (a.kind, a.target or "", a.at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M:%S"))
+        for a in r.actions
+        if a.kind in OUTCOME
+    )
 
 
 @dataclass
@@ -108,7 +132,12 @@ class Change:
 
     def as_dict(self) -> dict:
         fmt = lambda xs: [{"action": k, "target": t or None, "at": at} for k, t, at in xs]  # noqa: E731
-        return {"ticket": self.workflow_id, "url": self.url, "added": fmt(self.added), "removed": fmt(self.removed)}
+        return {
+            "ticket": self.workflow_id,
+            "url": self.url,
+            "added": fmt(self.added),
+            "removed": fmt(self.removed),
+        }
 
 
 def change(current: Replay, draft: Replay, tz) -> Change | None:
@@ -116,8 +145,11 @@ def change(current: Replay, draft: Replay, tz) -> Change | None:
     if before == after:
         return None
     by_time = lambda x: (x[2][4:], x[0], x[1])  # noqa: E731  (the local instant, without its weekday)
-    return Change(current.workflow_id, sorted((after - before).elements(), key=by_time),
-                  sorted((before - after).elements(), key=by_time))
+    return Change(
+        current.workflow_id,
+        sorted((after - before).elements(), key=by_time),
+        sorted((before - after).elements(), key=by_time),
+    )
 
 
 def tz_of(policy) -> object:

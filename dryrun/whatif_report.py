@@ -17,7 +17,11 @@ def _dur(seconds: float | None) -> str:
     seconds = round(seconds)
     if seconds < 120:
         return f"{seconds}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 def _delta(a, b) -> str:
@@ -35,14 +39,23 @@ def rows(w: WhatIf) -> list[tuple[str, str, str, str]]:
     out.append(("pages", sum(c.pages.values()), sum(d.pages.values())))
     for who in sorted(set(c.pages) | set(d.pages)):
         out.append((f"  pages to {who}", c.pages[who], d.pages[who]))
-    out += [("private notes", c.notes, d.notes), ("customer messages", c.messages, d.messages),
-            ("customer messages suppressed", c.suppressed, d.suppressed),
-            ("tickets paged", len(c.first_page), len(d.first_page))]
+    out += [
+        ("private notes", c.notes, d.notes),
+        ("customer messages", c.messages, d.messages),
+        ("customer messages suppressed", c.suppressed, d.suppressed),
+        ("tickets paged", len(c.first_page), len(d.first_page)),
+    ]
     lines = [(name, str(a), str(b), _delta(a, b)) for name, a, b in out]
     for q in (50, 90):
         lines.append((f"time to first page p{q}", _dur(c.percentile(q)), _dur(d.percentile(q)), ""))
-    lines.append(("pages after hours (not Mon-Fri 9-17)", str(c.after_hours), str(d.after_hours),
-                  _delta(c.after_hours, d.after_hours)))
+    lines.append(
+        (
+            "pages after hours (not Mon-Fri 9-17)",
+            str(c.after_hours),
+            str(d.after_hours),
+            _delta(c.after_hours, d.after_hours),
+        )
+    )
     return lines
 
 
@@ -50,7 +63,9 @@ def _table(w: WhatIf) -> list[str]:
     lines = rows(w)
     head = ("", f"in force", f"draft {w.draft_version}", "change")
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(4)]
-    fmt = lambda r: "  ".join(x.ljust(widths[i]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(r))  # noqa: E731
+    fmt = lambda r: "  ".join(
+        x.ljust(widths[i]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(r)
+    )  # noqa: E731
     return [fmt(head), fmt(tuple("-" * n for n in widths)), *map(fmt, lines)]
 
 
@@ -67,11 +82,19 @@ def _change_lines(w: WhatIf) -> list[str]:
     for who, items in sorted(hit.items()):
         extra = [wid for plus, minus, wid in items if plus > minus]
         line = f"  {who}: pages +{sum(p for p, _, _ in items)} -{sum(m for _, m, _ in items)} on {len(items)} tickets"
-        out.append(line + (f"; paged more often on {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else "")
-                           if extra else ""))
+        out.append(
+            line
+            + (
+                f"; paged more often on {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else "")
+                if extra
+                else ""
+            )
+        )
     for ch in w.changes[:MAX_CHANGES]:
         people = ", ".join(sorted(ch.people()))
-        out.append(f"  {ch.workflow_id}" + (f"  (pages: {people})" if people else "") + f"  {ch.url}")
+        out.append(
+            f"  {ch.workflow_id}" + (f"  (pages: {people})" if people else "") + f"  {ch.url}"
+        )
         for sign, items in (("+", ch.added), ("-", ch.removed)):
             for kind, who, at in items:
                 what = "page" if kind == PAGE else kind
@@ -83,12 +106,16 @@ def _change_lines(w: WhatIf) -> list[str]:
 
 def _reality_lines(w: WhatIf) -> list[str]:
     if not w.differences:
-        return [f"Replay vs reality: no difference ({w.replayed} tickets replayed against the pack they ran "
-                f"reproduce their audit trail action for action)."]
+        return [
+            f"Replay vs reality: no difference ({w.replayed} tickets replayed against the pack they ran "
+            f"reproduce their audit trail action for action)."
+        ]
     tickets = len({d.workflow_id for d in w.differences})
     n = len(w.differences)
-    out = [f"Replay vs reality: {n} DIFFERENCE{'S' if n > 1 else ''} on {tickets} ticket{'s' if tickets > 1 else ''} "
-           f"(a defect in the recording, the replay or the workflow; the draft's figures for them are suspect):"]
+    out = [
+        f"Replay vs reality: {n} DIFFERENCE{'S' if n > 1 else ''} on {tickets} ticket{'s' if tickets > 1 else ''} "
+        f"(a defect in the recording, the replay or the workflow; the draft's figures for them are suspect):"
+    ]
     for d in w.differences[:MAX_DIFFERENCES]:
         out.append(f"  {d.workflow_id}  {d.key + '  ' if d.key else ''}{d.what}")
     if len(w.differences) > MAX_DIFFERENCES:
@@ -97,22 +124,32 @@ def _reality_lines(w: WhatIf) -> list[str]:
 
 
 def format_text(w: WhatIf, heatmap: str | None = None) -> str:
-    out = [f"What if {w.pack} ran draft {w.draft_version}: tickets opened {w.since:%Y-%m-%d %H:%M} to "
-           f"{w.until:%Y-%m-%d %H:%M} UTC, replayed in {w.seconds:.1f}s (no Chatwoot, PagerDuty or audit call)"]
+    out = [
+        f"What if {w.pack} ran draft {w.draft_version}: tickets opened {w.since:%Y-%m-%d %H:%M} to "
+        f"{w.until:%Y-%m-%d %H:%M} UTC, replayed in {w.seconds:.1f}s (no Chatwoot, PagerDuty or audit call)"
+    ]
     if w.versions:
-        out.append("Replayed against the content each ticket ran: "
-                   + "; ".join(f"{v}: {n} tickets" for v, n in sorted(w.versions.items())))
+        out.append(
+            "Replayed against the content each ticket ran: "
+            + "; ".join(f"{v}: {n} tickets" for v, n in sorted(w.versions.items()))
+        )
     for version, wids in sorted(w.unavailable.items()):
-        out.append(f"NOT REPLAYED: {len(wids)} tickets ran {w.pack} {version}, whose content was never recorded "
-                   f"(no worker with pack recording loaded it), e.g. {wids[0]}")
+        out.append(
+            f"NOT REPLAYED: {len(wids)} tickets ran {w.pack} {version}, whose content was never recorded "
+            f"(no worker with pack recording loaded it), e.g. {wids[0]}"
+        )
     if w.unrecorded:
-        out.append(f"Not replayed: {w.unrecorded} tickets in the audit trail have no recorded inputs "
-                   f"(started before input recording)")
+        out.append(
+            f"Not replayed: {w.unrecorded} tickets in the audit trail have no recorded inputs "
+            f"(started before input recording)"
+        )
     out += ["", *_table(w), "", *_change_lines(w)]
     if w.dropped or w.recounted:
-        out.append(f"Draft notes: {w.dropped} recorded inputs came after the draft had closed their ticket "
-                   f"(dropped); {w.recounted} recent-level queries only the draft asks were counted from the "
-                   f"audit trail as it was.")
+        out.append(
+            f"Draft notes: {w.dropped} recorded inputs came after the draft had closed their ticket "
+            f"(dropped); {w.recounted} recent-level queries only the draft asks were counted from the "
+            f"audit trail as it was."
+        )
     out += [f"Note: {n}" for n in w.notes]
     out += ["", *_reality_lines(w)]
     if heatmap:

@@ -33,7 +33,9 @@ SUMMARY_MAX = 200  # Temporal keeps summaries short; the Web UI list shows one l
 OPEN_HANDOFF = ("open", "failed")  # a failed handoff still walks its on-failure ladder
 
 
-def conversation_url(chatwoot_base_url: str | None, account_id: int, conversation_id: int) -> str | None:
+def conversation_url(
+    chatwoot_base_url: str | None, account_id: int, conversation_id: int
+) -> str | None:
     """The conversation's page in Chatwoot's dashboard, when Chatwoot's address is known."""
     if not chatwoot_base_url:
         return None
@@ -43,20 +45,31 @@ def conversation_url(chatwoot_base_url: str | None, account_id: int, conversatio
 def static_summary(ticket: Ticket) -> str:
     """`VIP · Jane Doe · vip-concierge`: who and which SOP, for the workflow list."""
     parts = ["VIP"] if ticket.contact.vip else []
-    parts += [_one_line(ticket.contact.name) or f"conversation {ticket.conversation_id}", ticket.policy]
+    parts += [
+        _one_line(ticket.contact.name) or f"conversation {ticket.conversation_id}",
+        ticket.policy,
+    ]
     return " · ".join(parts)[:SUMMARY_MAX]
 
 
 def static_details(ticket: Ticket) -> str:
     """What was known when the ticket started (fixed for the ticket's life)."""
-    lines = [f"**Conversation** {_link(f'#{ticket.conversation_id}', ticket.conversation_url)} "
-             f"· account {ticket.account_id}" + (f" · inbox {ticket.inbox_id}" if ticket.inbox_id else "")]
+    lines = [
+        f"**Conversation** {_link(f'#{ticket.conversation_id}', ticket.conversation_url)} "
+        f"· account {ticket.account_id}"
+        + (f" · inbox {ticket.inbox_id}" if ticket.inbox_id else "")
+    ]
     if ticket.contact.name:
-        lines.append(f"**Contact** {_one_line(ticket.contact.name)}" + (" (VIP)" if ticket.contact.vip else ""))
+        lines.append(
+            f"**Contact** {_one_line(ticket.contact.name)}"
+            + (" (VIP)" if ticket.contact.vip else "")
+        )
     if ticket.ask_type:
         lines.append(f"**Ask type** {ticket.ask_type}")
     if ticket.labels:
-        lines.append("**Labels at start** " + ", ".join(f"`{_code(label)}`" for label in ticket.labels))
+        lines.append(
+            "**Labels at start** " + ", ".join(f"`{_code(label)}`" for label in ticket.labels)
+        )
     if ticket.created_at:
         lines.append(f"**Created in Chatwoot** {ticket.created_at.isoformat()}")
     return "\n\n".join(lines)
@@ -68,17 +81,27 @@ def handoff_start_metadata(inp: HandoffInput, summary: str) -> dict[str, str]:
     target reads it in the Web UI."""
     spec = inp.policy.handoffs.get(inp.name)
     name = _namer(inp.policy)
-    lines = [f"**{_one_line(spec.title if spec else inp.name)}** for ticket `{inp.ticket_workflow_id}`"
-             + (f" · reason {inp.reason}" if inp.reason else ""),
-             f"**Started by** {_party(inp.by, name)} at {local_time(inp.started_at, inp.policy.timezone)}"]
-    payload = [f"- {k.replace('_', ' ').capitalize()}: {_value(v)}" for k, v in inp.payload.items()
-               if v not in (None, "", [], {})]
+    lines = [
+        f"**{_one_line(spec.title if spec else inp.name)}** for ticket `{inp.ticket_workflow_id}`"
+        + (f" · reason {inp.reason}" if inp.reason else ""),
+        f"**Started by** {_party(inp.by, name)} at {local_time(inp.started_at, inp.policy.timezone)}",
+    ]
+    payload = [
+        f"- {k.replace('_', ' ').capitalize()}: {_value(v)}"
+        for k, v in inp.payload.items()
+        if v not in (None, "", [], {})
+    ]
     if payload:
         lines.append("**Payload**\n\n" + "\n".join(payload))
-    return {"static_summary": _one_line(summary)[:SUMMARY_MAX], "static_details": "\n\n".join(lines)}
+    return {
+        "static_summary": _one_line(summary)[:SUMMARY_MAX],
+        "static_details": "\n\n".join(lines),
+    }
 
 
-def ticket_board(status: TicketStatus, policy: Policy | None = None, conversation_link: str | None = None) -> str:
+def ticket_board(
+    status: TicketStatus, policy: Policy | None = None, conversation_link: str | None = None
+) -> str:
     """The ticket's board: owner, stage, clocks, open handoffs, last ladder steps, links.
 
     No links to other workflows' pages: the Web UI renders this Markdown in a
@@ -86,8 +109,11 @@ def ticket_board(status: TicketStatus, policy: Policy | None = None, conversatio
     Relationships tab and Parent Workflow link already go there."""
     tz = status.timezone or (policy.timezone if policy else "UTC")
     name = _namer(policy)
-    head = [f"**Owner** {_party(status.owner, name)}", f"**Stage** {status.stage}",
-            f"**SLA** {'**BREACHED**' if status.sla_state == 'breached' else status.sla_state}"]
+    head = [
+        f"**Owner** {_party(status.owner, name)}",
+        f"**Stage** {status.stage}",
+        f"**SLA** {'**BREACHED**' if status.sla_state == 'breached' else status.sla_state}",
+    ]
     if status.level:
         level_name = policy.levels.get(status.level, "") if policy else ""
         head.append(f"**Level** {status.level}" + (f" {level_name}" if level_name else ""))
@@ -97,31 +123,50 @@ def ticket_board(status: TicketStatus, policy: Policy | None = None, conversatio
     if status.error:
         out.append(f"**Problem** {status.error}")
     if status.clocks:
-        out.append(f"**Clocks** (times in {tz})\n\n" + "\n".join(_clock_line(c, tz) for c in status.clocks))
+        out.append(
+            f"**Clocks** (times in {tz})\n\n" + "\n".join(_clock_line(c, tz) for c in status.clocks)
+        )
     pages = [p for p in status.pages if p.status != "resolved"]
     if pages:
-        out.append("**Pages open** " + ", ".join(
-            f"{_party(p.target, name)} {p.status} {_short_time(p.at, tz)}" for p in pages))
+        out.append(
+            "**Pages open** "
+            + ", ".join(
+                f"{_party(p.target, name)} {p.status} {_short_time(p.at, tz)}" for p in pages
+            )
+        )
     open_handoffs = [h for h in status.handoffs if h.status in OPEN_HANDOFF]
     if open_handoffs:
-        out.append("**Open handoffs**\n\n" + "\n".join(_handoff_line(h, tz, name) for h in open_handoffs))
+        out.append(
+            "**Open handoffs**\n\n" + "\n".join(_handoff_line(h, tz, name) for h in open_handoffs)
+        )
     out += _ladder_block(status.ladder, tz)
     if conversation_link:
-        out.append(_link(f"Chatwoot conversation #{conversation_link.rsplit('/', 1)[-1]}", conversation_link))
+        out.append(
+            _link(
+                f"Chatwoot conversation #{conversation_link.rsplit('/', 1)[-1]}", conversation_link
+            )
+        )
     if status.now:
         out.append(f"_Updated {_short_time(status.now, tz)}_")
     return "\n\n".join(out)
 
 
-def handoff_board(status: HandoffStatus, inp: HandoffInput, conversation_link: str | None = None) -> str:
+def handoff_board(
+    status: HandoffStatus, inp: HandoffInput, conversation_link: str | None = None
+) -> str:
     """The handoff's board: who to whom, until when, its state and its own ladder."""
     tz, name = inp.policy.timezone, _namer(inp.policy)
     spec = inp.policy.handoffs.get(inp.name)
     title = spec.title if spec else inp.name
-    state = "**FAILED** (walking its on-failure steps)" if status.status == "failed" else status.status
-    out = [f"**{_one_line(title)}** · {_party(inp.by, name)} → {_party(inp.target, name)} · **State** {state}",
-           f"**Deadline** {local_time(status.deadline, tz)}" + (f" · **Reason** {inp.reason}" if inp.reason else ""),
-           f"**Ticket** `{inp.ticket_workflow_id}` · **Owner at start** {_party(inp.owner, name)}"]
+    state = (
+        "**FAILED** (walking its on-failure steps)" if status.status == "failed" else status.status
+    )
+    out = [
+        f"**{_one_line(title)}** · {_party(inp.by, name)} → {_party(inp.target, name)} · **State** {state}",
+        f"**Deadline** {local_time(status.deadline, tz)}"
+        + (f" · **Reason** {inp.reason}" if inp.reason else ""),
+        f"**Ticket** `{inp.ticket_workflow_id}` · **Owner at start** {_party(inp.owner, name)}",
+    ]
     if status.pending_steps:
         out.append(f"**Steps still to come** {status.pending_steps}")
     out += _ladder_block(status.ladder, tz)
@@ -136,7 +181,9 @@ def handoff_board(status: HandoffStatus, inp: HandoffInput, conversation_link: s
 def _clock_line(c: ClockState, tz: str) -> str:
     deadline = local_time(c.deadline, tz)
     if c.status == "breached":
-        late = c.breached_at is not None and c.breached_at != c.deadline  # it began to run past its deadline
+        late = (
+            c.breached_at is not None and c.breached_at != c.deadline
+        )  # it began to run past its deadline
         at = f" (breached at {local_time(c.breached_at, tz)})" if late else ""
         return f"- **{_one_line(c.title)}**: **BREACHED**, deadline {deadline}{at}"
     if c.status == "running":
@@ -150,7 +197,11 @@ def _clock_line(c: ClockState, tz: str) -> str:
 
 
 def _handoff_line(h: HandoffState, tz: str, name) -> str:
-    what = "failed, on-failure steps running" if h.status == "failed" else f"open until {local_time(h.deadline, tz)}"
+    what = (
+        "failed, on-failure steps running"
+        if h.status == "failed"
+        else f"open until {local_time(h.deadline, tz)}"
+    )
     reason = f" ({h.reason})" if h.reason else ""
     return f"- **{_one_line(h.title)}**{reason} → {_party(h.target, name)}: {what}"
 
@@ -159,8 +210,13 @@ def _ladder_block(ladder: Iterable[LadderEntry], tz: str) -> list[str]:
     steps = list(ladder)[-LAST_STEPS:]
     if not steps:
         return []
-    return ["**Last steps**\n\n" + "\n".join(
-        f"- {_short_time(e.at, tz)} · {_one_line(e.summary)} *({_source(e.source)})*" for e in steps)]
+    return [
+        "**Last steps**\n\n"
+        + "\n".join(
+            f"- {_short_time(e.at, tz)} · {_one_line(e.summary)} *({_source(e.source)})*"
+            for e in steps
+        )
+    ]
 
 
 def _source(source: str) -> str:
@@ -179,6 +235,7 @@ def _namer(policy: Policy | None):
     def name(pid: str | None) -> str | None:
         party = policy.party(pid) if policy and pid else None
         return party.name if party else None
+
     return name
 
 

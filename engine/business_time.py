@@ -37,7 +37,9 @@ def _local(day: date, t: time, tzname: str) -> datetime:
     return datetime.combine(day, t, tzinfo=zone(tzname))
 
 
-def windows_on(cal: CalendarSpec, day: date, *, intake: bool = False) -> list[tuple[datetime, datetime]]:
+def windows_on(
+    cal: CalendarSpec, day: date, *, intake: bool = False
+) -> list[tuple[datetime, datetime]]:
     """Open windows of a local date, as UTC instants, in order. With
     `intake`, windows end at the calendar's cut-off."""
     if day in cal.holidays:
@@ -62,7 +64,9 @@ def _intervals_from(cal: CalendarSpec, t: datetime, *, intake: bool = False):
             if end > t:
                 yield max(start, t), end
         day += timedelta(days=1)
-    raise CalendarNeverOpens(f"calendar in {cal.timezone} has no open time in {_SEARCH_DAYS} days after {t}")
+    raise CalendarNeverOpens(
+        f"calendar in {cal.timezone} has no open time in {_SEARCH_DAYS} days after {t}"
+    )
 
 
 def _aware(t: datetime) -> datetime:

@@ -41,7 +41,9 @@ class Clocks:
 
     def deadline(self, spec: ClockSpec, start: datetime) -> datetime:
         if spec.calendar:
-            return business_time.add_business(self.ctx.policy.calendars[spec.calendar], start, spec.duration)
+            return business_time.add_business(
+                self.ctx.policy.calendars[spec.calendar], start, spec.duration
+            )
         return start + spec.duration
 
     def _start_from(self, spec: ClockSpec, now: datetime) -> datetime:
@@ -53,8 +55,14 @@ class Clocks:
         prev = self.ctx.state.clocks.get(name)
         start = self._start_from(spec, now)
         self.ctx.state.clocks[name] = ClockState(
-            name=name, title=spec.title, status="running", started_at=start, deadline=self.deadline(spec, start),
-            business_calendar=spec.calendar, cycle=(prev.cycle + 1) if prev else 0)
+            name=name,
+            title=spec.title,
+            status="running",
+            started_at=start,
+            deadline=self.deadline(spec, start),
+            business_calendar=spec.calendar,
+            cycle=(prev.cycle + 1) if prev else 0,
+        )
 
     def stop(self, name: str, now: datetime, status: str) -> list[Action]:
         """Stop a clock (or set it aside: `waiting`): its pending ladder steps
@@ -66,7 +74,9 @@ class Clocks:
         s.pending = [p for p in s.pending if p.source != source]
         actions: list[Action] = []
         if self.ctx.policy.clocks[name].resolve_pages_on_stop:
-            actions += self.pages.resolve(lambda p: p.source == source, now, f"{clock.title} satisfied")
+            actions += self.pages.resolve(
+                lambda p: p.source == source, now, f"{clock.title} satisfied"
+            )
         return actions
 
     def breach(self, clock: ClockState, now: datetime) -> list[Action]:
@@ -76,21 +86,41 @@ class Clocks:
         spec = c.policy.clocks[clock.name]
         at = clock.deadline
         if c.sop_orders and clock.activated_at is not None and clock.activated_at > at:
-            at = clock.activated_at  # it began to run past its deadline: it breaches then, not before
+            at = (
+                clock.activated_at
+            )  # it began to run past its deadline: it breaches then, not before
         clock.status, clock.breached_at, clock.anchor_owner = "breached", at, c.state.owner
         c.state.facts["sla_breached"] = True
         c.log(at, f"clock:{clock.name}", "sla.breached", c.state.owner, f"{clock.title} breached")
-        actions = [c.marker("sla.breached", at, f"{clock.title} breached", c.state.owner,
-                            {"clock": clock.name, "deadline": at.isoformat(), "cycle": clock.cycle})]
-        context = {"clock": clock.title, "timeframe": human_duration(spec.duration),
-                   "deadline": c.local(clock.deadline)}
-        self.ladder.schedule(spec.on_breach, f"clock:{clock.name}", f"clock:{clock.name}:{clock.cycle}", at,
-                             clock.anchor_owner, context)
+        actions = [
+            c.marker(
+                "sla.breached",
+                at,
+                f"{clock.title} breached",
+                c.state.owner,
+                {"clock": clock.name, "deadline": at.isoformat(), "cycle": clock.cycle},
+            )
+        ]
+        context = {
+            "clock": clock.title,
+            "timeframe": human_duration(spec.duration),
+            "deadline": c.local(clock.deadline),
+        }
+        self.ladder.schedule(
+            spec.on_breach,
+            f"clock:{clock.name}",
+            f"clock:{clock.name}:{clock.cycle}",
+            at,
+            clock.anchor_owner,
+            context,
+        )
         if spec.repeat:
             actions += self._next_period(clock, spec, at, now)
         return actions + c.reactor.advance(at)
 
-    def _next_period(self, clock: ClockState, spec: ClockSpec, at: datetime, now: datetime) -> list[Action]:
+    def _next_period(
+        self, clock: ClockState, spec: ClockSpec, at: datetime, now: datetime
+    ) -> list[Action]:
         """A repeating clock runs again from its breach; a backfill past
         `max_catch_up` skips to the current period with one record."""
         clock.status = "running"
@@ -98,7 +128,9 @@ class Clocks:
         clock.cycle += 1
         clock.breached_at = None
         skipped = 0
-        while self.ladder.too_late(clock.deadline, now):  # a backfill: one record, not one note per period
+        while self.ladder.too_late(
+            clock.deadline, now
+        ):  # a backfill: one record, not one note per period
             clock.started_at, clock.deadline = clock.deadline, self.deadline(spec, clock.deadline)
             clock.cycle += 1
             skipped += 1
@@ -106,8 +138,15 @@ class Clocks:
             return []
         summary = f"{clock.title}: {skipped} period(s) missed, over the pack's max_catch_up"
         self.ctx.log(now, f"clock:{clock.name}", "repeat.missed", None, summary)
-        return [self.ctx.marker("ladder.missed", now, summary, None,
-                                {"clock": clock.name, "periods": skipped, "source": f"clock:{clock.name}"})]
+        return [
+            self.ctx.marker(
+                "ladder.missed",
+                now,
+                summary,
+                None,
+                {"clock": clock.name, "periods": skipped, "source": f"clock:{clock.name}"},
+            )
+        ]
 
     def on_event_v1(self, event: str, now: datetime) -> list[Action]:
         """Tickets started before `sop-event-orders`: a start event starts a
@@ -127,7 +166,9 @@ class Clocks:
             if not active and event in spec.starts_on and holds(spec.when, facts) and not c.closed:
                 self.start(name, spec, now)
         for name, clock in list(c.state.clocks.items()):
-            if clock.status in ("running", "breached") and not holds(c.policy.clocks[name].when, facts):
+            if clock.status in ("running", "breached") and not holds(
+                c.policy.clocks[name].when, facts
+            ):
                 actions += self.stop(name, now, "cancelled")
         return actions
 
@@ -149,8 +190,15 @@ class Clocks:
             if event in FACT_EVENTS and clock is not None:
                 continue  # a classification never revives a clock that already stopped
             c.state.clocks[name] = ClockState(
-                name=name, title=spec.title, status="waiting", started_at=now, deadline=now, armed_at=now,
-                business_calendar=spec.calendar, cycle=(clock.cycle + 1) if clock else 0)
+                name=name,
+                title=spec.title,
+                status="waiting",
+                started_at=now,
+                deadline=now,
+                armed_at=now,
+                business_calendar=spec.calendar,
+                cycle=(clock.cycle + 1) if clock else 0,
+            )
         return actions + self.reconcile(now)
 
     def reconcile(self, now: datetime) -> list[Action]:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-_OPS = {"gte": lambda a, b: a >= b, "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b,
-        "lt": lambda a, b: a < b, "eq": lambda a, b: a == b}
+_OPS = {
+    "gte": lambda a, b: a >= b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "lt": lambda a, b: a < b,
+    "eq": lambda a, b: a == b,
+}
 
 
 def _one(actual: Any, expected: Any) -> bool:

@@ -37,7 +37,9 @@ class Reactor(Protocol):
     (a breach's ladder) call it through the context, so that no module
     imports the one that composes it."""
 
-    def emit(self, event: str, now: datetime, context: dict[str, Any] | None = None) -> list[Action]: ...
+    def emit(
+        self, event: str, now: datetime, context: dict[str, Any] | None = None
+    ) -> list[Action]: ...
 
     def advance(self, now: datetime) -> list[Action]: ...
 
@@ -81,13 +83,20 @@ class TicketContext:
     def closed(self) -> bool:
         return self.state.stage == "closed"
 
-    def facts(self, extra: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+    def facts(
+        self, extra: dict[str, Any] | None = None, at: datetime | None = None
+    ) -> dict[str, Any]:
         """The ticket's facts (plus an event's context). With `at`, also
         `open:<calendar>` for each calendar: true while it is open then."""
         s = self.state
         out = {**self.policy.facts, **s.facts, "stage": s.stage, "owner": s.owner, "level": s.level}
         if at is not None:
-            out.update({f"open:{name}": business_time.is_open(cal, at) for name, cal in self.policy.calendars.items()})
+            out.update(
+                {
+                    f"open:{name}": business_time.is_open(cal, at)
+                    for name, cal in self.policy.calendars.items()
+                }
+            )
         if extra:
             out.update(extra)
         return out
@@ -120,7 +129,9 @@ class TicketContext:
 
     def check_party(self, pid: str) -> None:
         if self.policy.party(pid) is None:
-            raise Rejected(f"unknown person or team {pid!r}; known: {', '.join(sorted(self.policy.party_ids))}")
+            raise Rejected(
+                f"unknown person or team {pid!r}; known: {', '.join(sorted(self.policy.party_ids))}"
+            )
 
     # -------------------------------------------------------------- builders
 
@@ -128,17 +139,34 @@ class TicketContext:
         self.state.seq += 1
         return self.state.seq
 
-    def action(self, kind: str, at: datetime, summary: str, target: str | None = None,
-               params: dict[str, Any] | None = None, key: str | None = None) -> Action:
+    def action(
+        self,
+        kind: str,
+        at: datetime,
+        summary: str,
+        target: str | None = None,
+        params: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> Action:
         key = key or f"{self.key_base}:{self.next_seq()}"
-        return Action(kind=kind, key=key, at=at, target=target, summary=summary, params=params or {})
+        return Action(
+            kind=kind, key=key, at=at, target=target, summary=summary, params=params or {}
+        )
 
-    def marker(self, kind: str, at: datetime, summary: str, target: str | None = None,
-               params: dict[str, Any] | None = None) -> Action:
+    def marker(
+        self,
+        kind: str,
+        at: datetime,
+        summary: str,
+        target: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Action:
         return self.action(kind, at, summary, target, params)
 
     def log(self, at: datetime, source: str, action: str, target: str | None, summary: str) -> None:
-        self.state.ladder.append(LadderEntry(at=at, source=source, action=action, target=target, summary=summary))
+        self.state.ladder.append(
+            LadderEntry(at=at, source=source, action=action, target=target, summary=summary)
+        )
         self.trim()
 
     def trim(self) -> None:
@@ -147,5 +175,8 @@ class TicketContext:
 
 def jsonable(d: dict[str, Any]) -> dict[str, Any]:
     """The JSON-ready part of a context dict, for an action's params."""
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items()
-            if v is None or isinstance(v, (str, int, float, bool, datetime, list, dict))}
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in d.items()
+        if v is None or isinstance(v, (str, int, float, bool, datetime, list, dict))
+    }

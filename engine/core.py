@@ -101,7 +101,9 @@ class TicketEngine:
         ctx.bind(self.reactions)
 
     @classmethod
-    def new(cls, policy: Policy, ticket: Ticket, workflow_id: str, life: str | None = None) -> "TicketEngine":
+    def new(
+        cls, policy: Policy, ticket: Ticket, workflow_id: str, life: str | None = None
+    ) -> "TicketEngine":
         """A new ticket. `life` namespaces its keys when the conversation's
         ticket ran and closed before (see TicketInput.life)."""
         key_base = f"{workflow_id}:{life}" if life else None
@@ -109,7 +111,9 @@ class TicketEngine:
 
     # ------------------------------------------------------------------ views
 
-    def facts(self, extra: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+    def facts(
+        self, extra: dict[str, Any] | None = None, at: datetime | None = None
+    ) -> dict[str, Any]:
         return self.ctx.facts(extra, at)
 
     def template_context(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -153,13 +157,19 @@ class TicketEngine:
             now = t.created_at
         now = now.astimezone(timezone.utc)  # every instant in state is UTC; display converts
         s.opened_at = now
-        s.facts.update({
-            "vip": t.contact.vip, "vip_flag": t.contact.vip, "founder_personal": t.contact.founder_personal,
-            "customer_id": customer_uuid(t),
-        })
+        s.facts.update(
+            {
+                "vip": t.contact.vip,
+                "vip_flag": t.contact.vip,
+                "founder_personal": t.contact.founder_personal,
+                "customer_id": customer_uuid(t),
+            }
+        )
         self.facts_and_rules.classify(t.ask_type, t.labels, t.custom_attributes)
         s.owner = coverage_owner(c, now)
-        actions = [c.marker("ticket.opened", now, f"Ticket opened, owner {c.name(s.owner)}", s.owner)]
+        actions = [
+            c.marker("ticket.opened", now, f"Ticket opened, owner {c.name(s.owner)}", s.owner)
+        ]
         c.wall = wall
         try:
             actions += self.reactions.emit("ticket_opened", now)
@@ -173,7 +183,9 @@ class TicketEngine:
         self.ctx.require_open("acknowledged")
         return self.lifecycle.acknowledge(by, now)
 
-    def agent_replied(self, by: str, substantive: bool, now: datetime, event_id: str | None = None) -> list[Action]:
+    def agent_replied(
+        self, by: str, substantive: bool, now: datetime, event_id: str | None = None
+    ) -> list[Action]:
         if self.ctx.seen(event_id):
             return []
         self.ctx.require_open("agent_replied")
@@ -190,7 +202,9 @@ class TicketEngine:
         self.ctx.require_open("customer_replied")
         return self.reactions.emit("customer_replied", now)
 
-    def resolve(self, by: str, resolution: str, now: datetime, event_id: str | None = None) -> list[Action]:
+    def resolve(
+        self, by: str, resolution: str, now: datetime, event_id: str | None = None
+    ) -> list[Action]:
         if self.ctx.seen(event_id):
             return []
         return self.lifecycle.resolve(by, resolution, now)
@@ -200,15 +214,25 @@ class TicketEngine:
             return []
         return self.lifecycle.reopen(by, now)
 
-    def reassign(self, to: str, by: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
+    def reassign(
+        self, to: str, by: str | None, now: datetime, event_id: str | None = None
+    ) -> list[Action]:
         if self.ctx.seen(event_id):
             return []
         self.ctx.require_open("reassign")
         self.check_party(to)
-        return self.lifecycle.assign(to, now, f"Reassigned to {self.ctx.name(to)} by {by or 'operator'}", "operator")
+        return self.lifecycle.assign(
+            to, now, f"Reassigned to {self.ctx.name(to)} by {by or 'operator'}", "operator"
+        )
 
-    def classify(self, ask_type: str | None, labels: list[str] | None, attributes: dict | None, now: datetime,
-                 event_id: str | None = None) -> list[Action]:
+    def classify(
+        self,
+        ask_type: str | None,
+        labels: list[str] | None,
+        attributes: dict | None,
+        now: datetime,
+        event_id: str | None = None,
+    ) -> list[Action]:
         if self.ctx.seen(event_id):
             return []
         self.ctx.require_open("classify")
@@ -216,7 +240,9 @@ class TicketEngine:
             return []
         return self.reactions.emit("classified", now)
 
-    def vip_changed(self, vip: bool, by: str, why: str, now: datetime, event_id: str | None = None) -> list[Action]:
+    def vip_changed(
+        self, vip: bool, by: str, why: str, now: datetime, event_id: str | None = None
+    ) -> list[Action]:
         """Setting the flag makes this ticket VIP now; removing it applies
         forward only (the SOP: the existing thread completes under VIP service)."""
         if self.ctx.seen(event_id):
@@ -231,35 +257,68 @@ class TicketEngine:
             return self.reactions.emit("vip_set", now, context)
         return self.reactions.emit("vip_removed", now, context)
 
-    def status_changed(self, status: str, now: datetime, event_id: str | None = None) -> list[Action]:
+    def status_changed(
+        self, status: str, now: datetime, event_id: str | None = None
+    ) -> list[Action]:
         if self.ctx.seen(event_id):
             return []
         if status in ("pending", "snoozed"):
             return self.reactions.emit("status_pending", now, {"status": status})
         return []
 
-    def escalate(self, by: str, target: str | None, reason: str, payload: dict[str, Any], now: datetime,
-                 event_id: str | None = None) -> list[Action]:
+    def escalate(
+        self,
+        by: str,
+        target: str | None,
+        reason: str,
+        payload: dict[str, Any],
+        now: datetime,
+        event_id: str | None = None,
+    ) -> list[Action]:
         if self.ctx.seen(event_id):
             return []
         name, target, clean = self.check_escalation(target, reason, payload)
         return self.handoffs.start(name, target, reason, clean, by, now, "operator")
 
-    def handoff_response(self, by: str, decision: str | None, founder_action: str | None, ok: bool,
-                         handoff: str | None, now: datetime, event_id: str | None = None) -> list[Action]:
+    def handoff_response(
+        self,
+        by: str,
+        decision: str | None,
+        founder_action: str | None,
+        ok: bool,
+        handoff: str | None,
+        now: datetime,
+        event_id: str | None = None,
+    ) -> list[Action]:
         """Forward an acknowledgement / decision / explicit failure to the open handoff."""
         if self.ctx.seen(event_id):
             return []
         return self.handoffs.forward_response(by, decision, founder_action, ok, handoff, now)
 
-    def handoff_result(self, handoff_id: str, outcome: str, by: str | None, decision: str | None,
-                       founder_action: str | None, new_owner: str | None, ladder: list[LadderEntry],
-                       now: datetime) -> list[Action]:
+    def handoff_result(
+        self,
+        handoff_id: str,
+        outcome: str,
+        by: str | None,
+        decision: str | None,
+        founder_action: str | None,
+        new_owner: str | None,
+        ladder: list[LadderEntry],
+        now: datetime,
+    ) -> list[Action]:
         """The handoff workflow reports how it ended (or a late acknowledgement)."""
-        return self.handoffs.apply_result(handoff_id, outcome, by, decision, founder_action, new_owner, ladder, now)
+        return self.handoffs.apply_result(
+            handoff_id, outcome, by, decision, founder_action, new_owner, ladder, now
+        )
 
-    def page_update(self, dedup_key: str, status: str, by: str | None, now: datetime,
-                    event_id: str | None = None) -> list[Action]:
+    def page_update(
+        self,
+        dedup_key: str,
+        status: str,
+        by: str | None,
+        now: datetime,
+        event_id: str | None = None,
+    ) -> list[Action]:
         """A page was acknowledged or resolved in PagerDuty (see engine/pages.py)."""
         if self.ctx.seen(event_id):
             return []
@@ -274,7 +333,9 @@ class TicketEngine:
         self.state.facts[f"recent_level_{level}_count"] = count
         return self.reactions.emit("level_counted", now, {"counted_level": level, "count": count})
 
-    def record_failure(self, at: datetime, source: str, action: str, target: str | None, why: str) -> None:
+    def record_failure(
+        self, at: datetime, source: str, action: str, target: str | None, why: str
+    ) -> None:
         """An action the workflow could not carry out (after its retries): kept in the ladder."""
         self.ctx.log(at, source, f"{action}.failed", target, why[:300])
 
@@ -287,10 +348,14 @@ class TicketEngine:
     def check_party(self, pid: str) -> None:
         self.ctx.check_party(pid)
 
-    def check_escalation(self, target: str | None, reason: str, payload: dict[str, Any]) -> tuple[str, str, dict]:
+    def check_escalation(
+        self, target: str | None, reason: str, payload: dict[str, Any]
+    ) -> tuple[str, str, dict]:
         return self.handoffs.check_escalation(target, reason, payload)
 
-    def check_handoff_response(self, decision: str | None, ok: bool, handoff: str | None) -> HandoffState:
+    def check_handoff_response(
+        self, decision: str | None, ok: bool, handoff: str | None
+    ) -> HandoffState:
         """The open handoff a response is for, if the response fits its spec."""
         return self.handoffs.check_response(decision, ok, handoff)
 

@@ -42,11 +42,18 @@ class FactsAndRules:
                 for lab in labels:
                     lab_l = lab.lower()
                     if dim.label_prefix and lab_l.startswith(dim.label_prefix.lower()):
-                        candidate = lab_l[len(dim.label_prefix):]
+                        candidate = lab_l[len(dim.label_prefix) :]
                         if candidate in dim.values:
                             value = candidate
                             break
-                    hit = next((v for v, spec in dim.values.items() if lab_l in [x.lower() for x in spec.labels]), None)
+                    hit = next(
+                        (
+                            v
+                            for v, spec in dim.values.items()
+                            if lab_l in [x.lower() for x in spec.labels]
+                        ),
+                        None,
+                    )
                     if hit:
                         value = hit
                         break
@@ -58,7 +65,9 @@ class FactsAndRules:
             facts[dim_name] = value
             facts.update(dim.values[value].facts)
 
-    def reclassify(self, ask_type: str | None, labels: list[str] | None, attrs: dict | None) -> bool:
+    def reclassify(
+        self, ask_type: str | None, labels: list[str] | None, attrs: dict | None
+    ) -> bool:
         """A later classification (Rejected for an unknown ask type); True if a fact changed."""
         if ask_type is not None:
             dim = self.ctx.policy.classification.get("ask_type")
@@ -75,7 +84,9 @@ class FactsAndRules:
         event_facts = c.facts(context, at=now)
         for i, rule in enumerate(c.policy.rules):
             if rule.on == event and holds(rule.when, event_facts):
-                self.ladder.schedule(rule.do, f"rule:{i}", f"rule:{i}:{c.next_seq()}", now, c.state.owner, context)
+                self.ladder.schedule(
+                    rule.do, f"rule:{i}", f"rule:{i}:{c.next_seq()}", now, c.state.owner, context
+                )
 
     def fire_conditions(self, now: datetime) -> None:
         """`condition_met` rules: run once per ticket, the first time their
@@ -85,6 +96,10 @@ class FactsAndRules:
             return
         facts = c.facts(at=now)
         for i, rule in enumerate(c.policy.rules):
-            if rule.on == "condition_met" and i not in c.state.fired_rules and holds(rule.when, facts):
+            if (
+                rule.on == "condition_met"
+                and i not in c.state.fired_rules
+                and holds(rule.when, facts)
+            ):
                 c.state.fired_rules.append(i)
                 self.ladder.schedule(rule.do, f"rule:{i}", f"rule:{i}:once", now, c.state.owner, {})

@@ -19,8 +19,13 @@ class HandoffEngine:
     def __init__(self, inp: HandoffInput) -> None:
         self.inp = inp
         self.spec = inp.policy.handoffs[inp.name]
-        state = TicketState(ticket=inp.ticket, workflow_id=inp.handoff_id, owner=inp.owner, facts=dict(inp.facts),
-                            stage="escalated")
+        state = TicketState(
+            ticket=inp.ticket,
+            workflow_id=inp.handoff_id,
+            owner=inp.owner,
+            facts=dict(inp.facts),
+            stage="escalated",
+        )
         self.steps = TicketEngine(inp.policy, state, reactive=False)
         self.steps.sop_orders = False  # a handoff's own ladder runs as it always did
         self.status = "open"
@@ -32,8 +37,13 @@ class HandoffEngine:
     @property
     def context(self) -> dict:
         spec = self.spec
-        return {**self.inp.context, "handoff": self.inp.name, "target": self.inp.target,
-                "secondary": spec.secondary, "reason": self.inp.reason}
+        return {
+            **self.inp.context,
+            "handoff": self.inp.name,
+            "target": self.inp.target,
+            "secondary": spec.secondary,
+            "reason": self.inp.reason,
+        }
 
     def next_wakeup(self) -> datetime | None:
         if self.status == "open":
@@ -44,13 +54,17 @@ class HandoffEngine:
     def finished(self) -> bool:
         return self.status != "open" and not self.steps.state.pending
 
-    def receive(self, item: HandoffResponse | PageUpdate, now: datetime) -> tuple[list[Action], HandoffResult | None]:
+    def receive(
+        self, item: HandoffResponse | PageUpdate, now: datetime
+    ) -> tuple[list[Action], HandoffResult | None]:
         """One item of the workflow's inbox, a response or a page update (raises Rejected)."""
         if isinstance(item, PageUpdate):
             return self.page_update(item.dedup_key, item.status, now)
         return self.respond(item, now)
 
-    def respond(self, r: HandoffResponse, now: datetime) -> tuple[list[Action], HandoffResult | None]:
+    def respond(
+        self, r: HandoffResponse, now: datetime
+    ) -> tuple[list[Action], HandoffResult | None]:
         if self.status in ("acknowledged", "decided"):
             return [], None  # already answered: idempotent
         if not r.ok:
@@ -60,28 +74,49 @@ class HandoffEngine:
         if self.spec.success == "decision":
             if r.decision not in self.spec.decisions:
                 raise Rejected(f"decision must be one of {', '.join(self.spec.decisions)}")
-            self.status, self.decision, self.founder_action = "decided", r.decision, r.founder_action
+            self.status, self.decision, self.founder_action = (
+                "decided",
+                r.decision,
+                r.founder_action,
+            )
         else:
             self.status = "acknowledged"
         self.by = r.by
         state = self.steps.state
         state.pending.clear()  # a late answer stops the rest of the failure ladder
         actions = self.steps.pages.resolve(lambda p: True, now, f"answered by {r.by}")
-        self.steps.ctx.log(now, f"handoff:{self.inp.name}", self.status, r.by,
-                        f"{self.spec.title}: {self.status} by {r.by}")
-        self.steps.ladder.schedule(self.spec.on_success, f"handoff:{self.inp.name}", f"success", now, self.inp.owner,
-                             {**self.context, "by": r.by, "decision": r.decision})
+        self.steps.ctx.log(
+            now,
+            f"handoff:{self.inp.name}",
+            self.status,
+            r.by,
+            f"{self.spec.title}: {self.status} by {r.by}",
+        )
+        self.steps.ladder.schedule(
+            self.spec.on_success,
+            f"handoff:{self.inp.name}",
+            f"success",
+            now,
+            self.inp.owner,
+            {**self.context, "by": r.by, "decision": r.decision},
+        )
         actions += self.steps.advance(now)
         return actions, self._result(self.status)
 
-    def page_update(self, dedup_key: str, status: str, now: datetime) -> tuple[list[Action], HandoffResult | None]:
+    def page_update(
+        self, dedup_key: str, status: str, now: datetime
+    ) -> tuple[list[Action], HandoffResult | None]:
         """PagerDuty says a page this handoff raised was acknowledged/resolved:
         its target has picked the handoff up (an acknowledgement); a decision
         handoff still needs its decision, so only the ladder stops."""
         page = self.steps.state.pages.get(dedup_key)
         if page is None and dedup_key.startswith(f"{self.inp.handoff_id}:start:"):
             # the page the ticket raised when the handoff started (`on_start`)
-            if self.spec.success == "acknowledged" and self.status in ("open", "failed") and status == "acknowledged":
+            if (
+                self.spec.success == "acknowledged"
+                and self.status in ("open", "failed")
+                and status == "acknowledged"
+            ):
                 return self.respond(HandoffResponse(by=self.inp.target, ok=True), now)
             return [], None
         if page is None or page.status == "resolved":
@@ -90,8 +125,13 @@ class HandoffEngine:
         if self.spec.success == "acknowledged" and self.status in ("open", "failed"):
             return self.respond(HandoffResponse(by=page.target, ok=True), now)
         self.steps.state.pending.clear()
-        self.steps.ctx.log(now, f"handoff:{self.inp.name}", f"pagerduty.{status}", page.target,
-                        f"Page to {page.target} {status} in PagerDuty; ladder stopped")
+        self.steps.ctx.log(
+            now,
+            f"handoff:{self.inp.name}",
+            f"pagerduty.{status}",
+            page.target,
+            f"Page to {page.target} {status} in PagerDuty; ladder stopped",
+        )
         return [], self.progress()
 
     def timeout(self, now: datetime) -> tuple[list[Action], HandoffResult]:
@@ -102,20 +142,37 @@ class HandoffEngine:
 
     def _fail(self, now: datetime, why: str) -> tuple[list[Action], HandoffResult]:
         self.status = "failed"
-        self.steps.ctx.log(now, f"handoff:{self.inp.name}", "handoff.failed", self.inp.target,
-                        f"{self.spec.title}: {why}")
-        self.steps.ladder.schedule(self.spec.on_failure, f"handoff:{self.inp.name}", "failure", now, self.inp.owner,
-                             self.context)
+        self.steps.ctx.log(
+            now,
+            f"handoff:{self.inp.name}",
+            "handoff.failed",
+            self.inp.target,
+            f"{self.spec.title}: {why}",
+        )
+        self.steps.ladder.schedule(
+            self.spec.on_failure,
+            f"handoff:{self.inp.name}",
+            "failure",
+            now,
+            self.inp.owner,
+            self.context,
+        )
         actions = self.steps.advance(now)
         return actions, self._result("failed")
 
     def _result(self, outcome: str) -> HandoffResult:
-        ladder = self.steps.state.ladder[self._reported:]
+        ladder = self.steps.state.ladder[self._reported :]
         self._reported = len(self.steps.state.ladder)
         owner = self.steps.state.owner
-        return HandoffResult(handoff_id=self.inp.handoff_id, outcome=outcome, by=self.by, decision=self.decision,
-                             founder_action=self.founder_action,
-                             new_owner=owner if owner != self.inp.owner else None, ladder=ladder)
+        return HandoffResult(
+            handoff_id=self.inp.handoff_id,
+            outcome=outcome,
+            by=self.by,
+            decision=self.decision,
+            founder_action=self.founder_action,
+            new_owner=owner if owner != self.inp.owner else None,
+            ladder=ladder,
+        )
 
     def progress(self) -> HandoffResult | None:
         """Ladder entries taken since the last report (e.g. the secondary page)."""

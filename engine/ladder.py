@@ -34,17 +34,36 @@ class Ladder:
     def __init__(self, ctx: TicketContext) -> None:
         self.ctx = ctx
 
-    def schedule(self, steps: Iterable[Step], source: str, id_base: str, at: datetime, anchor: str | None,
-                 context: dict[str, Any]) -> None:
+    def schedule(
+        self,
+        steps: Iterable[Step],
+        source: str,
+        id_base: str,
+        at: datetime,
+        anchor: str | None,
+        context: dict[str, Any],
+    ) -> None:
         for i, step in enumerate(steps):
-            self.ctx.state.pending.append(PendingStep(id=f"{id_base}:{i}", source=source, due=at + step.after,
-                                                      step=step, anchor_owner=anchor, context=context))
+            self.ctx.state.pending.append(
+                PendingStep(
+                    id=f"{id_base}:{i}",
+                    source=source,
+                    due=at + step.after,
+                    step=step,
+                    anchor_owner=anchor,
+                    context=context,
+                )
+            )
 
     def next_due(self, now: datetime) -> tuple[str, ClockState | PendingStep] | None:
         """The earliest running clock deadline or pending step due at or before now."""
         best = None
         for c in self.ctx.state.clocks.values():
-            if c.status == "running" and c.deadline <= now and (best is None or c.deadline < best[0]):
+            if (
+                c.status == "running"
+                and c.deadline <= now
+                and (best is None or c.deadline < best[0])
+            ):
                 best = (c.deadline, "clock", c)
         for p in self.ctx.state.pending:
             if p.due <= now and (best is None or p.due < best[0]):
@@ -54,7 +73,9 @@ class Ladder:
     def too_late(self, due: datetime, now: datetime) -> bool:
         return self.ctx.sop_orders and (self.ctx.wall or now) - due > self.ctx.policy.max_catch_up
 
-    def run_due(self, item: PendingStep, now: datetime, run: Callable[[PendingStep], list[Action]]) -> list[Action]:
+    def run_due(
+        self, item: PendingStep, now: datetime, run: Callable[[PendingStep], list[Action]]
+    ) -> list[Action]:
         """Take a due step off the ladder and `run` it -- or, past `max_catch_up`,
         record it as missed (a notifying step) or run it as of now."""
         self.ctx.state.pending.remove(item)
@@ -73,11 +94,25 @@ class Ladder:
         target = resolve_target(c, step, pending) if step.target else None
         what = f" {step.template or step.label}" if step.template or step.label else ""
         late = human_duration(now - pending.due, approx=True)
-        summary = f"Missed {step.do}{what}{' to ' + c.name(target) if target else ''}: due " \
-                  f"{c.local(pending.due)}, {late} ago (over the pack's max_catch_up)"
+        summary = (
+            f"Missed {step.do}{what}{' to ' + c.name(target) if target else ''}: due "
+            f"{c.local(pending.due)}, {late} ago (over the pack's max_catch_up)"
+        )
         c.log(now, pending.source, f"{step.do}.missed", target, summary)
-        return [c.marker("ladder.missed", now, summary[:300], target, {
-            "step": step.do, "source": pending.source, "due": pending.due.isoformat(), "template": step.template})]
+        return [
+            c.marker(
+                "ladder.missed",
+                now,
+                summary[:300],
+                target,
+                {
+                    "step": step.do,
+                    "source": pending.source,
+                    "due": pending.due.isoformat(),
+                    "template": step.template,
+                },
+            )
+        ]
 
     def describe(self, p: PendingStep) -> str:
         """A pending step for the Web UI's timer summary: `source → what`."""

@@ -45,8 +45,11 @@ class Lifecycle:
             raise Rejected("ticket is already closed")
         s.resolved_at, s.resolution = now, resolution or None
         actions = self.event_stage("resolved", now, "ticket")
-        actions.append(c.marker("ticket.resolved", now, f"Resolved by {c.name(by)}", by,
-                                {"resolution": resolution}))
+        actions.append(
+            c.marker(
+                "ticket.resolved", now, f"Resolved by {c.name(by)}", by, {"resolution": resolution}
+            )
+        )
         return actions + c.reactor.emit("resolved", now, {"by": by, "resolution": resolution})
 
     def reopen(self, by: str | None, now: datetime) -> list[Action]:
@@ -88,8 +91,15 @@ class Lifecycle:
         actions = [c.marker("ticket.stage", at, f"Stage → {stage}", None, {"stage": stage})]
         attr = c.policy.mirror_stage_attribute
         if attr:
-            actions.append(c.action("chatwoot.attributes", at, f"Mirror stage {stage} to Chatwoot", None,
-                                    {"set": {attr: stage, "ticket_id": short_id(s.workflow_id)}}))
+            actions.append(
+                c.action(
+                    "chatwoot.attributes",
+                    at,
+                    f"Mirror stage {stage} to Chatwoot",
+                    None,
+                    {"set": {attr: stage, "ticket_id": short_id(s.workflow_id)}},
+                )
+            )
         return actions
 
     def close(self, at: datetime, source: str) -> list[Action]:

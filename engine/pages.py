@@ -29,10 +29,25 @@ class Pages:
             if page.status != "resolved" and which(page):
                 page.status = "resolved"
                 target = c.policy.party(page.target)
-                actions.append(c.action("pagerduty.resolve", at, f"Resolve page to {c.name(page.target)}: {why}",
-                                        page.target, {"dedup_key": page.dedup_key,
-                                                      "routing_key_name": target.pagerduty if target else None}))
-                c.log(at, page.source, "pagerduty.resolve", page.target, f"Page to {c.name(page.target)} resolved")
+                actions.append(
+                    c.action(
+                        "pagerduty.resolve",
+                        at,
+                        f"Resolve page to {c.name(page.target)}: {why}",
+                        page.target,
+                        {
+                            "dedup_key": page.dedup_key,
+                            "routing_key_name": target.pagerduty if target else None,
+                        },
+                    )
+                )
+                c.log(
+                    at,
+                    page.source,
+                    "pagerduty.resolve",
+                    page.target,
+                    f"Page to {c.name(page.target)} resolved",
+                )
         return actions
 
     def update(self, dedup_key: str, status: str, by: str | None, now: datetime) -> list[Action]:
@@ -45,22 +60,56 @@ class Pages:
             h = next((h for h in s.handoffs.values() if dedup_key.startswith(h.id + ":")), None)
             if h is None:
                 raise Rejected(f"no page with dedup key {dedup_key!r} on this ticket")
-            return [c.action("handoff.page", now, f"PagerDuty {status} for {h.title}", h.target,
-                             {"handoff_id": h.id, "dedup_key": dedup_key, "status": status, "by": by})]
+            return [
+                c.action(
+                    "handoff.page",
+                    now,
+                    f"PagerDuty {status} for {h.title}",
+                    h.target,
+                    {"handoff_id": h.id, "dedup_key": dedup_key, "status": status, "by": by},
+                )
+            ]
         if page.status == "resolved" or page.status == status:
             return []
         page.status = status  # type: ignore[assignment]
         before = len(s.pending)
         s.pending = [p for p in s.pending if p.source != page.source]
-        c.log(now, page.source, f"pagerduty.{status}", page.target,
-              f"Page to {c.name(page.target)} {status} in PagerDuty"
-              + (f" by {by}" if by else "") + (f"; {before - len(s.pending)} ladder step(s) stopped"
-                                               if before != len(s.pending) else ""))
-        actions = [c.marker("page.updated", now, f"Page to {c.name(page.target)} {status} in PagerDuty",
-                            page.target, {"dedup_key": dedup_key, "status": status, "by": by,
-                                          "stopped_steps": before - len(s.pending)})]
+        c.log(
+            now,
+            page.source,
+            f"pagerduty.{status}",
+            page.target,
+            f"Page to {c.name(page.target)} {status} in PagerDuty"
+            + (f" by {by}" if by else "")
+            + (
+                f"; {before - len(s.pending)} ladder step(s) stopped"
+                if before != len(s.pending)
+                else ""
+            ),
+        )
+        actions = [
+            c.marker(
+                "page.updated",
+                now,
+                f"Page to {c.name(page.target)} {status} in PagerDuty",
+                page.target,
+                {
+                    "dedup_key": dedup_key,
+                    "status": status,
+                    "by": by,
+                    "stopped_steps": before - len(s.pending),
+                },
+            )
+        ]
         h = s.handoffs.get(page.source.removeprefix("handoff:"))
         if h is not None and h.status == "open":  # a handoff's start page: its target picked it up
-            actions.append(c.action("handoff.page", now, f"PagerDuty {status} for {h.title}", h.target,
-                                    {"handoff_id": h.id, "dedup_key": dedup_key, "status": status, "by": by}))
+            actions.append(
+                c.action(
+                    "handoff.page",
+                    now,
+                    f"PagerDuty {status} for {h.title}",
+                    h.target,
+                    {"handoff_id": h.id, "dedup_key": dedup_key, "status": status, "by": by},
+                )
+            )
         return actions

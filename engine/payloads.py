@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from models.policy import HandoffSpec, PayloadField
 
-_TYPES: dict[str, Any] = {"int": int, "uuid": uuid.UUID, "bool": bool, "text": str, "str": str, "number": float}
+_TYPES: dict[str, Any] = {
+    "int": int,
+    "uuid": uuid.UUID,
+    "bool": bool,
+    "text": str,
+    "str": str,
+    "number": float,
+}
 
 
 def _field(spec: PayloadField) -> tuple[Any, Any]:
@@ -52,7 +59,9 @@ class PayloadError(ValueError):
     pass
 
 
-def validate_payload(name: str, spec: HandoffSpec, given: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+def validate_payload(
+    name: str, spec: HandoffSpec, given: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Any]:
     """Fill fields from the ticket (`source:`) where not given, then validate.
     Returns the JSON-ready payload; raises PayloadError naming the field."""
     data = dict(given)

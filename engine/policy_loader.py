@@ -19,7 +19,15 @@ from engine.templates import check_template
 from engine.yaml_loader import load_yaml
 from models.policy import Policy, Step
 
-SPECIAL_TARGETS = {"owner", "backup", "backup2", "handoff_target", "previous_owner", "secondary", "coverage"}
+SPECIAL_TARGETS = {
+    "owner",
+    "backup",
+    "backup2",
+    "handoff_target",
+    "previous_owner",
+    "secondary",
+    "coverage",
+}
 
 
 class PolicyError(ValueError):
@@ -41,7 +49,9 @@ def load_policy(name: str, directory: Path, *, shared: bool = False) -> Policy:
         raise PolicyError(f"invalid policy name {name!r}")
     path = policy_path(directory, name)
     if not path.exists():
-        raise PolicyError(f"unknown policy {name!r}; available: {', '.join(available(directory)) or 'none'}")
+        raise PolicyError(
+            f"unknown policy {name!r}; available: {', '.join(available(directory)) or 'none'}"
+        )
     return load_policy_file(path, shared=shared)
 
 
@@ -82,7 +92,10 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
     try:
         policy = Policy.model_validate(data)
     except ValidationError as err:
-        lines = [f"{source}: {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()]
+        lines = [
+            f"{source}: {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in err.errors()
+        ]
         raise PolicyError("\n".join(lines)) from None
     problems = list(cross_check(policy))
     if problems:
@@ -143,7 +156,10 @@ def cross_check(p: Policy):
         yield from party(f"coverage.{i}.owner", rule.owner)
         yield from calendar(f"coverage.{i}.calendar", rule.calendar)
     if not p.coverage or any(r.when or r.calendar for r in p.coverage[-1:]):
-        yield "coverage", "the last coverage rule must have no condition and no calendar (the fallback owner)"
+        yield (
+            "coverage",
+            "the last coverage rule must have no condition and no calendar (the fallback owner)",
+        )
     for name, clock in p.clocks.items():
         yield from calendar(f"clocks.{name}.calendar", clock.calendar)
         yield from steps(f"clocks.{name}.on_breach", clock.on_breach)
@@ -165,7 +181,10 @@ def cross_check(p: Policy):
         if route.handoff not in p.handoffs:
             yield f"escalations.{reason}.handoff", f"unknown handoff {route.handoff!r}"
         elif route.target not in p.handoffs[route.handoff].to:
-            yield f"escalations.{reason}.target", f"{route.target!r} is not a 'to' of handoff {route.handoff!r}"
+            yield (
+                f"escalations.{reason}.target",
+                f"{route.target!r} is not a 'to' of handoff {route.handoff!r}",
+            )
     for dim_name, dim in p.classification.items():
         if dim.default is not None and dim.default not in dim.values:
             yield f"classification.{dim_name}.default", f"{dim.default!r} is not one of its values"
@@ -174,7 +193,9 @@ def cross_check(p: Policy):
             check_template(text)
         except ValueError as exc:
             yield f"templates.{name}", str(exc)
-    for where, cond in [("silent_when", p.silent_when)] + [(f"coverage.{i}.when", r.when) for i, r in enumerate(p.coverage)]:
+    for where, cond in [("silent_when", p.silent_when)] + [
+        (f"coverage.{i}.when", r.when) for i, r in enumerate(p.coverage)
+    ]:
         try:
             check_condition(cond)
         except ValueError as exc:

@@ -27,15 +27,23 @@ MAX_EVENT_DEPTH = 8  # events raised while handling events: more is a loop in th
 
 
 class Reactions:
-    def __init__(self, ctx: TicketContext, clocks: Clocks, facts_and_rules: FactsAndRules, ladder: Ladder,
-                 steps: StepRunner) -> None:
+    def __init__(
+        self,
+        ctx: TicketContext,
+        clocks: Clocks,
+        facts_and_rules: FactsAndRules,
+        ladder: Ladder,
+        steps: StepRunner,
+    ) -> None:
         self.ctx = ctx
         self.clocks = clocks
         self.facts_and_rules = facts_and_rules
         self.ladder = ladder
         self.steps = steps
 
-    def emit(self, event: str, now: datetime, context: dict[str, Any] | None = None) -> list[Action]:
+    def emit(
+        self, event: str, now: datetime, context: dict[str, Any] | None = None
+    ) -> list[Action]:
         """Apply an event to clocks and rules, then run whatever became due."""
         c = self.ctx
         if c.depth > MAX_EVENT_DEPTH:

@@ -26,7 +26,9 @@ from models.state import PageState, PendingStep
 
 
 class StepRunner:
-    def __init__(self, ctx: TicketContext, lifecycle: Lifecycle, pages: Pages, handoffs: TicketHandoffs) -> None:
+    def __init__(
+        self, ctx: TicketContext, lifecycle: Lifecycle, pages: Pages, handoffs: TicketHandoffs
+    ) -> None:
         self.ctx = ctx
         self.lifecycle = lifecycle
         self.pages = pages
@@ -42,7 +44,13 @@ class StepRunner:
             return []
         target = resolve_target(c, step, pending) if step.target else None
         if step.target and target is None:
-            c.log(at, pending.source, f"{step.do}.skipped", None, f"{step.do}: nobody to {step.target}")
+            c.log(
+                at,
+                pending.source,
+                f"{step.do}.skipped",
+                None,
+                f"{step.do}: nobody to {step.target}",
+            )
             return []
         if target:
             extra.setdefault("target", target)
@@ -57,35 +65,101 @@ class StepRunner:
             text = summary or f"{ctx.get('clock') or 'Escalation'}: {ctx['summary']}"
             s.pages[key] = PageState(dedup_key=key, target=target, source=pending.source, at=at)
             c.log(at, pending.source, "pagerduty.trigger", target, f"Paged {c.name(target)}")
-            return [c.action("pagerduty.trigger", at, f"Page {c.name(target)}: {text}"[:1024], target, {
-                "dedup_key": key, "routing_key_name": party.pagerduty if party else None, "severity": step.severity,
-                "summary": f"[{ctx['short_id']}] {text}"[:1024], "custom_details": {
-                    "ticket": s.workflow_id, "conversation_id": s.ticket.conversation_id, "owner": s.owner,
-                    "stage": s.stage, "source": pending.source}}, key=key)]
+            return [
+                c.action(
+                    "pagerduty.trigger",
+                    at,
+                    f"Page {c.name(target)}: {text}"[:1024],
+                    target,
+                    {
+                        "dedup_key": key,
+                        "routing_key_name": party.pagerduty if party else None,
+                        "severity": step.severity,
+                        "summary": f"[{ctx['short_id']}] {text}"[:1024],
+                        "custom_details": {
+                            "ticket": s.workflow_id,
+                            "conversation_id": s.ticket.conversation_id,
+                            "owner": s.owner,
+                            "stage": s.stage,
+                            "source": pending.source,
+                        },
+                    },
+                    key=key,
+                )
+            ]
         if do == "resolve_pages":
-            return self.pages.resolve(lambda p: step.target is None or p.target == target, at, summary or "resolved")
+            return self.pages.resolve(
+                lambda p: step.target is None or p.target == target, at, summary or "resolved"
+            )
         if do == "assign":
-            return self.lifecycle.assign(target, at, summary or f"Assign to {c.name(target)}", pending.source)
+            return self.lifecycle.assign(
+                target, at, summary or f"Assign to {c.name(target)}", pending.source
+            )
         if do in ("label", "unlabel"):
             label = render(step.label, ctx)
             c.log(at, pending.source, do, None, f"{do} {label}")
             params = {"add": [label]} if do == "label" else {"remove": [label]}
-            return [c.action("chatwoot.labels", at, summary or f"{'Add' if do == 'label' else 'Remove'} label {label}",
-                             target, params, key=key)]
+            return [
+                c.action(
+                    "chatwoot.labels",
+                    at,
+                    summary or f"{'Add' if do == 'label' else 'Remove'} label {label}",
+                    target,
+                    params,
+                    key=key,
+                )
+            ]
         if do in ("note", "message"):
             content = render(c.policy.templates[step.template], ctx)
             if do == "message" and c.silent():
-                c.log(at, pending.source, "message.suppressed", None, f"Silent ticket: {step.template} not sent")
-                return [c.marker("message.suppressed", at, f"Customer message '{step.template}' suppressed (silent)",
-                                 None, {"template": step.template})]
+                c.log(
+                    at,
+                    pending.source,
+                    "message.suppressed",
+                    None,
+                    f"Silent ticket: {step.template} not sent",
+                )
+                return [
+                    c.marker(
+                        "message.suppressed",
+                        at,
+                        f"Customer message '{step.template}' suppressed (silent)",
+                        None,
+                        {"template": step.template},
+                    )
+                ]
             kind = "chatwoot.message" if do == "message" else "chatwoot.note"
-            c.log(at, pending.source, kind, target, summary or f"{'Message' if do == 'message' else 'Note'}: {step.template}")
-            return [c.action(kind, at, summary or f"{'Public message' if do == 'message' else 'Private note'}: "
-                             f"{step.template}", target, {"content": content, "template": step.template}, key=key)]
+            c.log(
+                at,
+                pending.source,
+                kind,
+                target,
+                summary or f"{'Message' if do == 'message' else 'Note'}: {step.template}",
+            )
+            return [
+                c.action(
+                    kind,
+                    at,
+                    summary
+                    or f"{'Public message' if do == 'message' else 'Private note'}: "
+                    f"{step.template}",
+                    target,
+                    {"content": content, "template": step.template},
+                    key=key,
+                )
+            ]
         if do == "status":
             c.log(at, pending.source, "chatwoot.status", None, f"Status {step.status}")
-            return [c.action("chatwoot.status", at, summary or f"Set Chatwoot status {step.status}", None,
-                             {"status": step.status}, key=key)]
+            return [
+                c.action(
+                    "chatwoot.status",
+                    at,
+                    summary or f"Set Chatwoot status {step.status}",
+                    None,
+                    {"status": step.status},
+                    key=key,
+                )
+            ]
         if do == "stage":
             return self.lifecycle.set_stage(step.stage, at, pending.source)
         if do == "level":
@@ -93,17 +167,34 @@ class StepRunner:
                 return []
             s.level = step.level
             name = c.policy.levels.get(step.level, "")
-            c.log(at, pending.source, "level", target, f"Escalation level {step.level} {name}".strip())
-            actions = [c.marker("ticket.level", at, f"Escalation level {step.level} {name}".strip(), target,
-                                {"level": step.level, "name": name})]
+            c.log(
+                at, pending.source, "level", target, f"Escalation level {step.level} {name}".strip()
+            )
+            actions = [
+                c.marker(
+                    "ticket.level",
+                    at,
+                    f"Escalation level {step.level} {name}".strip(),
+                    target,
+                    {"level": step.level, "name": name},
+                )
+            ]
             return actions + c.reactor.emit("level_changed", at, {"level": step.level})
         if do == "handoff":
             return self._handoff(pending, target, ctx)
         if do == "audit":
             row = {k: render(v, ctx) if isinstance(v, str) else v for k, v in step.fields.items()}
             row.update({"by_agent": row.get("by_agent") or extra.get("by") or s.owner})
-            return [c.action(f"audit.{step.table}", at, summary or f"Audit row: {step.table}", target,
-                             {"row": row, "context": jsonable(extra)}, key=key)]
+            return [
+                c.action(
+                    f"audit.{step.table}",
+                    at,
+                    summary or f"Audit row: {step.table}",
+                    target,
+                    {"row": row, "context": jsonable(extra)},
+                    key=key,
+                )
+            ]
         if do == "close":
             return self.lifecycle.close(at, pending.source)
         if do == "reopen":
@@ -116,10 +207,22 @@ class StepRunner:
         if do == "emit":
             return c.reactor.emit(step.event, at, extra)
         if do == "count_recent_level":
-            return [c.action("query.recent_level", at, summary or f"Count level-{step.level} escalations in the last "
-                             f"{human_duration(step.window)}", None,
-                             {"level": step.level, "window_seconds": step.window.total_seconds(),
-                              "policy": c.policy.name}, key=key)]
+            return [
+                c.action(
+                    "query.recent_level",
+                    at,
+                    summary
+                    or f"Count level-{step.level} escalations in the last "
+                    f"{human_duration(step.window)}",
+                    None,
+                    {
+                        "level": step.level,
+                        "window_seconds": step.window.total_seconds(),
+                        "policy": c.policy.name,
+                    },
+                    key=key,
+                )
+            ]
         raise AssertionError(f"unhandled step {do}")
 
     def _handoff(self, pending: PendingStep, target: str | None, ctx: dict) -> list[Action]:
@@ -134,6 +237,14 @@ class StepRunner:
         try:
             payload = validate_payload(step.handoff, spec, fields, payload_context(c))
         except PayloadError as exc:
-            c.log(at, pending.source, "handoff.skipped", to, f"Handoff {step.handoff} not started: {exc}")
+            c.log(
+                at,
+                pending.source,
+                "handoff.skipped",
+                to,
+                f"Handoff {step.handoff} not started: {exc}",
+            )
             return []
-        return self.handoffs.start(step.handoff, to, reason, payload, "ticketflow", at, pending.source)
+        return self.handoffs.start(
+            step.handoff, to, reason, payload, "ticketflow", at, pending.source
+        )

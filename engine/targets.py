@@ -25,8 +25,9 @@ def coverage_owner(c: TicketContext, now: datetime) -> str:
     for rule in c.policy.coverage:
         if not holds(rule.when, facts):
             continue
-        if rule.calendar is not None and not business_time.is_open(c.policy.calendars[rule.calendar], now,
-                                                                     intake=True):
+        if rule.calendar is not None and not business_time.is_open(
+            c.policy.calendars[rule.calendar], now, intake=True
+        ):
             continue
         return rule.owner
     return c.policy.coverage[-1].owner  # the loader guarantees an unconditional fallback

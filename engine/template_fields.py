@@ -18,12 +18,18 @@ from engine.ticket_ids import short_id
 def payload_context(c: TicketContext) -> dict[str, Any]:
     """The values a handoff payload field can take from the ticket (`source:`)."""
     t = c.state.ticket
-    return {"conversation_id": t.conversation_id, "customer_id": c.state.facts.get("customer_id"),
-            "customer_name": t.contact.name, "vip": c.state.facts.get("vip"),
-            "founder_personal": c.state.facts.get("founder_personal"), "ticket_id": c.state.workflow_id,
-            "short_id": short_id(c.state.workflow_id), "urgency": c.state.facts.get("urgency"),
-            "summary": f"{t.contact.name or 'Customer'} — conversation {t.conversation_id}",
-            "customer_email": t.contact.email}
+    return {
+        "conversation_id": t.conversation_id,
+        "customer_id": c.state.facts.get("customer_id"),
+        "customer_name": t.contact.name,
+        "vip": c.state.facts.get("vip"),
+        "founder_personal": c.state.facts.get("founder_personal"),
+        "ticket_id": c.state.workflow_id,
+        "short_id": short_id(c.state.workflow_id),
+        "urgency": c.state.facts.get("urgency"),
+        "summary": f"{t.contact.name or 'Customer'} — conversation {t.conversation_id}",
+        "customer_email": t.contact.email,
+    }
 
 
 def template_context(c: TicketContext, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -31,24 +37,50 @@ def template_context(c: TicketContext, extra: dict[str, Any] | None = None) -> d
     s, t = c.state, c.state.ticket
     owner = c.policy.party(s.owner) if s.owner else None
     ctx: dict[str, Any] = {
-        "first_name": t.contact.first_name, "customer_name": t.contact.name or "the customer",
-        "customer_email": t.contact.email, "ticket_id": s.workflow_id, "short_id": short_id(s.workflow_id),
-        "conversation_id": t.conversation_id, "owner_name": owner.name if owner else s.owner,
-        "owner_first_name": owner.first_name if owner else s.owner, "stage": s.stage,
-        "severity": s.facts.get("severity"), "priority": s.facts.get("priority"),
-        "urgency": s.facts.get("urgency"), "category": s.facts.get("category"),
-        "ask_type": s.facts.get("ask_type"), "issue_type": s.facts.get("issue_type"), "level": s.level,
+        "first_name": t.contact.first_name,
+        "customer_name": t.contact.name or "the customer",
+        "customer_email": t.contact.email,
+        "ticket_id": s.workflow_id,
+        "short_id": short_id(s.workflow_id),
+        "conversation_id": t.conversation_id,
+        "owner_name": owner.name if owner else s.owner,
+        "owner_first_name": owner.first_name if owner else s.owner,
+        "stage": s.stage,
+        "severity": s.facts.get("severity"),
+        "priority": s.facts.get("priority"),
+        "urgency": s.facts.get("urgency"),
+        "category": s.facts.get("category"),
+        "ask_type": s.facts.get("ask_type"),
+        "issue_type": s.facts.get("issue_type"),
+        "level": s.level,
         "level_name": c.policy.levels.get(s.level, ""),
         "resolution": s.resolution,
     }
     extra = extra or {}
     target = extra.get("target") or s.facts.get("escalated_to")
     tp = c.policy.party(target) if target else None
-    ctx.update({"target": target, "expert": tp.first_name if tp else target, "expert_name": tp.name if tp else target,
-                "team": tp.name if tp else target})
+    ctx.update(
+        {
+            "target": target,
+            "expert": tp.first_name if tp else target,
+            "expert_name": tp.name if tp else target,
+            "team": tp.name if tp else target,
+        }
+    )
     ctx["timeframe"] = s.facts.get("timeframe")  # a pack may set it per priority/urgency
-    for key in ("reason", "timeframe", "clock", "deadline", "issue", "attempted", "impact", "summary",
-                "handoff_title", "payload", "by"):
+    for key in (
+        "reason",
+        "timeframe",
+        "clock",
+        "deadline",
+        "issue",
+        "attempted",
+        "impact",
+        "summary",
+        "handoff_title",
+        "payload",
+        "by",
+    ):
         if extra.get(key) is not None:
             ctx[key] = extra[key]
     ctx.setdefault("summary", f"{t.contact.name or 'Customer'} — conversation {t.conversation_id}")

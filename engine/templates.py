@@ -61,8 +61,10 @@ def fields_of(template: str) -> list[str]:
 def check_template(template: str) -> None:
     unknown = [f for f in fields_of(template) if f not in FIELDS]
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join('{' + u + '}' for u in unknown)}; "
-                         f"known: {', '.join(sorted(FIELDS))}")
+        raise ValueError(
+            f"unknown field(s) {', '.join('{' + u + '}' for u in unknown)}; "
+            f"known: {', '.join(sorted(FIELDS))}"
+        )
 
 
 class _Safe(dict):
@@ -72,4 +74,6 @@ class _Safe(dict):
 
 def render(template: str, context: Mapping[str, object]) -> str:
     """Fill a (load-time checked) template; an empty value renders as ''."""
-    return string.Formatter().vformat(template, (), _Safe({k: "" if v is None else v for k, v in context.items()}))
+    return string.Formatter().vformat(
+        template, (), _Safe({k: "" if v is None else v for k, v in context.items()})
+    )

@@ -35,19 +35,25 @@ class TicketHandoffs:
 
     # ------------------------------------------------------------ validation
 
-    def check_escalation(self, target: str | None, reason: str, payload: dict[str, Any]) -> tuple[str, str, dict]:
+    def check_escalation(
+        self, target: str | None, reason: str, payload: dict[str, Any]
+    ) -> tuple[str, str, dict]:
         """The handoff, target and clean payload of an escalation; Rejected saying what is wrong."""
         c = self.ctx
         if c.state.stage in ("resolved", "closed"):
             raise Rejected(f"cannot escalate a {c.state.stage} ticket")
         route = c.policy.escalations.get(reason)
         if route is None:
-            raise Rejected(f"unknown escalation reason {reason!r}; known: {', '.join(sorted(c.policy.escalations))}")
+            raise Rejected(
+                f"unknown escalation reason {reason!r}; known: {', '.join(sorted(c.policy.escalations))}"
+            )
         spec = c.policy.handoffs[route.handoff]
         target = target or route.target
         c.check_party(target)
         if target not in spec.to:
-            raise Rejected(f"{reason!r} escalates to {', '.join(spec.to)} (handoff {route.handoff!r}), not {target!r}")
+            raise Rejected(
+                f"{reason!r} escalates to {', '.join(spec.to)} (handoff {route.handoff!r}), not {target!r}"
+            )
         given = dict(payload)
         if spec.reason_field:
             given.setdefault(spec.reason_field, reason)
@@ -62,22 +68,35 @@ class TicketHandoffs:
         h = self.open_handoff(handoff)
         spec = self.ctx.policy.handoffs[h.name]
         if ok and spec.success == "decision" and decision not in spec.decisions:
-            raise Rejected(f"handoff {h.name!r} needs a decision, one of: {', '.join(spec.decisions)}")
+            raise Rejected(
+                f"handoff {h.name!r} needs a decision, one of: {', '.join(spec.decisions)}"
+            )
         if ok and spec.success == "acknowledged" and decision is not None:
             raise Rejected(f"handoff {h.name!r} is acknowledged, not decided")
         return h
 
     def open_handoff(self, name: str | None = None) -> HandoffState:
-        candidates = [h for h in self.ctx.state.handoffs.values()
-                      if h.status in ("open", "failed") and (name is None or h.name == name or h.id == name)]
+        candidates = [
+            h
+            for h in self.ctx.state.handoffs.values()
+            if h.status in ("open", "failed") and (name is None or h.name == name or h.id == name)
+        ]
         if not candidates:
             raise Rejected("no open handoff" + (f" named {name!r}" if name else ""))
         return candidates[-1]
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, name: str, target: str, reason: str | None, payload: dict[str, Any], by: str,
-              now: datetime, source: str) -> list[Action]:
+    def start(
+        self,
+        name: str,
+        target: str,
+        reason: str | None,
+        payload: dict[str, Any],
+        by: str,
+        now: datetime,
+        source: str,
+    ) -> list[Action]:
         c = self.ctx
         spec = c.policy.handoffs[name]
         s = c.state
@@ -85,44 +104,115 @@ class TicketHandoffs:
         hid = f"{c.key_base}:handoff:{name}:{n}"
         cal = c.policy.calendars.get(spec.calendar) if spec.calendar else None
         deadline = business_time.add_business(cal, now, spec.timeout) if cal else now + spec.timeout
-        s.handoffs[hid] = HandoffState(id=hid, name=name, title=spec.title, target=target, reason=reason,
-                                       started_at=now, deadline=deadline, payload=payload)
+        s.handoffs[hid] = HandoffState(
+            id=hid,
+            name=name,
+            title=spec.title,
+            target=target,
+            reason=reason,
+            started_at=now,
+            deadline=deadline,
+            payload=payload,
+        )
         s.facts.update({"escalated": True, "escalated_to": target, "last_handoff": name})
-        stage_actions = self.lifecycle.event_stage("escalated", now, source) \
-            if s.stage not in ("resolved", "closed") and "escalated" in c.policy.stages else []
+        stage_actions = (
+            self.lifecycle.event_stage("escalated", now, source)
+            if s.stage not in ("resolved", "closed") and "escalated" in c.policy.stages
+            else []
+        )
         c.log(now, source, "handoff.started", target, f"{spec.title} → {c.name(target)}")
-        context = {"handoff": name, "target": target, "reason": reason, "by": by,
-                   "timeframe": human_duration(spec.timeout) + (" business" if cal else ""),
-                   "issue": payload.get("issue_summary") or payload.get("issue") or payload.get("ask"),
-                   "attempted": payload.get("alicia_already_tried") or payload.get("attempted"),
-                   "impact": payload.get("impact"), "handoff_title": spec.title, "payload": payload_text(payload)}
+        context = {
+            "handoff": name,
+            "target": target,
+            "reason": reason,
+            "by": by,
+            "timeframe": human_duration(spec.timeout) + (" business" if cal else ""),
+            "issue": payload.get("issue_summary") or payload.get("issue") or payload.get("ask"),
+            "attempted": payload.get("alicia_already_tried") or payload.get("attempted"),
+            "impact": payload.get("impact"),
+            "handoff_title": spec.title,
+            "payload": payload_text(payload),
+        }
         if c.sop_orders and spec.on_start:
             # The target hears of it now (assign, label, brief, page), not when it times out.
-            self.ladder.schedule(spec.on_start, f"handoff:{hid}", f"handoff:{name}:{n}:start", now, s.owner, context)
+            self.ladder.schedule(
+                spec.on_start, f"handoff:{hid}", f"handoff:{name}:{n}:start", now, s.owner, context
+            )
         actions = stage_actions + [
-            c.marker("handoff.started", now, f"{spec.title}: {c.name(by)} → {c.name(target)}", target,
-                     {"handoff_id": hid, "handoff": name, "reason": reason, "payload": payload,
-                      "deadline": deadline.isoformat()}),
-            c.action("handoff.start", now, f"Start handoff {spec.title} → {c.name(target)}", target, {
-                "handoff_id": hid, "name": name, "target": target, "reason": reason, "payload": payload,
-                "by": by, "started_at": now.isoformat(), "deadline": deadline.isoformat(),
-                "context": jsonable(template_context(c, context)), "facts": jsonable(c.facts()),
-                "owner": s.owner})]
+            c.marker(
+                "handoff.started",
+                now,
+                f"{spec.title}: {c.name(by)} → {c.name(target)}",
+                target,
+                {
+                    "handoff_id": hid,
+                    "handoff": name,
+                    "reason": reason,
+                    "payload": payload,
+                    "deadline": deadline.isoformat(),
+                },
+            ),
+            c.action(
+                "handoff.start",
+                now,
+                f"Start handoff {spec.title} → {c.name(target)}",
+                target,
+                {
+                    "handoff_id": hid,
+                    "name": name,
+                    "target": target,
+                    "reason": reason,
+                    "payload": payload,
+                    "by": by,
+                    "started_at": now.isoformat(),
+                    "deadline": deadline.isoformat(),
+                    "context": jsonable(template_context(c, context)),
+                    "facts": jsonable(c.facts()),
+                    "owner": s.owner,
+                },
+            ),
+        ]
         return actions + c.reactor.emit("escalated", now, context)
 
-    def forward_response(self, by: str, decision: str | None, founder_action: str | None, ok: bool,
-                         handoff: str | None, now: datetime) -> list[Action]:
+    def forward_response(
+        self,
+        by: str,
+        decision: str | None,
+        founder_action: str | None,
+        ok: bool,
+        handoff: str | None,
+        now: datetime,
+    ) -> list[Action]:
         """Forward an acknowledgement / decision / explicit failure to the open handoff."""
         c = self.ctx
         h = self.check_response(decision, ok, handoff)
-        return [c.action("handoff.signal", now, f"Handoff {h.title}: {'response' if ok else 'failure'} from "
-                         f"{c.name(by)}", h.target, {
-                             "handoff_id": h.id, "by": by, "ok": ok, "decision": decision,
-                             "founder_action": founder_action})]
+        return [
+            c.action(
+                "handoff.signal",
+                now,
+                f"Handoff {h.title}: {'response' if ok else 'failure'} from {c.name(by)}",
+                h.target,
+                {
+                    "handoff_id": h.id,
+                    "by": by,
+                    "ok": ok,
+                    "decision": decision,
+                    "founder_action": founder_action,
+                },
+            )
+        ]
 
-    def apply_result(self, handoff_id: str, outcome: str, by: str | None, decision: str | None,
-                     founder_action: str | None, new_owner: str | None, ladder: list[LadderEntry],
-                     now: datetime) -> list[Action]:
+    def apply_result(
+        self,
+        handoff_id: str,
+        outcome: str,
+        by: str | None,
+        decision: str | None,
+        founder_action: str | None,
+        new_owner: str | None,
+        ladder: list[LadderEntry],
+        now: datetime,
+    ) -> list[Action]:
         """The handoff workflow reports how it ended (or a late acknowledgement)."""
         c, s = self.ctx, self.ctx.state
         h = s.handoffs.get(handoff_id)
@@ -130,8 +220,14 @@ class TicketHandoffs:
             raise Rejected(f"unknown handoff {handoff_id!r}")
         s.ladder.extend(ladder)
         c.trim()
-        context = {"handoff": h.name, "target": h.target, "reason": h.reason, "by": by, "decision": decision,
-                   "founder_action": founder_action}
+        context = {
+            "handoff": h.name,
+            "target": h.target,
+            "reason": h.reason,
+            "by": by,
+            "decision": decision,
+            "founder_action": founder_action,
+        }
         actions: list[Action] = []
         if new_owner and new_owner != s.owner:
             s.previous_owner, s.owner = s.owner, new_owner
@@ -139,15 +235,34 @@ class TicketHandoffs:
             if h.status == "failed":
                 return actions  # a progress report (e.g. the secondary was paged)
             h.status = "failed"
-            actions.append(c.marker("handoff.failed", now, f"{h.title} to {c.name(h.target)} failed",
-                                    h.target, {"handoff_id": h.id, "new_owner": new_owner}))
+            actions.append(
+                c.marker(
+                    "handoff.failed",
+                    now,
+                    f"{h.title} to {c.name(h.target)} failed",
+                    h.target,
+                    {"handoff_id": h.id, "new_owner": new_owner},
+                )
+            )
             actions += c.reactor.emit("handoff_failed", now, context)
         elif outcome in ("acknowledged", "decided"):
             h.status, h.by, h.decision, h.founder_action = outcome, by, decision, founder_action  # type: ignore[assignment]
             detail = f"decision {decision}" if outcome == "decided" else "acknowledged"
-            actions.append(c.marker("handoff.completed", now, f"{h.title}: {detail} by {c.name(by)}", by,
-                                    {"handoff_id": h.id, "outcome": outcome, "decision": decision,
-                                     "founder_action": founder_action}))
-            actions += c.reactor.emit("handoff_decided" if outcome == "decided" else "handoff_acknowledged", now,
-                                      context)
+            actions.append(
+                c.marker(
+                    "handoff.completed",
+                    now,
+                    f"{h.title}: {detail} by {c.name(by)}",
+                    by,
+                    {
+                        "handoff_id": h.id,
+                        "outcome": outcome,
+                        "decision": decision,
+                        "founder_action": founder_action,
+                    },
+                )
+            )
+            actions += c.reactor.emit(
+                "handoff_decided" if outcome == "decided" else "handoff_acknowledged", now, context
+            )
         return actions

@@ -28,5 +28,7 @@ def customer_uuid(ticket: Ticket) -> str:
             return str(uuid.UUID(ticket.contact.customer_id))
         except ValueError:
             pass
-    basis = f"{ticket.account_id}:{ticket.contact.id or ticket.contact.email or ticket.conversation_id}"
+    basis = (
+        f"{ticket.account_id}:{ticket.contact.id or ticket.contact.email or ticket.conversation_id}"
+    )
     return str(uuid.uuid5(_NS, basis))

@@ -19,7 +19,9 @@ def _yaml12_booleans(loader: type) -> type:
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
     }
     loader.add_implicit_resolver(
-        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
     )
     return loader
 
@@ -31,8 +33,11 @@ class PackLoader(yaml.SafeLoader):
 
 # libyaml's parser (about 9x faster on a pack) with the same resolver; the
 # pure-Python loader where PyYAML was built without libyaml.
-FastPackLoader: type = _yaml12_booleans(type("FastPackLoader", (yaml.CSafeLoader,), {})) \
-    if hasattr(yaml, "CSafeLoader") else PackLoader
+FastPackLoader: type = (
+    _yaml12_booleans(type("FastPackLoader", (yaml.CSafeLoader,), {}))
+    if hasattr(yaml, "CSafeLoader")
+    else PackLoader
+)
 
 
 def load_yaml(text: str) -> Any:

@@ -52,7 +52,10 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                        checksum   TEXT NOT NULL,
                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"""
             )
-            done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+            done = {
+                r["version"]: r["checksum"]
+                for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+            }
             for m in discover(directory):
                 if m.version in done:
                     if done[m.version] != m.checksum:
@@ -61,7 +64,9 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 async with conn.transaction():
                     await conn.execute(m.sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", m.version, m.checksum
+                        "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+                        m.version,
+                        m.checksum,
                     )
                 applied_now.append(m.version)
                 log.info("migration applied", version=m.version)

@@ -49,17 +49,40 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 def search_attribute_type(key) -> str:
     """The CLI's name for a search attribute key's type."""
-    return {"KEYWORD": "Keyword", "BOOL": "Bool", "INT": "Int", "TEXT": "Text", "DOUBLE": "Double",
-            "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList"}[key.indexed_value_type.name]
+    return {
+        "KEYWORD": "Keyword",
+        "BOOL": "Bool",
+        "INT": "Int",
+        "TEXT": "Text",
+        "DOUBLE": "Double",
+        "DATETIME": "Datetime",
+        "KEYWORD_LIST": "KeywordList",
+    }[key.indexed_value_type.name]
 
 
-def dev_server_argv(*, ip: str, port: int, db_file: Path | None = None, ui_port: int | None = None,
-                    namespaces: tuple[str, ...] = (), log_level: str = "warn",
-                    extra: tuple[str, ...] = ()) -> list[str]:
+def dev_server_argv(
+    *,
+    ip: str,
+    port: int,
+    db_file: Path | None = None,
+    ui_port: int | None = None,
+    namespaces: tuple[str, ...] = (),
+    log_level: str = "warn",
+    extra: tuple[str, ...] = (),
+) -> list[str]:
     """`temporal server start-dev …` with ticketflow's search attributes.
     `db_file` None keeps state in memory; `ui_port` None runs headless."""
-    argv = [str(venv_binary("temporal")), "server", "start-dev", "--ip", ip, "--port", str(port),
-            "--log-level", log_level]
+    argv = [
+        str(venv_binary("temporal")),
+        "server",
+        "start-dev",
+        "--ip",
+        ip,
+        "--port",
+        str(port),
+        "--log-level",
+        log_level,
+    ]
     if db_file is not None:
         argv += ["--db-filename", str(db_file)]
         for pragma in SQLITE_PRAGMAS:
@@ -97,8 +120,16 @@ def _port_number(ip: str) -> int:
         return sock.getsockname()[1]
 
 
-async def start_dev_server(*, ip: str, log_path: Path, port: int = 0, ui_port: int | None = None,
-                           attempts: int = 5, timeout: float = 60.0, **options) -> RunningDevServer:
+async def start_dev_server(
+    *,
+    ip: str,
+    log_path: Path,
+    port: int = 0,
+    ui_port: int | None = None,
+    attempts: int = 5,
+    timeout: float = 60.0,
+    **options,
+) -> RunningDevServer:
     """Start the dev server (`dev_server_argv` with `options`) and wait until
     it has bound its ports. `port` or `ui_port` 0: any free port; `ui_port`
     None: headless. Its output goes to `log_path`. A start that fails on an
@@ -110,8 +141,9 @@ async def start_dev_server(*, ip: str, log_path: Path, port: int = 0, ui_port: i
         chosen = port or _port_number(ip)
         chosen_ui = _port_number(ip) if ui_port == 0 else ui_port
         offset = log_path.stat().st_size if log_path.exists() else 0
-        proc = await processes.spawn(*dev_server_argv(ip=ip, port=chosen, ui_port=chosen_ui, **options),
-                                     log_path=log_path)
+        proc = await processes.spawn(
+            *dev_server_argv(ip=ip, port=chosen, ui_port=chosen_ui, **options), log_path=log_path
+        )
         try:
             await _until_bound(proc, log_path, offset, timeout)
             return RunningDevServer(proc, ip, chosen, chosen_ui)
@@ -119,14 +151,20 @@ async def start_dev_server(*, ip: str, log_path: Path, port: int = 0, ui_port: i
             await processes.terminate(proc, "temporal")
             if attempt >= attempts or any(f"port {n}:" in str(exc) for n in (port, ui_port) if n):
                 raise  # out of attempts, or a port given by number is taken: no fresh number helps
-            log.info("temporal dev server: an address was taken, starting again", error=str(exc), attempt=attempt)
+            log.info(
+                "temporal dev server: an address was taken, starting again",
+                error=str(exc),
+                attempt=attempt,
+            )
             attempt += 1
         except BaseException:
             await processes.terminate(proc, "temporal")
             raise
 
 
-async def _until_bound(proc: asyncio.subprocess.Process, log_path: Path, offset: int, timeout: float) -> None:
+async def _until_bound(
+    proc: asyncio.subprocess.Process, log_path: Path, offset: int, timeout: float
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -140,7 +178,9 @@ async def _until_bound(proc: asyncio.subprocess.Process, log_path: Path, offset:
             error = next((line for line in output.splitlines() if ADDRESS_IN_USE in line), None)
             if error:
                 raise PortInUse(f"temporal dev server: {error.strip()}")
-            raise RuntimeError(f"temporal dev server exited with code {proc.returncode}: {output[-2000:].strip()}")
+            raise RuntimeError(
+                f"temporal dev server exited with code {proc.returncode}: {output[-2000:].strip()}"
+            )
         if loop.time() > deadline:
             raise RuntimeError(f"temporal dev server not up after {timeout:.0f}s; see {log_path}")
         await asyncio.sleep(0.05)

@@ -39,7 +39,9 @@ def _stamp(value) -> datetime | None:
     if not value:
         return None
     if isinstance(value, dict):
-        return datetime.fromtimestamp(int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9, timezone.utc)
+        return datetime.fromtimestamp(
+            int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9, timezone.utc
+        )
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
@@ -50,8 +52,13 @@ def _local(ev: HistoryEvent) -> ActivityCall:
     scheduled = data.get("original_schedule_time") or data.get("originalScheduleTime")
     failed = attrs.HasField("failure")
     return ActivityCall(
-        activity_type=data.get("activity_type") or data.get("activityType", ""), attempt=int(data.get("attempt", 1)),
-        local=True, scheduled_at=_stamp(scheduled), completed_at=None if failed else _stamp(completed), failed=failed)
+        activity_type=data.get("activity_type") or data.get("activityType", ""),
+        attempt=int(data.get("attempt", 1)),
+        local=True,
+        scheduled_at=_stamp(scheduled),
+        completed_at=None if failed else _stamp(completed),
+        failed=failed,
+    )
 
 
 def activity_calls(events: list[HistoryEvent]) -> list[ActivityCall]:
@@ -67,19 +74,36 @@ def activity_calls(events: list[HistoryEvent]) -> list[ActivityCall]:
         elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started[ev.event_id] = ev
         elif ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            ended[ev.activity_task_completed_event_attributes.started_event_id] = (event_time(ev), False)
-        elif ev.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
-            attrs = ev.activity_task_failed_event_attributes \
-                if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED else ev.activity_task_timed_out_event_attributes
+            ended[ev.activity_task_completed_event_attributes.started_event_id] = (
+                event_time(ev),
+                False,
+            )
+        elif ev.event_type in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        ):
+            attrs = (
+                ev.activity_task_failed_event_attributes
+                if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+                else ev.activity_task_timed_out_event_attributes
+            )
             ended[attrs.started_event_id] = (None, True)
-        elif ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED \
-                and ev.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
+        elif (
+            ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and ev.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
             calls.append(_local(ev))
     for sid, ev in started.items():
         sched = scheduled[ev.activity_task_started_event_attributes.scheduled_event_id]
         completed, failed = ended.get(sid, (None, False))
-        calls.append(ActivityCall(
-            activity_type=sched.activity_task_scheduled_event_attributes.activity_type.name,
-            attempt=ev.activity_task_started_event_attributes.attempt, local=False,
-            scheduled_at=event_time(sched), completed_at=completed, failed=failed))
+        calls.append(
+            ActivityCall(
+                activity_type=sched.activity_task_scheduled_event_attributes.activity_type.name,
+                attempt=ev.activity_task_started_event_attributes.attempt,
+                local=False,
+                scheduled_at=event_time(sched),
+                completed_at=completed,
+                failed=failed,
+            )
+        )
     return calls

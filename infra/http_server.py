@@ -28,13 +28,17 @@ def listen(host: str, port: int = 0, what: str = "") -> socket.socket:
     PortInUse error (e.g. the command-line option that set it)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port left in TIME_WAIT is free
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as uvicorn: a port left in TIME_WAIT is free
         sock.bind((host, port))
         sock.listen(2048)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise PortInUse(f"{what + ': ' if what else ''}{host}:{port} is already in use") from None
+            raise PortInUse(
+                f"{what + ': ' if what else ''}{host}:{port} is already in use"
+            ) from None
         raise
     return sock
 
@@ -53,13 +57,16 @@ class InProcessServer:
     socket from `listen()`); `await start()` returns once the server accepts
     connections; `await stop()` shuts it down and frees the port."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self, app, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+    ) -> None:
         self.host = host
         self._sock = sock if sock is not None else listen(host, port)
         self.port = self._sock.getsockname()[1]
         self._server = _QuietServer(
-            uvicorn.Config(app, host=host, port=self.port, log_config=None, access_log=False,
-                           lifespan="off")
+            uvicorn.Config(
+                app, host=host, port=self.port, log_config=None, access_log=False, lifespan="off"
+            )
         )
         self._task: asyncio.Task | None = None
 

@@ -12,7 +12,9 @@ import sys
 
 import structlog
 
-_SECRET_KEY = re.compile(r"(token|secret|password|routing_key|api_key|authorization|signature)", re.I)
+_SECRET_KEY = re.compile(
+    r"(token|secret|password|routing_key|api_key|authorization|signature)", re.I
+)
 
 
 def _redact(_logger: object, _name: str, event: dict) -> dict:
@@ -85,4 +87,5 @@ def configure_temporal_runtime(level: str = "WARN", metrics_address: str | None 
     install_runtime(level, metrics_address)
     # The time-skipping server lacks a capability the core warns about on every worker start.
     logging.getLogger("temporalio.core").addFilter(
-        lambda record: "activity_failure_include_heartbeat" not in record.getMessage())
+        lambda record: "activity_failure_include_heartbeat" not in record.getMessage()
+    )

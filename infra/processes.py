@@ -30,14 +30,22 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-async def spawn(*argv: str, log_path=None, env: dict[str, str] | None = None,
-                inherit_output: bool = False) -> asyncio.subprocess.Process:
+async def spawn(
+    *argv: str, log_path=None, env: dict[str, str] | None = None, inherit_output: bool = False
+) -> asyncio.subprocess.Process:
     """`inherit_output`: the child writes to this process's stdout/stderr (else log_path or nowhere)."""
-    out = open(log_path, "ab") if log_path else None if inherit_output else asyncio.subprocess.DEVNULL
+    out = (
+        open(log_path, "ab") if log_path else None if inherit_output else asyncio.subprocess.DEVNULL
+    )
     try:
         return await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     finally:
         if log_path:
@@ -63,8 +71,11 @@ def listening_ports(pid: int) -> set[int] | None:
     if not Path("/proc/self/net/tcp").exists():
         return None
     try:
-        inodes = {link[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
-                  if (link := _readlink(f"/proc/{pid}/fd/{fd}")).startswith("socket:[")}
+        inodes = {
+            link[8:-1]
+            for fd in os.listdir(f"/proc/{pid}/fd")
+            if (link := _readlink(f"/proc/{pid}/fd/{fd}")).startswith("socket:[")
+        }
     except OSError:  # gone already
         return set()
     ports: set[int] = set()
@@ -87,8 +98,9 @@ def _readlink(path: str) -> str:
         return ""
 
 
-async def wait_listening(proc: asyncio.subprocess.Process, name: str, port: int = 0,
-                         timeout: float = 60.0) -> int:
+async def wait_listening(
+    proc: asyncio.subprocess.Process, name: str, port: int = 0, timeout: float = 60.0
+) -> int:
     """Wait until child `proc` listens on `port`, and return the port; with
     port 0 (the child was told 0 and the OS picked), the one port it listens
     on. RuntimeError if the child exits first (e.g. its port was taken) or
@@ -98,17 +110,23 @@ async def wait_listening(proc: asyncio.subprocess.Process, name: str, port: int 
     wanted = f"port {port}" if port else "a port"
     while True:
         if proc.returncode is not None:
-            raise RuntimeError(f"{name} exited with code {proc.returncode} before it listened on {wanted} "
-                               "(see its output)")
+            raise RuntimeError(
+                f"{name} exited with code {proc.returncode} before it listened on {wanted} "
+                "(see its output)"
+            )
         ports = listening_ports(proc.pid)
         if ports is None:  # cannot tell: trust a number, refuse to guess one
             if port:
                 return port
-            raise RuntimeError(f"{name}: reading back the port it chose needs /proc (Linux); give it a port")
+            raise RuntimeError(
+                f"{name}: reading back the port it chose needs /proc (Linux); give it a port"
+            )
         if port in ports or (not port and len(ports) == 1):
             return port or ports.pop()
         if not port and len(ports) > 1:
-            raise RuntimeError(f"{name} listens on {sorted(ports)}: cannot tell which port it was given")
+            raise RuntimeError(
+                f"{name} listens on {sorted(ports)}: cannot tell which port it was given"
+            )
         if loop.time() > deadline:
             raise RuntimeError(f"{name} not listening on {wanted} after {timeout:.0f}s")
         await asyncio.sleep(0.05)

@@ -6,9 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
-                               ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec,
-                               ScheduleUpdate, ScheduleUpdateInput)
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 
 from infra.settings import Settings
 from models.reconcile import ReconcileInput
@@ -31,8 +40,13 @@ async def ensure_reconcile_schedule(client: Client, settings: Settings) -> str |
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             ReconcileWorkflow.run,
-            ReconcileInput(account_id=settings.chatwoot_account_id, lookback_seconds=max(every.total_seconds() * 6, 3600)),
-            id=f"{sid}-run", task_queue=settings.temporal_task_queue),
+            ReconcileInput(
+                account_id=settings.chatwoot_account_id,
+                lookback_seconds=max(every.total_seconds() * 6, 3600),
+            ),
+            id=f"{sid}-run",
+            task_queue=settings.temporal_task_queue,
+        ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
@@ -40,7 +54,9 @@ async def ensure_reconcile_schedule(client: Client, settings: Settings) -> str |
         await client.create_schedule(sid, schedule)
         log.info("reconciliation schedule created", schedule_id=sid, every=str(every))
     except ScheduleAlreadyRunningError:
+
         async def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)
+
         await client.get_schedule_handle(sid).update(update)
     return sid

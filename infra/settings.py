@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     bridge_host: str = "127.0.0.1"
     bridge_port: int = Field(default=8080, ge=0, le=65535)
     webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
-    reconcile_every_seconds: int = Field(default=300, ge=30)  # the reconciliation schedule's interval
+    reconcile_every_seconds: int = Field(
+        default=300, ge=30
+    )  # the reconciliation schedule's interval
     # host:port where `ticketflow worker` serves Prometheus metrics (the Temporal SDK's and
     # ticketflow's business metrics) at /metrics; unset or "off": none. `ticketflow dev` has its own flag.
     worker_metrics_address: str | None = None
@@ -131,7 +133,11 @@ class Settings(BaseSettings):
         return bool(self.pagerduty_routing_key or self.pagerduty_routing_keys)
 
     def policy_for_inbox(self, inbox_id: int | None) -> str:
-        return self.inbox_policies.get(inbox_id, self.default_policy) if inbox_id else self.default_policy
+        return (
+            self.inbox_policies.get(inbox_id, self.default_policy)
+            if inbox_id
+            else self.default_policy
+        )
 
     def routing_key_for(self, name: str | None) -> SecretStr | None:
         """The routing key a policy names (`routing_key: lola`), else the default key."""

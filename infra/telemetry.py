@@ -20,8 +20,14 @@ from __future__ import annotations
 import logging
 
 import structlog
-from temporalio.runtime import (LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig,
-                                TelemetryFilter)
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from workflows.metrics import BREACH_LATENESS, LATENESS_BUCKETS
 
@@ -38,13 +44,20 @@ def build_runtime(level: str = "WARN", metrics_address: str | None = None) -> Ru
     serving Prometheus metrics there."""
     metrics = None
     if metrics_address:
-        metrics = PrometheusConfig(bind_address=metrics_address,
-                                   histogram_bucket_overrides={BREACH_LATENESS: LATENESS_BUCKETS})
+        metrics = PrometheusConfig(
+            bind_address=metrics_address,
+            histogram_bucket_overrides={BREACH_LATENESS: LATENESS_BUCKETS},
+        )
     try:
-        return Runtime(telemetry=TelemetryConfig(
-            logging=LoggingConfig(filter=TelemetryFilter(core_level=level, other_level="ERROR"),
-                                  forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core"))),
-            metrics=metrics))
+        return Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level=level, other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                ),
+                metrics=metrics,
+            )
+        )
     except ValueError as exc:  # "Failed starting Prometheus exporter: Address already in use"
         raise MetricsUnavailable(f"cannot serve metrics on {metrics_address}: {exc}") from None
 
@@ -54,5 +67,7 @@ def install_runtime(level: str = "WARN", metrics_address: str | None = None) -> 
     runtime = build_runtime(level, metrics_address)
     Runtime.set_default(runtime, error_if_already_set=False)
     if metrics_address:
-        log.info("serving Temporal SDK and ticketflow metrics", url=f"http://{metrics_address}/metrics")
+        log.info(
+            "serving Temporal SDK and ticketflow metrics", url=f"http://{metrics_address}/metrics"
+        )
     return runtime

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -56,9 +59,11 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
     add them once with `tcld namespace search-attributes add` instead.
     """
     try:
-        existing = (await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )).custom_attributes
+        existing = (
+            await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=namespace)
+            )
+        ).custom_attributes
     except RPCError as err:
         if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list
             raise

@@ -59,7 +59,9 @@ class WorkerProcess:
 
     def __init__(self, settings: Settings, restart_delay: float = 1.0) -> None:
         self.env = settings_env(settings)
-        self.metrics_address = settings.worker_metrics_address  # port 0 until start() reads back the real one
+        self.metrics_address = (
+            settings.worker_metrics_address
+        )  # port 0 until start() reads back the real one
         self.restart_delay = restart_delay
         self.proc: asyncio.subprocess.Process | None = None
         self._stopping = False

@@ -52,8 +52,18 @@ ActionKind = Literal[
 ]
 
 MARKERS = {
-    "sla.breached", "handoff.started", "handoff.completed", "handoff.failed", "ticket.opened",
-    "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.stage", "ticket.level", "message.suppressed", "page.updated",
+    "sla.breached",
+    "handoff.started",
+    "handoff.completed",
+    "handoff.failed",
+    "ticket.opened",
+    "ticket.resolved",
+    "ticket.reopened",
+    "ticket.closed",
+    "ticket.stage",
+    "ticket.level",
+    "message.suppressed",
+    "page.updated",
     "ladder.missed",
 }
 

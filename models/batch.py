@@ -9,7 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from models.audit import AuditRowInput, TicketEventRow
-from models.chatwoot import AssignInput, MergeAttributesInput, PostMessageInput, SetStatusInput, UpdateLabelsInput
+from models.chatwoot import (
+    AssignInput,
+    MergeAttributesInput,
+    PostMessageInput,
+    SetStatusInput,
+    UpdateLabelsInput,
+)
 
 
 class ChatwootOp(BaseModel):

@@ -33,6 +33,8 @@ class CompactModel(BaseModel):
         shared = _ALL_FIELDS.get(cls)
         if shared is None:
             # extra="allow" would add undeclared names to the shared set: not supported.
-            assert cls.model_config.get("extra") != "allow", f"{cls.__name__}: CompactModel needs declared fields"
+            assert cls.model_config.get("extra") != "allow", (
+                f"{cls.__name__}: CompactModel needs declared fields"
+            )
             shared = _ALL_FIELDS[cls] = set(cls.model_fields)
         object.__setattr__(self, "__pydantic_fields_set__", shared)

@@ -60,6 +60,10 @@ def human_duration(delta: timedelta, approx: bool = False) -> str:
     if seconds >= 7 * 86400 and seconds % 86400 == 0 or approx and seconds >= 2 * 86400:
         parts = [(seconds // 86400, "day")]
     else:
-        parts = [(seconds // 3600, "hour"), (seconds % 3600 // 60, "minute"), (seconds % 60, "second")]
+        parts = [
+            (seconds // 3600, "hour"),
+            (seconds % 3600 // 60, "minute"),
+            (seconds % 60, "second"),
+        ]
     words = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n]
     return ("-" if delta.total_seconds() < 0 else "") + " ".join(words)

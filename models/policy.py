@@ -18,7 +18,15 @@ import re
 from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from models.durations import format_duration, parse_duration
 from models.timezones import zone
@@ -108,7 +116,7 @@ def _expand_weekdays(value: object) -> object:
             a, b = key.split("-", 1)
             if a not in WEEKDAYS or b not in WEEKDAYS:
                 raise ValueError(f"unknown weekday range {key!r}")
-            for d in WEEKDAYS[WEEKDAYS.index(a): WEEKDAYS.index(b) + 1]:
+            for d in WEEKDAYS[WEEKDAYS.index(a) : WEEKDAYS.index(b) + 1]:
                 out[d] = windows
         elif key in WEEKDAYS:
             out[key] = windows
@@ -138,11 +146,18 @@ class CalendarSpec(_Strict):
     """
 
     timezone: str = Field(description="An IANA zone: `America/Chicago`, `Europe/London`.")
-    weekly: Weekly = Field(description='Open windows by weekday: `{mon-fri: ["09:00-17:00"], sat: ["10:00-14:00"]}`.')
-    variants: list[CalendarVariant] = Field(default_factory=list, description="Other weekly hours between two dates.")
+    weekly: Weekly = Field(
+        description='Open windows by weekday: `{mon-fri: ["09:00-17:00"], sat: ["10:00-14:00"]}`.'
+    )
+    variants: list[CalendarVariant] = Field(
+        default_factory=list, description="Other weekly hours between two dates."
+    )
     holidays: list[date] = Field(default_factory=list, description="Closed all day (YYYY-MM-DD).")
-    cutoff: ClockTime | None = Field(None, description='Local time ("14:30") after which the calendar takes no new '
-                                     "tickets for intake, though it stays open for work.")
+    cutoff: ClockTime | None = Field(
+        None,
+        description='Local time ("14:30") after which the calendar takes no new '
+        "tickets for intake, though it stays open for work.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -156,12 +171,21 @@ class Party(_Strict):
 
     name: str = Field(description="The name people read: `Alicia Garrett`, `Tier 1 support`.")
     kind: Literal["person", "team"] = "person"
-    chatwoot_agent_id: int | None = Field(None, description="The Chatwoot agent to assign (a person).")
+    chatwoot_agent_id: int | None = Field(
+        None, description="The Chatwoot agent to assign (a person)."
+    )
     chatwoot_team_id: int | None = Field(None, description="The Chatwoot team to assign (a team).")
-    pagerduty: str | None = Field(None, description="The *name* of a routing key in settings "
-                                  "(PAGERDUTY_ROUTING_KEYS), never the key itself.")
-    backup: str | None = Field(None, description="Who covers when this party does not answer (a person or team id).")
-    calendar: str | None = Field(None, description="When this party works (a calendar id; coverage and display).")
+    pagerduty: str | None = Field(
+        None,
+        description="The *name* of a routing key in settings "
+        "(PAGERDUTY_ROUTING_KEYS), never the key itself.",
+    )
+    backup: str | None = Field(
+        None, description="Who covers when this party does not answer (a person or team id)."
+    )
+    calendar: str | None = Field(
+        None, description="When this party works (a calendar id; coverage and display)."
+    )
 
     @property
     def first_name(self) -> str:
@@ -180,16 +204,22 @@ class CoverageRule(_Strict):
     `calendar`, whose calendar is open for intake at that instant)."""
 
     owner: str = Field(description="The person or team id that owns the ticket.")
-    when: Condition = Field(default_factory=dict, description="Facts that must hold, e.g. `{vip: true}`.")
+    when: Condition = Field(
+        default_factory=dict, description="Facts that must hold, e.g. `{vip: true}`."
+    )
     calendar: str | None = Field(None, description="Only while this calendar is open for intake.")
 
 
 class DimensionValue(_Strict):
     """One value of a classification axis, and the facts it sets on the ticket."""
 
-    labels: list[str] = Field(default_factory=list, description="Chatwoot labels that select this value.")
-    facts: dict[str, Any] = Field(default_factory=dict, description="Facts this value sets, e.g. "
-                                  "`{priority: high, timeframe: 12 hours}`.")
+    labels: list[str] = Field(
+        default_factory=list, description="Chatwoot labels that select this value."
+    )
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Facts this value sets, e.g. `{priority: high, timeframe: 12 hours}`.",
+    )
     title: str | None = None
 
 
@@ -198,8 +228,12 @@ class Dimension(_Strict):
     from a conversation custom attribute, or a label `prefix + value`, or a
     label listed under a value; else `default`."""
 
-    attribute: str | None = Field(None, description="The Chatwoot conversation custom attribute to read.")
-    label_prefix: str | None = Field(None, description="Labels `<prefix><value>` select a value, e.g. `severity:`.")
+    attribute: str | None = Field(
+        None, description="The Chatwoot conversation custom attribute to read."
+    )
+    label_prefix: str | None = Field(
+        None, description="Labels `<prefix><value>` select a value, e.g. `severity:`."
+    )
     default: str | None = Field(None, description="The value when nothing selects one.")
     values: dict[str, DimensionValue]
 
@@ -227,14 +261,21 @@ StepAction = Literal[
 class Step(_Strict):
     """One action of a ladder or rule, `after` its trigger (breach, event)."""
 
-    do: StepAction = Field(description="What the step does: page, note, message, assign, level, handoff, close ...")
-    after: Duration = Field(timedelta(0), description="Delay after the trigger (breach, event): `30m`, `4h`.")
+    do: StepAction = Field(
+        description="What the step does: page, note, message, assign, level, handoff, close ..."
+    )
+    after: Duration = Field(
+        timedelta(0), description="Delay after the trigger (breach, event): `30m`, `4h`."
+    )
     when: Condition = Field(default_factory=dict, description="Run only if these facts hold then.")
     # `target` names a party, or: owner, backup (of the owner when the step was
     # triggered), backup2 (backup's backup), handoff_target, secondary (of the
     # handoff), previous_owner, coverage (whoever coverage gives the ticket now).
-    target: str | None = Field(None, description="A person or team id, or owner, backup, backup2, handoff_target, "
-                               "secondary, previous_owner, coverage.")
+    target: str | None = Field(
+        None,
+        description="A person or team id, or owner, backup, backup2, handoff_target, "
+        "secondary, previous_owner, coverage.",
+    )
     template: str | None = Field(None, description="A template id (note, message).")
     label: str | None = None
     status: Literal["open", "resolved", "pending", "snoozed"] | None = None
@@ -242,24 +283,62 @@ class Step(_Strict):
     level: int | None = None
     severity: Literal["critical", "error", "warning", "info"] = "critical"
     handoff: str | None = Field(None, description="The handoff id to start (do: handoff).")
-    reason: str | None = Field(None, description="The handoff reason, for handoffs started by a step.")
-    table: Literal["vip_concierge_action", "support_escalations", "founder_pull", "vip_flag_change",
-                   "decision_log"] | None = None
+    reason: str | None = Field(
+        None, description="The handoff reason, for handoffs started by a step."
+    )
+    table: (
+        Literal[
+            "vip_concierge_action",
+            "support_escalations",
+            "founder_pull",
+            "vip_flag_change",
+            "decision_log",
+        ]
+        | None
+    ) = None
     fields: dict[str, Any] = Field(default_factory=dict)
     event: EventName | None = Field(None, description="The event to raise (do: emit).")
     window: Duration | None = Field(None, description="count_recent_level: the look-back window.")
-    summary: str | None = Field(None, description="A summary for people (Temporal Web UI, page text).")
+    summary: str | None = Field(
+        None, description="A summary for people (Temporal Web UI, page text)."
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> "Step":
-        need = {
-            "page": ["target"], "assign": ["target"], "label": ["label"], "unlabel": ["label"],
-            "note": ["template"], "message": ["template"], "status": ["status"], "stage": ["stage"],
-            "level": ["level"], "handoff": ["handoff"], "audit": ["table"], "emit": ["event"],
-            "count_recent_level": ["level", "window"],
-        }[self.do] if self.do in {
-            "page", "assign", "label", "unlabel", "note", "message", "status", "stage", "level",
-            "handoff", "audit", "emit", "count_recent_level"} else []
+        need = (
+            {
+                "page": ["target"],
+                "assign": ["target"],
+                "label": ["label"],
+                "unlabel": ["label"],
+                "note": ["template"],
+                "message": ["template"],
+                "status": ["status"],
+                "stage": ["stage"],
+                "level": ["level"],
+                "handoff": ["handoff"],
+                "audit": ["table"],
+                "emit": ["event"],
+                "count_recent_level": ["level", "window"],
+            }[self.do]
+            if self.do
+            in {
+                "page",
+                "assign",
+                "label",
+                "unlabel",
+                "note",
+                "message",
+                "status",
+                "stage",
+                "level",
+                "handoff",
+                "audit",
+                "emit",
+                "count_recent_level",
+            }
+            else []
+        )
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"step '{self.do}' needs {', '.join(missing)}")
@@ -285,11 +364,21 @@ class ClockSpec(_Strict):
 
     title: str = Field(description="What people see on the board and in alerts; one per clock.")
     starts_on: list[EventName] = Field(description="Events that arm the clock.")
-    stops_on: list[EventName] = Field(default_factory=list, description="Events that end it (an ack, a reply).")
-    restart_on: list[EventName] = Field(default_factory=list, description="Events that push its deadline out again.")
-    when: Condition = Field(default_factory=dict, description="It runs while these facts hold, waits otherwise.")
-    duration: Duration = Field(description="How long until it breaches: `30m`, `4h`, `1h30m`, `2d`.")
-    calendar: str | None = Field(None, description="Count business time of this calendar instead of wall time.")
+    stops_on: list[EventName] = Field(
+        default_factory=list, description="Events that end it (an ack, a reply)."
+    )
+    restart_on: list[EventName] = Field(
+        default_factory=list, description="Events that push its deadline out again."
+    )
+    when: Condition = Field(
+        default_factory=dict, description="It runs while these facts hold, waits otherwise."
+    )
+    duration: Duration = Field(
+        description="How long until it breaches: `30m`, `4h`, `1h30m`, `2d`."
+    )
+    calendar: str | None = Field(
+        None, description="Count business time of this calendar instead of wall time."
+    )
     # Count from the start event, or from the later moment its condition first
     # holds (default), or from when the ticket opened (a resolution SLA that
     # starts once the ask type is known; response SLAs by priority).
@@ -298,7 +387,9 @@ class ClockSpec(_Strict):
     # silent (the pack's `silent_when`), so a legal ticket is not nagged.
     customer_facing: bool = False
     repeat: bool = Field(False, description="Re-arm after each breach (a cadence).")
-    on_breach: list[Step] = Field(default_factory=list, description="The ladder walked when it breaches.")
+    on_breach: list[Step] = Field(
+        default_factory=list, description="The ladder walked when it breaches."
+    )
     # Pages raised by this clock are resolved when it stops (an ack ends the alert).
     resolve_pages_on_stop: bool = True
 
@@ -307,8 +398,12 @@ class RuleSpec(_Strict):
     """On an event (and a condition), run steps: auto-ack on open, a label on
     acknowledgement, a continuity message on escalation."""
 
-    on: RuleTrigger = Field(description="The event, or `condition_met`: once, the first time `when` holds.")
-    when: Condition = Field(default_factory=dict, description="Facts (and the event's context) that must hold.")
+    on: RuleTrigger = Field(
+        description="The event, or `condition_met`: once, the first time `when` holds."
+    )
+    when: Condition = Field(
+        default_factory=dict, description="Facts (and the event's context) that must hold."
+    )
     do: list[Step]
 
 
@@ -319,7 +414,9 @@ class PayloadField(_Strict):
     values: list[str] | None = Field(None, description="The allowed values (type: enum).")
     required: bool = True
     const: Any = Field(None, description="A value the field must have (vip_flag: true).")
-    source: str | None = Field(None, description="Fill from the ticket when not given (e.g. conversation_id).")
+    source: str | None = Field(
+        None, description="Fill from the ticket when not given (e.g. conversation_id)."
+    )
 
     @model_validator(mode="after")
     def _enum_values(self) -> "PayloadField":
@@ -333,28 +430,44 @@ class HandoffSpec(_Strict):
     what counts as success, the timeout and what happens on failure."""
 
     title: str
-    from_: str | None = Field(default=None, alias="from", description="Who usually hands off (a person or team id).")
-    to: list[str] = Field(description="Allowed targets (person or team ids); the first is the default.")
-    payload: dict[str, PayloadField] = Field(default_factory=dict, description="The typed fields the handoff carries.")
-    reason_field: str | None = Field(None, description="The payload enum that holds the escalation reason.")
+    from_: str | None = Field(
+        default=None, alias="from", description="Who usually hands off (a person or team id)."
+    )
+    to: list[str] = Field(
+        description="Allowed targets (person or team ids); the first is the default."
+    )
+    payload: dict[str, PayloadField] = Field(
+        default_factory=dict, description="The typed fields the handoff carries."
+    )
+    reason_field: str | None = Field(
+        None, description="The payload enum that holds the escalation reason."
+    )
     success: Literal["acknowledged", "decision"] = "acknowledged"
     decisions: list[str] = Field(default_factory=list)
     timeout: Duration = Field(description="How long the target has to answer: `30m`, `4h`.")
-    calendar: str | None = Field(None, description="Count the timeout in business time of this calendar.")
+    calendar: str | None = Field(
+        None, description="Count the timeout in business time of this calendar."
+    )
     # How the target hears of it, the moment it starts: assign, label, a
     # private note with the payload (`{payload}`), a page. Steps may use
     # `target: handoff_target`.
     on_start: list[Step] = Field(default_factory=list)
     on_failure: list[Step] = Field(default_factory=list)
     on_success: list[Step] = Field(default_factory=list)
-    secondary: str | None = Field(None, description="The second target (usable in steps as `target: secondary`).")
+    secondary: str | None = Field(
+        None, description="The second target (usable in steps as `target: secondary`)."
+    )
 
     @model_validator(mode="after")
     def _decisions(self) -> "HandoffSpec":
         if self.success == "decision" and not self.decisions:
             raise ValueError("a decision handoff needs decisions")
-        if self.reason_field and (self.reason_field not in self.payload or self.payload[self.reason_field].type != "enum"):
-            raise ValueError(f"reason_field {self.reason_field!r} must be an enum field of the payload")
+        if self.reason_field and (
+            self.reason_field not in self.payload or self.payload[self.reason_field].type != "enum"
+        ):
+            raise ValueError(
+                f"reason_field {self.reason_field!r} must be an enum field of the payload"
+            )
         return self
 
 
@@ -372,37 +485,61 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 class Policy(_Strict):
     """A ticketflow policy pack: one SOP as data (see docs and policies/)."""
 
-    name: str = Field(description="The pack's id, a lowercase slug; the file is policies/<name>.yaml.")
-    version: str = Field(description='Quoted, e.g. "2026-11-22.1"; tickets pin the version they started with.')
+    name: str = Field(
+        description="The pack's id, a lowercase slug; the file is policies/<name>.yaml."
+    )
+    version: str = Field(
+        description='Quoted, e.g. "2026-11-22.1"; tickets pin the version they started with.'
+    )
     description: str = ""
     timezone: str = Field(description="The display zone for timelines (an IANA zone).")
-    calendars: dict[str, CalendarSpec] = Field(default_factory=dict, description="Working hours by calendar id.")
+    calendars: dict[str, CalendarSpec] = Field(
+        default_factory=dict, description="Working hours by calendar id."
+    )
     people: dict[str, Party] = Field(default_factory=dict, description="People by id.")
     teams: dict[str, Party] = Field(default_factory=dict, description="Teams by id.")
-    coverage: list[CoverageRule] = Field(description="Who owns a new ticket: the first rule that matches; the last "
-                                         "has no condition.")
-    classification: dict[str, Dimension] = Field(default_factory=dict, description="Axes (ask type, severity ...) "
-                                                 "that set facts.")
-    facts: dict[str, Any] = Field(default_factory=dict, description="Defaults for every ticket's facts.")
+    coverage: list[CoverageRule] = Field(
+        description="Who owns a new ticket: the first rule that matches; the last has no condition."
+    )
+    classification: dict[str, Dimension] = Field(
+        default_factory=dict, description="Axes (ask type, severity ...) that set facts."
+    )
+    facts: dict[str, Any] = Field(
+        default_factory=dict, description="Defaults for every ticket's facts."
+    )
     clocks: dict[str, ClockSpec] = Field(default_factory=dict, description="SLA clocks by id.")
     rules: list[RuleSpec] = Field(default_factory=list, description="Steps to run on an event.")
-    handoffs: dict[str, HandoffSpec] = Field(default_factory=dict, description="Typed handoffs by id.")
-    escalations: dict[str, EscalationRoute] = Field(default_factory=dict, description="Escalation reason -> route.")
-    levels: dict[int, str] = Field(default_factory=dict, description="Escalation level names: `{1: Support lead}`.")
-    templates: dict[str, str] = Field(default_factory=dict, description="Message templates with `{first_name}`-style "
-                                      "fields.")
+    handoffs: dict[str, HandoffSpec] = Field(
+        default_factory=dict, description="Typed handoffs by id."
+    )
+    escalations: dict[str, EscalationRoute] = Field(
+        default_factory=dict, description="Escalation reason -> route."
+    )
+    levels: dict[int, str] = Field(
+        default_factory=dict, description="Escalation level names: `{1: Support lead}`."
+    )
+    templates: dict[str, str] = Field(
+        default_factory=dict, description="Message templates with `{first_name}`-style fields."
+    )
     # While this condition holds no public message is ever sent (security, legal, fraud).
-    silent_when: Condition | None = Field(None, description="While this holds no public message is sent.")
+    silent_when: Condition | None = Field(
+        None, description="While this holds no public message is sent."
+    )
     # Stages the ticket may be in, in lifecycle order (mirrored to Chatwoot).
-    stages: list[str] = Field(default_factory=lambda: ["open", "acknowledged", "escalated", "resolved", "closed"])
-    mirror_stage_attribute: str | None = Field(None, description="The Chatwoot custom attribute that mirrors the "
-                                               "stage.")
+    stages: list[str] = Field(
+        default_factory=lambda: ["open", "acknowledged", "escalated", "resolved", "closed"]
+    )
+    mirror_stage_attribute: str | None = Field(
+        None, description="The Chatwoot custom attribute that mirrors the stage."
+    )
     # A ladder step that would notify people (page, message, note) more than
     # this long after it fell due is recorded as missed instead: a ticket
     # started long after its conversation (a backfill) must not page for an
     # SLA that expired months ago, while an outage's catch-up still fires.
-    max_catch_up: Duration = Field(timedelta(hours=2), description="Notifying steps overdue by more are recorded as "
-                                   "missed, not sent.")
+    max_catch_up: Duration = Field(
+        timedelta(hours=2),
+        description="Notifying steps overdue by more are recorded as missed, not sent.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -37,8 +37,12 @@ class PackedPolicy(BaseModel):
     @classmethod
     def of(cls, policy: Policy) -> "PackedPolicy":
         data = policy.model_dump_json().encode()
-        return cls(name=policy.name, version=policy.version, sha256=hashlib.sha256(data).hexdigest(),
-                   json_zlib_b64=base64.b64encode(zlib.compress(data, 9)).decode("ascii"))
+        return cls(
+            name=policy.name,
+            version=policy.version,
+            sha256=hashlib.sha256(data).hexdigest(),
+            json_zlib_b64=base64.b64encode(zlib.compress(data, 9)).decode("ascii"),
+        )
 
     def unpack(self) -> Policy:
         """The pack (pure and deterministic: safe inside a workflow)."""

@@ -15,7 +15,15 @@ SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 TICKET_VIP = SearchAttributeKey.for_bool("TicketVip")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 
-ALL = (TICKET_ID, TICKET_POLICY, TICKET_OWNER, TICKET_STAGE, SLA_STATE, TICKET_VIP, ESCALATION_LEVEL)
+ALL = (
+    TICKET_ID,
+    TICKET_POLICY,
+    TICKET_OWNER,
+    TICKET_STAGE,
+    SLA_STATE,
+    TICKET_VIP,
+    ESCALATION_LEVEL,
+)
 
 
 def initial_search_attributes(workflow_id: str, ticket) -> TypedSearchAttributes:
@@ -23,6 +31,10 @@ def initial_search_attributes(workflow_id: str, ticket) -> TypedSearchAttributes
     so the Web UI can filter a ticket from its first second (the workflow
     upserts the rest, owner, stage, SLA state, as it decides them)."""
     vip = bool(ticket.contact.vip or "vip" in ticket.labels)
-    return TypedSearchAttributes([SearchAttributePair(TICKET_ID, workflow_id),
-                                  SearchAttributePair(TICKET_POLICY, ticket.policy),
-                                  SearchAttributePair(TICKET_VIP, vip)])
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TICKET_ID, workflow_id),
+            SearchAttributePair(TICKET_POLICY, ticket.policy),
+            SearchAttributePair(TICKET_VIP, vip),
+        ]
+    )

@@ -93,7 +93,9 @@ class TicketState(CompactModel):
     seq: int = 0
     runs: int = 1  # workflow runs so far (continue-as-new)
     level: int = 0
-    fired_rules: list[int] = Field(default_factory=list)  # `condition_met` rules already run (once each)
+    fired_rules: list[int] = Field(
+        default_factory=list
+    )  # `condition_met` rules already run (once each)
     opened_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None

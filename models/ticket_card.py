@@ -27,10 +27,19 @@ MEMO_KEY = "ticket"
 TEXT_MAX = 200  # a name or subject longer than this is cut: a list shows one line
 
 # Chatwoot's channel types (an inbox's `channel_type`) as people say them.
-CHANNELS = {"Channel::Email": "Email", "Channel::WebWidget": "Web chat", "Channel::Api": "API",
-            "Channel::Whatsapp": "WhatsApp", "Channel::Sms": "SMS", "Channel::TwilioSms": "SMS",
-            "Channel::FacebookPage": "Facebook", "Channel::Instagram": "Instagram",
-            "Channel::TwitterProfile": "Twitter", "Channel::Telegram": "Telegram", "Channel::Line": "LINE"}
+CHANNELS = {
+    "Channel::Email": "Email",
+    "Channel::WebWidget": "Web chat",
+    "Channel::Api": "API",
+    "Channel::Whatsapp": "WhatsApp",
+    "Channel::Sms": "SMS",
+    "Channel::TwilioSms": "SMS",
+    "Channel::FacebookPage": "Facebook",
+    "Channel::Instagram": "Instagram",
+    "Channel::TwitterProfile": "Twitter",
+    "Channel::Telegram": "Telegram",
+    "Channel::Line": "LINE",
+}
 
 
 def one_line(text: object, limit: int = TEXT_MAX) -> str | None:
@@ -54,10 +63,15 @@ class TicketCard(BaseModel):
     @classmethod
     def of(cls, ticket: Ticket, opened_at: datetime | None = None) -> "TicketCard":
         """The card of a ticket as it started; `opened_at` when Chatwoot's creation time is unknown."""
-        return cls(customer=one_line(ticket.contact.name), subject=one_line(ticket.subject),
-                   channel=one_line(ticket.channel, 64), inbox_id=ticket.inbox_id,
-                   inbox_name=one_line(ticket.inbox_name, 100), opened_at=ticket.created_at or opened_at,
-                   vip=bool(ticket.contact.vip or "vip" in ticket.labels))
+        return cls(
+            customer=one_line(ticket.contact.name),
+            subject=one_line(ticket.subject),
+            channel=one_line(ticket.channel, 64),
+            inbox_id=ticket.inbox_id,
+            inbox_name=one_line(ticket.inbox_name, 100),
+            opened_at=ticket.created_at or opened_at,
+            vip=bool(ticket.contact.vip or "vip" in ticket.labels),
+        )
 
     def memo(self) -> dict[str, Any]:
         """The start request's `memo`."""

@@ -18,7 +18,9 @@ from typing import Iterable
 
 import yaml
 
-from engine.policy_loader import cross_check  # the loader's own reference checks, so a clean pack loads
+from engine.policy_loader import (
+    cross_check,
+)  # the loader's own reference checks, so a clean pack loads
 from packtools.locate import PackDocument, Position, yaml_error_position
 from packtools.problems import Problem, dotted
 from packtools.references import Names, check_references
@@ -66,8 +68,12 @@ def check_file(path: Path | str) -> Report:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        return _unreadable(name, Position(line, exc.start - before.rfind(b"\n")), f"not UTF-8 text: {exc.reason}",
-                           "save the pack as UTF-8")
+        return _unreadable(
+            name,
+            Position(line, exc.start - before.rfind(b"\n")),
+            f"not UTF-8 text: {exc.reason}",
+            "save the pack as UTF-8",
+        )
     return check_text(text, name)
 
 
@@ -77,21 +83,37 @@ def check_text(text: str, name: str = "<pack>") -> Report:
     except yaml.YAMLError as exc:
         what = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
-        return _unreadable(name, yaml_error_position(exc), f"not valid YAML: {what}"
-                           + (f" ({context})" if context else ""), "fix the YAML syntax first: indentation, "
-                           "a missing ':' or an unclosed quote or bracket")
+        return _unreadable(
+            name,
+            yaml_error_position(exc),
+            f"not valid YAML: {what}" + (f" ({context})" if context else ""),
+            "fix the YAML syntax first: indentation, a missing ':' or an unclosed quote or bracket",
+        )
     if not isinstance(doc.data, dict):
-        return Report(name, [Located(name, Position(1, 1), "a policy pack must be a mapping (name:, version:, ...)",
-                                     "start from `ticketflow pack new NAME`", "not-a-mapping")])
+        return Report(
+            name,
+            [
+                Located(
+                    name,
+                    Position(1, 1),
+                    "a policy pack must be a mapping (name:, version:, ...)",
+                    "start from `ticketflow pack new NAME`",
+                    "not-a-mapping",
+                )
+            ],
+        )
     problems = list(_yaml_traps(doc))
     checked = validate(doc.data)
     problems += checked.problems
     if checked.policy is not None:
         names = Names.of(doc.data)
         ours: list[Problem] = []
-        for problem in (*check_references(checked.policy, names),
-                        *check_structure(checked.policy,
-                                         lambda loc: doc.position(checked.original(loc), key=True).line)):
+        for problem in (
+            *check_references(checked.policy, names),
+            *check_structure(
+                checked.policy, lambda loc: doc.position(checked.original(loc), key=True).line
+            ),
+        ):
             problem.loc = checked.original(problem.loc)
             if not checked.was_cut(problem.loc, within=problem.whole):
                 ours.append(problem)
@@ -109,13 +131,27 @@ def _yaml_traps(doc: PackDocument) -> Iterable[Problem]:
     unquoted, the number 870 to PyYAML (YAML 1.1 base 60), which pydantic
     reads as 00:14:30: no error, a wrong time."""
     for loc, first in doc.duplicate_keys:
-        yield Problem(loc, f"{loc[-1]!r} is written twice in this mapping (first on line {first}): the loader "
-                      "keeps only this one and silently drops the first", "merge the two into one",
-                      kind="duplicate-key", at_key=True)
+        yield Problem(
+            loc,
+            f"{loc[-1]!r} is written twice in this mapping (first on line {first}): the loader "
+            "keeps only this one and silently drops the first",
+            "merge the two into one",
+            kind="duplicate-key",
+            at_key=True,
+        )
     for loc, node in doc.scalars():
-        if node.style is None and node.tag.endswith((":int", ":float")) and _SEXAGESIMAL.match(node.value):
-            yield Problem(loc, f"{node.value} unquoted is the number {_base60(node.value)} to the loader "
-                          "(YAML 1.1 reads it in base 60)", f'quote it: "{node.value}"', kind="unquoted-time")
+        if (
+            node.style is None
+            and node.tag.endswith((":int", ":float"))
+            and _SEXAGESIMAL.match(node.value)
+        ):
+            yield Problem(
+                loc,
+                f"{node.value} unquoted is the number {_base60(node.value)} to the loader "
+                "(YAML 1.1 reads it in base 60)",
+                f'quote it: "{node.value}"',
+                kind="unquoted-time",
+            )
 
 
 def _base60(text: str) -> str:
@@ -131,7 +167,11 @@ def _loader_problems(checked, names: Names, seen: set) -> Iterable[Problem]:
         loc = tuple(int(p) if p.isdigit() else p for p in where.split("."))
         loc = checked.original(loc)
         match = _UNKNOWN_NAME.match(what)
-        if loc in seen or checked.was_cut(loc) or (match and match.group(2) in _names_of(names, match.group(1))):
+        if (
+            loc in seen
+            or checked.was_cut(loc)
+            or (match and match.group(2) in _names_of(names, match.group(1)))
+        ):
             continue
         if match:  # the checks above report unknown names with a hint; this one they missed
             yield Problem(loc, what, kind=f"unknown-{match.group(1)}")
@@ -140,14 +180,20 @@ def _loader_problems(checked, names: Names, seen: set) -> Iterable[Problem]:
 
 
 def _names_of(names: Names, kind: str) -> frozenset[str]:
-    return {"party": names.parties, "calendar": names.calendars, "template": names.templates,
-            "handoff": names.handoffs}[kind]
+    return {
+        "party": names.parties,
+        "calendar": names.calendars,
+        "template": names.templates,
+        "handoff": names.handoffs,
+    }[kind]
 
 
 def _locate(name: str, doc: PackDocument, problems: list[Problem]) -> list[Located]:
     out: dict[tuple[Position, str], Located] = {}
     for p in problems:
-        position = doc.text_position(p.loc, p.needle) if p.needle else doc.position(p.loc, key=p.at_key)
+        position = (
+            doc.text_position(p.loc, p.needle) if p.needle else doc.position(p.loc, key=p.at_key)
+        )
         key = (position, p.message)
         if key in out:
             if dotted(p.loc) not in out[key].paths:
@@ -155,7 +201,9 @@ def _locate(name: str, doc: PackDocument, problems: list[Problem]) -> list[Locat
             continue
         out[key] = Located(name, position, p.message, p.hint, p.kind, [dotted(p.loc)])
     for located in out.values():
-        if len(located.paths) > 1:  # one mistake in a shared anchor, seen from each place that uses it
+        if (
+            len(located.paths) > 1
+        ):  # one mistake in a shared anchor, seen from each place that uses it
             located.message += f" (shared by {', '.join(located.paths)})"
     return sorted(out.values(), key=lambda x: (x.position, x.message))
 

@@ -18,16 +18,25 @@ from packtools.check import EXIT_PROBLEMS, EXIT_UNREADABLE, check_files
 from packtools.schema import SCHEMA_FILE, render, write
 from packtools.starter_pack import modeline_for, starter_pack
 
-pack_app = typer.Typer(name="pack", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                       help="Write and check policy packs (bring your own SOP).")
+pack_app = typer.Typer(
+    name="pack",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Write and check policy packs (bring your own SOP).",
+)
 
 DEFAULT_SCHEMA = Path("policies") / SCHEMA_FILE
 
 
 @pack_app.command()
 def schema(
-    output: Path = typer.Option(DEFAULT_SCHEMA, "--output", "-o", help="Where to write the JSON Schema ('-': stdout)."),
-    check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if the file is not up to date."),
+    output: Path = typer.Option(
+        DEFAULT_SCHEMA, "--output", "-o", help="Where to write the JSON Schema ('-': stdout)."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Write nothing; exit 1 if the file is not up to date."
+    ),
 ) -> None:
     """Write the pack JSON Schema, generated from the models (editors read it from each pack's first line)."""
     if str(output) == "-":
@@ -36,7 +45,9 @@ def schema(
     if check:
         current = output.read_text(encoding="utf-8") if output.exists() else None
         if current != render():
-            typer.echo(f"{output} is not up to date: run `ticketflow pack schema -o {output}`", err=True)
+            typer.echo(
+                f"{output} is not up to date: run `ticketflow pack schema -o {output}`", err=True
+            )
             raise typer.Exit(EXIT_PROBLEMS)
         typer.echo(f"{output} is up to date")
         return
@@ -58,7 +69,9 @@ def check(
             typer.echo(problem.format())
             count += 1
     unreadable = sum(r.unreadable for r in reports)
-    summary = f"{count} problem{'s' * (count != 1)} in {len(reports)} pack{'s' * (len(reports) != 1)}"
+    summary = (
+        f"{count} problem{'s' * (count != 1)} in {len(reports)} pack{'s' * (len(reports) != 1)}"
+    )
     typer.echo(summary + (f" ({unreadable} unreadable)" if unreadable else ""), err=True)
     raise typer.Exit(code)
 
@@ -67,7 +80,9 @@ def check(
 def new(
     name: str = typer.Argument(..., help="The pack's name, a lowercase slug (my-team)."),
     directory: Path = typer.Option(Path("policies"), "--dir", help="Where to write NAME.yaml."),
-    schema_path: Path = typer.Option(DEFAULT_SCHEMA, "--schema", help="The schema the first line points editors at."),
+    schema_path: Path = typer.Option(
+        DEFAULT_SCHEMA, "--schema", help="The schema the first line points editors at."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented starter pack that passes `pack check`."""

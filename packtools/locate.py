@@ -43,7 +43,12 @@ def weekday_key(keys: list[str], day: str) -> str | None:
         if k == day:
             return key
         a, _, b = k.partition("-")
-        if b and a in WEEKDAYS and b in WEEKDAYS and day in WEEKDAYS[WEEKDAYS.index(a): WEEKDAYS.index(b) + 1]:
+        if (
+            b
+            and a in WEEKDAYS
+            and b in WEEKDAYS
+            and day in WEEKDAYS[WEEKDAYS.index(a) : WEEKDAYS.index(b) + 1]
+        ):
             return key
     return None
 
@@ -59,7 +64,9 @@ class PackDocument:
         try:
             self.root: yaml.Node | None = loader.get_single_node()
             # Before constructing: it folds merge keys into the mappings, which would look like duplicates.
-            self.duplicate_keys = list(_duplicates(self.root, (), set())) if self.root is not None else []
+            self.duplicate_keys = (
+                list(_duplicates(self.root, (), set())) if self.root is not None else []
+            )
             self.data: Any = loader.construct_document(self.root) if self.root is not None else None
         finally:
             loader.dispose()
@@ -79,7 +86,11 @@ class PackDocument:
                 found = weekday_key([k.value for k, _ in pairs], str(key))
                 if found is not None:
                     return next((k, v) for k, v in reversed(pairs) if k.value == found)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(key, int)
+            and 0 <= key < len(node.value)
+        ):
             return None, node.value[key]
         return None, None
 
@@ -117,7 +128,11 @@ class PackDocument:
 
     def node(self, loc: Loc) -> yaml.Node | None:
         steps = self.walk(loc)
-        return steps[-1][2] if steps and len(steps) == len([p for p in loc if not _is_tag(p)]) else None
+        return (
+            steps[-1][2]
+            if steps and len(steps) == len([p for p in loc if not _is_tag(p)])
+            else None
+        )
 
     def text_position(self, loc: Loc, needle: str) -> Position:
         """Where `needle` is written inside the scalar at `loc` (a template's
@@ -125,7 +140,7 @@ class PackDocument:
         node = self.node(loc)
         if not isinstance(node, yaml.ScalarNode):
             return self.position(loc)
-        raw = self.text[node.start_mark.index: node.end_mark.index]
+        raw = self.text[node.start_mark.index : node.end_mark.index]
         at = raw.find(needle)
         if at < 0:
             return _pos(node.start_mark)

@@ -35,7 +35,9 @@ class Names:
             value = data.get(section)
             return frozenset(str(k) for k in value) if isinstance(value, dict) else frozenset()
 
-        return cls(keys("people") | keys("teams"), keys("calendars"), keys("handoffs"), keys("templates"))
+        return cls(
+            keys("people") | keys("teams"), keys("calendars"), keys("handoffs"), keys("templates")
+        )
 
 
 def check_references(p: Policy, names: Names) -> Iterator[Problem]:
@@ -50,9 +52,12 @@ def _party(loc: tuple, pid: str | None, names: Names, special: bool = False) -> 
     if pid is None or pid in names.parties or (special and pid in SPECIAL_TARGETS):
         return
     known = set(names.parties) | (SPECIAL_TARGETS if special else set())
-    yield Problem(loc, f"{pid!r} is named in no `people:` or `teams:`",
-                  did_you_mean(pid, known, "people and teams") + " (or add it under people: or teams:)",
-                  kind="unknown-party")
+    yield Problem(
+        loc,
+        f"{pid!r} is named in no `people:` or `teams:`",
+        did_you_mean(pid, known, "people and teams") + " (or add it under people: or teams:)",
+        kind="unknown-party",
+    )
 
 
 def _parties(p: Policy, names: Names) -> Iterator[Problem]:
@@ -76,22 +81,36 @@ def _parties(p: Policy, names: Names) -> Iterator[Problem]:
 def _calendars_and_handoffs(p: Policy, names: Names) -> Iterator[Problem]:
     refs: list[tuple[tuple, str | None]] = [
         ((section, pid, "calendar"), party.calendar)
-        for section, parties in (("people", p.people), ("teams", p.teams)) for pid, party in parties.items()]
+        for section, parties in (("people", p.people), ("teams", p.teams))
+        for pid, party in parties.items()
+    ]
     refs += [(("coverage", i, "calendar"), r.calendar) for i, r in enumerate(p.coverage)]
     refs += [(("clocks", n, "calendar"), c.calendar) for n, c in p.clocks.items()]
     refs += [(("handoffs", n, "calendar"), h.calendar) for n, h in p.handoffs.items()]
     for loc, cal in refs:
         if cal is not None and cal not in names.calendars:
-            yield Problem(loc, f"no calendar {cal!r} in `calendars:`", did_you_mean(cal, names.calendars, "calendars"),
-                          kind="unknown-calendar")
+            yield Problem(
+                loc,
+                f"no calendar {cal!r} in `calendars:`",
+                did_you_mean(cal, names.calendars, "calendars"),
+                kind="unknown-calendar",
+            )
     for site in vocab.sites(p):
         for j, step in enumerate(site.steps):
             if step.handoff is not None and step.handoff not in names.handoffs:
-                yield Problem(site.loc + (j, "handoff"), f"no handoff {step.handoff!r} in `handoffs:`",
-                              did_you_mean(step.handoff, names.handoffs, "handoffs"), kind="unknown-handoff")
+                yield Problem(
+                    site.loc + (j, "handoff"),
+                    f"no handoff {step.handoff!r} in `handoffs:`",
+                    did_you_mean(step.handoff, names.handoffs, "handoffs"),
+                    kind="unknown-handoff",
+                )
             if step.template is not None and step.template not in names.templates:
-                yield Problem(site.loc + (j, "template"), f"no template {step.template!r} in `templates:`",
-                              did_you_mean(step.template, names.templates, "templates"), kind="unknown-template")
+                yield Problem(
+                    site.loc + (j, "template"),
+                    f"no template {step.template!r} in `templates:`",
+                    did_you_mean(step.template, names.templates, "templates"),
+                    kind="unknown-template",
+                )
 
 
 def _events(p: Policy) -> Iterator[Problem]:
@@ -101,11 +120,19 @@ def _events(p: Policy) -> Iterator[Problem]:
         if event in happen or event == "condition_met":
             return
         why, hint = vocab.WHY_NEVER.get(event, ("nothing raises it", "use another event"))
-        yield Problem(loc, f"{what} on {event!r}, which never happens in this pack: {why}", hint,
-                      kind="unknown-event")
+        yield Problem(
+            loc,
+            f"{what} on {event!r}, which never happens in this pack: {why}",
+            hint,
+            kind="unknown-event",
+        )
 
     for name, clock in p.clocks.items():
-        for field, verb in (("starts_on", "starts"), ("stops_on", "stops"), ("restart_on", "restarts")):
+        for field, verb in (
+            ("starts_on", "starts"),
+            ("stops_on", "stops"),
+            ("restart_on", "restarts"),
+        ):
             for i, event in enumerate(getattr(clock, field)):
                 yield from never(("clocks", name, field, i), f"this clock {verb}", event)
     for i, rule in enumerate(p.rules):
@@ -123,8 +150,11 @@ def conditions(p: Policy) -> Iterator[tuple[tuple, dict[str, Any], frozenset[str
         yield ("clocks", name, "when"), clock.when, none
     emitted = {s.event for s in vocab.all_steps(p) if s.do == "emit"}
     for i, rule in enumerate(p.rules):
-        yield ("rules", i, "when"), rule.when, (vocab.ALL_CONTEXT if rule.on in emitted else
-                                                vocab.EVENT_CONTEXT.get(rule.on, none))
+        yield (
+            ("rules", i, "when"),
+            rule.when,
+            (vocab.ALL_CONTEXT if rule.on in emitted else vocab.EVENT_CONTEXT.get(rule.on, none)),
+        )
     for site in vocab.sites(p):
         for j, step in enumerate(site.steps):
             yield site.loc + (j, "when"), step.when, site.context
@@ -138,15 +168,26 @@ def _conditions(p: Policy, names: Names) -> Iterator[Problem]:
             if name.startswith("open:"):
                 cal = name.removeprefix("open:")
                 if cal not in names.calendars:
-                    yield Problem(loc + (key,), f"`when` tests {key!r}, but there is no calendar {cal!r}",
-                                  did_you_mean(cal, names.calendars, "calendars"), kind="unknown-calendar", at_key=True)
+                    yield Problem(
+                        loc + (key,),
+                        f"`when` tests {key!r}, but there is no calendar {cal!r}",
+                        did_you_mean(cal, names.calendars, "calendars"),
+                        kind="unknown-calendar",
+                        at_key=True,
+                    )
                 continue
             if name not in facts and name not in context:
                 known = set(facts) | set(context)
-                yield Problem(loc + (key,), f"`when` tests fact {name!r}, which nothing in this pack sets "
-                              "(so it is always empty)",
-                              did_you_mean(name, known, "facts here") + "; facts come from classification values, "
-                              "the pack's `facts:` and the engine", kind="unknown-fact", at_key=True)
+                yield Problem(
+                    loc + (key,),
+                    f"`when` tests fact {name!r}, which nothing in this pack sets "
+                    "(so it is always empty)",
+                    did_you_mean(name, known, "facts here")
+                    + "; facts come from classification values, "
+                    "the pack's `facts:` and the engine",
+                    kind="unknown-fact",
+                    at_key=True,
+                )
                 continue
             yield from _values(p, loc + (key,), name, expected, names)
 
@@ -155,16 +196,25 @@ def _values(p: Policy, loc: tuple, fact: str, expected: Any, names: Names) -> It
     if isinstance(expected, dict):
         return
     items = list(enumerate(expected)) if isinstance(expected, list) else [(None, expected)]
-    allowed = names.parties if fact in vocab.PARTY_FACTS else names.handoffs if fact in ("handoff", "last_handoff") \
+    allowed = (
+        names.parties
+        if fact in vocab.PARTY_FACTS
+        else names.handoffs
+        if fact in ("handoff", "last_handoff")
         else vocab.fact_values(p, fact)
+    )
     if allowed is None:
         return
     for i, value in items:
         if value is None or str(value) in allowed:
             continue
         where = loc if i is None else loc + (i,)
-        yield Problem(where, f"fact {fact!r} is never {value!r} in this pack",
-                      did_you_mean(value, allowed, f"values of {fact}"), kind="unknown-value")
+        yield Problem(
+            where,
+            f"fact {fact!r} is never {value!r} in this pack",
+            did_you_mean(value, allowed, f"values of {fact}"),
+            kind="unknown-value",
+        )
 
 
 def _escalations(p: Policy, names: Names) -> Iterator[Problem]:
@@ -172,28 +222,46 @@ def _escalations(p: Policy, names: Names) -> Iterator[Problem]:
         h = p.handoffs.get(route.handoff)
         if h is None:
             if route.handoff not in names.handoffs:
-                yield Problem(("escalations", reason, "handoff"),
-                              f"escalation reason {reason!r} has no handoff: {route.handoff!r} is not in `handoffs:`",
-                              did_you_mean(route.handoff, names.handoffs, "handoffs"), kind="unknown-handoff")
+                yield Problem(
+                    ("escalations", reason, "handoff"),
+                    f"escalation reason {reason!r} has no handoff: {route.handoff!r} is not in `handoffs:`",
+                    did_you_mean(route.handoff, names.handoffs, "handoffs"),
+                    kind="unknown-handoff",
+                )
             continue
         if route.target in names.parties and route.target not in h.to:
-            yield Problem(("escalations", reason, "target"),
-                          f"{route.target!r} is not a `to` of handoff {route.handoff!r}",
-                          f"add it to handoffs.{route.handoff}.to, or route to one of {', '.join(h.to)}",
-                          kind="unknown-party")
+            yield Problem(
+                ("escalations", reason, "target"),
+                f"{route.target!r} is not a `to` of handoff {route.handoff!r}",
+                f"add it to handoffs.{route.handoff}.to, or route to one of {', '.join(h.to)}",
+                kind="unknown-party",
+            )
         field = h.payload.get(h.reason_field) if h.reason_field else None
         if field is not None and field.values and reason not in field.values:
-            yield Problem(("escalations", reason), f"escalating for {reason!r} always fails: handoff "
-                          f"{route.handoff!r} takes {h.reason_field} in {', '.join(field.values)} only",
-                          f"add {reason!r} to handoffs.{route.handoff}.payload.{h.reason_field}.values",
-                          kind="escalation-reason", at_key=True)
+            yield Problem(
+                ("escalations", reason),
+                f"escalating for {reason!r} always fails: handoff "
+                f"{route.handoff!r} takes {h.reason_field} in {', '.join(field.values)} only",
+                f"add {reason!r} to handoffs.{route.handoff}.payload.{h.reason_field}.values",
+                kind="escalation-reason",
+                at_key=True,
+            )
     for site in vocab.sites(p):
         for j, step in enumerate(site.steps):
             h = p.handoffs.get(step.handoff or "")
             field = h.payload.get(h.reason_field) if h and h.reason_field else None
-            if field is None or not step.reason or "{" in step.reason or step.reason in (field.values or []) \
-                    or h.reason_field in step.fields:
+            if (
+                field is None
+                or not step.reason
+                or "{" in step.reason
+                or step.reason in (field.values or [])
+                or h.reason_field in step.fields
+            ):
                 continue
-            yield Problem(site.loc + (j, "reason"), f"handoff {step.handoff!r} never starts with reason "
-                          f"{step.reason!r}: its {h.reason_field} takes {', '.join(field.values or [])}",
-                          did_you_mean(step.reason, field.values or [], "reasons"), kind="escalation-reason")
+            yield Problem(
+                site.loc + (j, "reason"),
+                f"handoff {step.handoff!r} never starts with reason "
+                f"{step.reason!r}: its {h.reason_field} takes {', '.join(field.values or [])}",
+                did_you_mean(step.reason, field.values or [], "reasons"),
+                kind="escalation-reason",
+            )

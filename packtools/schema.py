@@ -45,11 +45,17 @@ WEEKDAY_KEY = rf"^{_DAY}(-{_DAY})?$"
 
 class _PackSchema(GenerateJsonSchema):
     def timedelta_schema(self, schema) -> dict[str, Any]:
-        return {"anyOf": [{"type": "string", "pattern": DURATION}, {"type": "number"}],
-                "description": "A duration: `30m`, `4h`, `1h30m`, `2d` (or seconds)."}
+        return {
+            "anyOf": [{"type": "string", "pattern": DURATION}, {"type": "number"}],
+            "description": "A duration: `30m`, `4h`, `1h30m`, `2d` (or seconds).",
+        }
 
     def time_schema(self, schema) -> dict[str, Any]:
-        return {"type": "string", "pattern": TIME, "description": 'A local time, quoted: "14:30" ("24:00": midnight).'}
+        return {
+            "type": "string",
+            "pattern": TIME,
+            "description": 'A local time, quoted: "14:30" ("24:00": midnight).',
+        }
 
     def encode_default(self, dft: Any) -> Any:
         if isinstance(dft, timedelta):
@@ -59,19 +65,34 @@ class _PackSchema(GenerateJsonSchema):
 
 def generate() -> dict[str, Any]:
     """The schema, as committed."""
-    schema = Policy.model_json_schema(by_alias=True, ref_template="#/definitions/{model}",
-                                      schema_generator=_PackSchema)
+    schema = Policy.model_json_schema(
+        by_alias=True, ref_template="#/definitions/{model}", schema_generator=_PackSchema
+    )
     definitions = schema.pop("$defs")
     window = definitions["TimeRange"]
-    definitions["TimeRange"] = {"description": window.pop("description"), "anyOf": [
-        {"type": "string", "pattern": WINDOW, "description": 'A window, quoted: "09:00-17:00".'}, window]}
+    definitions["TimeRange"] = {
+        "description": window.pop("description"),
+        "anyOf": [
+            {
+                "type": "string",
+                "pattern": WINDOW,
+                "description": 'A window, quoted: "09:00-17:00".',
+            },
+            window,
+        ],
+    }
     for model in ("CalendarSpec", "CalendarVariant"):
         definitions[model]["properties"]["weekly"]["propertyNames"] = {"pattern": WEEKDAY_KEY}
     props = schema["properties"]
     props["name"]["pattern"] = _NAME.pattern
     props["levels"]["propertyNames"] = {"pattern": r"^-?\d+$"}
     schema["title"] = "ticketflow policy pack"
-    return {"$schema": DRAFT, "$id": SCHEMA_FILE, **schema, "definitions": dict(sorted(definitions.items()))}
+    return {
+        "$schema": DRAFT,
+        "$id": SCHEMA_FILE,
+        **schema,
+        "definitions": dict(sorted(definitions.items())),
+    }
 
 
 def render() -> str:

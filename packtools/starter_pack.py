@@ -17,7 +17,7 @@ from packtools.schema import MODELINE
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
-_TEMPLATE = '''\
+_TEMPLATE = """\
 __MODELINE__
 # __NAME__: a starter policy pack. Change every part to say what your SOP says,
 # then run `ticketflow pack check __FILE__` (every mistake, with its line).
@@ -98,15 +98,20 @@ templates:                       # placeholders: see engine/templates.py FIELDS
     {payload}
   resolved: >-
     Hi {first_name}, we believe ticket #{short_id} is resolved. Reply here if anything is still wrong.
-'''
+"""
 
 
 def starter_pack(name: str, modeline: str = MODELINE, file_name: str | None = None) -> str:
     """The starter pack's text. `name` must be a lowercase slug."""
     if not NAME.match(name):
-        raise ValueError(f"{name!r} is not a pack name: use a lowercase slug (letters, digits, - and _)")
-    return (_TEMPLATE.replace("__MODELINE__", modeline).replace("__NAME__", name)
-            .replace("__FILE__", file_name or f"policies/{name}.yaml"))
+        raise ValueError(
+            f"{name!r} is not a pack name: use a lowercase slug (letters, digits, - and _)"
+        )
+    return (
+        _TEMPLATE.replace("__MODELINE__", modeline)
+        .replace("__NAME__", name)
+        .replace("__FILE__", file_name or f"policies/{name}.yaml")
+    )
 
 
 def modeline_for(pack: Path, schema: Path) -> str:

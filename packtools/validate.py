@@ -82,7 +82,13 @@ def _found(data: Any, loc: tuple) -> Loc:
     node = data
     for part in loc:
         if isinstance(node, dict):
-            key = part if part in node else weekday_key(list(node), str(part)) if isinstance(part, str) else None
+            key = (
+                part
+                if part in node
+                else weekday_key(list(node), str(part))
+                if isinstance(part, str)
+                else None
+            )
             if key is None or key not in node:
                 continue
             out.append(key)
@@ -148,21 +154,35 @@ def _sweep(node: Any, origins: dict[int, list[int]], seen: set[int] | None = Non
 
 # ------------------------------------------------------------------ messages
 
+
 def _problem(e: dict, where: Loc) -> Problem:
     kind, msg, value = e["type"], e["msg"], e.get("input")
     last = next((p for p in reversed(e["loc"]) if isinstance(p, str) and p != "[key]"), None)
     if kind == "extra_forbidden":
         allowed = fields_at(e["loc"][:-1])
-        return Problem(where, f"unknown field {e['loc'][-1]!r}", did_you_mean(e["loc"][-1], allowed, "fields"),
-                       kind="unknown-field", at_key=True)
+        return Problem(
+            where,
+            f"unknown field {e['loc'][-1]!r}",
+            did_you_mean(e["loc"][-1], allowed, "fields"),
+            kind="unknown-field",
+            at_key=True,
+        )
     if kind == "missing":
-        return Problem(where, f"missing required field {e['loc'][-1]!r}",
-                       f"add `{e['loc'][-1]}:` here (see policies/pack.schema.json)", kind="missing-field",
-                       at_key=True)
+        return Problem(
+            where,
+            f"missing required field {e['loc'][-1]!r}",
+            f"add `{e['loc'][-1]}:` here (see policies/pack.schema.json)",
+            kind="missing-field",
+            at_key=True,
+        )
     if kind in ("literal_error", "enum"):
         allowed = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
-        return Problem(where, f"{value!r} is not allowed here", did_you_mean(value, allowed, "values"),
-                       kind="bad-value")
+        return Problem(
+            where,
+            f"{value!r} is not allowed here",
+            did_you_mean(value, allowed, "values"),
+            kind="bad-value",
+        )
     msg = msg.removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error") and not isinstance(value, (dict, list)):
         msg = f"{msg} (got {value!r})"
@@ -194,7 +214,9 @@ def fields_at(loc: tuple, model: type[BaseModel] = Policy) -> list[str]:
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            info = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
+            info = next(
+                (f for n, f in current.model_fields.items() if (f.alias or n) == part), None
+            )
             if info is None:
                 continue
             current = info.annotation

@@ -24,31 +24,71 @@ from models.policy import Policy, Step
 # Raised from a signal (Chatwoot webhook or operator), whatever the pack says:
 # the ticket opening, an acknowledgement (or a first reply), replies, resolve,
 # reopen, the VIP flag, a pending status, a reassignment.
-SIGNAL_EVENTS = frozenset({
-    "ticket_opened", "acknowledged", "agent_replied", "agent_replied_substantive", "customer_replied",
-    "resolved", "reopened", "vip_set", "vip_removed", "status_pending", "assigned"})
+SIGNAL_EVENTS = frozenset(
+    {
+        "ticket_opened",
+        "acknowledged",
+        "agent_replied",
+        "agent_replied_substantive",
+        "customer_replied",
+        "resolved",
+        "reopened",
+        "vip_set",
+        "vip_removed",
+        "status_pending",
+        "assigned",
+    }
+)
 # Raised only when the pack has what raises them (see `event_sources`); `closed`
 # is never raised: closing a ticket raises no event.
-PACK_EVENTS = frozenset({"classified", "escalated", "handoff_acknowledged", "handoff_decided", "handoff_failed",
-                         "level_changed", "level_counted"})
+PACK_EVENTS = frozenset(
+    {
+        "classified",
+        "escalated",
+        "handoff_acknowledged",
+        "handoff_decided",
+        "handoff_failed",
+        "level_changed",
+        "level_counted",
+    }
+)
 WHY_NEVER = {
     "classified": ("the pack has no classification", "add a `classification:` dimension"),
-    "escalated": ("nothing starts a handoff", "add an `escalations:` route or a `do: handoff` step"),
+    "escalated": (
+        "nothing starts a handoff",
+        "add an `escalations:` route or a `do: handoff` step",
+    ),
     "handoff_failed": ("the pack has no handoffs", "add a handoff under `handoffs:`"),
-    "handoff_acknowledged": ("no handoff has `success: acknowledged`", "use handoff_decided for decision handoffs"),
-    "handoff_decided": ("no handoff has `success: decision`", "use handoff_acknowledged, or give a handoff "
-                        "`success: decision` and `decisions:`"),
+    "handoff_acknowledged": (
+        "no handoff has `success: acknowledged`",
+        "use handoff_decided for decision handoffs",
+    ),
+    "handoff_decided": (
+        "no handoff has `success: decision`",
+        "use handoff_acknowledged, or give a handoff `success: decision` and `decisions:`",
+    ),
     "level_changed": ("no step sets a level", "add a `do: level` step, or react to another event"),
-    "level_counted": ("no `count_recent_level` step asks for the count", "add a `do: count_recent_level` step"),
-    "closed": ("the engine raises no event when a ticket closes",
-               "put what should happen on close in the ladder next to the `do: close` step"),
+    "level_counted": (
+        "no `count_recent_level` step asks for the count",
+        "add a `do: count_recent_level` step",
+    ),
+    "closed": (
+        "the engine raises no event when a ticket closes",
+        "put what should happen on close in the ladder next to the `do: close` step",
+    ),
 }
 
 # The ticket's own facts: stage, owner and level, and the contact's, set when it opens.
-TICKET_FACTS = frozenset({"stage", "owner", "level", "vip", "vip_flag", "founder_personal", "customer_id"})
-HANDOFF_FACTS = frozenset({"escalated", "escalated_to", "last_handoff"})  # set when a handoff starts
+TICKET_FACTS = frozenset(
+    {"stage", "owner", "level", "vip", "vip_flag", "founder_personal", "customer_id"}
+)
+HANDOFF_FACTS = frozenset(
+    {"escalated", "escalated_to", "last_handoff"}
+)  # set when a handoff starts
 BREACH_FACTS = frozenset({"sla_breached"})  # set when a clock breaches
-PARTY_FACTS = frozenset({"owner", "escalated_to", "target"})  # facts and context keys that hold a party id
+PARTY_FACTS = frozenset(
+    {"owner", "escalated_to", "target"}
+)  # facts and context keys that hold a party id
 
 
 def recent_level_fact(level: int) -> str:
@@ -56,34 +96,96 @@ def recent_level_fact(level: int) -> str:
 
 
 # The context each event is raised with (rules' `when` and their steps see it).
-EVENT_CONTEXT: dict[str, frozenset[str]] = {e: frozenset(keys) for e, keys in {
-    "ticket_opened": (), "classified": (), "customer_replied": (), "condition_met": (), "closed": (),
-    "acknowledged": ("by",), "agent_replied": ("by",), "agent_replied_substantive": ("by",),
-    "resolved": ("by", "resolution"), "reopened": ("by",), "vip_set": ("by", "why", "new_vip"),
-    "vip_removed": ("by", "why", "new_vip"), "status_pending": ("status",), "assigned": ("target",),
-    "level_changed": ("level",), "level_counted": ("counted_level", "count"),
-    "escalated": ("handoff", "target", "reason", "by", "timeframe", "issue", "attempted", "impact",
-                  "handoff_title", "payload"),
-    **{e: ("handoff", "target", "reason", "by", "decision", "founder_action")
-       for e in ("handoff_failed", "handoff_acknowledged", "handoff_decided")},
-}.items()}
+EVENT_CONTEXT: dict[str, frozenset[str]] = {
+    e: frozenset(keys)
+    for e, keys in {
+        "ticket_opened": (),
+        "classified": (),
+        "customer_replied": (),
+        "condition_met": (),
+        "closed": (),
+        "acknowledged": ("by",),
+        "agent_replied": ("by",),
+        "agent_replied_substantive": ("by",),
+        "resolved": ("by", "resolution"),
+        "reopened": ("by",),
+        "vip_set": ("by", "why", "new_vip"),
+        "vip_removed": ("by", "why", "new_vip"),
+        "status_pending": ("status",),
+        "assigned": ("target",),
+        "level_changed": ("level",),
+        "level_counted": ("counted_level", "count"),
+        "escalated": (
+            "handoff",
+            "target",
+            "reason",
+            "by",
+            "timeframe",
+            "issue",
+            "attempted",
+            "impact",
+            "handoff_title",
+            "payload",
+        ),
+        **{
+            e: ("handoff", "target", "reason", "by", "decision", "founder_action")
+            for e in ("handoff_failed", "handoff_acknowledged", "handoff_decided")
+        },
+    }.items()
+}
 BREACH_CONTEXT = frozenset({"clock", "timeframe", "deadline"})  # a breach ladder's context
-HANDOFF_CONTEXT = EVENT_CONTEXT["escalated"] | {"secondary"}  # engine.handoff: on_failure / on_success
-ALL_CONTEXT = frozenset().union(*EVENT_CONTEXT.values(), BREACH_CONTEXT, HANDOFF_CONTEXT, {"decision"})
+HANDOFF_CONTEXT = EVENT_CONTEXT["escalated"] | {
+    "secondary"
+}  # engine.handoff: on_failure / on_success
+ALL_CONTEXT = frozenset().union(
+    *EVENT_CONTEXT.values(), BREACH_CONTEXT, HANDOFF_CONTEXT, {"decision"}
+)
 
 # Template fields (engine.templates.FIELDS) by where the engine's template context gets them.
-ALWAYS_FIELDS = frozenset({"first_name", "customer_name", "customer_email", "ticket_id", "short_id",
-                           "conversation_id", "owner_name", "owner_first_name", "stage", "level", "summary",
-                           "resolution"})
-FACT_FIELDS = frozenset({"severity", "priority", "urgency", "category", "ask_type", "issue_type", "timeframe"})
-TARGET_FIELDS = frozenset({"target", "expert", "expert_name", "team"})  # the step's, event's or last handoff's target
-CONTEXT_FIELDS = frozenset({"reason", "by", "issue", "attempted", "impact", "handoff_title", "payload", "clock",
-                            "deadline", "timeframe"})
+ALWAYS_FIELDS = frozenset(
+    {
+        "first_name",
+        "customer_name",
+        "customer_email",
+        "ticket_id",
+        "short_id",
+        "conversation_id",
+        "owner_name",
+        "owner_first_name",
+        "stage",
+        "level",
+        "summary",
+        "resolution",
+    }
+)
+FACT_FIELDS = frozenset(
+    {"severity", "priority", "urgency", "category", "ask_type", "issue_type", "timeframe"}
+)
+TARGET_FIELDS = frozenset(
+    {"target", "expert", "expert_name", "team"}
+)  # the step's, event's or last handoff's target
+CONTEXT_FIELDS = frozenset(
+    {
+        "reason",
+        "by",
+        "issue",
+        "attempted",
+        "impact",
+        "handoff_title",
+        "payload",
+        "clock",
+        "deadline",
+        "timeframe",
+    }
+)
 LEVEL_FIELDS = frozenset({"level_name"})  # the pack's `levels:`
 # Context fields read from the handoff payload when a handoff starts: filled only when
 # some handoff's payload has one of these fields.
-PAYLOAD_FIELDS = {"issue": ("issue_summary", "issue", "ask"), "attempted": ("alicia_already_tried", "attempted"),
-                  "impact": ("impact",)}
+PAYLOAD_FIELDS = {
+    "issue": ("issue_summary", "issue", "ask"),
+    "attempted": ("alicia_already_tried", "attempted"),
+    "impact": ("impact",),
+}
 
 
 @dataclass(frozen=True)
@@ -99,15 +201,34 @@ class Site:
 def sites(policy: Policy) -> Iterator[Site]:
     emitted = {s.event for s in all_steps(policy) if s.do == "emit"}
     for name, clock in policy.clocks.items():
-        yield Site(("clocks", name, "on_breach"), clock.on_breach, BREACH_CONTEXT, f"clock {name}'s breach ladder")
+        yield Site(
+            ("clocks", name, "on_breach"),
+            clock.on_breach,
+            BREACH_CONTEXT,
+            f"clock {name}'s breach ladder",
+        )
     for i, rule in enumerate(policy.rules):
         ctx = ALL_CONTEXT if rule.on in emitted else EVENT_CONTEXT.get(rule.on, frozenset())
         yield Site(("rules", i, "do"), rule.do, ctx, f"rules[{i}] (on: {rule.on})")
     for name, h in policy.handoffs.items():
-        yield Site(("handoffs", name, "on_start"), h.on_start, EVENT_CONTEXT["escalated"], f"handoff {name}'s on_start")
-        yield Site(("handoffs", name, "on_failure"), h.on_failure, HANDOFF_CONTEXT, f"handoff {name}'s on_failure")
-        yield Site(("handoffs", name, "on_success"), h.on_success, HANDOFF_CONTEXT | {"decision"},
-                   f"handoff {name}'s on_success")
+        yield Site(
+            ("handoffs", name, "on_start"),
+            h.on_start,
+            EVENT_CONTEXT["escalated"],
+            f"handoff {name}'s on_start",
+        )
+        yield Site(
+            ("handoffs", name, "on_failure"),
+            h.on_failure,
+            HANDOFF_CONTEXT,
+            f"handoff {name}'s on_failure",
+        )
+        yield Site(
+            ("handoffs", name, "on_success"),
+            h.on_success,
+            HANDOFF_CONTEXT | {"decision"},
+            f"handoff {name}'s on_success",
+        )
 
 
 def all_steps(policy: Policy) -> Iterator[Step]:
@@ -127,10 +248,17 @@ def event_sources(policy: Policy) -> set[str]:
     if policy.escalations:
         events.add("escalated")
     for h in policy.handoffs.values():
-        events |= {"handoff_failed", "handoff_acknowledged" if h.success == "acknowledged" else "handoff_decided"}
+        events |= {
+            "handoff_failed",
+            "handoff_acknowledged" if h.success == "acknowledged" else "handoff_decided",
+        }
     for step in all_steps(policy):
-        events |= {"level": {"level_changed"}, "count_recent_level": {"level_counted"}, "handoff": {"escalated"},
-                   "emit": {step.event}}.get(step.do, set())
+        events |= {
+            "level": {"level_changed"},
+            "count_recent_level": {"level_counted"},
+            "handoff": {"escalated"},
+            "emit": {step.event},
+        }.get(step.do, set())
     return events
 
 

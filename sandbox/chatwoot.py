@@ -44,10 +44,16 @@ class ChatwootState:
 
     def seed(self, s: SeedConversation) -> dict[str, Any]:
         conv = {
-            "id": s.conversation_id, "account_id": s.account_id, "inbox_id": s.inbox_id,
-            "status": s.status, "labels": list(s.labels), "custom_attributes": dict(s.custom_attributes),
+            "id": s.conversation_id,
+            "account_id": s.account_id,
+            "inbox_id": s.inbox_id,
+            "status": s.status,
+            "labels": list(s.labels),
+            "custom_attributes": dict(s.custom_attributes),
             "meta": {"sender": {"type": "contact", **s.contact}, "assignee": None, "team": None},
-            "messages": [], "created_at": int(time.time()), "last_activity_at": int(time.time()),
+            "messages": [],
+            "created_at": int(time.time()),
+            "last_activity_at": int(time.time()),
             "snoozed_until": None,
         }
         self.conversations[(s.account_id, s.conversation_id)] = conv
@@ -113,13 +119,18 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
     base = "/api/v1/accounts/{account_id}/conversations"
 
     @app.get(base)
-    async def list_conversations(request: Request, account_id: int, status: str = "open", page: int = 1):
+    async def list_conversations(
+        request: Request, account_id: int, status: str = "open", page: int = 1
+    ):
         body, _, error = await guard(request, account_id, None)
         if error:
             return error
-        convs = [_public(c) for (a, _), c in sorted(state.conversations.items())
-                 if a == account_id and (status == "all" or c["status"] == status)]
-        chunk = convs[(page - 1) * 25: page * 25]
+        convs = [
+            _public(c)
+            for (a, _), c in sorted(state.conversations.items())
+            if a == account_id and (status == "all" or c["status"] == status)
+        ]
+        chunk = convs[(page - 1) * 25 : page * 25]
         return ok(request, body, {"data": {"meta": {"all_count": len(convs)}, "payload": chunk}})
 
     @app.get(base + "/{conversation_id}")
@@ -149,11 +160,18 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
         if not isinstance(attrs, dict):
             return ok(request, body, {"error": "content_attributes must be an object"}, 422)
         msg = {
-            "id": next(state.message_ids), "content": content, "account_id": account_id,
-            "inbox_id": conv["inbox_id"], "conversation_id": conversation_id,
-            "message_type": MESSAGE_TYPES[mtype], "content_type": "text",
-            "content_attributes": attrs, "private": bool(body.get("private", False)),
-            "echo_id": body.get("echo_id"), "created_at": int(time.time()), "source_id": None,
+            "id": next(state.message_ids),
+            "content": content,
+            "account_id": account_id,
+            "inbox_id": conv["inbox_id"],
+            "conversation_id": conversation_id,
+            "message_type": MESSAGE_TYPES[mtype],
+            "content_type": "text",
+            "content_attributes": attrs,
+            "private": bool(body.get("private", False)),
+            "echo_id": body.get("echo_id"),
+            "created_at": int(time.time()),
+            "source_id": None,
             "sender": {"id": 1, "name": "ticketflow", "type": "user"},
         }
         conv["messages"].append(msg)
@@ -204,8 +222,18 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
             return ok(request, body, {"error": f"status must be one of {sorted(STATUSES)}"}, 422)
         conv["status"] = status
         conv["snoozed_until"] = body.get("snoozed_until") if status == "snoozed" else None
-        return ok(request, body, {"meta": {}, "payload": {"success": True, "conversation_id": conversation_id,
-                                                          "current_status": status}})
+        return ok(
+            request,
+            body,
+            {
+                "meta": {},
+                "payload": {
+                    "success": True,
+                    "conversation_id": conversation_id,
+                    "current_status": status,
+                },
+            },
+        )
 
     @app.post(base + "/{conversation_id}/custom_attributes")
     async def custom_attributes(request: Request, account_id: int, conversation_id: int):

@@ -53,7 +53,9 @@ def validate_event(event: Any, routing_keys: set[str] | None) -> list[str]:
             if not isinstance(payload.get("source"), str) or not payload.get("source"):
                 errors.append("'payload.source' is missing or blank")
             if payload.get("severity") not in SEVERITIES:
-                errors.append("'payload.severity' is invalid (must be one of critical, error, warning, info)")
+                errors.append(
+                    "'payload.severity' is invalid (must be one of critical, error, warning, info)"
+                )
     return errors
 
 
@@ -77,14 +79,24 @@ def create_pagerduty_app(routing_keys: set[str] | None = None) -> FastAPI:
             event = json.loads(raw)
         except ValueError:
             recorder.record(request, raw.decode(errors="replace"), 400)
-            return JSONResponse({"status": "invalid event", "message": "Event object is invalid",
-                                 "errors": ["Malformed JSON"]}, status_code=400)
+            return JSONResponse(
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": ["Malformed JSON"],
+                },
+                status_code=400,
+            )
         failure = await recorder.maybe_fail(request, event)
         if failure is not None:
             return failure
         errors = validate_event(event, routing_keys)
         if errors:
-            body = {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+            body = {
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": errors,
+            }
             recorder.record(request, event, 400, body)
             return JSONResponse(body, status_code=400)
         action = event["event_action"]
@@ -92,10 +104,14 @@ def create_pagerduty_app(routing_keys: set[str] | None = None) -> FastAPI:
         alert = alerts.get(dedup)
         if action == "trigger":
             if alert is None or alert["status"] == "resolved":
-                alerts[dedup] = {"status": "triggered", "summary": event["payload"]["summary"],
-                                 "routing_key_suffix": event["routing_key"][-4:], "triggers": 1,
-                                 "custom_details": event["payload"].get("custom_details"),
-                                 "links": event.get("links", [])}
+                alerts[dedup] = {
+                    "status": "triggered",
+                    "summary": event["payload"]["summary"],
+                    "routing_key_suffix": event["routing_key"][-4:],
+                    "triggers": 1,
+                    "custom_details": event["payload"].get("custom_details"),
+                    "links": event.get("links", []),
+                }
             else:
                 alert["triggers"] += 1  # deduplicated into the open alert
         elif alert is not None and alert["status"] != "resolved":

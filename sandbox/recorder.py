@@ -41,14 +41,16 @@ class Recorder:
         self._rng = random.Random(cfg.seed)
 
     def record(self, request: Request, body: Any, status: int, response: Any = None) -> None:
-        self.calls.append({
-            "method": request.method,
-            "path": request.url.path,
-            "query": dict(request.query_params),
-            "body": body,
-            "status": status,
-            "response": response,
-        })
+        self.calls.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": dict(request.query_params),
+                "body": body,
+                "status": status,
+                "response": response,
+            }
+        )
 
     def slow_answer(self) -> bool:
         return self.faults.slow_rate > 0 and self._rng.random() < self.faults.slow_rate

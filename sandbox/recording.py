@@ -17,9 +17,23 @@ from typing import Any
 from temporalio import activity
 
 from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput, OpOutcome
-from models.audit import AuditRowInput, CountRecentLevelInput, CountResult, InsertResult, TicketEventRow
-from models.chatwoot import (AssignInput, ChatwootCallResult, LabelsResult, MergeAttributesInput, PostMessageInput,
-                             PostMessageResult, SetStatusInput, UpdateLabelsInput)
+from models.audit import (
+    AuditRowInput,
+    CountRecentLevelInput,
+    CountResult,
+    InsertResult,
+    TicketEventRow,
+)
+from models.chatwoot import (
+    AssignInput,
+    ChatwootCallResult,
+    LabelsResult,
+    MergeAttributesInput,
+    PostMessageInput,
+    PostMessageResult,
+    SetStatusInput,
+    UpdateLabelsInput,
+)
 from models.pagerduty import PagerDutyEventInput, PagerDutyEventResult
 
 
@@ -36,8 +50,12 @@ class TimelineEntry:
         # its instant (the test server's clock runs while a signal is sent).
         # Every instant, `at` and any in the details (deadline, due ...), reads
         # in the pack's zone with the offset in force at that instant.
-        return {"at": local_iso(self.at, tz), "action": self.action, "target": self.target,
-                **_localize(self.details, tz)}
+        return {
+            "at": local_iso(self.at, tz),
+            "action": self.action,
+            "target": self.target,
+            **_localize(self.details, tz),
+        }
 
 
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
@@ -66,7 +84,9 @@ class Recorder:
     _keys: set[str] = field(default_factory=set)
     labels: dict[int, list[str]] = field(default_factory=dict)
 
-    def add(self, at: datetime, action: str, target: str | None, key: str | None, /, **details: Any) -> None:
+    def add(
+        self, at: datetime, action: str, target: str | None, key: str | None, /, **details: Any
+    ) -> None:
         if key is not None:
             if key in self._keys:
                 return  # a retried call: the real integrations dedupe it too
@@ -86,21 +106,42 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
 
     @activity.defn(name="chatwoot.send_message")
     async def send_message(inp: PostMessageInput) -> PostMessageResult:
-        rec.add(inp.at, "chatwoot.note" if inp.private else "chatwoot.message", inp.target, inp.idempotency_key,
-                content=inp.content)
+        rec.add(
+            inp.at,
+            "chatwoot.note" if inp.private else "chatwoot.message",
+            inp.target,
+            inp.idempotency_key,
+            content=inp.content,
+        )
         return PostMessageResult(message_id=1000 + len(rec.entries))
 
     @activity.defn(name="chatwoot.update_labels")
     async def update_labels(inp: UpdateLabelsInput) -> LabelsResult:
         labels = rec.labels.setdefault(inp.conversation_id, [])
-        labels[:] = [x for x in labels if x not in inp.remove] + [x for x in inp.add if x not in labels]
-        rec.add(inp.at, "chatwoot.labels", inp.target, inp.idempotency_key, add=inp.add, remove=inp.remove,
-                labels=list(labels))
+        labels[:] = [x for x in labels if x not in inp.remove] + [
+            x for x in inp.add if x not in labels
+        ]
+        rec.add(
+            inp.at,
+            "chatwoot.labels",
+            inp.target,
+            inp.idempotency_key,
+            add=inp.add,
+            remove=inp.remove,
+            labels=list(labels),
+        )
         return LabelsResult(labels=list(labels))
 
     @activity.defn(name="chatwoot.assign")
     async def assign(inp: AssignInput) -> ChatwootCallResult:
-        rec.add(inp.at, "chatwoot.assign", inp.target, inp.idempotency_key, agent_id=inp.agent_id, team_id=inp.team_id)
+        rec.add(
+            inp.at,
+            "chatwoot.assign",
+            inp.target,
+            inp.idempotency_key,
+            agent_id=inp.agent_id,
+            team_id=inp.team_id,
+        )
         return ChatwootCallResult()
 
     @activity.defn(name="chatwoot.set_status")
@@ -115,13 +156,25 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
 
     @activity.defn(name="pagerduty.send_event")
     async def send_event(inp: PagerDutyEventInput) -> PagerDutyEventResult:
-        rec.add(inp.at, f"pagerduty.{inp.event_action}", inp.target, f"{inp.dedup_key}:{inp.event_action}",
-                dedup_key=inp.dedup_key, summary=inp.summary or None, severity=inp.severity if
-                inp.event_action == "trigger" else None, routing_key_name=inp.routing_key_name)
+        rec.add(
+            inp.at,
+            f"pagerduty.{inp.event_action}",
+            inp.target,
+            f"{inp.dedup_key}:{inp.event_action}",
+            dedup_key=inp.dedup_key,
+            summary=inp.summary or None,
+            severity=inp.severity if inp.event_action == "trigger" else None,
+            routing_key_name=inp.routing_key_name,
+        )
         return PagerDutyEventResult(status="success", dedup_key=inp.dedup_key)
 
-    chatwoot = {"message": send_message, "labels": update_labels, "assign": assign, "status": set_status,
-                "attributes": merge_custom_attributes}
+    chatwoot = {
+        "message": send_message,
+        "labels": update_labels,
+        "assign": assign,
+        "status": set_status,
+        "attributes": merge_custom_attributes,
+    }
 
     @activity.defn(name="chatwoot.apply_batch")
     async def apply_batch(inp: ChatwootBatchInput) -> BatchResult:
@@ -129,7 +182,15 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
             await chatwoot[op.kind](getattr(op, op.kind))
         return BatchResult(outcomes=[OpOutcome() for _ in inp.ops])
 
-    stand_ins = [send_message, update_labels, assign, set_status, merge_custom_attributes, send_event, apply_batch]
+    stand_ins = [
+        send_message,
+        update_labels,
+        assign,
+        set_status,
+        merge_custom_attributes,
+        send_event,
+        apply_batch,
+    ]
     if audit_pool is None:
         return stand_ins
     from activities.audit import AuditActivities
@@ -146,8 +207,16 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
         @activity.defn(name=f"audit.{table}")
         async def record(inp: AuditRowInput) -> InsertResult:
             result = await method(inp)
-            rec.add(inp.at, f"audit.{table}", None, inp.idempotency_key, row=inp.row, inserted=result.inserted)
+            rec.add(
+                inp.at,
+                f"audit.{table}",
+                None,
+                inp.idempotency_key,
+                row=inp.row,
+                inserted=result.inserted,
+            )
             return result
+
         return record
 
     @activity.defn(name="audit.count_recent_level")
@@ -172,4 +241,10 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
         return BatchResult(outcomes=[OpOutcome() for _ in inp.items])
 
     # A ticket's engine inputs (`ticket_inputs`) are written for real, kept out of the timeline (not actions).
-    return stand_ins + [record_ticket_event, count_recent_level, record_batch, real.record_inputs, *tables.values()]
+    return stand_ins + [
+        record_ticket_event,
+        count_recent_level,
+        record_batch,
+        real.record_inputs,
+        *tables.values(),
+    ]

@@ -27,7 +27,13 @@ from starter import bridge_metrics, signatures
 from starter.chatwoot_events import Ignored, WebhookError, route
 from console import mount_console
 from console.whatif import build_whatif_router
-from starter.delivery import NoRunningTicket, RejectedByTemporal, TicketClosed, deliver, signal_page_update
+from starter.delivery import (
+    NoRunningTicket,
+    RejectedByTemporal,
+    TicketClosed,
+    deliver,
+    signal_page_update,
+)
 from starter.pagerduty_events import route_pagerduty
 from client.gateway import TemporalGateway, TemporalUnavailable
 from starter.webhook_body import MalformedBody, parse_json
@@ -64,9 +70,13 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
                 "refusing to start: set WEBHOOK_SECRET (Chatwoot >= 4.12 signed webhooks) "
                 "or WEBHOOK_TOKEN (older Chatwoot, shared token); only `ticketflow dev` accepts unsigned webhooks"
             )
-        log.warning("accepting UNSIGNED Chatwoot webhooks (dev mode, no WEBHOOK_SECRET or WEBHOOK_TOKEN set)")
+        log.warning(
+            "accepting UNSIGNED Chatwoot webhooks (dev mode, no WEBHOOK_SECRET or WEBHOOK_TOKEN set)"
+        )
 
-    app = FastAPI(title="ticketflow webhook bridge", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="ticketflow webhook bridge", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.gateway = gateway
     bridge_metrics.install(app)  # GET /metrics: webhooks by event and status, latency, 503s
 
@@ -79,15 +89,19 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
     async def healthz() -> JSONResponse:
         if await gateway.healthy():
             return JSONResponse({"status": "ok", "temporal": settings.temporal_address})
-        return JSONResponse({"status": "unavailable", "error": "cannot reach Temporal"}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "error": "cannot reach Temporal"}, status_code=503
+        )
 
     seen = signatures.SeenSignatures()
 
     def authenticate(request: Request, body: bytes) -> None:
         if settings.webhook_secret:
             signatures.verify_chatwoot(
-                settings.webhook_secret.get_secret_value(), body,
-                request.headers.get("x-chatwoot-timestamp"), request.headers.get("x-chatwoot-signature"),
+                settings.webhook_secret.get_secret_value(),
+                body,
+                request.headers.get("x-chatwoot-timestamp"),
+                request.headers.get("x-chatwoot-signature"),
             )
         elif settings.webhook_token:
             given = request.query_params.get("token") or request.headers.get("x-ticketflow-token")
@@ -121,8 +135,11 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         except MalformedBody as exc:
             return _error(400, str(exc))
         try:
-            decision = route(payload, account_id=account_id or settings.chatwoot_account_id,
-                             policy_for_inbox=settings.policy_for_inbox)
+            decision = route(
+                payload,
+                account_id=account_id or settings.chatwoot_account_id,
+                policy_for_inbox=settings.policy_for_inbox,
+            )
         except WebhookError as exc:
             return _error(422, str(exc))
         if isinstance(decision, Ignored):
@@ -136,12 +153,27 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         except RejectedByTemporal as exc:
             return _error(400, str(exc))
         except RPCError as exc:
-            log.error("temporal refused the event", workflow_id=decision.workflow_id, error=str(exc))
-            return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
-        log.info("webhook delivered", chatwoot_event=payload.get("event"), workflow_id=decision.workflow_id,
-                 signal=decision.signal)
-        return JSONResponse({"status": "accepted", "workflow_id": decision.workflow_id, "run_id": run_id,
-                             "signal": decision.signal}, status_code=202)
+            log.error(
+                "temporal refused the event", workflow_id=decision.workflow_id, error=str(exc)
+            )
+            return _error(
+                503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}"
+            )
+        log.info(
+            "webhook delivered",
+            chatwoot_event=payload.get("event"),
+            workflow_id=decision.workflow_id,
+            signal=decision.signal,
+        )
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "workflow_id": decision.workflow_id,
+                "run_id": run_id,
+                "signal": decision.signal,
+            },
+            status_code=202,
+        )
 
     @app.post("/webhooks/pagerduty")
     async def pagerduty(request: Request) -> JSONResponse:
@@ -152,12 +184,17 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
             return _error(413, f"body larger than {settings.webhook_max_body_bytes} bytes")
         if settings.pagerduty_webhook_secret:
             try:
-                signatures.verify_pagerduty(settings.pagerduty_webhook_secret.get_secret_value(), body,
-                                            request.headers.get("x-pagerduty-signature"))
+                signatures.verify_pagerduty(
+                    settings.pagerduty_webhook_secret.get_secret_value(),
+                    body,
+                    request.headers.get("x-pagerduty-signature"),
+                )
             except signatures.SignatureError as exc:
                 return _error(401, str(exc))
         elif not dev_mode:
-            return _error(401, "PagerDuty webhooks are not configured: set PAGERDUTY_WEBHOOK_SECRET")
+            return _error(
+                401, "PagerDuty webhooks are not configured: set PAGERDUTY_WEBHOOK_SECRET"
+            )
         try:
             decision = route_pagerduty(parse_json(body))
         except MalformedBody as exc:
@@ -175,16 +212,26 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         except RejectedByTemporal as exc:
             return _error(400, str(exc))
         except RPCError as exc:
-            return _error(503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}")
-        log.info("pagerduty webhook delivered", workflow_id=decision.workflow_id, status=decision.update.status)
-        return JSONResponse({"status": "accepted", "workflow_id": decision.workflow_id}, status_code=202)
+            return _error(
+                503, f"temporal refused the event: {exc.status.name if exc.status else 'error'}"
+            )
+        log.info(
+            "pagerduty webhook delivered",
+            workflow_id=decision.workflow_id,
+            status=decision.update.status,
+        )
+        return JSONResponse(
+            {"status": "accepted", "workflow_id": decision.workflow_id}, status_code=202
+        )
 
     @app.post("/webhooks/chatwoot")
     async def chatwoot(request: Request) -> JSONResponse:
         return await handle_chatwoot(request, None)
 
     @app.post("/webhooks/chatwoot/{account_id}")
-    async def chatwoot_account(request: Request, account_id: int = Path(ge=1, le=INT4_MAX)) -> JSONResponse:
+    async def chatwoot_account(
+        request: Request, account_id: int = Path(ge=1, le=INT4_MAX)
+    ) -> JSONResponse:
         return await handle_chatwoot(request, account_id)
 
     mount_console(app, settings, gateway, dev_mode=dev_mode)  # the operator console at /console

@@ -26,15 +26,30 @@ import re
 import time
 
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.responses import Response
 
 # Chatwoot's webhook events (Settings → Integrations → Webhooks); anything else is `other`.
-CHATWOOT_EVENTS = frozenset({
-    "conversation_created", "conversation_updated", "conversation_status_changed", "conversation_typing_on",
-    "conversation_typing_off", "message_created", "message_updated", "webwidget_triggered", "contact_created",
-    "contact_updated",
-})
+CHATWOOT_EVENTS = frozenset(
+    {
+        "conversation_created",
+        "conversation_updated",
+        "conversation_status_changed",
+        "conversation_typing_on",
+        "conversation_typing_off",
+        "message_created",
+        "message_updated",
+        "webwidget_triggered",
+        "contact_created",
+        "contact_updated",
+    }
+)
 _EVENT = re.compile(rb'"event"\s*:\s*"([a-z_]{1,64})"')
 _SNIFF_BYTES = 64 * 1024  # the event key comes first in Chatwoot's bodies; never scan more
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -43,14 +58,25 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0
 class BridgeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.webhooks = Counter("ticketflow_bridge_webhooks", "Webhooks answered, by source, event and HTTP status",
-                                ["source", "event", "status"], registry=self.registry)
-        self.duration = Histogram("ticketflow_bridge_webhook_duration_seconds",
-                                  "Time from a webhook's arrival to the end of its answer", ["source"],
-                                  buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.unavailable = Counter("ticketflow_bridge_unavailable",
-                                   "Webhooks answered 503 (Temporal unreachable or refusing)", ["source"],
-                                   registry=self.registry)
+        self.webhooks = Counter(
+            "ticketflow_bridge_webhooks",
+            "Webhooks answered, by source, event and HTTP status",
+            ["source", "event", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "ticketflow_bridge_webhook_duration_seconds",
+            "Time from a webhook's arrival to the end of its answer",
+            ["source"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.unavailable = Counter(
+            "ticketflow_bridge_unavailable",
+            "Webhooks answered 503 (Temporal unreachable or refusing)",
+            ["source"],
+            registry=self.registry,
+        )
 
     def observe(self, source: str, event: str, status: int, seconds: float) -> None:
         self.webhooks.labels(source, event, str(status)).inc()
@@ -98,7 +124,9 @@ class _Middleware:
         try:
             await self.app(scope, sniffing_receive, status_send)
         finally:
-            self.metrics.observe(source, event_name(source, bytes(head)), status, time.perf_counter() - started)
+            self.metrics.observe(
+                source, event_name(source, bytes(head)), status, time.perf_counter() - started
+            )
 
 
 def install(app: FastAPI) -> BridgeMetrics:

@@ -15,9 +15,25 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.chatwoot import (ECHO_MARKER, ChatwootId, JsonAttributes, JsonValue, MessageId, ShortText, UnixSeconds,
-                             WebhookText)
-from models.signals import AgentReplied, Classify, CustomerReplied, Reopened, Resolved, StatusChanged, VipFlagChanged
+from models.chatwoot import (
+    ECHO_MARKER,
+    ChatwootId,
+    JsonAttributes,
+    JsonValue,
+    MessageId,
+    ShortText,
+    UnixSeconds,
+    WebhookText,
+)
+from models.signals import (
+    AgentReplied,
+    Classify,
+    CustomerReplied,
+    Reopened,
+    Resolved,
+    StatusChanged,
+    VipFlagChanged,
+)
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_card import one_line
 from models.ticket_input import TicketInput
@@ -118,11 +134,15 @@ class _Message(_Lenient):
     sender: _Sender | None = None
     conversation: _Conversation
     account: _Account | None = None
-    inbox: Any = None  # `{id, name}` (conversation webhooks carry only `inbox_id`); read like `channel`
+    inbox: Any = (
+        None  # `{id, name}` (conversation webhooks carry only `inbox_id`); read like `channel`
+    )
 
 
 def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "yes", "1"})
+    return value is True or (
+        isinstance(value, str) and value.strip().lower() in {"true", "yes", "1"}
+    )
 
 
 def _contact(conv: _Conversation) -> Contact:
@@ -145,8 +165,12 @@ def _created_at(conv: _Conversation) -> datetime | None:
 
 
 def _account(conv: _Conversation, explicit: int | None, message_account: int | None) -> int:
-    for candidate in (explicit, message_account, conv.account_id,
-                      *(m.account_id for m in conv.messages)):
+    for candidate in (
+        explicit,
+        message_account,
+        conv.account_id,
+        *(m.account_id for m in conv.messages),
+    ):
         if candidate:
             return candidate
     raise WebhookError(
@@ -161,7 +185,9 @@ def _subject(conv: _Conversation) -> str | None:
     return one_line(attrs.get("mail_subject")) if isinstance(attrs, dict) else None
 
 
-def _ticket(conv: _Conversation, account_id: int, policy_for_inbox, inbox: Any = None) -> TicketInput:
+def _ticket(
+    conv: _Conversation, account_id: int, policy_for_inbox, inbox: Any = None
+) -> TicketInput:
     return TicketInput(
         account_id=account_id,
         conversation_id=conv.number,
@@ -209,16 +235,21 @@ def _route(payload: object, account_id: int | None, policy_for_inbox) -> Route |
         raise WebhookError("event: missing or not a string")
     try:
         if event.startswith("message_"):
-            return _route_message(event, _Message.model_validate(payload), account_id, policy_for_inbox)
+            return _route_message(
+                event, _Message.model_validate(payload), account_id, policy_for_inbox
+            )
         if event.startswith("conversation_"):
-            return _route_conversation(event, _ConversationEvent.model_validate(payload), account_id,
-                                       policy_for_inbox)
+            return _route_conversation(
+                event, _ConversationEvent.model_validate(payload), account_id, policy_for_inbox
+            )
     except ValidationError as err:
         raise WebhookError(_fmt(err)) from None
     return Ignored(f"event {event!r} is not used by ticketflow")
 
 
-def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_inbox) -> Route | Ignored:
+def _route_message(
+    event: str, msg: _Message, explicit: int | None, policy_for_inbox
+) -> Route | Ignored:
     if event != "message_created":
         return Ignored(f"{event} is not used by ticketflow")
     conv = msg.conversation
@@ -230,7 +261,9 @@ def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_i
         return Ignored("message posted by ticketflow itself")
     kind = msg.message_type
     if kind in ("incoming", 0):
-        return Route(wid, ticket, "customer_replied", CustomerReplied(event_id=event_id), reopens=True)
+        return Route(
+            wid, ticket, "customer_replied", CustomerReplied(event_id=event_id), reopens=True
+        )
     if kind in ("outgoing", 1):
         sender = msg.sender or _Sender()
         if msg.private:
@@ -238,7 +271,9 @@ def _route_message(event: str, msg: _Message, explicit: int | None, policy_for_i
         if sender.type != "user":
             return Ignored(f"outgoing message from {sender.type or 'unknown sender'}, not an agent")
         by = (sender.email or sender.name or str(sender.id)).split("@")[0].lower()
-        return Route(wid, ticket, "agent_replied", AgentReplied(event_id=event_id, by=by, substantive=True))
+        return Route(
+            wid, ticket, "agent_replied", AgentReplied(event_id=event_id, by=by, substantive=True)
+        )
     return Ignored(f"message_type {kind!r} is not a reply")
 
 
@@ -249,8 +284,9 @@ def _changed(conv: _ConversationEvent) -> dict[str, dict]:
     return out
 
 
-def _route_conversation(event: str, conv: _ConversationEvent, explicit: int | None,
-                        policy_for_inbox) -> Route | Ignored:
+def _route_conversation(
+    event: str, conv: _ConversationEvent, explicit: int | None, policy_for_inbox
+) -> Route | Ignored:
     account = _account(conv, explicit, conv.account.id if conv.account else None)
     ticket = _ticket(conv, account, policy_for_inbox)
     wid = ticket_workflow_id(account, conv.number)
@@ -264,7 +300,13 @@ def _route_conversation(event: str, conv: _ConversationEvent, explicit: int | No
         status = conv.status
         eid = f"status:{status}:{stamp}"
         if status == "resolved":
-            return Route(wid, ticket, "resolved", Resolved(event_id=eid, by="chatwoot"), start_if_missing=False)
+            return Route(
+                wid,
+                ticket,
+                "resolved",
+                Resolved(event_id=eid, by="chatwoot"),
+                start_if_missing=False,
+            )
         if status == "open":
             return Route(wid, ticket, "reopened", Reopened(event_id=eid), reopens=True)
         if status in ("pending", "snoozed"):
@@ -275,13 +317,35 @@ def _route_conversation(event: str, conv: _ConversationEvent, explicit: int | No
         if "custom_attributes" in changed:
             prev = changed["custom_attributes"].get("previous_value") or {}
             cur = changed["custom_attributes"].get("current_value") or {}
-            if isinstance(prev, dict) and isinstance(cur, dict) and _truthy(prev.get("vip")) != _truthy(cur.get("vip")):
-                return Route(wid, ticket, "vip_flag_changed",
-                             VipFlagChanged(event_id=f"vip:{stamp}", vip=_truthy(cur.get("vip")), by="chatwoot",
-                                            why="custom attribute changed in Chatwoot"), start_if_missing=live)
+            if (
+                isinstance(prev, dict)
+                and isinstance(cur, dict)
+                and _truthy(prev.get("vip")) != _truthy(cur.get("vip"))
+            ):
+                return Route(
+                    wid,
+                    ticket,
+                    "vip_flag_changed",
+                    VipFlagChanged(
+                        event_id=f"vip:{stamp}",
+                        vip=_truthy(cur.get("vip")),
+                        by="chatwoot",
+                        why="custom attribute changed in Chatwoot",
+                    ),
+                    start_if_missing=live,
+                )
         if "label_list" in changed or "custom_attributes" in changed:
-            return Route(wid, ticket, "classify",
-                         Classify(event_id=f"classify:{stamp}", labels=conv.labels,
-                                  custom_attributes=conv.custom_attributes, by="chatwoot"), start_if_missing=live)
+            return Route(
+                wid,
+                ticket,
+                "classify",
+                Classify(
+                    event_id=f"classify:{stamp}",
+                    labels=conv.labels,
+                    custom_attributes=conv.custom_attributes,
+                    by="chatwoot",
+                ),
+                start_if_missing=live,
+            )
         return Ignored("conversation_updated without label or custom-attribute changes")
     return Ignored(f"{event} is not used by ticketflow")

@@ -22,8 +22,12 @@ from infra.logging import configure_logging, configure_temporal_runtime
 from infra.settings import Settings, SettingsError, check_metrics_address, load_settings
 from infra.telemetry import DEV_METRICS_ADDRESS, MetricsUnavailable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="ticketflow: durable SLA and escalation orchestration on Temporal.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="ticketflow: durable SLA and escalation orchestration on Temporal.",
+)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -41,23 +45,35 @@ def _settings(*, metrics: Callable[[Settings], str | None] | None = None, **over
     try:
         configure_temporal_runtime(metrics_address=metrics(settings) if metrics else None)
     except MetricsUnavailable as exc:
-        typer.echo(f"{exc} (set WORKER_METRICS_ADDRESS, or --metrics-address for dev, to another port or off)",
-                   err=True)
+        typer.echo(
+            f"{exc} (set WORKER_METRICS_ADDRESS, or --metrics-address for dev, to another port or off)",
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE) from None
     return settings
 
 
 @app.command()
 def dev(
-    state_dir: Path = typer.Option(Path(".ticketflow"), envvar="TICKETFLOW_STATE_DIR", help="Where Temporal and Postgres keep data."),
-    temporal_port: int = typer.Option(7233, envvar="TICKETFLOW_TEMPORAL_PORT", help="0: any free port."),
+    state_dir: Path = typer.Option(
+        Path(".ticketflow"),
+        envvar="TICKETFLOW_STATE_DIR",
+        help="Where Temporal and Postgres keep data.",
+    ),
+    temporal_port: int = typer.Option(
+        7233, envvar="TICKETFLOW_TEMPORAL_PORT", help="0: any free port."
+    ),
     ui_port: int = typer.Option(8233, envvar="TICKETFLOW_UI_PORT", help="0: any free port."),
     bridge_port: int = typer.Option(None, help="Default: BRIDGE_PORT or 8080; 0: any free port."),
     host: str = typer.Option("127.0.0.1", envvar="TICKETFLOW_HOST"),
     sandbox_chatwoot_port: int = typer.Option(0, help="Chatwoot sandbox port (0: any free port)."),
-    sandbox_pagerduty_port: int = typer.Option(0, help="PagerDuty sandbox port (0: any free port)."),
-    metrics_address: str = typer.Option(DEV_METRICS_ADDRESS,
-                                        help="Worker's Prometheus /metrics (host:port, port 0: any free port; or off)."),
+    sandbox_pagerduty_port: int = typer.Option(
+        0, help="PagerDuty sandbox port (0: any free port)."
+    ),
+    metrics_address: str = typer.Option(
+        DEV_METRICS_ADDRESS,
+        help="Worker's Prometheus /metrics (host:port, port 0: any free port; or off).",
+    ),
 ) -> None:
     """Run the whole stack locally: Temporal + UI, Postgres, worker, bridge, sandboxes.
 
@@ -75,9 +91,15 @@ def dev(
     # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there
     # (port 0: the one the OS picked, read back for the banner).
     settings = settings.model_copy(update={"worker_metrics_address": metrics_address})
-    opts = DevOptions(state_dir=state_dir, temporal_port=temporal_port, ui_port=ui_port,
-                      bridge_port=bridge_port if bridge_port is not None else settings.bridge_port, host=host,
-                      sandbox_chatwoot_port=sandbox_chatwoot_port, sandbox_pagerduty_port=sandbox_pagerduty_port)
+    opts = DevOptions(
+        state_dir=state_dir,
+        temporal_port=temporal_port,
+        ui_port=ui_port,
+        bridge_port=bridge_port if bridge_port is not None else settings.bridge_port,
+        host=host,
+        sandbox_chatwoot_port=sandbox_chatwoot_port,
+        sandbox_pagerduty_port=sandbox_pagerduty_port,
+    )
     raise typer.Exit(dev_main(settings, opts))
 
 
@@ -113,8 +135,13 @@ def bridge(host: str = typer.Option(None), port: int = typer.Option(None)) -> No
     except RuntimeError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    uvicorn.run(application, host=host or settings.bridge_host, port=port if port is not None else settings.bridge_port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        application,
+        host=host or settings.bridge_host,
+        port=port if port is not None else settings.bridge_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -144,7 +171,9 @@ def setup() -> None:
 
 @app.command()
 def simulate(
-    scenario: Path = typer.Argument(..., exists=True, dir_okay=False, help="Scenario YAML (see README)."),
+    scenario: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Scenario YAML (see README)."
+    ),
     format: str = typer.Option("json", "--format", "-f", help="json (one object a line) or table."),
 ) -> None:
     """Dry-run an SOP: real workflows and policy on the time-skipping server,
@@ -168,7 +197,9 @@ def simulate(
 
 @app.command()
 def report(
-    since: str = typer.Option(None, help="Start of the period (ISO 8601 date or instant); default: 7 days ago."),
+    since: str = typer.Option(
+        None, help="Start of the period (ISO 8601 date or instant); default: 7 days ago."
+    ),
     until: str = typer.Option(None, help="End of the period (exclusive); default: now."),
     policy: str = typer.Option(None, help="Only this policy pack."),
     format: str = typer.Option("table", "--format", "-f", help="table or json."),
@@ -200,30 +231,73 @@ def report(
 
     now = datetime.now(timezone.utc)
     start, end = instant(since, now - timedelta(days=7)), instant(until, now)
-    rows = asyncio.run(escalation_metrics(settings.database_url.get_secret_value(), start, end, policy))
+    rows = asyncio.run(
+        escalation_metrics(settings.database_url.get_secret_value(), start, end, policy)
+    )
     if format == "json":
-        typer.echo(_json.dumps({"since": start.isoformat(), "until": end.isoformat(),
-                                "policies": [r.as_dict() for r in rows]}, indent=2))
+        typer.echo(
+            _json.dumps(
+                {
+                    "since": start.isoformat(),
+                    "until": end.isoformat(),
+                    "policies": [r.as_dict() for r in rows],
+                },
+                indent=2,
+            )
+        )
         return
-    table = Table("policy", "opened", "escalated", "escalation rate", "target", "resolved after esc.",
-                  "avg time to resolve after esc.", title=f"Escalations {start:%Y-%m-%d} → {end:%Y-%m-%d}")
+    table = Table(
+        "policy",
+        "opened",
+        "escalated",
+        "escalation rate",
+        "target",
+        "resolved after esc.",
+        "avg time to resolve after esc.",
+        title=f"Escalations {start:%Y-%m-%d} → {end:%Y-%m-%d}",
+    )
     for r in rows:
-        rate = f"{r.escalation_rate:.1%}" + (" [red]over[/red]" if r.escalation_rate >= 0.10 else "")
-        avg = format_duration(r.avg_resolve_after_escalation) if r.avg_resolve_after_escalation else "-"
-        table.add_row(r.policy, str(r.opened), str(r.escalated), rate, "< 10%", str(r.resolved_after_escalation), avg)
+        rate = f"{r.escalation_rate:.1%}" + (
+            " [red]over[/red]" if r.escalation_rate >= 0.10 else ""
+        )
+        avg = (
+            format_duration(r.avg_resolve_after_escalation)
+            if r.avg_resolve_after_escalation
+            else "-"
+        )
+        table.add_row(
+            r.policy,
+            str(r.opened),
+            str(r.escalated),
+            rate,
+            "< 10%",
+            str(r.resolved_after_escalation),
+            avg,
+        )
     Console().print(table)
 
 
 @app.command()
 def whatif(
-    draft: Path = typer.Argument(..., help="The draft pack (YAML); its `name` picks the recorded tickets."),
-    since: str = typer.Option("30d", help="Tickets opened since: 30d, 12h, or an ISO 8601 date or instant."),
+    draft: Path = typer.Argument(
+        ..., help="The draft pack (YAML); its `name` picks the recorded tickets."
+    ),
+    since: str = typer.Option(
+        "30d", help="Tickets opened since: 30d, 12h, or an ISO 8601 date or instant."
+    ),
     until: str = typer.Option(None, help="Opened before (and drafts run until); default: now."),
-    inbox: list[int] = typer.Option(None, "--inbox", help="Only tickets of this Chatwoot inbox (repeatable)."),
-    out: Path = typer.Option(None, "--out", help="Write the page-load heatmap (whatif-heatmap.svg) here."),
+    inbox: list[int] = typer.Option(
+        None, "--inbox", help="Only tickets of this Chatwoot inbox (repeatable)."
+    ),
+    out: Path = typer.Option(
+        None, "--out", help="Write the page-load heatmap (whatif-heatmap.svg) here."
+    ),
     as_json: bool = typer.Option(False, "--json", help="The whole report as JSON."),
-    check_driver: bool = typer.Option(False, "--check-driver", help="Also replay the pack in force the draft's "
-                                      "way and report where it differs (slower)."),
+    check_driver: bool = typer.Option(
+        False,
+        "--check-driver",
+        help="Also replay the pack in force the draft's way and report where it differs (slower).",
+    ),
 ) -> None:
     """Replay recorded tickets against the pack they ran and against DRAFT, side by side.
     Exit 0: the replay reproduces what happened; 1: it differs from reality; 2: unreadable
@@ -252,13 +326,25 @@ def whatif(
     try:
         start, end = parse_since(since, now), parse_since(until, now) if until else now
     except ValueError:
-        typer.echo(f"--since/--until: not 30d, 12h, 90m or an ISO 8601 date or instant: {since!r} {until!r}", err=True)
+        typer.echo(
+            f"--since/--until: not 30d, 12h, 90m or an ISO 8601 date or instant: {since!r} {until!r}",
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE) from None
     try:
-        result = asyncio.run(whatif_dsn(settings.database_url.get_secret_value(), pack, start, end,
-                                        inboxes=inbox or None, ui_url=settings.temporal_ui_url,
-                                        namespace=settings.temporal_namespace, check_driver=check_driver,
-                                        workers=os.cpu_count() or 1))
+        result = asyncio.run(
+            whatif_dsn(
+                settings.database_url.get_secret_value(),
+                pack,
+                start,
+                end,
+                inboxes=inbox or None,
+                ui_url=settings.temporal_ui_url,
+                namespace=settings.temporal_namespace,
+                check_driver=check_driver,
+                workers=os.cpu_count() or 1,
+            )
+        )
     except asyncpg.UndefinedTableError as exc:
         typer.echo(f"Postgres: {exc} (run `ticketflow setup` to apply the migrations)", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -269,10 +355,17 @@ def whatif(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         svg_path = out / "whatif-heatmap.svg"
-        svg_path.write_text(heatmap_svg(result.current.heat, result.draft.heat, pack.timezone,
-                                        f"draft {pack.version}"))
+        svg_path.write_text(
+            heatmap_svg(
+                result.current.heat, result.draft.heat, pack.timezone, f"draft {pack.version}"
+            )
+        )
     if as_json:
-        typer.echo(_json.dumps({**result.as_dict(), "heatmap": str(svg_path) if svg_path else None}, indent=2))
+        typer.echo(
+            _json.dumps(
+                {**result.as_dict(), "heatmap": str(svg_path) if svg_path else None}, indent=2
+            )
+        )
     else:
         typer.echo(format_text(result, str(svg_path) if svg_path else None))
     raise typer.Exit(EXIT_FAILURE if result.differences else 0)

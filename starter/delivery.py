@@ -59,7 +59,11 @@ def reuse_policy(r: Route) -> WorkflowIDReusePolicy:
     set of clocks; a run that failed or was terminated may still be
     replaced, so an operator's `terminate` is not a dead end.
     """
-    return WorkflowIDReusePolicy.ALLOW_DUPLICATE if r.reopens else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    return (
+        WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        if r.reopens
+        else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    )
 
 
 def life_of(r: Route):
@@ -97,34 +101,48 @@ async def _deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str |
     client = await gateway.client(timeout=REQUEST_BUDGET)
     if not r.start_if_missing:
         try:
-            await client.get_workflow_handle(r.workflow_id).signal(r.signal, r.arg, rpc_timeout=RPC_TIMEOUT)
+            await client.get_workflow_handle(r.workflow_id).signal(
+                r.signal, r.arg, rpc_timeout=RPC_TIMEOUT
+            )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise NoRunningTicket(f"no running ticket {r.workflow_id}") from None
             raise
         return None
-    kwargs = dict(id=r.workflow_id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                  id_reuse_policy=reuse_policy(r), search_attributes=initial_search_attributes(r.workflow_id, r.ticket),
-                  rpc_timeout=RPC_TIMEOUT)
+    kwargs = dict(
+        id=r.workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=reuse_policy(r),
+        search_attributes=initial_search_attributes(r.workflow_id, r.ticket),
+        rpc_timeout=RPC_TIMEOUT,
+    )
     if r.signal is not None:
         kwargs.update(start_signal=r.signal, start_signal_args=[r.arg])
     ticket, ui = for_web_ui(life_of(r), gateway.settings.chatwoot_base_url)
     try:
         handle = await client.start_workflow(TicketWorkflow.run, ticket, **kwargs, **ui)
     except WorkflowAlreadyStartedError:
-        raise TicketClosed(f"ticket {r.workflow_id} is closed; reopen the conversation to start it again") from None
+        raise TicketClosed(
+            f"ticket {r.workflow_id} is closed; reopen the conversation to start it again"
+        ) from None
     return handle.result_run_id
 
 
-async def signal_page_update(gateway: TemporalGateway, workflow_id: str, update: PageUpdate) -> None:
+async def signal_page_update(
+    gateway: TemporalGateway, workflow_id: str, update: PageUpdate
+) -> None:
     """A PagerDuty ack/resolve for a ticket; NoRunningTicket if it is gone."""
+
     async def work() -> None:
         client = await gateway.client(timeout=REQUEST_BUDGET)
         try:
-            await client.get_workflow_handle(workflow_id).signal(TicketWorkflow.page_update, update,
-                                                                 rpc_timeout=RPC_TIMEOUT)
+            await client.get_workflow_handle(workflow_id).signal(
+                TicketWorkflow.page_update, update, rpc_timeout=RPC_TIMEOUT
+            )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise NoRunningTicket(f"no running ticket {workflow_id}") from None
             raise
+
     await within_budget(work(), f"signalling {workflow_id}")

@@ -55,16 +55,22 @@ class DevOptions:
     host: str = "127.0.0.1"
 
 
-async def wait_for_temporal(settings: Settings, proc: asyncio.subprocess.Process, timeout: float = 60) -> Client:
+async def wait_for_temporal(
+    settings: Settings, proc: asyncio.subprocess.Process, timeout: float = 60
+) -> Client:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         if proc.returncode is not None:
-            raise RuntimeError(f"temporal dev server exited with code {proc.returncode}; see its log")
+            raise RuntimeError(
+                f"temporal dev server exited with code {proc.returncode}; see its log"
+            )
         try:
             return await asyncio.wait_for(connect(settings), 3)
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"temporal dev server not reachable on {settings.temporal_address}") from None
+                raise RuntimeError(
+                    f"temporal dev server not reachable on {settings.temporal_address}"
+                ) from None
             await asyncio.sleep(0.3)
 
 
@@ -104,16 +110,23 @@ async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> Non
         settings, sandbox_banner = await _start_sandboxes(settings, opts, stack)
 
         # 1. Temporal dev server
-        temporal = await start_dev_server(ip=opts.host, port=opts.temporal_port, ui_port=opts.ui_port,
-                                          db_file=state / "temporal.db", namespaces=(settings.temporal_namespace,),
-                                          log_path=state / "temporal.log")
+        temporal = await start_dev_server(
+            ip=opts.host,
+            port=opts.temporal_port,
+            ui_port=opts.ui_port,
+            db_file=state / "temporal.db",
+            namespaces=(settings.temporal_namespace,),
+            log_path=state / "temporal.log",
+        )
         stack.push_async_callback(processes.terminate, temporal.proc, "temporal")
         address = temporal.address
-        settings = settings.model_copy(update={
-            "temporal_address": address,
-            "temporal_ui_url": f"http://{opts.host}:{temporal.ui_port}",
-            "bridge_port": bridge_sock.getsockname()[1],
-        })
+        settings = settings.model_copy(
+            update={
+                "temporal_address": address,
+                "temporal_ui_url": f"http://{opts.host}:{temporal.ui_port}",
+                "bridge_port": bridge_sock.getsockname()[1],
+            }
+        )
         log.info("temporal dev server up", address=address, log=str(state / "temporal.log"))
         client = await wait_for_temporal(settings, temporal.proc)
         await register_search_attributes(client, settings.temporal_namespace)
@@ -146,23 +159,35 @@ async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> Non
 
         # 5. Webhook bridge
         gateway = TemporalGateway(settings, client)
-        bridge = await InProcessServer(create_app(settings, gateway, dev_mode=True), host=opts.host,
-                                       sock=bridge_sock).start()
+        bridge = await InProcessServer(
+            create_app(settings, gateway, dev_mode=True), host=opts.host, sock=bridge_sock
+        ).start()
         stack.push_async_callback(bridge.stop)
-        banner += [("Webhook bridge", f"{bridge.url}/webhooks/chatwoot"), ("Bridge health", f"{bridge.url}/healthz"),
-                   ("Operator console", f"{bridge.url}/console")]
-        banner += [("Worker metrics", f"http://{worker.metrics_address}/metrics" if worker.metrics_address else "off"),
-                   ("Bridge metrics", f"{bridge.url}/metrics")]
+        banner += [
+            ("Webhook bridge", f"{bridge.url}/webhooks/chatwoot"),
+            ("Bridge health", f"{bridge.url}/healthz"),
+            ("Operator console", f"{bridge.url}/console"),
+        ]
+        banner += [
+            (
+                "Worker metrics",
+                f"http://{worker.metrics_address}/metrics" if worker.metrics_address else "off",
+            ),
+            ("Bridge metrics", f"{bridge.url}/metrics"),
+        ]
 
         _print_banner(banner)
-        log.info("dev stack ready", bridge=bridge.url, temporal=address, ui=settings.temporal_ui_url)
+        log.info(
+            "dev stack ready", bridge=bridge.url, temporal=address, ui=settings.temporal_ui_url
+        )
         await stop.wait()
         log.info("stopping dev stack")
     log.info("dev stack stopped")
 
 
-async def _start_sandboxes(settings: Settings, opts: DevOptions,
-                           stack: AsyncExitStack) -> tuple[Settings, list[tuple[str, str]]]:
+async def _start_sandboxes(
+    settings: Settings, opts: DevOptions, stack: AsyncExitStack
+) -> tuple[Settings, list[tuple[str, str]]]:
     from sandbox.chatwoot import create_chatwoot_app
     from sandbox.pagerduty import create_pagerduty_app
 
@@ -170,11 +195,15 @@ async def _start_sandboxes(settings: Settings, opts: DevOptions,
     banner: list[tuple[str, str]] = []
     if not settings.chatwoot_configured:
         sock = listen(opts.host, opts.sandbox_chatwoot_port, "--sandbox-chatwoot-port")
-        srv = await InProcessServer(create_chatwoot_app(SANDBOX_TOKEN, auto_create=True), host=opts.host,
-                                    sock=sock).start()
+        srv = await InProcessServer(
+            create_chatwoot_app(SANDBOX_TOKEN, auto_create=True), host=opts.host, sock=sock
+        ).start()
         stack.push_async_callback(srv.stop)
-        updates.update(chatwoot_base_url=AnyHttpUrl(srv.url), chatwoot_api_token=SecretStr(SANDBOX_TOKEN),
-                       chatwoot_account_id=settings.chatwoot_account_id or 1)
+        updates.update(
+            chatwoot_base_url=AnyHttpUrl(srv.url),
+            chatwoot_api_token=SecretStr(SANDBOX_TOKEN),
+            chatwoot_account_id=settings.chatwoot_account_id or 1,
+        )
         log.warning("Chatwoot settings absent: using the local Chatwoot sandbox", url=srv.url)
         banner.append(("Chatwoot", f"SANDBOX {srv.url} (calls at {srv.url}/_sandbox/calls)"))
     else:
@@ -183,7 +212,10 @@ async def _start_sandboxes(settings: Settings, opts: DevOptions,
         sock = listen(opts.host, opts.sandbox_pagerduty_port, "--sandbox-pagerduty-port")
         srv = await InProcessServer(create_pagerduty_app(None), host=opts.host, sock=sock).start()
         stack.push_async_callback(srv.stop)
-        updates.update(pagerduty_events_url=AnyHttpUrl(srv.url), pagerduty_routing_key=SecretStr(SANDBOX_ROUTING_KEY))
+        updates.update(
+            pagerduty_events_url=AnyHttpUrl(srv.url),
+            pagerduty_routing_key=SecretStr(SANDBOX_ROUTING_KEY),
+        )
         log.warning("PagerDuty settings absent: using the local PagerDuty sandbox", url=srv.url)
         banner.append(("PagerDuty", f"SANDBOX {srv.url} (calls at {srv.url}/_sandbox/calls)"))
     else:

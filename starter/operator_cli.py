@@ -46,7 +46,10 @@ async def _client(settings: Settings) -> Client:
     try:
         return await asyncio.wait_for(connect(settings), 10)
     except Exception as exc:  # connection refused, DNS, TLS, timeout
-        _fail(EXIT_UNREACHABLE, f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})")
+        _fail(
+            EXIT_UNREACHABLE,
+            f"cannot reach Temporal at {settings.temporal_address} ({type(exc).__name__})",
+        )
         raise  # unreachable
 
 
@@ -91,9 +94,13 @@ def show(settings: Settings, ticket: str, as_json: bool) -> None:
 
 
 def print_status(s: TicketStatus, settings: Settings) -> None:
-    console.print(f"[bold]{s.ticket_id}[/bold] (#{s.short_id})  policy {s.policy} {s.policy_version or ''}")
-    console.print(f"owner [bold]{s.owner}[/bold]  stage [bold]{s.stage}[/bold]  SLA {s.sla_state}  "
-                  f"VIP {'yes' if s.vip else 'no'}  level {s.level}")
+    console.print(
+        f"[bold]{s.ticket_id}[/bold] (#{s.short_id})  policy {s.policy} {s.policy_version or ''}"
+    )
+    console.print(
+        f"owner [bold]{s.owner}[/bold]  stage [bold]{s.stage}[/bold]  SLA {s.sla_state}  "
+        f"VIP {'yes' if s.vip else 'no'}  level {s.level}"
+    )
     if s.error:
         console.print(f"[red]{s.error}[/red]")
     if s.clocks:
@@ -101,8 +108,12 @@ def print_status(s: TicketStatus, settings: Settings) -> None:
         t.columns[0].no_wrap = True
         for c in s.clocks:
             running = c.status == "running"
-            t.add_row(c.title, c.status, when(c.deadline, s) if running or c.status == "breached" else "-",
-                      time_left(c.deadline, s.now) if running else "-")
+            t.add_row(
+                c.title,
+                c.status,
+                when(c.deadline, s) if running or c.status == "breached" else "-",
+                time_left(c.deadline, s.now) if running else "-",
+            )
         console.print(t)
     if s.handoffs:
         t = Table("handoff", "to", "status", "deadline", title="Handoffs")
@@ -120,14 +131,23 @@ def print_status(s: TicketStatus, settings: Settings) -> None:
     console.print(f"Web UI: {ui_link(settings, s.ticket_id)}")
 
 
-def list_tickets(settings: Settings, breached: bool, owner: str | None, policy: str | None, vip: bool,
-                 all_: bool, limit: int) -> None:
+def list_tickets(
+    settings: Settings,
+    breached: bool,
+    owner: str | None,
+    policy: str | None,
+    vip: bool,
+    all_: bool,
+    limit: int,
+) -> None:
     flt = TicketFilter(breached=breached, owner=owner, policy=policy, vip=vip, all_=all_)
     query = flt.visibility_query()
 
     async def action(client: Client) -> list:
-        return [(r.workflow_id, r.owner, r.stage, r.sla_state, r.vip, r.level, r.policy)
-                for r in await list_tickets_(client, flt, limit)]
+        return [
+            (r.workflow_id, r.owner, r.stage, r.sla_state, r.vip, r.level, r.policy)
+            for r in await list_tickets_(client, flt, limit)
+        ]
 
     rows = run(settings, action)
     t = Table("ticket", "owner", "stage", "SLA", "VIP", "level", "policy", title=query)
@@ -141,14 +161,23 @@ def build(app: typer.Typer, settings_factory: Callable[[], Settings]) -> None:
     """Register the operator commands on the `ticketflow` app."""
 
     @app.command()
-    def ack(ticket: str, by: str = typer.Option(..., help="Who acknowledges (a person id of the pack).")) -> None:
+    def ack(
+        ticket: str, by: str = typer.Option(..., help="Who acknowledges (a person id of the pack).")
+    ) -> None:
         """Acknowledge a ticket."""
         update(settings_factory(), ticket, TicketWorkflow.acknowledge, Acknowledged(by=by))
 
     @app.command()
-    def resolve(ticket: str, by: str = typer.Option(...), resolution: str = typer.Option("")) -> None:
+    def resolve(
+        ticket: str, by: str = typer.Option(...), resolution: str = typer.Option("")
+    ) -> None:
         """Resolve a ticket."""
-        update(settings_factory(), ticket, TicketWorkflow.resolve, Resolved(by=by, resolution=resolution))
+        update(
+            settings_factory(),
+            ticket,
+            TicketWorkflow.resolve,
+            Resolved(by=by, resolution=resolution),
+        )
 
     @app.command()
     def reopen(ticket: str, by: str = typer.Option(None)) -> None:
@@ -156,10 +185,16 @@ def build(app: typer.Typer, settings_factory: Callable[[], Settings]) -> None:
         update(settings_factory(), ticket, TicketWorkflow.reopen, Reopened(by=by))
 
     @app.command()
-    def escalate(ticket: str, by: str = typer.Option(...), reason: str = typer.Option(...),
-                 to: str = typer.Option(None, help="Target; default: the pack's escalation table."),
-                 payload: str = typer.Option("{}", help="Handoff payload as JSON."),
-                 field: list[str] = typer.Option([], "--field", "-f", help="Payload field as key=value (repeatable).")) -> None:
+    def escalate(
+        ticket: str,
+        by: str = typer.Option(...),
+        reason: str = typer.Option(...),
+        to: str = typer.Option(None, help="Target; default: the pack's escalation table."),
+        payload: str = typer.Option("{}", help="Handoff payload as JSON."),
+        field: list[str] = typer.Option(
+            [], "--field", "-f", help="Payload field as key=value (repeatable)."
+        ),
+    ) -> None:
         """Escalate: start the handoff the pack routes this reason to."""
         try:
             data = json.loads(payload)
@@ -172,17 +207,33 @@ def build(app: typer.Typer, settings_factory: Callable[[], Settings]) -> None:
                 _fail(EXIT_USAGE, f"--field {item!r}: expected key=value")
             k, v = item.split("=", 1)
             data[k] = v
-        update(settings_factory(), ticket, TicketWorkflow.request_escalation,
-               Escalate(by=by, target=to, reason=reason, payload=data))
+        update(
+            settings_factory(),
+            ticket,
+            TicketWorkflow.request_escalation,
+            Escalate(by=by, target=to, reason=reason, payload=data),
+        )
 
     @app.command()
-    def decide(ticket: str, by: str = typer.Option(...), decision: str = typer.Option(None),
-               action: str = typer.Option(None, help="What the decider will do (founder_action)."),
-               handoff: str = typer.Option(None, help="Which open handoff, when there are several."),
-               fail: bool = typer.Option(False, "--fail", help="Report the handoff as failed ({ok: false}).")) -> None:
+    def decide(
+        ticket: str,
+        by: str = typer.Option(...),
+        decision: str = typer.Option(None),
+        action: str = typer.Option(None, help="What the decider will do (founder_action)."),
+        handoff: str = typer.Option(None, help="Which open handoff, when there are several."),
+        fail: bool = typer.Option(
+            False, "--fail", help="Report the handoff as failed ({ok: false})."
+        ),
+    ) -> None:
         """Answer an open handoff: a decision, or --fail."""
-        update(settings_factory(), ticket, TicketWorkflow.decide,
-               HandoffResponse(by=by, ok=not fail, decision=decision, founder_action=action, handoff=handoff))
+        update(
+            settings_factory(),
+            ticket,
+            TicketWorkflow.decide,
+            HandoffResponse(
+                by=by, ok=not fail, decision=decision, founder_action=action, handoff=handoff
+            ),
+        )
 
     @app.command()
     def reassign(ticket: str, to: str = typer.Option(...), by: str = typer.Option(None)) -> None:
@@ -190,14 +241,20 @@ def build(app: typer.Typer, settings_factory: Callable[[], Settings]) -> None:
         update(settings_factory(), ticket, TicketWorkflow.reassign_to, Reassign(to=to, by=by))
 
     @app.command("show")
-    def show_cmd(ticket: str, json_: bool = typer.Option(False, "--json", help="Machine-readable status.")) -> None:
+    def show_cmd(
+        ticket: str, json_: bool = typer.Option(False, "--json", help="Machine-readable status.")
+    ) -> None:
         """Owner, stage, SLA clocks with time left, handoffs, ladder, Web UI link."""
         show(settings_factory(), ticket, json_)
 
     @app.command("list")
-    def list_cmd(breached: bool = typer.Option(False, "--breached"), owner: str = typer.Option(None),
-                 policy: str = typer.Option(None), vip: bool = typer.Option(False, "--vip"),
-                 all_: bool = typer.Option(False, "--all", help="Include finished tickets."),
-                 limit: int = typer.Option(100)) -> None:
+    def list_cmd(
+        breached: bool = typer.Option(False, "--breached"),
+        owner: str = typer.Option(None),
+        policy: str = typer.Option(None),
+        vip: bool = typer.Option(False, "--vip"),
+        all_: bool = typer.Option(False, "--all", help="Include finished tickets."),
+        limit: int = typer.Option(100),
+    ) -> None:
         """List tickets through Temporal visibility."""
         list_tickets(settings_factory(), breached, owner, policy, vip, all_, limit)

@@ -43,9 +43,16 @@ def route_pagerduty(payload: object) -> PageRoute | Ignored:
         return Ignored("incident was not raised by ticketflow")
     agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
     try:
-        update = PageUpdate(dedup_key=key, status=_STATUS[kind], by=agent.get("summary"),
-                            event_id=f"pd:{str(event.get('id'))[:128]}", source="pagerduty")
+        update = PageUpdate(
+            dedup_key=key,
+            status=_STATUS[kind],
+            by=agent.get("summary"),
+            event_id=f"pd:{str(event.get('id'))[:128]}",
+            source="pagerduty",
+        )
     except ValidationError as err:
         first = err.errors()[0]
-        raise WebhookError(f"event.agent.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+        raise WebhookError(
+            f"event.agent.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        ) from None
     return PageRoute(match.group(1), update)

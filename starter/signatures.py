@@ -39,8 +39,9 @@ def sign_chatwoot(secret: str, body: bytes, timestamp: int | None = None) -> dic
     }
 
 
-def verify_chatwoot(secret: str, body: bytes, timestamp: str | None, signature: str | None,
-                    now: float | None = None) -> None:
+def verify_chatwoot(
+    secret: str, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None
+) -> None:
     if not timestamp or not signature:
         raise SignatureError("missing X-Chatwoot-Timestamp or X-Chatwoot-Signature header")
     try:

@@ -37,7 +37,9 @@ async def postgres_dsn():
     embedded = None
     base = os.environ.get("DATABASE_URL")
     if not base:
-        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketflow-pg-")) / "data", database="postgres")
+        embedded = EmbeddedPostgres(
+            Path(tempfile.mkdtemp(prefix="ticketflow-pg-")) / "data", database="postgres"
+        )
         base = await embedded.start()
     name = f"ticketflow_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(base)
@@ -102,8 +104,12 @@ async def ticket_worker(ts_env, pg_pool, task_queue):
     from workflows.ticket import TicketWorkflow
 
     rec = Recorder()
-    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)]):
+    async with Worker(
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)],
+    ):
         yield rec
 
 

@@ -14,7 +14,9 @@ T = TypeVar("T")
 _RETRYABLE = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED, RPCStatusCode.UNAVAILABLE)
 
 
-async def eventually(fetch: Callable[[], Awaitable[T]], check: Callable[[T], bool], timeout: float = 60.0) -> T:
+async def eventually(
+    fetch: Callable[[], Awaitable[T]], check: Callable[[T], bool], timeout: float = 60.0
+) -> T:
     """Poll `fetch` until `check` holds (for state a worker reaches
     asynchronously, e.g. after its first activity); not a clock for SLAs.
 

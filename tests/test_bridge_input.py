@@ -34,6 +34,7 @@ class _RecordingClient:
         class _Handle:
             async def signal(self, *a, **k):
                 calls.append(("signal", wid))
+
         return _Handle()
 
 
@@ -54,7 +55,9 @@ async def bridge():
     settings = load_settings(_env_file=None, webhook_secret="whsec")
     gateway = _RecordingGateway(settings)
     app = create_app(settings, gateway)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge"
+    ) as http:
         http.calls = gateway.recorder.calls
         yield http
 
@@ -81,9 +84,13 @@ GOOD = body(conv_id=4242)
 HOSTILE = {
     "array nested 5,000 deep": (b"[" * 5000 + b"]" * 5000, 400),
     "custom_attributes nested 1,000 deep": (
-        _replace(GOOD, '"custom_attributes": {}', f'"custom_attributes": {{"x": {_nested(1000)}}}'), 400),
+        _replace(GOOD, '"custom_attributes": {}', f'"custom_attributes": {{"x": {_nested(1000)}}}'),
+        400,
+    ),
     "custom_attributes nested 30 deep": (
-        _replace(GOOD, '"custom_attributes": {}', f'"custom_attributes": {{"x": {_nested(30)}}}'), 422),
+        _replace(GOOD, '"custom_attributes": {}', f'"custom_attributes": {{"x": {_nested(30)}}}'),
+        422,
+    ),
     "id of 5,000 digits": (_replace(GOOD, '"id": 4242', '"id": 1' + "0" * 5000), 400),
     "id of 1,200 digits": (_replace(GOOD, '"id": 4242', '"id": 1' + "0" * 1200), 422),
     "id 2^64": (_replace(GOOD, '"id": 4242', f'"id": {2**64}'), 422),
@@ -92,16 +99,32 @@ HOSTILE = {
     "created_at 1e20": (body(conv_id=4242, created_at=1e20), 422),
     "created_at -1e12": (body(conv_id=4242, created_at=-1e12), 422),
     "created_at NaN": (_replace(GOOD, '"created_at": 1763398800', '"created_at": NaN'), 400),
-    "created_at 1e400": (_replace(GOOD, '"created_at": 1763398800, "timestamp"', '"created_at": 1e400, "timestamp"'), 422),
-    "custom attribute 1e400": (_replace(GOOD, '"custom_attributes": {}', '"custom_attributes": {"n": 1e400}'), 422),
-    "lone surrogate in the sender's name": (_replace(GOOD, '"Dana Whitfield"', '"Dana \\ud800"'), 400),
+    "created_at 1e400": (
+        _replace(GOOD, '"created_at": 1763398800, "timestamp"', '"created_at": 1e400, "timestamp"'),
+        422,
+    ),
+    "custom attribute 1e400": (
+        _replace(GOOD, '"custom_attributes": {}', '"custom_attributes": {"n": 1e400}'),
+        422,
+    ),
+    "lone surrogate in the sender's name": (
+        _replace(GOOD, '"Dana Whitfield"', '"Dana \\ud800"'),
+        400,
+    ),
     "invalid UTF-8": (GOOD.replace(b"Dana Whitfield", b"Dana \xff\xfe"), 400),
-    "changed_attributes a number": (body(conv_id=4242, event="conversation_updated", changed_attributes=5), 422),
+    "changed_attributes a number": (
+        body(conv_id=4242, event="conversation_updated", changed_attributes=5),
+        422,
+    ),
     "changed_attributes items not objects": (
-        body(conv_id=4242, event="conversation_updated", changed_attributes=[5]), 422),
+        body(conv_id=4242, event="conversation_updated", changed_attributes=[5]),
+        422,
+    ),
     "account object with a string id": (body(conv_id=4242, account={"id": "x"}, messages=[]), 422),
-    "timestamp of 200 characters": (body(conv_id=4242, event="conversation_status_changed",
-                                         timestamp="9" * 200), 422),
+    "timestamp of 200 characters": (
+        body(conv_id=4242, event="conversation_status_changed", timestamp="9" * 200),
+        422,
+    ),
 }
 
 
@@ -129,10 +152,22 @@ async def test_account_id_in_the_path_is_bounded(bridge):
 async def test_pagerduty_webhook_with_odd_agent_is_4xx():
     settings = load_settings(_env_file=None, webhook_secret="whsec")
     app = create_app(settings, _RecordingGateway(settings), dev_mode=True)
-    raw = json.dumps({"event": {"id": "e1", "event_type": "incident.acknowledged", "agent": {"summary": {"x": 1}},
-                                "data": {"incident_key": "ticket-1-5:clock:first_ack:0:0"}}}).encode()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
-        resp = await http.post("/webhooks/pagerduty", content=raw, headers={"content-type": "application/json"})
+    raw = json.dumps(
+        {
+            "event": {
+                "id": "e1",
+                "event_type": "incident.acknowledged",
+                "agent": {"summary": {"x": 1}},
+                "data": {"incident_key": "ticket-1-5:clock:first_ack:0:0"},
+            }
+        }
+    ).encode()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge"
+    ) as http:
+        resp = await http.post(
+            "/webhooks/pagerduty", content=raw, headers={"content-type": "application/json"}
+        )
     assert resp.status_code == 422 and "error" in resp.json()
 
 

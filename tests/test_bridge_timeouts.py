@@ -34,18 +34,26 @@ async def server(tmp_path):
 async def _post(http, conv_id: int) -> tuple[httpx.Response, float]:
     raw = json.dumps(payloads.conversation(conv_id=conv_id)).encode()
     t0 = time.monotonic()
-    resp = await http.post("/webhooks/chatwoot", content=raw,
-                           headers={"content-type": "application/json", **sign_chatwoot("whsec", raw)})
+    resp = await http.post(
+        "/webhooks/chatwoot",
+        content=raw,
+        headers={"content-type": "application/json", **sign_chatwoot("whsec", raw)},
+    )
     return resp, time.monotonic() - t0
 
 
 async def test_paused_then_stopped_temporal_answers_503_within_the_bound(server):
     assert REQUEST_BUDGET < BOUND
-    settings = load_settings(_env_file=None, temporal_address=server.address, webhook_secret="whsec",
-                             temporal_task_queue="nobody-polls")
+    settings = load_settings(
+        _env_file=None,
+        temporal_address=server.address,
+        webhook_secret="whsec",
+        temporal_task_queue="nobody-polls",
+    )
     app = create_app(settings, TemporalGateway(settings))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge",
-                                 timeout=30) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", timeout=30
+    ) as http:
         resp, _ = await _post(http, 1)
         assert resp.status_code == 202, resp.text
 

@@ -12,11 +12,22 @@ from models.timezones import zone
 from models.policy import CalendarSpec
 
 CT = zone("America/Chicago")
-BUSINESS = CalendarSpec(timezone="America/Chicago", weekly={"mon-fri": ["09:00-17:00"]},
-                        holidays=[date(2026, 11, 26)])
-ALICIA = CalendarSpec(timezone="America/Chicago", weekly={"mon-fri": ["09:00-14:45"]}, cutoff="14:30",
-                      variants=[{"name": "summer", "from": "2026-06-01", "to": "2026-08-16",
-                                 "weekly": {"tue-thu": ["10:00-13:00"]}}])
+BUSINESS = CalendarSpec(
+    timezone="America/Chicago", weekly={"mon-fri": ["09:00-17:00"]}, holidays=[date(2026, 11, 26)]
+)
+ALICIA = CalendarSpec(
+    timezone="America/Chicago",
+    weekly={"mon-fri": ["09:00-14:45"]},
+    cutoff="14:30",
+    variants=[
+        {
+            "name": "summer",
+            "from": "2026-06-01",
+            "to": "2026-08-16",
+            "weekly": {"tue-thu": ["10:00-13:00"]},
+        }
+    ],
+)
 
 
 def ct(*args) -> datetime:
@@ -33,7 +44,9 @@ def test_holiday_is_skipped():
 
 
 def test_starting_when_closed_starts_at_next_open():
-    assert add_business(BUSINESS, ct(2026, 11, 21, 12), timedelta(minutes=30)) == ct(2026, 11, 23, 9, 30)
+    assert add_business(BUSINESS, ct(2026, 11, 21, 12), timedelta(minutes=30)) == ct(
+        2026, 11, 23, 9, 30
+    )
     assert next_open(BUSINESS, ct(2026, 11, 21, 12)) == ct(2026, 11, 23, 9)
     assert next_open(BUSINESS, ct(2026, 11, 23, 10)) == ct(2026, 11, 23, 10)
 
@@ -42,12 +55,15 @@ def test_result_on_closing_time_stays_there():
     assert add_business(BUSINESS, ct(2026, 11, 23, 9), timedelta(hours=8)) == ct(2026, 11, 23, 17)
 
 
-@pytest.mark.parametrize("start,expected", [
-    # spring forward (2026-03-08, a Sunday): Fri 16:00 CST + 2h = Mon 10:00 CDT
-    (ct(2026, 3, 6, 16), ct(2026, 3, 9, 10)),
-    # fall back (2026-11-01, a Sunday): Fri 16:00 CDT + 2h = Mon 10:00 CST
-    (ct(2026, 10, 30, 16), ct(2026, 11, 2, 10)),
-])
+@pytest.mark.parametrize(
+    "start,expected",
+    [
+        # spring forward (2026-03-08, a Sunday): Fri 16:00 CST + 2h = Mon 10:00 CDT
+        (ct(2026, 3, 6, 16), ct(2026, 3, 9, 10)),
+        # fall back (2026-11-01, a Sunday): Fri 16:00 CDT + 2h = Mon 10:00 CST
+        (ct(2026, 10, 30, 16), ct(2026, 11, 2, 10)),
+    ],
+)
 def test_daylight_saving_changes_keep_local_hours(start, expected):
     got = add_business(BUSINESS, start, timedelta(hours=2))
     assert got == expected and got.astimezone(CT).hour == 10
@@ -74,8 +90,11 @@ def test_24_hour_windows():
     assert add_business(always, t, timedelta(hours=3)) == t + timedelta(hours=3)
 
 
-instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
-                        timezones=st.just(timezone.utc))
+instants = st.datetimes(
+    min_value=datetime(2026, 1, 1),
+    max_value=datetime(2027, 12, 31),
+    timezones=st.just(timezone.utc),
+)
 spans = st.integers(min_value=0, max_value=60 * 24 * 20).map(lambda m: timedelta(minutes=m))
 
 
@@ -90,8 +109,9 @@ def test_adding_then_measuring_gives_back_the_duration(t, d):
 @settings(max_examples=300, deadline=None)
 @given(instants, spans, spans)
 def test_addition_composes(t, d1, d2):
-    assert add_business(BUSINESS, add_business(BUSINESS, t, d1), d2) == add_business(BUSINESS, t, d1 + d2) \
-        or d2 == timedelta(0)
+    assert add_business(BUSINESS, add_business(BUSINESS, t, d1), d2) == add_business(
+        BUSINESS, t, d1 + d2
+    ) or d2 == timedelta(0)
 
 
 @settings(max_examples=300, deadline=None)

@@ -29,46 +29,83 @@ def test_incoming_message_is_customer_reply():
 
 
 def test_agent_public_reply_is_agent_replied():
-    out = r(payloads.message("outgoing", sender_type="user", sender_name="Alicia Garrett",
-                             sender_email="alicia@example.com"))
+    out = r(
+        payloads.message(
+            "outgoing",
+            sender_type="user",
+            sender_name="Alicia Garrett",
+            sender_email="alicia@example.com",
+        )
+    )
     assert out.signal == "agent_replied" and out.arg.by == "alicia"
 
 
-@pytest.mark.parametrize("kwargs,reason", [
-    ({"private": True, "sender_type": "user"}, "private"),
-    ({"sender_type": "agent_bot"}, "not an agent"),
-    ({"sender_type": "user", "content_attributes": {ECHO_MARKER: {"key": "x"}}}, "ticketflow itself"),
-])
+@pytest.mark.parametrize(
+    "kwargs,reason",
+    [
+        ({"private": True, "sender_type": "user"}, "private"),
+        ({"sender_type": "agent_bot"}, "not an agent"),
+        (
+            {"sender_type": "user", "content_attributes": {ECHO_MARKER: {"key": "x"}}},
+            "ticketflow itself",
+        ),
+    ],
+)
 def test_outgoing_messages_that_are_not_agent_replies(kwargs, reason):
     out = r(payloads.message("outgoing", **kwargs))
     assert isinstance(out, Ignored) and reason in out.reason
 
 
 def test_status_changes():
-    assert r(payloads.conversation("conversation_status_changed", status="resolved")).signal == "resolved"
-    assert r(payloads.conversation("conversation_status_changed", status="open")).signal == "reopened"
-    assert r(payloads.conversation("conversation_status_changed", status="snoozed")).signal == "status_changed"
+    assert (
+        r(payloads.conversation("conversation_status_changed", status="resolved")).signal
+        == "resolved"
+    )
+    assert (
+        r(payloads.conversation("conversation_status_changed", status="open")).signal == "reopened"
+    )
+    assert (
+        r(payloads.conversation("conversation_status_changed", status="snoozed")).signal
+        == "status_changed"
+    )
 
 
 def test_label_change_classifies_and_vip_change_flags():
-    body = payloads.conversation("conversation_updated", labels=["refund_over_200"],
-                                 changed_attributes=[{"label_list": {"previous_value": [], "current_value": ["refund_over_200"]}}])
+    body = payloads.conversation(
+        "conversation_updated",
+        labels=["refund_over_200"],
+        changed_attributes=[
+            {"label_list": {"previous_value": [], "current_value": ["refund_over_200"]}}
+        ],
+    )
     out = r(body)
     assert out.signal == "classify" and out.arg.labels == ["refund_over_200"]
-    body = payloads.conversation("conversation_updated", changed_attributes=[
-        {"custom_attributes": {"previous_value": {"vip": False}, "current_value": {"vip": True}}}])
+    body = payloads.conversation(
+        "conversation_updated",
+        changed_attributes=[
+            {
+                "custom_attributes": {
+                    "previous_value": {"vip": False},
+                    "current_value": {"vip": True},
+                }
+            }
+        ],
+    )
     out = r(body)
     assert out.signal == "vip_flag_changed" and out.arg.vip is True
 
 
-@pytest.mark.parametrize("payload,fragment", [
-    ([], "JSON object"),
-    ({"id": 1}, "event"),
-    ({"event": "conversation_created"}, "id"),
-    ({"event": "conversation_created", "id": "abc"}, "id"),
-    ({"event": "conversation_created", "id": -1, "messages": [{"account_id": 1}]}, "id"),
-    ({"event": "message_created", "id": 5, "message_type": "incoming"}, "conversation"),
-])
+@pytest.mark.parametrize(
+    "payload,fragment",
+    [
+        ([], "JSON object"),
+        ({"id": 1}, "event"),
+        ({"event": "conversation_created"}, "id"),
+        ({"event": "conversation_created", "id": "abc"}, "id"),
+        ({"event": "conversation_created", "id": -1, "messages": [{"account_id": 1}]}, "id"),
+        ({"event": "message_created", "id": 5, "message_type": "incoming"}, "conversation"),
+    ],
+)
 def test_bad_payloads_name_the_field(payload, fragment):
     with pytest.raises(WebhookError) as err:
         r(payload, account_id=1)

@@ -33,19 +33,28 @@ WID = f"ticket-1-{CONV}"
 async def bridge(ts_env, ticket_worker, task_queue):
     settings = load_settings(_env_file=None, temporal_task_queue=task_queue, webhook_secret="whsec")
     app = create_app(settings, TemporalGateway(settings, ts_env.client))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge"
+    ) as http:
         yield http
     await terminate_all(ts_env.client, [WID])
 
 
 async def post(http, body: dict) -> httpx.Response:
     raw = json.dumps(body).encode()
-    return await http.post("/webhooks/chatwoot", content=raw,
-                           headers={"content-type": "application/json", **signed("whsec", raw)})
+    return await http.post(
+        "/webhooks/chatwoot",
+        content=raw,
+        headers={"content-type": "application/json", **signed("whsec", raw)},
+    )
 
 
 def auto_acks(rec) -> int:
-    return sum(1 for e in rec.of("chatwoot.message") if "thanks for reaching out" in e.details.get("content", ""))
+    return sum(
+        1
+        for e in rec.of("chatwoot.message")
+        if "thanks for reaching out" in e.details.get("content", "")
+    )
 
 
 async def runs(client) -> list:
@@ -61,17 +70,32 @@ async def test_closed_ticket_starts_nothing_until_reopened(bridge, ts_env, ticke
     handle = ts_env.client.get_workflow_handle(WID)
     await eventually(lambda: _async(auto_acks(rec)), lambda n: n == 1)  # the ticket ran its opening
 
-    resolved = payloads.conversation("conversation_status_changed", conv_id=CONV, status="resolved",
-                                     timestamp=now + 60, created_at=now)
+    resolved = payloads.conversation(
+        "conversation_status_changed",
+        conv_id=CONV,
+        status="resolved",
+        timestamp=now + 60,
+        created_at=now,
+    )
     assert (await post(bridge, resolved)).status_code == 202
     await eventually(handle.describe, lambda d: d.status == WorkflowExecutionStatus.COMPLETED)
 
     # Repeats and other events about the closed ticket start nothing.
-    for body in (created, created,
-                 payloads.message("outgoing", conv_id=CONV, sender_type="user", sender_name="Alicia Garrett"),
-                 payloads.conversation("conversation_updated", conv_id=CONV, labels=["billing"],
-                                       changed_attributes=[{"label_list": {"previous_value": [],
-                                                                           "current_value": ["billing"]}}])):
+    for body in (
+        created,
+        created,
+        payloads.message(
+            "outgoing", conv_id=CONV, sender_type="user", sender_name="Alicia Garrett"
+        ),
+        payloads.conversation(
+            "conversation_updated",
+            conv_id=CONV,
+            labels=["billing"],
+            changed_attributes=[
+                {"label_list": {"previous_value": [], "current_value": ["billing"]}}
+            ],
+        ),
+    ):
         resp = await post(bridge, body)
         assert resp.status_code == 202 and resp.json()["status"] == "ignored", resp.text
         assert "closed" in resp.json()["reason"]
@@ -80,8 +104,13 @@ async def test_closed_ticket_starts_nothing_until_reopened(bridge, ts_env, ticke
     assert auto_acks(rec) == 1
 
     # A reopen in Chatwoot starts the ticket again, once; a repeat then reuses it.
-    reopened = payloads.conversation("conversation_status_changed", conv_id=CONV, status="open", timestamp=now + 120,
-                                     created_at=now)
+    reopened = payloads.conversation(
+        "conversation_status_changed",
+        conv_id=CONV,
+        status="open",
+        timestamp=now + 120,
+        created_at=now,
+    )
     again = await post(bridge, reopened)
     assert again.status_code == 202 and again.json()["status"] == "accepted", again.text
     assert again.json()["run_id"] != first.json()["run_id"]
@@ -97,7 +126,9 @@ async def test_start_request_carries_the_known_search_attributes(bridge, ts_env)
     resp = await post(bridge, payloads.conversation(conv_id=CONV))
     assert resp.status_code == 202
     # Read from the start event itself: set before the workflow ran any code.
-    history = await ts_env.client.get_workflow_handle(WID, run_id=resp.json()["run_id"]).fetch_history()
+    history = await ts_env.client.get_workflow_handle(
+        WID, run_id=resp.json()["run_id"]
+    ).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     from temporalio.converter import decode_typed_search_attributes
 

@@ -15,11 +15,15 @@ AT = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
 
 
 def _clock(**kw) -> ClockState:
-    return ClockState(name="first_reply", title="First reply", status="running", started_at=AT, deadline=AT, **kw)
+    return ClockState(
+        name="first_reply", title="First reply", status="running", started_at=AT, deadline=AT, **kw
+    )
 
 
 # ClockState's fields on pydantic's own base: what its payloads were before.
-_PlainClock = create_model("_PlainClock", **{n: (f.annotation, f) for n, f in ClockState.model_fields.items()})
+_PlainClock = create_model(
+    "_PlainClock", **{n: (f.annotation, f) for n, f in ClockState.model_fields.items()}
+)
 
 
 def test_instances_share_one_fields_set_that_never_changes():
@@ -33,16 +37,29 @@ def test_instances_share_one_fields_set_that_never_changes():
 
 
 def test_payloads_are_what_plain_models_send():
-    kw = dict(name="first_reply", title="First reply", status="running", started_at=AT, deadline=AT,
-              anchor_owner="lola")
+    kw = dict(
+        name="first_reply",
+        title="First reply",
+        status="running",
+        started_at=AT,
+        deadline=AT,
+        anchor_owner="lola",
+    )
     assert ClockState(**kw).model_dump_json() == _PlainClock(**kw).model_dump_json()
     assert ClockState(**kw).model_dump(mode="json") == _PlainClock(**kw).model_dump(mode="json")
 
 
 def test_the_tickets_own_copy_shares_the_inputs_values_and_dumps_the_same():
-    inp = TicketInput(account_id=1, conversation_id=7, policy="vip-concierge", labels=["vip"],
-                      contact=Contact(name="Dana Whitfield", vip=True), custom_attributes={"tier": "gold"},
-                      created_at=AT, subject="Refund")
+    inp = TicketInput(
+        account_id=1,
+        conversation_id=7,
+        policy="vip-concierge",
+        labels=["vip"],
+        contact=Contact(name="Dana Whitfield", vip=True),
+        custom_attributes={"tier": "gold"},
+        created_at=AT,
+        subject="Refund",
+    )
     t = inp.ticket()
     assert type(t) is Ticket and t.contact is inp.contact and t.labels is inp.labels
     validated = Ticket.model_validate(inp.model_dump(include=set(Ticket.model_fields)))

@@ -11,8 +11,15 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 # service -> published host port (None: none published), as the README's table says
-EXPECTED = {"temporal": "7233", "temporal-ui": "8233", "ticketflow-db": "5433", "temporal-db": None,
-            "worker": None, "bridge": "8080", "setup": None}
+EXPECTED = {
+    "temporal": "7233",
+    "temporal-ui": "8233",
+    "ticketflow-db": "5433",
+    "temporal-db": None,
+    "worker": None,
+    "bridge": "8080",
+    "setup": None,
+}
 
 
 def _host_ports(svc: dict) -> set[str]:
@@ -57,11 +64,19 @@ def test_readme_names_the_services_and_ports():
 # --------------------------------------------------------------- metrics (issue 11)
 
 METRICS_SERVICES = {"prometheus": "9090", "grafana": "3000"}
-BUSINESS_METRICS = ("ticketflow_tickets_opened_total", "ticketflow_sla_breaches_total", "ticketflow_pages_total",
-                    "ticketflow_handoffs_total", "ticketflow_escalations_total", "ticketflow_tickets_escalated_total",
-                    "ticketflow_steps_missed_total", "ticketflow_breach_lateness_seconds",
-                    "ticketflow_bridge_webhooks_total", "ticketflow_bridge_webhook_duration_seconds",
-                    "ticketflow_bridge_unavailable_total")
+BUSINESS_METRICS = (
+    "ticketflow_tickets_opened_total",
+    "ticketflow_sla_breaches_total",
+    "ticketflow_pages_total",
+    "ticketflow_handoffs_total",
+    "ticketflow_escalations_total",
+    "ticketflow_tickets_escalated_total",
+    "ticketflow_steps_missed_total",
+    "ticketflow_breach_lateness_seconds",
+    "ticketflow_bridge_webhooks_total",
+    "ticketflow_bridge_webhook_duration_seconds",
+    "ticketflow_bridge_unavailable_total",
+)
 
 
 def _mounts(svc: dict) -> dict[str, str]:
@@ -79,7 +94,9 @@ def test_prometheus_and_grafana_are_there_with_ports_health_and_volumes():
         svc = SERVICES[name]
         assert port in _host_ports(svc), name
         assert "healthcheck" in svc, name
-        assert svc["volumes"][0].split(":")[0] in COMPOSE["volumes"], name  # data survives a restart
+        assert svc["volumes"][0].split(":")[0] in COMPOSE["volumes"], (
+            name
+        )  # data survives a restart
         for src in _mounts(svc).values():
             assert (ROOT / src).exists(), src
     assert SERVICES["prometheus"]["image"].startswith("prom/prometheus:")
@@ -89,10 +106,16 @@ def test_prometheus_and_grafana_are_there_with_ports_health_and_volumes():
 def test_prometheus_scrapes_the_worker_runtime_and_the_bridge():
     config_path = _mounts(SERVICES["prometheus"])["/etc/prometheus/prometheus.yml"]
     config = yaml.safe_load((ROOT / config_path).read_text())
-    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    targets = {
+        t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+    }
     worker = SERVICES["worker"]
     host, _, port = worker["environment"]["WORKER_METRICS_ADDRESS"].rpartition(":")
-    assert host == "0.0.0.0" and f"worker:{port}" in targets and port in [str(p) for p in worker["expose"]]
+    assert (
+        host == "0.0.0.0"
+        and f"worker:{port}" in targets
+        and port in [str(p) for p in worker["expose"]]
+    )
     assert "bridge:8080" in targets
     assert worker["environment"]["DATABASE_URL"]  # the override keeps the shared settings
 
@@ -100,9 +123,13 @@ def test_prometheus_scrapes_the_worker_runtime_and_the_bridge():
 def test_grafana_provisions_the_datasource_and_a_dashboard_with_every_metric():
     mounts = _mounts(SERVICES["grafana"])
     provisioning = ROOT / mounts["/etc/grafana/provisioning"]
-    [datasource] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    [datasource] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
     assert datasource["url"] == "http://prometheus:9090"
-    [provider] = yaml.safe_load((provisioning / "dashboards" / "ticketflow.yml").read_text())["providers"]
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "ticketflow.yml").read_text())[
+        "providers"
+    ]
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
     dashboards = ROOT / mounts[provider["options"]["path"]]
     import json
@@ -111,8 +138,9 @@ def test_grafana_provisions_the_datasource_and_a_dashboard_with_every_metric():
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     for metric in BUSINESS_METRICS:
         assert any(metric in e for e in exprs), metric
-    uids = {p["datasource"]["uid"] for p in dashboard["panels"]} | \
-           {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"]} | {
+        t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]
+    }
     assert uids == {datasource["uid"]}
     assert any("by (pack, clock)" in e for e in exprs) and any("by (target)" in e for e in exprs)
     assert any("by (outcome)" in e for e in exprs) and any("by (event, status)" in e for e in exprs)
@@ -128,11 +156,18 @@ def test_metrics_readme_section_names_the_services_and_ports():
 
 # ------------------------------------------- Temporal on supported images (issue 21)
 
-ONE_SHOTS = {"temporal-schema": "temporal-db", "temporal-namespace": "temporal", "setup": "temporal-namespace"}
+ONE_SHOTS = {
+    "temporal-schema": "temporal-db",
+    "temporal-namespace": "temporal",
+    "setup": "temporal-namespace",
+}
 
 
 def _waits_for(svc: dict) -> dict[str, str]:
-    return {name: dep.get("condition", "service_started") for name, dep in svc.get("depends_on", {}).items()}
+    return {
+        name: dep.get("condition", "service_started")
+        for name, dep in svc.get("depends_on", {}).items()
+    }
 
 
 def test_no_deprecated_auto_setup_image():
@@ -151,12 +186,16 @@ def test_temporal_images_match_the_server_the_suite_runs():
 
     from infra.temporal import venv_binary
 
-    out = subprocess.run([str(venv_binary("temporal")), "--version"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [str(venv_binary("temporal")), "--version"], capture_output=True, text=True, check=True
+    ).stdout
     server, ui = re.search(r"Server ([\d.]+), UI ([\d.]+)", out).groups()
     assert SERVICES["temporal"]["image"] == f"temporalio/server:{server}"
-    assert SERVICES["temporal-schema"]["image"] == SERVICES["temporal-namespace"]["image"] == \
-        f"temporalio/admin-tools:{server}"
+    assert (
+        SERVICES["temporal-schema"]["image"]
+        == SERVICES["temporal-namespace"]["image"]
+        == f"temporalio/admin-tools:{server}"
+    )
     assert SERVICES["temporal-ui"]["image"] == f"temporalio/ui:{ui}"
 
 
@@ -166,7 +205,11 @@ def test_services_come_up_in_order():
     sets up schemas, then the namespace, then ticketflow's own setup."""
     for job, needs in ONE_SHOTS.items():
         assert SERVICES[job]["restart"] == "no", job
-        condition = "service_healthy" if needs in ("temporal-db", "temporal") else "service_completed_successfully"
+        condition = (
+            "service_healthy"
+            if needs in ("temporal-db", "temporal")
+            else "service_completed_successfully"
+        )
         assert _waits_for(SERVICES[job])[needs] == condition, job
     assert _waits_for(SERVICES["temporal"]) == {"temporal-schema": "service_completed_successfully"}
     assert _waits_for(SERVICES["temporal-ui"]) == {"temporal": "service_healthy"}
@@ -194,7 +237,11 @@ def test_schema_job_keeps_existing_data_and_upgrades():
     text = (ROOT / "infra/temporal/setup-schema.sh").read_text()
     for db in ("temporal", "temporal_visibility"):
         assert db in text
-    assert "update-schema -d" in text and "/temporal/versioned" in text and "/visibility/versioned" in text
+    assert (
+        "update-schema -d" in text
+        and "/temporal/versioned" in text
+        and "/visibility/versioned" in text
+    )
     assert "set -eu" in text
 
 
@@ -210,14 +257,22 @@ async def test_namespace_job_creates_then_keeps_the_namespace(dev_env, tmp_path)
     bin_dir.mkdir()
     (bin_dir / "temporal").symlink_to(venv_binary("temporal"))
     namespace = f"compose-{os.getpid()}"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-           "TEMPORAL_NAMESPACE": namespace, "TEMPORAL_RETENTION": "720h"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": namespace,
+        "TEMPORAL_RETENTION": "720h",
+    }
     outputs = []
     for _ in range(2):
-        proc = await asyncio.create_subprocess_exec("/bin/sh", str(ROOT / "infra/temporal/create-namespace.sh"),
-                                                    env=env, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            str(ROOT / "infra/temporal/create-namespace.sh"),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, out.decode()
         outputs.append(out.decode())

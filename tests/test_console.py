@@ -38,8 +38,12 @@ class DownGateway(TemporalGateway):
 
 
 def app_for(dev_mode: bool = False, operators: str | None = f'{{"{TOKEN}": "alicia"}}'):
-    settings = Settings(_env_file=None, webhook_token=SecretStr("x" * 20), temporal_address="nowhere:7233",
-                        console_operators=SecretStr(operators) if operators else None)
+    settings = Settings(
+        _env_file=None,
+        webhook_token=SecretStr("x" * 20),
+        temporal_address="nowhere:7233",
+        console_operators=SecretStr(operators) if operators else None,
+    )
     return create_app(settings, DownGateway(settings), dev_mode=dev_mode)
 
 
@@ -57,23 +61,41 @@ async def test_login_required_and_token_never_logged(caplog, capsys):
     caplog.set_level(logging.DEBUG)
     async with client_for(app_for()) as c:
         r = await c.get("/console/tickets/ticket-1-5")
-        assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=/console/tickets/ticket-1-5")
-        r = await c.post("/console/login", content="token=wrong-token-000000000&next=/console",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 303 and r.headers["location"].startswith(
+            "/console/login?next=/console/tickets/ticket-1-5"
+        )
+        r = await c.post(
+            "/console/login",
+            content="token=wrong-token-000000000&next=/console",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 401 and "unknown token" in r.text
-        r = await c.post("/console/login", content="party=alicia&next=/console",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+        r = await c.post(
+            "/console/login",
+            content="party=alicia&next=/console",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 401  # picking a person is for `ticketflow dev` only
-        r = await c.post("/console/login", content=f"token={TOKEN}&next=https://evil.example/",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+        r = await c.post(
+            "/console/login",
+            content=f"token={TOKEN}&next=https://evil.example/",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 303 and r.headers["location"] == "/console"  # no open redirect
         cookie = r.headers["set-cookie"]
-        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and TOKEN not in cookie
+        assert (
+            "httponly" in cookie.lower()
+            and "samesite=lax" in cookie.lower()
+            and TOKEN not in cookie
+        )
         r = await c.get("/console")
         assert r.status_code == 200 and "Signed in as <b>alicia</b>" in r.text
         assert "cannot reach Temporal" in r.text  # the board says why it is empty
-        r = await c.post("/console/tickets/ticket-1-5/acknowledge", content="go=1",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+        r = await c.post(
+            "/console/tickets/ticket-1-5/acknowledge",
+            content="go=1",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 403  # not from the console page (no HX-Request): the CSRF guard
     out = capsys.readouterr()
     assert TOKEN not in caplog.text + out.out + out.err
@@ -83,7 +105,9 @@ async def test_tampered_or_foreign_cookie_is_refused():
     sessions = Sessions({TOKEN: "alicia"}, dev_mode=False)
     good = sessions.cookie_for(Operator("alicia"))
     body, sig = good.rsplit(".", 1)
-    forged = Sessions({"another-token-0123456789": "lola"}, dev_mode=False).cookie_for(Operator("lola"))
+    forged = Sessions({"another-token-0123456789": "lola"}, dev_mode=False).cookie_for(
+        Operator("lola")
+    )
     expired = sessions.cookie_for(Operator("alicia"), now=0)
 
     class Req:
@@ -102,19 +126,33 @@ def test_operator_settings_errors_name_the_setting_not_the_token():
         parse_operators(Settings(_env_file=None, console_operators=SecretStr("{nope")))
     with pytest.raises(SettingsError) as err:
         parse_operators(Settings(_env_file=None, console_operators=SecretStr('{"short": "lola"}')))
-    assert "lola" in str(err.value) and "short\"" not in str(err.value) and "16 characters" in str(err.value)
-    assert "**" in repr(Settings(_env_file=None, console_operators=SecretStr(f'{{"{TOKEN}": "a"}}')).console_operators)
+    assert (
+        "lola" in str(err.value)
+        and 'short"' not in str(err.value)
+        and "16 characters" in str(err.value)
+    )
+    assert "**" in repr(
+        Settings(
+            _env_file=None, console_operators=SecretStr(f'{{"{TOKEN}": "a"}}')
+        ).console_operators
+    )
 
 
 async def test_dev_mode_lets_you_pick_a_person_and_says_so():
     async with client_for(app_for(dev_mode=True, operators=None)) as c:
         r = await c.get("/console", follow_redirects=True)
         assert "Dev mode" in r.text and "no login" in r.text and 'value="alicia"' in r.text
-        r = await c.post("/console/login", content="party=nobody&next=/console",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+        r = await c.post(
+            "/console/login",
+            content="party=nobody&next=/console",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 401
-        r = await c.post("/console/login", content="party=lola&next=/console",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+        r = await c.post(
+            "/console/login",
+            content="party=lola&next=/console",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 303
         r = await c.get("/console")
         assert "acting as" in r.text and '<option value="lola" selected>' in r.text
@@ -137,8 +175,15 @@ def test_handoff_form_from_the_pack_spec():
     assert by_name["vip_flag"].filled_by == "fixed"
     assert by_name["customer_emotional_state"].values == ["calm", "frustrated", "angry", "panicked"]
     assert by_name["issue_summary"].filled_by is None and by_name["issue_summary"].required
-    payload = payload_from_form(form, {"payload.issue_summary": " Refund $340 ", "payload.alicia_already_tried": "",
-                                       "payload.customer_emotional_state": "calm", "payload.vip_flag": "false"})
+    payload = payload_from_form(
+        form,
+        {
+            "payload.issue_summary": " Refund $340 ",
+            "payload.alicia_already_tried": "",
+            "payload.customer_emotional_state": "calm",
+            "payload.vip_flag": "false",
+        },
+    )
     assert payload == {"issue_summary": "Refund $340", "customer_emotional_state": "calm"}
     assert escalation_form(pack, "no_such_reason") is None
 
@@ -156,9 +201,24 @@ def test_board_sorts_by_next_deadline_and_shares_statuses():
         r = TicketRow(wid, "vip-concierge", "lola", "open", "running", True, level)
         return BoardRow(r, None, now + timedelta(minutes=minutes) if minutes is not None else None)
 
-    board = [row("late", 30), row("none", None), row("overdue", -5, level=1), row("soon", 2, level=2)]
-    assert [b.row.workflow_id for b in sort_board(board, "deadline")] == ["overdue", "soon", "late", "none"]
-    assert [b.row.workflow_id for b in sort_board(board, "level")] == ["soon", "overdue", "late", "none"]
+    board = [
+        row("late", 30),
+        row("none", None),
+        row("overdue", -5, level=1),
+        row("soon", 2, level=2),
+    ]
+    assert [b.row.workflow_id for b in sort_board(board, "deadline")] == [
+        "overdue",
+        "soon",
+        "late",
+        "none",
+    ]
+    assert [b.row.workflow_id for b in sort_board(board, "level")] == [
+        "soon",
+        "overdue",
+        "late",
+        "none",
+    ]
 
     cache = StatusCache(ttl=60)
     s = TicketStatus(ticket_id="ticket-1-1", policy="vip-concierge", stage="open")
@@ -169,16 +229,26 @@ def test_board_sorts_by_next_deadline_and_shares_statuses():
 
 async def test_escalation_form_fragment_follows_the_reason():
     async with client_for(app_for()) as c:
-        await c.post("/console/login", content=f"token={TOKEN}", headers={"content-type": "application/x-www-form-urlencoded"})
-        r = await c.get("/console/tickets/ticket-1-5/escalate-fields",
-                        params={"policy": "vip-concierge", "reason": "legal_threat"})
+        await c.post(
+            "/console/login",
+            content=f"token={TOKEN}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        r = await c.get(
+            "/console/tickets/ticket-1-5/escalate-fields",
+            params={"policy": "vip-concierge", "reason": "legal_threat"},
+        )
         assert r.status_code == 200 and 'data-handoff="sensitive_matter"' in r.text
         assert 'name="target"' in r.text and "jonathan (default)" in r.text
-        r = await c.get("/console/tickets/ticket-1-5/escalate-fields", params={"policy": "vip-concierge", "reason": "x"})
+        r = await c.get(
+            "/console/tickets/ticket-1-5/escalate-fields",
+            params={"policy": "vip-concierge", "reason": "x"},
+        )
         assert "handoff-form" not in r.text
 
 
 # ---------------------------------------------------------------- the board, paged, on a stand-in Temporal
+
 
 class Visibility:
     """Stands in for the Temporal client: open tickets as visibility lists them
@@ -190,8 +260,11 @@ class Visibility:
         self.calls: list[tuple[str, str]] = []
 
     def _matching(self, query: str) -> list[dict]:
-        sla = {"SlaState = 'breached'": {"breached"}, "SlaState = 'running'": {"running"},
-               "SlaState IS NULL OR": {None, "ok"}}
+        sla = {
+            "SlaState = 'breached'": {"breached"},
+            "SlaState = 'running'": {"running"},
+            "SlaState IS NULL OR": {None, "ok"},
+        }
         out = []
         for t in self.tickets.values():
             owner = re.search(r'TicketOwner = "([^"]*)"', query)
@@ -204,7 +277,9 @@ class Visibility:
             out.append(t)
         return out
 
-    def list_workflows(self, query: str, *, page_size: int, next_page_token: bytes | None = None, **_):
+    def list_workflows(
+        self, query: str, *, page_size: int, next_page_token: bytes | None = None, **_
+    ):
         self.calls.append(("list", query))
         rows, start = self._matching(query), int(next_page_token or b"0")
         end = start + page_size
@@ -213,10 +288,20 @@ class Visibility:
             return {"ticket": t["card"]} if t and t.get("card") else {}
 
         def execution(t: dict):
-            attrs = {sa.TICKET_POLICY: t["policy"], sa.TICKET_OWNER: t["owner"], sa.SLA_STATE: t["sla"],
-                     sa.TICKET_VIP: t["vip"], sa.TICKET_STAGE: "open"}
-            return SimpleNamespace(id=t["wid"], typed_search_attributes=attrs, status=None, start_time=None,
-                                   memo=lambda: memo(t))
+            attrs = {
+                sa.TICKET_POLICY: t["policy"],
+                sa.TICKET_OWNER: t["owner"],
+                sa.SLA_STATE: t["sla"],
+                sa.TICKET_VIP: t["vip"],
+                sa.TICKET_STAGE: "open",
+            }
+            return SimpleNamespace(
+                id=t["wid"],
+                typed_search_attributes=attrs,
+                status=None,
+                start_time=None,
+                memo=lambda: memo(t),
+            )
 
         class Page:
             current_page = None
@@ -225,6 +310,7 @@ class Visibility:
             async def fetch_next_page(self):
                 self.current_page = [execution(t) for t in rows[start:end]]
                 self.next_page_token = str(end).encode() if end < len(rows) else None
+
         return Page()
 
     async def count_workflows(self, query: str, **_):
@@ -238,6 +324,7 @@ class Visibility:
             async def query(self, *_a, **_k):
                 outer.calls.append(("query", wid))
                 return outer.tickets[wid]["status"]
+
         return Handle()
 
     def count(self, kind: str) -> int:
@@ -252,28 +339,62 @@ def tickets(n: int, breached: int = 5, running: int = 60) -> list[dict]:
         wid = f"ticket-1-{i + 1}"
         sla = "breached" if i < breached else "running" if i < breached + running else "ok"
         name = "<script>alert('x')</script>" if i == 3 else f"Customer {i}"
-        card = TicketCard(customer=name, subject=f"Order {i}", channel="Channel::Email", inbox_id=2,
-                          opened_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc))
+        card = TicketCard(
+            customer=name,
+            subject=f"Order {i}",
+            channel="Channel::Email",
+            inbox_id=2,
+            opened_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc),
+        )
         owner = "alicia" if i % 2 else "lola"
-        status = TicketStatus(ticket_id=wid, policy="vip-concierge", stage="open", owner=owner, sla_state=sla,
-                              card=card, pages=[PageState(dedup_key="k", target="jonathan", source="clock:first_ack",
-                                                          at=datetime(2026, 11, 17, 16, 31, tzinfo=timezone.utc))])
-        out.append({"wid": wid, "sla": sla, "owner": owner, "vip": i % 3 == 0, "policy": "vip-concierge",
-                    "card": None if i % 10 == 9 else card.model_dump(mode="json"), "status": status})
+        status = TicketStatus(
+            ticket_id=wid,
+            policy="vip-concierge",
+            stage="open",
+            owner=owner,
+            sla_state=sla,
+            card=card,
+            pages=[
+                PageState(
+                    dedup_key="k",
+                    target="jonathan",
+                    source="clock:first_ack",
+                    at=datetime(2026, 11, 17, 16, 31, tzinfo=timezone.utc),
+                )
+            ],
+        )
+        out.append(
+            {
+                "wid": wid,
+                "sla": sla,
+                "owner": owner,
+                "vip": i % 3 == 0,
+                "policy": "vip-concierge",
+                "card": None if i % 10 == 9 else card.model_dump(mode="json"),
+                "status": status,
+            }
+        )
     return out
 
 
 def app_on(client):
-    settings = Settings(_env_file=None, webhook_token=SecretStr("x" * 20), temporal_address="nowhere:7233",
-                        console_operators=SecretStr(f'{{"{TOKEN}": "alicia"}}'))
+    settings = Settings(
+        _env_file=None,
+        webhook_token=SecretStr("x" * 20),
+        temporal_address="nowhere:7233",
+        console_operators=SecretStr(f'{{"{TOKEN}": "alicia"}}'),
+    )
     return create_app(settings, TemporalGateway(settings, client=client))
 
 
 @contextlib.asynccontextmanager
 async def logged_in(app):
     async with client_for(app) as c:
-        await c.post("/console/login", content=f"token={TOKEN}",
-                     headers={"content-type": "application/x-www-form-urlencoded"})
+        await c.post(
+            "/console/login",
+            content=f"token={TOKEN}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         yield c
 
 
@@ -286,10 +407,19 @@ async def test_the_board_pages_breached_first_and_names_each_customer():
     async with logged_in(app_on(vis)) as c:
         r = await c.get("/console")
         first = rows_of(r.text)
-        assert len(first) == 50 and first[:5] == [f"ticket-1-{i}" for i in range(1, 6)]  # the breached group first
-        assert "<b>130</b> open" in r.text and "<b>5</b> breached" in r.text and "showing <span class=\"range\">1–50" in r.text
+        assert len(first) == 50 and first[:5] == [
+            f"ticket-1-{i}" for i in range(1, 6)
+        ]  # the breached group first
+        assert (
+            "<b>130</b> open" in r.text
+            and "<b>5</b> breached" in r.text
+            and 'showing <span class="range">1–50' in r.text
+        )
         assert "Customer 1</a>" in r.text and "Order 1</div>" in r.text and "Email" in r.text
-        assert "<script>alert" not in r.text and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in r.text
+        assert (
+            "<script>alert" not in r.text
+            and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in r.text
+        )
         assert ">Customer 9</a>" in r.text  # no memo: named by its status query
         assert 'class="page page-triggered">jonathan' in r.text and "no ack yet" in r.text
         # One refresh: two visibility lists (the breached group ran out, the next filled the page), two counts,
@@ -299,7 +429,10 @@ async def test_the_board_pages_breached_first_and_names_each_customer():
         await c.get("/console")  # a later load: statuses and counts are shared for STATUS_TTL
         assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 0, 0)
 
-        seen, url = list(first), html_lib.unescape(re.search(r'class="next" href="([^"]+)"', r.text).group(1))
+        seen, url = (
+            list(first),
+            html_lib.unescape(re.search(r'class="next" href="([^"]+)"', r.text).group(1)),
+        )
         while url:
             r = await c.get(url)
             assert 'class="first" href="/console?sort=deadline"' in r.text
@@ -307,7 +440,7 @@ async def test_the_board_pages_breached_first_and_names_each_customer():
             nxt = re.search(r'class="next" href="([^"]+)"', r.text)
             url = html_lib.unescape(nxt.group(1)) if nxt else None
         assert sorted(seen) == sorted(vis.tickets) and len(seen) == 130  # every ticket once
-        assert "showing <span class=\"range\">101–130" in r.text
+        assert 'showing <span class="range">101–130' in r.text
 
 
 async def test_a_page_costs_the_same_with_100_or_10000_open_tickets():
@@ -327,12 +460,18 @@ async def test_mine_is_the_logged_in_partys_tickets():
         r = await c.get("/console", params={"mine": "1", "owner": "lola"})
         wids = rows_of(r.text)
         assert wids and all(vis.tickets[w]["owner"] == "alicia" for w in wids) and len(wids) == 20
-        assert all('TicketOwner = "alicia"' in q for kind, q in vis.calls if kind in ("list", "count"))
+        assert all(
+            'TicketOwner = "alicia"' in q for kind, q in vis.calls if kind in ("list", "count")
+        )
         assert 'name="mine" value="1" checked' in r.text and 'id="owner-filter" disabled' in r.text
 
 
 async def test_a_bad_cursor_is_the_first_page_and_sorting_stays_inside_sla_groups():
-    assert Cursor.decode("junk") == Cursor() and Cursor.decode("9.0.") == Cursor() and Cursor.decode(None) == Cursor()
+    assert (
+        Cursor.decode("junk") == Cursor()
+        and Cursor.decode("9.0.") == Cursor()
+        and Cursor.decode(None) == Cursor()
+    )
     assert Cursor.decode(Cursor(1, 50, b'{"x":1}').encode()) == Cursor(1, 50, b'{"x":1}')
     vis = Visibility(tickets(20))
     async with logged_in(app_on(vis)) as c:
@@ -348,18 +487,32 @@ async def test_the_ticket_page_says_who_and_offers_only_what_applies():
     t = vis.tickets["ticket-1-2"]
     async with logged_in(app_on(vis)) as c:
         r = await c.get("/console/tickets/ticket-1-2")
-        assert '<span class="customer">Customer 1</span>' in r.text and '<p class="subject">Order 1</p>' in r.text
+        assert (
+            '<span class="customer">Customer 1</span>' in r.text
+            and '<p class="subject">Order 1</p>' in r.text
+        )
         assert 'class="inbox">inbox #2' in r.text and 'class="channel">Email' in r.text
         assert 'class="opened">11-17 16:00 UTC' in r.text
         assert "/console/tickets/ticket-1-2/acknowledge" in r.text and "/reopen" not in r.text
         assert "<b>Reopen</b>: only a resolved ticket can be reopened (it is open)" in r.text
         assert "<b>Answer a handoff</b>: no handoff is open" in r.text
-        t["status"] = t["status"].model_copy(update={
-            "stage": "resolved", "acknowledged_at": datetime(2026, 11, 17, 16, 2, tzinfo=timezone.utc),
-            "acknowledged_by": "lola"})
+        t["status"] = t["status"].model_copy(
+            update={
+                "stage": "resolved",
+                "acknowledged_at": datetime(2026, 11, 17, 16, 2, tzinfo=timezone.utc),
+                "acknowledged_by": "lola",
+            }
+        )
         r = await c.get("/console/tickets/ticket-1-2/panel")
-        assert "/console/tickets/ticket-1-2/reopen" in r.text and "/acknowledge" not in r.text and "/resolve" not in r.text
+        assert (
+            "/console/tickets/ticket-1-2/reopen" in r.text
+            and "/acknowledge" not in r.text
+            and "/resolve" not in r.text
+        )
         assert "already acknowledged by lola at 11-17 16:02 UTC" in r.text
         t["status"] = t["status"].model_copy(update={"stage": "closed"})
         r = await c.get("/console/tickets/ticket-1-2/panel")
-        assert "No actions: the ticket is closed; nothing changes it now." in r.text and 'hx-post' not in r.text
+        assert (
+            "No actions: the ticket is closed; nothing changes it now." in r.text
+            and "hx-post" not in r.text
+        )

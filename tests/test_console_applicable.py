@@ -16,8 +16,15 @@ REASONS = ["legal_threat", "refund_over_200"]
 
 
 def status(**kw) -> TicketStatus:
-    return TicketStatus(**{"ticket_id": "ticket-1-5", "policy": "vip-concierge", "stage": "open",
-                           "timezone": "America/Chicago", **kw})
+    return TicketStatus(
+        **{
+            "ticket_id": "ticket-1-5",
+            "policy": "vip-concierge",
+            "stage": "open",
+            "timezone": "America/Chicago",
+            **kw,
+        }
+    )
 
 
 def offered(s: TicketStatus, reasons=REASONS) -> set[str]:
@@ -25,8 +32,15 @@ def offered(s: TicketStatus, reasons=REASONS) -> set[str]:
 
 
 def handoff(state: str) -> HandoffState:
-    return HandoffState(id="h", name="over_authority", title="Over-authority", target="alliyson", status=state,
-                        started_at=AT, deadline=AT)
+    return HandoffState(
+        id="h",
+        name="over_authority",
+        title="Over-authority",
+        target="alliyson",
+        status=state,
+        started_at=AT,
+        deadline=AT,
+    )
 
 
 def test_an_open_unacknowledged_ticket():
@@ -40,12 +54,22 @@ def test_an_open_unacknowledged_ticket():
 def test_no_acknowledge_once_someone_has_and_the_page_says_who_and_when():
     v = verdicts(status(stage="acknowledged", acknowledged_at=AT, acknowledged_by="lola"), REASONS)
     assert not v["acknowledge"].offered
-    assert v["acknowledge"].reason == "already acknowledged by lola at 11-17 10:05 CST (UTC-06:00)"  # the pack's zone
+    assert (
+        v["acknowledge"].reason == "already acknowledged by lola at 11-17 10:05 CST (UTC-06:00)"
+    )  # the pack's zone
     assert v["resolve"].offered and v["reassign_to"].offered
 
 
-@pytest.mark.parametrize("state,answerable", [("open", True), ("failed", True), ("acknowledged", False),
-                                              ("decided", False), ("cancelled", False)])
+@pytest.mark.parametrize(
+    "state,answerable",
+    [
+        ("open", True),
+        ("failed", True),
+        ("acknowledged", False),
+        ("decided", False),
+        ("cancelled", False),
+    ],
+)
 def test_a_handoff_answer_only_while_one_is_open(state, answerable):
     assert ("decide" in offered(status(stage="escalated", handoffs=[handoff(state)]))) is answerable
 
@@ -55,11 +79,18 @@ def test_a_resolved_ticket_offers_reopen_and_reassign_only():
     v = verdicts(s, REASONS)
     assert offered(s) == {"reopen", "reassign_to"}
     assert v["resolve"].reason == "the ticket is already resolved"
-    assert v["request_escalation"].reason == "a resolved ticket cannot be escalated; reopen it first"
+    assert (
+        v["request_escalation"].reason == "a resolved ticket cannot be escalated; reopen it first"
+    )
 
 
-@pytest.mark.parametrize("stage,why", [("closed", "the ticket is closed; nothing changes it now"),
-                                       ("starting", "the ticket is still starting; reload in a moment")])
+@pytest.mark.parametrize(
+    "stage,why",
+    [
+        ("closed", "the ticket is closed; nothing changes it now"),
+        ("starting", "the ticket is still starting; reload in a moment"),
+    ],
+)
 def test_nothing_applies_to_a_closed_or_starting_ticket(stage, why):
     v = verdicts(status(stage=stage), REASONS)
     assert offered(status(stage=stage)) == set()

@@ -44,15 +44,19 @@ from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-HOW = ("browser tests skipped: no chromium. Install Debian's (`apt-get install -y chromium`; `.ci/run` does it "
-       "when run as root) or point CHROMIUM at a Chromium binary")
+HOW = (
+    "browser tests skipped: no chromium. Install Debian's (`apt-get install -y chromium`; `.ci/run` does it "
+    "when run as root) or point CHROMIUM at a Chromium binary"
+)
 try:
     from playwright.async_api import async_playwright, expect
 except ImportError:  # pragma: no cover - the test extra pins it
     async_playwright = None
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(async_playwright is None or not os.access(CHROMIUM, os.X_OK), reason=HOW)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(async_playwright is None or not os.access(CHROMIUM, os.X_OK), reason=HOW),
+]
 
 TOKEN = "tok-alicia-browser-test-0001"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
@@ -75,38 +79,77 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
     convs = [uuid.uuid4().int % 10**6 + 1 for _ in range(4)]
     wids = [f"ticket-{ACCOUNT}-{c}" for c in convs]
     rec = Recorder()
-    settings = Settings(_env_file=None, temporal_address=dev_env.client.service_client.config.target_host,
-                        webhook_token=SecretStr("t" * 24), console_operators=SecretStr(json.dumps({TOKEN: "alicia"})),
-                        database_url=SecretStr(postgres_dsn), chatwoot_base_url="http://chatwoot.example",
-                        chatwoot_account_id=ACCOUNT, temporal_ui_url="http://ui.example:8233")
+    settings = Settings(
+        _env_file=None,
+        temporal_address=dev_env.client.service_client.config.target_host,
+        webhook_token=SecretStr("t" * 24),
+        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})),
+        database_url=SecretStr(postgres_dsn),
+        chatwoot_base_url="http://chatwoot.example",
+        chatwoot_account_id=ACCOUNT,
+        temporal_ui_url="http://ui.example:8233",
+    )
     app = create_app(settings, TemporalGateway(settings, client=dev_env.client))
     server = await InProcessServer(app).start()
-    async with Worker(dev_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)]):
+    async with Worker(
+        dev_env.client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)],
+    ):
         opened = datetime.now(timezone.utc) - timedelta(minutes=3)
         tickets = [
-            dict(policy="vip-concierge", contact=Contact(name="Dana Whitfield", vip=True), inbox_id=1,
-                 inbox_name="Concierge", channel="Channel::WebWidget", created_at=opened),
-            dict(policy="vip-concierge", contact=Contact(name="Omar Haddad", vip=True), inbox_id=2,
-                 channel="Channel::Email", subject="Refund for order 4411", created_at=opened - timedelta(minutes=28)),
+            dict(
+                policy="vip-concierge",
+                contact=Contact(name="Dana Whitfield", vip=True),
+                inbox_id=1,
+                inbox_name="Concierge",
+                channel="Channel::WebWidget",
+                created_at=opened,
+            ),
+            dict(
+                policy="vip-concierge",
+                contact=Contact(name="Omar Haddad", vip=True),
+                inbox_id=2,
+                channel="Channel::Email",
+                subject="Refund for order 4411",
+                created_at=opened - timedelta(minutes=28),
+            ),
             dict(policy="ops-ladder", contact=Contact(name="Lee Park")),
             dict(policy="vip-concierge", contact=Contact(name=HOSTILE, vip=True)),
         ]
         try:
             for i, (wid, conv, fields) in enumerate(zip(wids, convs, tickets)):
                 ticket = TicketInput(account_id=ACCOUNT, conversation_id=conv, **fields)
-                start = {} if i == 3 else {"search_attributes": search_attributes.initial_search_attributes(wid, ticket),
-                                           **for_web_ui(ticket, settings.chatwoot_base_url)[1]}
-                handle = await dev_env.client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,
-                                                             **start)
-                await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting")
+                start = (
+                    {}
+                    if i == 3
+                    else {
+                        "search_attributes": search_attributes.initial_search_attributes(
+                            wid, ticket
+                        ),
+                        **for_web_ui(ticket, settings.chatwoot_base_url)[1],
+                    }
+                )
+                handle = await dev_env.client.start_workflow(
+                    TicketWorkflow.run, ticket, id=wid, task_queue=task_queue, **start
+                )
+                await eventually(
+                    lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting"
+                )
             for wid, owner in ((wids[0], "alicia"), (wids[1], "lola"), (wids[3], "alicia")):
-                await send_update(dev_env.client, wid, TicketWorkflow.reassign_to, Reassign(to=owner, by="lola"))
+                await send_update(
+                    dev_env.client, wid, TicketWorkflow.reassign_to, Reassign(to=owner, by="lola")
+                )
             # Visibility is eventually consistent: the board lists what a visibility call lists.
             listed = f"WorkflowId IN ({', '.join(repr(w) for w in wids)}) AND ExecutionStatus = 'Running'"
-            await eventually(lambda: dev_env.client.count_workflows(listed), lambda c: c.count == len(wids))
-            await eventually(lambda: dev_env.client.count_workflows(listed + " AND TicketOwner = 'alicia'"),
-                             lambda c: c.count == 2)
+            await eventually(
+                lambda: dev_env.client.count_workflows(listed), lambda c: c.count == len(wids)
+            )
+            await eventually(
+                lambda: dev_env.client.count_workflows(listed + " AND TicketOwner = 'alicia'"),
+                lambda c: c.count == 2,
+            )
             yield server.url, wids, convs
         finally:
             for wid in wids:
@@ -144,7 +187,9 @@ async def choose_reason(panel, reason: str, form, title: str) -> None:
 
 async def shot(page, name: str, height: int = 860) -> None:
     """Rewrite one of the manual's screenshots (docs/img/), cropped to `height`."""
-    await page.screenshot(path=str(SCREENSHOTS / name), clip={"x": 0, "y": 0, "width": 1280, "height": height})
+    await page.screenshot(
+        path=str(SCREENSHOTS / name), clip={"x": 0, "y": 0, "width": 1280, "height": height}
+    )
 
 
 async def log_in(page, url: str) -> None:
@@ -160,7 +205,12 @@ async def pages_of(page, limit: int = 30) -> list[list[str]]:
     out = []
     for _ in range(limit):
         await expect(page.locator(".summary")).to_be_visible()
-        out.append([await r.get_attribute("data-ticket") for r in await page.locator("tr.ticket-row").all()])
+        out.append(
+            [
+                await r.get_attribute("data-ticket")
+                for r in await page.locator("tr.ticket-row").all()
+            ]
+        )
         nxt = page.locator("a.next")
         if not await nxt.count():
             return out
@@ -182,11 +232,15 @@ async def test_board_names_customers_pages_and_filters_mine(console, page, monke
     await expect(row).to_contain_text("Web chat · Concierge")
     await expect(row.locator(".vip")).to_have_text("VIP")
     await expect(row.locator(".owner")).to_have_text("alicia")
-    await expect(row.locator(".age")).to_have_text(re.compile(r"^\d+m$"))  # opened 3 minutes ago in Chatwoot
+    await expect(row.locator(".age")).to_have_text(
+        re.compile(r"^\d+m$")
+    )  # opened 3 minutes ago in Chatwoot
     await expect(row.get_by_role("link", name="Temporal")).to_have_attribute(
-        "href", f"http://ui.example:8233/namespaces/default/workflows/{dana}")
+        "href", f"http://ui.example:8233/namespaces/default/workflows/{dana}"
+    )
     await expect(row.get_by_role("link", name="Chatwoot")).to_have_attribute(
-        "href", re.compile(rf"http://chatwoot.example/app/accounts/{ACCOUNT}/conversations/\d+$"))
+        "href", re.compile(rf"http://chatwoot.example/app/accounts/{ACCOUNT}/conversations/\d+$")
+    )
     omar_row = page.locator(f'tr[data-ticket="{omar}"]')
     await expect(omar_row.locator(".subject")).to_have_text("Refund for order 4411")
     # Breached first, with who was last paged and that nobody has acknowledged the page yet.
@@ -234,7 +288,12 @@ async def test_board_names_customers_pages_and_filters_mine(console, page, monke
     pages = await pages_of(page)
     seen = [wid for p in pages for wid in p]
     assert all(len(p) <= 2 for p in pages) and len(pages) >= 1
-    assert seen.count(dana) == 1 and seen.count(eve) == 1 and omar not in seen and len(seen) == len(set(seen))
+    assert (
+        seen.count(dana) == 1
+        and seen.count(eve) == 1
+        and omar not in seen
+        and len(seen) == len(set(seen))
+    )
 
 
 async def test_ticket_page_says_who_and_offers_only_what_applies(console, page):
@@ -252,8 +311,11 @@ async def test_ticket_page_says_who_and_offers_only_what_applies(console, page):
     await expect(panel.get_by_role("button", name="Reopen")).to_have_count(0)
     await expect(panel.get_by_role("button", name="Send answer")).to_have_count(0)
     await expect(panel.locator('.unavailable li[data-action="reopen"]')).to_contain_text(
-        "only a resolved ticket can be reopened (it is open)")
-    await expect(panel.locator('.unavailable li[data-action="decide"]')).to_contain_text("no handoff is open")
+        "only a resolved ticket can be reopened (it is open)"
+    )
+    await expect(panel.locator('.unavailable li[data-action="decide"]')).to_contain_text(
+        "no handoff is open"
+    )
 
     # Acknowledge as the logged-in operator: then it is no longer offered, and the page says who did it.
     await panel.get_by_role("button", name="Acknowledge").click()
@@ -261,16 +323,23 @@ async def test_ticket_page_says_who_and_offers_only_what_applies(console, page):
     await expect(panel.locator(".stage")).to_have_text("acknowledged")
     await expect(panel.get_by_role("button", name="Acknowledge")).to_have_count(0)
     await expect(panel.locator('.unavailable li[data-action="acknowledge"]')).to_contain_text(
-        "already acknowledged by alicia")
+        "already acknowledged by alicia"
+    )
     await expect(panel.locator(".acked")).to_contain_text("by alicia")
 
     # Escalate with the typed form generated from the pack's handoff spec.
     form = panel.locator(".handoff-form")
     await choose_reason(panel, "refund_over_200", form, "Over-authority escalation")
     await expect(form.locator(".filled")).to_contain_text(["chatwoot conv id"])
-    await form.locator("textarea[name='payload.issue_summary']").fill("Refund of $340 for a damaged order")
-    await form.locator("textarea[name='payload.alicia_already_tried']").fill("checked the order history")
-    await form.locator("select[name='payload.customer_emotional_state']").select_option("frustrated")
+    await form.locator("textarea[name='payload.issue_summary']").fill(
+        "Refund of $340 for a damaged order"
+    )
+    await form.locator("textarea[name='payload.alicia_already_tried']").fill(
+        "checked the order history"
+    )
+    await form.locator("select[name='payload.customer_emotional_state']").select_option(
+        "frustrated"
+    )
     await panel.get_by_role("button", name="Escalate").click()
     await expect(panel.locator(".notice")).to_have_text("Escalated as alicia.")
     await expect(panel.locator("table.handoffs")).to_contain_text("Over-authority escalation")
@@ -282,7 +351,9 @@ async def test_ticket_page_says_who_and_offers_only_what_applies(console, page):
     await panel.get_by_role("button", name="Send answer").click()
     refusal = panel.locator('.refusal[data-action="decide"]')
     await expect(refusal).to_contain_text("acknowledged, not decided")
-    await expect(panel.locator("input[name=decision]")).to_have_value("engage")  # the form keeps what was typed
+    await expect(panel.locator("input[name=decision]")).to_have_value(
+        "engage"
+    )  # the form keeps what was typed
     await expect(panel.locator("table.audit")).to_contain_text("escalat")  # Postgres audit rows
     await expect(panel.locator("table.ladder")).not_to_contain_text("nothing yet")
     await shot(page, "console-ticket.png")
@@ -298,9 +369,19 @@ async def test_chatwoot_dashboard_app(console, page):
     await page.goto(f"{url}/console/chatwoot")
     await expect(page.locator("#waiting")).to_contain_text("Waiting for the conversation")
     # What Chatwoot posts to a dashboard app: a JSON string with event "appContext".
-    context = {"event": "appContext", "data": {
-        "conversation": {"id": convs[1], "display_id": convs[1], "account_id": ACCOUNT, "status": "open"},
-        "contact": {"id": 7, "name": "Omar Haddad"}, "currentAgent": {"id": 3, "name": "Alicia"}}}
+    context = {
+        "event": "appContext",
+        "data": {
+            "conversation": {
+                "id": convs[1],
+                "display_id": convs[1],
+                "account_id": ACCOUNT,
+                "status": "open",
+            },
+            "contact": {"id": 7, "name": "Omar Haddad"},
+            "currentAgent": {"id": 3, "name": "Alicia"},
+        },
+    }
     await page.evaluate("ctx => window.postMessage(JSON.stringify(ctx), '*')", context)
     panel = page.locator("#panel")
     await expect(panel.locator("h1")).to_contain_text(omar)
@@ -315,14 +396,21 @@ async def test_chatwoot_dashboard_app(console, page):
     await expect(panel.locator(".owner")).to_have_text("alliyson")
     await panel.locator("input[name=resolution]").fill("refund sent")
     await panel.get_by_role("button", name="Resolve").click()
-    await expect(panel.locator(".stage")).to_have_text("closed")  # the VIP pack closes on resolution
+    await expect(panel.locator(".stage")).to_have_text(
+        "closed"
+    )  # the VIP pack closes on resolution
     # Closed: no action is offered (no dead Reopen form), and the page says why in one line.
     await expect(panel.locator("form.act")).to_have_count(0)
-    await expect(panel.locator(".unavailable.all")).to_have_text("No actions: the ticket is closed; nothing changes it now.")
+    await expect(panel.locator(".unavailable.all")).to_have_text(
+        "No actions: the ticket is closed; nothing changes it now."
+    )
     # The validator stays the final word: a reopen sent anyway (a page a moment out of date) is refused.
-    answer = await page.evaluate("""wid => fetch(`/console/tickets/${wid}/reopen`, {method: "POST",
+    answer = await page.evaluate(
+        """wid => fetch(`/console/tickets/${wid}/reopen`, {method: "POST",
         headers: {"HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded"}, body: "compact=1&go=1"})
-        .then(r => r.text())""", omar)
+        .then(r => r.text())""",
+        omar,
+    )
     assert 'class="refusal" role="alert" data-action="reopen"' in answer
     assert re.search("ticket is closed|has finished", answer)
 
@@ -335,25 +423,58 @@ async def web_ui(pg_pool, task_queue):
     env = await local_environment(ui=True)
     conv = uuid.uuid4().int % 10**6 + 1
     wid = f"ticket-1-{conv}"
-    ticket = TicketInput(account_id=1, conversation_id=conv, policy="vip-concierge", inbox_id=1,
-                         contact=Contact(name="Jane Doe", vip=True),
-                         created_at=datetime.now(timezone.utc) - timedelta(minutes=31))
+    ticket = TicketInput(
+        account_id=1,
+        conversation_id=conv,
+        policy="vip-concierge",
+        inbox_id=1,
+        contact=Contact(name="Jane Doe", vip=True),
+        created_at=datetime.now(timezone.utc) - timedelta(minutes=31),
+    )
     ticket, ui = for_web_ui(ticket, "https://chat.example.com")
     try:
-        async with Worker(env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                          activities=[*policy_activities(POLICIES_DIR), *recording_activities(Recorder(), pg_pool)]):
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[TicketWorkflow, HandoffWorkflow],
+            activities=[
+                *policy_activities(POLICIES_DIR),
+                *recording_activities(Recorder(), pg_pool),
+            ],
+        ):
             handle = await env.client.start_workflow(
-                TicketWorkflow.run, ticket, id=wid, task_queue=task_queue,
-                search_attributes=search_attributes.initial_search_attributes(wid, ticket), **ui)
-            await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.sla_state == "breached")
-            status = await send_update(env.client, wid, TicketWorkflow.request_escalation, Escalate(
-                by="lola", reason="refund_over_200", payload={
-                    "issue_summary": "Refund of $340 for a damaged order", "alicia_already_tried": "checked the order",
-                    "customer_emotional_state": "frustrated"}))
+                TicketWorkflow.run,
+                ticket,
+                id=wid,
+                task_queue=task_queue,
+                search_attributes=search_attributes.initial_search_attributes(wid, ticket),
+                **ui,
+            )
+            await eventually(
+                lambda: handle.query(TicketWorkflow.status), lambda s: s.sla_state == "breached"
+            )
+            status = await send_update(
+                env.client,
+                wid,
+                TicketWorkflow.request_escalation,
+                Escalate(
+                    by="lola",
+                    reason="refund_over_200",
+                    payload={
+                        "issue_summary": "Refund of $340 for a damaged order",
+                        "alicia_already_tried": "checked the order",
+                        "customer_emotional_state": "frustrated",
+                    },
+                ),
+            )
             [handoff] = status.handoffs
             # The Web UI reads each board once, when the page loads: wait until both are written.
-            await eventually(lambda: board(env.client, wid), lambda text: "Over-authority escalation" in text)
-            await eventually(lambda: board(env.client, handoff.id), lambda text: "Alliyson Bonner" in text)
+            await eventually(
+                lambda: board(env.client, wid), lambda text: "Over-authority escalation" in text
+            )
+            await eventually(
+                lambda: board(env.client, handoff.id), lambda text: "Alliyson Bonner" in text
+            )
             yield ui_address(env), wid, handoff.id
     finally:
         await env.shutdown()  # an in-memory server of its own: its tickets go with it
@@ -363,7 +484,9 @@ async def board(client, wid: str) -> str:
     """A workflow's Current Details, as the Web UI reads them."""
     from temporalio.api.sdk.v1 import WorkflowMetadata
 
-    meta = await client.get_workflow_handle(wid).query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    meta = await client.get_workflow_handle(wid).query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
     return meta.current_details
 
 
@@ -374,7 +497,9 @@ async def test_web_ui_boards(web_ui, page):
     await page.set_viewport_size({"width": 1400, "height": 1150})
     await page.goto(f"{ui}/namespaces/default/workflows/{wid}")
     await page.get_by_role("tab", name="User Metadata").click()
-    summary, details, current = (page.frame_locator("iframe").nth(i) for i in range(3))  # each section renders in a frame
+    summary, details, current = (
+        page.frame_locator("iframe").nth(i) for i in range(3)
+    )  # each section renders in a frame
     await expect(page.get_by_role("heading", name="Current Details")).to_be_visible()
     await expect(summary.get_by_text("VIP · Jane Doe · vip-concierge")).to_be_visible()
     await expect(details.get_by_text("Jane Doe (VIP)")).to_be_visible()
@@ -385,5 +510,7 @@ async def test_web_ui_boards(web_ui, page):
     await page.goto(f"{ui}/namespaces/default/workflows/{handoff_id}")
     await page.get_by_role("tab", name="User Metadata").click()
     await expect(page.get_by_role("heading", name="Current Details")).to_be_visible()
-    await expect(page.frame_locator("iframe").nth(2).get_by_text("Alliyson Bonner").first).to_be_visible()
+    await expect(
+        page.frame_locator("iframe").nth(2).get_by_text("Alliyson Bonner").first
+    ).to_be_visible()
     await page.screenshot(path=str(SCREENSHOTS / "web-ui-handoff-board.png"))

@@ -49,8 +49,13 @@ pytestmark = pytest.mark.skipif(expect is None or not os.access(CHROMIUM, os.X_O
 TOKEN = "tok-alicia-frames-test-00001"
 WID = "ticket-1-5"
 # What Chatwoot posts to a Dashboard App (a JSON string) when asked with chatwoot-dashboard-app:fetch-info.
-APP_CONTEXT = {"event": "appContext", "data": {"conversation": {"id": 5, "display_id": 5, "account_id": 1},
-                                               "contact": {"id": 7, "name": "Omar Haddad"}}}
+APP_CONTEXT = {
+    "event": "appContext",
+    "data": {
+        "conversation": {"id": 5, "display_id": 5, "account_id": 1},
+        "contact": {"id": 7, "name": "Omar Haddad"},
+    },
+}
 
 
 class OneTicket:
@@ -58,17 +63,25 @@ class OneTicket:
     board, that answers its status query and takes any update."""
 
     def __init__(self) -> None:
-        self.status = TicketStatus(ticket_id=WID, policy="vip-concierge", stage="open", vip=True, owner="lola")
+        self.status = TicketStatus(
+            ticket_id=WID, policy="vip-concierge", stage="open", vip=True, owner="lola"
+        )
 
     def list_workflows(self, query: str, **_paging):
         """One page (what the board asks for: console/board.py), the ticket in each SLA group's."""
+
         async def memo():
             return {}
 
         async def fetch_next_page():
-            ticket = SimpleNamespace(id=WID, typed_search_attributes={}, status=None, start_time=None, memo=memo)
+            ticket = SimpleNamespace(
+                id=WID, typed_search_attributes={}, status=None, start_time=None, memo=memo
+            )
             page.current_page = [ticket] if "SlaState IS NULL" in query else []
-        page = SimpleNamespace(current_page=None, next_page_token=None, fetch_next_page=fetch_next_page)
+
+        page = SimpleNamespace(
+            current_page=None, next_page_token=None, fetch_next_page=fetch_next_page
+        )
         return page
 
     async def count_workflows(self, query: str, **_kwargs):
@@ -106,10 +119,17 @@ ELSEWHERE = Starlette(routes=[Route("/", framing_page)])
 async def serving(dev_mode: bool = False):
     """The bridge, Chatwoot and a foreign site, each on its own port (bound first, read back)."""
     chatwoot, foreign = InProcessServer(ELSEWHERE), InProcessServer(ELSEWHERE)
-    settings = Settings(_env_file=None, webhook_token=SecretStr("t" * 24), temporal_address="nowhere:7233",
-                        console_operators=None if dev_mode else SecretStr(json.dumps({TOKEN: "alicia"})),
-                        chatwoot_base_url=chatwoot.url, chatwoot_account_id=1)
-    bridge = InProcessServer(create_app(settings, TemporalGateway(settings, client=OneTicket()), dev_mode=dev_mode))
+    settings = Settings(
+        _env_file=None,
+        webhook_token=SecretStr("t" * 24),
+        temporal_address="nowhere:7233",
+        console_operators=None if dev_mode else SecretStr(json.dumps({TOKEN: "alicia"})),
+        chatwoot_base_url=chatwoot.url,
+        chatwoot_account_id=1,
+    )
+    bridge = InProcessServer(
+        create_app(settings, TemporalGateway(settings, client=OneTicket()), dev_mode=dev_mode)
+    )
     servers = [chatwoot, foreign, bridge]
     try:
         for server in servers:
@@ -133,7 +153,10 @@ def framed(site: str, url: str) -> str:
 def csp_violations(pg) -> list[str]:
     """What the browser reports against a Content-Security-Policy from now on."""
     seen: list[str] = []
-    pg.on("console", lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None)
+    pg.on(
+        "console",
+        lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     return seen
 
 
@@ -163,14 +186,18 @@ async def test_chatwoot_frames_the_dashboard_app_which_logs_in_and_acts(sites, p
     await page.goto(framed(sites.chatwoot, f"{sites.bridge}/console/chatwoot"))
     app = page.frame_locator("iframe")
     await log_in(app)  # the login page comes up inside Chatwoot's tab, and leads back to the app
-    await expect(app.locator("#waiting")).to_contain_text("Conversation #5 · Omar Haddad")  # Chatwoot's appContext
+    await expect(app.locator("#waiting")).to_contain_text(
+        "Conversation #5 · Omar Haddad"
+    )  # Chatwoot's appContext
     panel = app.locator("#panel")
     await expect(panel.locator("h1")).to_contain_text(WID)
     await panel.get_by_role("button", name="Acknowledge").click()
     await expect(panel.locator(".notice")).to_have_text("Acknowledged as alicia.")
     await expect(panel).to_have_class("panel compact")
     await app.get_by_role("button", name="Log out").click()
-    await expect(app.locator("input[name=token]")).to_be_visible()  # still inside the tab, ready to log in again
+    await expect(
+        app.locator("input[name=token]")
+    ).to_be_visible()  # still inside the tab, ready to log in again
     assert violations == []
 
 
@@ -189,7 +216,9 @@ async def test_no_page_breaks_the_content_security_policy(sites, page):
     await panel.get_by_role("button", name="Acknowledge").click()
     await expect(panel.locator(".notice")).to_have_text("Acknowledged as alicia.")
     form = panel.locator(".handoff-form")
-    await choose_reason(panel, "refund_over_200", form, "Over-authority escalation")  # the typed form, by htmx
+    await choose_reason(
+        panel, "refund_over_200", form, "Over-authority escalation"
+    )  # the typed form, by htmx
     for field in ("issue_summary", "alicia_already_tried"):
         await form.locator(f"textarea[name='payload.{field}']").fill("the refund")
     await form.locator("select[name='payload.customer_emotional_state']").select_option("calm")
@@ -206,5 +235,7 @@ async def test_dev_mode_person_picker_works_without_inline_script(page):
         await page.goto(f"{sites.bridge}/console")
         await page.locator("#act-as").select_option("lola")  # console.js submits it
         await expect(page.locator("#act-as")).to_have_value("lola")
-        await expect(page.locator("#act-as option[value='']")).to_have_count(0)  # now acting as someone
+        await expect(page.locator("#act-as option[value='']")).to_have_count(
+            0
+        )  # now acting as someone
     assert violations == []

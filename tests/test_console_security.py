@@ -36,13 +36,20 @@ class BrokenGateway(DownGateway):
 
 
 def bridge(chatwoot: str | None = CHATWOOT, gateway: type = DownGateway):
-    settings = Settings(_env_file=None, webhook_token=SecretStr("x" * 20), temporal_address="nowhere:7233",
-                        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})), chatwoot_base_url=chatwoot)
+    settings = Settings(
+        _env_file=None,
+        webhook_token=SecretStr("x" * 20),
+        temporal_address="nowhere:7233",
+        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})),
+        chatwoot_base_url=chatwoot,
+    )
     return create_app(settings, gateway(settings))
 
 
 def browser(app, peer: str = "127.0.0.1", raise_errors: bool = True) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(peer, 50000), raise_app_exceptions=raise_errors)
+    transport = httpx.ASGITransport(
+        app=app, client=(peer, 50000), raise_app_exceptions=raise_errors
+    )
     return httpx.AsyncClient(transport=transport, base_url="http://console.test")
 
 
@@ -52,7 +59,9 @@ async def login(c: httpx.AsyncClient, token: str = TOKEN, nxt: str = "/console")
 
 def directives(response: httpx.Response) -> dict[str, str]:
     policy = response.headers["content-security-policy"]
-    return {d.split(" ", 1)[0]: d.split(" ", 1)[1] for d in (p.strip() for p in policy.split(";")) if d}
+    return {
+        d.split(" ", 1)[0]: d.split(" ", 1)[1] for d in (p.strip() for p in policy.split(";")) if d
+    }
 
 
 def assert_hardened(r: httpx.Response, framed_by: str | None = None) -> None:
@@ -63,10 +72,22 @@ def assert_hardened(r: httpx.Response, framed_by: str | None = None) -> None:
     csp = directives(r)
     assert "unsafe-inline" not in r.headers["content-security-policy"], where
     assert "unsafe-eval" not in r.headers["content-security-policy"], where
-    assert csp["default-src"] == csp["script-src"] == csp["style-src"] == csp["connect-src"] == "'self'", where
-    assert csp["form-action"] == "'self'" and csp["object-src"] == "'none'" and csp["base-uri"] == "'none'", where
+    assert (
+        csp["default-src"]
+        == csp["script-src"]
+        == csp["style-src"]
+        == csp["connect-src"]
+        == "'self'"
+    ), where
+    assert (
+        csp["form-action"] == "'self'"
+        and csp["object-src"] == "'none'"
+        and csp["base-uri"] == "'none'"
+    ), where
     if framed_by is None:
-        assert csp["frame-ancestors"] == "'none'" and r.headers.get("x-frame-options") == "DENY", where
+        assert csp["frame-ancestors"] == "'none'" and r.headers.get("x-frame-options") == "DENY", (
+            where
+        )
     else:
         assert csp["frame-ancestors"] == framed_by and "x-frame-options" not in r.headers, where
     if not r.request.url.path.startswith("/console/static/"):
@@ -77,25 +98,46 @@ async def test_every_console_response_carries_the_headers():
     app = bridge()
     wid = "ticket-1-5"
     async with browser(app) as c:
-        anonymous = [await c.get("/console"), await c.get(f"/console/tickets/{wid}/panel", headers={"hx-request": "1"}),
-                     await c.get("/console/login"), await c.get("/console/no-such-page")]
-        assert [r.status_code for r in anonymous] == [303, 401, 200, 404]  # redirect, htmx 401, page, error
+        anonymous = [
+            await c.get("/console"),
+            await c.get(f"/console/tickets/{wid}/panel", headers={"hx-request": "1"}),
+            await c.get("/console/login"),
+            await c.get("/console/no-such-page"),
+        ]
+        assert [r.status_code for r in anonymous] == [
+            303,
+            401,
+            200,
+            404,
+        ]  # redirect, htmx 401, page, error
         assert (await login(c)).status_code == 303
         seen = [
             *anonymous,
             await c.get("/console"),
             await c.get(f"/console/tickets/{wid}"),
             await c.get(f"/console/tickets/{wid}/panel"),
-            await c.get(f"/console/tickets/{wid}/escalate-fields", params={"policy": "vip-concierge", "reason": "x"}),
+            await c.get(
+                f"/console/tickets/{wid}/escalate-fields",
+                params={"policy": "vip-concierge", "reason": "x"},
+            ),
             await c.post(f"/console/tickets/{wid}/acknowledge", content="go=1", headers=HX),
-            await c.post(f"/console/tickets/{wid}/acknowledge", content="go=1", headers=FORM),  # 403: not htmx
+            await c.post(
+                f"/console/tickets/{wid}/acknowledge", content="go=1", headers=FORM
+            ),  # 403: not htmx
             await c.get("/console/whatif"),
-            await c.post("/console/whatif", content="pack=vip-concierge", headers=FORM),  # 403: not htmx
-            *[await c.get(f"/console/static/{p.name}") for p in sorted((CONSOLE / "static").iterdir())],
+            await c.post(
+                "/console/whatif", content="pack=vip-concierge", headers=FORM
+            ),  # 403: not htmx
+            *[
+                await c.get(f"/console/static/{p.name}")
+                for p in sorted((CONSOLE / "static").iterdir())
+            ],
         ]
-        app_pages = [await c.get("/console/chatwoot"),
-                     await c.get("/console/chatwoot/panel", params={"conversation": 5}),
-                     await c.get("/console/chatwoot/panel")]  # 422: no conversation
+        app_pages = [
+            await c.get("/console/chatwoot"),
+            await c.get("/console/chatwoot/panel", params={"conversation": 5}),
+            await c.get("/console/chatwoot/panel"),
+        ]  # 422: no conversation
         seen.append(await c.post("/console/logout", content="next=/console", headers=FORM))
     for r in seen:
         assert_hardened(r)
@@ -104,10 +146,15 @@ async def test_every_console_response_carries_the_headers():
     assert {r.status_code for r in seen + app_pages} >= {200, 303, 401, 403, 404, 422}
     # Every console route was asked for above.
     asked = {r.request.url.path for r in seen + app_pages}
-    patterns = [re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$") for path in app.openapi()["paths"]
-                if path.startswith("/console")]
+    patterns = [
+        re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+        for path in app.openapi()["paths"]
+        if path.startswith("/console")
+    ]
     assert len(patterns) >= 9
-    assert all(any(p.match(path) for path in asked) for p in patterns), [p.pattern for p in patterns]
+    assert all(any(p.match(path) for path in asked) for p in patterns), [
+        p.pattern for p in patterns
+    ]
 
 
 async def test_an_unexpected_error_is_hardened_too():
@@ -120,20 +167,27 @@ async def test_an_unexpected_error_is_hardened_too():
 
 async def test_webhooks_get_nosniff_only():
     async with browser(bridge()) as c:
-        for r in [await c.post("/webhooks/chatwoot", content="{}", headers={"content-type": "application/json"}),
-                  await c.post("/webhooks/chatwoot", content="x", headers={"content-type": "text/plain"}),
-                  await c.get("/healthz")]:
+        for r in [
+            await c.post(
+                "/webhooks/chatwoot", content="{}", headers={"content-type": "application/json"}
+            ),
+            await c.post("/webhooks/chatwoot", content="x", headers={"content-type": "text/plain"}),
+            await c.get("/healthz"),
+        ]:
             assert r.headers["x-content-type-options"] == "nosniff"
             assert "content-security-policy" not in r.headers and "x-frame-options" not in r.headers
 
 
-@pytest.mark.parametrize("base, origin", [
-    ("https://chat.example.com/", "https://chat.example.com"),
-    ("https://chat.example.com:443/app/", "https://chat.example.com"),
-    ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
-    ("https://[::1]:8443/x", "https://[::1]:8443"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "base, origin",
+    [
+        ("https://chat.example.com/", "https://chat.example.com"),
+        ("https://chat.example.com:443/app/", "https://chat.example.com"),
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("https://[::1]:8443/x", "https://[::1]:8443"),
+        (None, None),
+    ],
+)
 def test_chatwoots_origin_from_its_base_url(base, origin):
     assert origin_of(base) == origin
 
@@ -141,7 +195,10 @@ def test_chatwoots_origin_from_its_base_url(base, origin):
 async def test_only_chatwoot_frames_the_dashboard_app_and_its_login():
     async with browser(bridge("https://chat.example.com/some/path/")) as c:
         to_app = await c.get("/console/chatwoot")
-        assert to_app.status_code == 303 and to_app.headers["location"] == "/console/login?next=/console/chatwoot"
+        assert (
+            to_app.status_code == 303
+            and to_app.headers["location"] == "/console/login?next=/console/chatwoot"
+        )
         app_login = await c.get(to_app.headers["location"])
         wrong = await login(c, "wrong-token-0000000000", nxt="/console/chatwoot")
         right = await login(c, nxt="/console/chatwoot")
@@ -172,20 +229,37 @@ async def test_state_changing_requests_from_another_origin_are_refused():
     async with browser(bridge()) as c:
         assert (await login(c)).status_code == 303
         act = "/console/tickets/ticket-1-5/acknowledge"
-        for foreign in ({"origin": "http://evil.example"}, {"origin": "null"}, {"origin": "http://console.test:8080"},
-                        {"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"},
-                        {"sec-fetch-site": "cross-site", "origin": "http://console.test"}):
+        for foreign in (
+            {"origin": "http://evil.example"},
+            {"origin": "null"},
+            {"origin": "http://console.test:8080"},
+            {"sec-fetch-site": "cross-site"},
+            {"sec-fetch-site": "same-site"},
+            {"sec-fetch-site": "cross-site", "origin": "http://console.test"},
+        ):
             r = await c.post(act, content="go=1", headers={**HX, **foreign})
-            assert r.status_code == 403 and r.json()["error"] == "cross-origin request refused", foreign
+            assert r.status_code == 403 and r.json()["error"] == "cross-origin request refused", (
+                foreign
+            )
             assert_hardened(r)
         for own in ({"origin": "http://console.test"}, {"sec-fetch-site": "same-origin"}, {}):
             r = await c.post(act, content="go=1", headers={**HX, **own})
-            assert r.status_code == 200 and "cannot reach Temporal" in r.text, own  # reached the ticket
-        r = await c.post("/console/logout", content="", headers={**FORM, "origin": "http://evil.example"})
+            assert r.status_code == 200 and "cannot reach Temporal" in r.text, (
+                own
+            )  # reached the ticket
+        r = await c.post(
+            "/console/logout", content="", headers={**FORM, "origin": "http://evil.example"}
+        )
         assert r.status_code == 403
-        r = await c.post("/console/login", content=f"token={TOKEN}", headers={**FORM, "sec-fetch-site": "cross-site"})
+        r = await c.post(
+            "/console/login",
+            content=f"token={TOKEN}",
+            headers={**FORM, "sec-fetch-site": "cross-site"},
+        )
         assert r.status_code == 403 and "set-cookie" not in r.headers  # no login CSRF
-        r = await c.get("/console", headers={"sec-fetch-site": "cross-site"})  # a link from elsewhere still opens
+        r = await c.get(
+            "/console", headers={"sec-fetch-site": "cross-site"}
+        )  # a link from elsewhere still opens
         assert r.status_code == 200
 
 
@@ -193,12 +267,22 @@ def test_templates_need_no_inline_script_style_or_eval():
     for page in sorted((CONSOLE / "templates").glob("*.html")):
         text = re.sub(r"\{#.*?#\}", "", page.read_text(), flags=re.S)  # Jinja comments are not sent
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), page.name
-        assert not re.search(r"<style|\sstyle=|\son[a-z]+=|hx-on|hx-vars|\bjs:|javascript:", text, re.I), page.name
-    config = re.search(r"<meta name=\"htmx-config\" content='([^']*)'>", (CONSOLE / "templates/base.html").read_text())
-    assert json.loads(config.group(1)) == {"includeIndicatorStyles": False, "allowEval": False,
-                                           "allowScriptTags": False}
+        assert not re.search(
+            r"<style|\sstyle=|\son[a-z]+=|hx-on|hx-vars|\bjs:|javascript:", text, re.I
+        ), page.name
+    config = re.search(
+        r"<meta name=\"htmx-config\" content='([^']*)'>",
+        (CONSOLE / "templates/base.html").read_text(),
+    )
+    assert json.loads(config.group(1)) == {
+        "includeIndicatorStyles": False,
+        "allowEval": False,
+        "allowScriptTags": False,
+    }
     assert ".htmx-indicator" in (CONSOLE / "static/console.css").read_text()
-    assert not re.search(r"\beval\(|new Function|innerHTML", (CONSOLE / "static/console.js").read_text())
+    assert not re.search(
+        r"\beval\(|new Function|innerHTML", (CONSOLE / "static/console.js").read_text()
+    )
 
 
 async def test_wrong_tokens_are_throttled_per_client_and_logged_without_the_token(caplog, capsys):
@@ -208,23 +292,37 @@ async def test_wrong_tokens_are_throttled_per_client_and_logged_without_the_toke
     app.state.console.throttle = LoginThrottle(clock=lambda: now[0])
     guess = "guess-token-0123456789-secret"
     with capture_logs() as logs:
-        async with browser(app, peer="203.0.113.7") as guesser, browser(app, peer="198.51.100.2") as other:
+        async with (
+            browser(app, peer="203.0.113.7") as guesser,
+            browser(app, peer="198.51.100.2") as other,
+        ):
             answers = [await login(guesser, f"{guess}{i}") for i in range(6)]
             assert [r.status_code for r in answers] == [401] * 5 + [429]
-            assert answers[-1].headers["retry-after"] == "300" and "too many failed logins" in answers[-1].text
+            assert (
+                answers[-1].headers["retry-after"] == "300"
+                and "too many failed logins" in answers[-1].text
+            )
             assert_hardened(answers[-1])
             now[0] += 120
             r = await login(guesser)  # even the right token waits: the throttle does not look at it
-            assert r.status_code == 429 and r.headers["retry-after"] == "180" and "set-cookie" not in r.headers
+            assert (
+                r.status_code == 429
+                and r.headers["retry-after"] == "180"
+                and "set-cookie" not in r.headers
+            )
             assert (await login(other)).status_code == 303  # another client is not throttled
             now[0] += 181  # the window has passed
             assert (await login(guesser)).status_code == 303
-            assert [(await login(guesser, "x" * 20)).status_code for _ in range(5)] == [401] * 5  # count was reset
+            assert [(await login(guesser, "x" * 20)).status_code for _ in range(5)] == [
+                401
+            ] * 5  # count was reset
     refused = [e for e in logs if e["event"] == "console login refused"]
     throttled = [e for e in logs if e["event"] == "console login throttled"]
     assert len(refused) == 10 and {e["client"] for e in refused} == {"203.0.113.7"}
     assert [e["failures"] for e in refused[:5]] == [1, 2, 3, 4, 5]
-    assert [e["retry_after"] for e in throttled] == [300, 180] and all(e["log_level"] == "warning" for e in throttled)
+    assert [e["retry_after"] for e in throttled] == [300, 180] and all(
+        e["log_level"] == "warning" for e in throttled
+    )
     out = capsys.readouterr()
     everything = repr(logs) + caplog.text + out.out + out.err
     assert guess not in everything and TOKEN not in everything
@@ -250,12 +348,18 @@ def test_the_throttle_window_and_its_memory_bound():
     assert len(throttle) == 1
     for client in ("f", "g", "h"):
         throttle.failed(client)
-    assert len(throttle) == 3 and throttle.failed("f") == 2  # e, seen least recently, made room for h
+    assert (
+        len(throttle) == 3 and throttle.failed("f") == 2
+    )  # e, seen least recently, made room for h
 
 
 def test_a_client_is_its_address_or_its_ipv6_block():
     assert client_key("203.0.113.7") == "203.0.113.7"
-    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert (
+        client_key("2001:db8:1:2:aaaa::1")
+        == client_key("2001:db8:1:2:bbbb::9")
+        == "2001:db8:1:2::/64"
+    )
     assert client_key("::ffff:198.51.100.2") == "198.51.100.2"
     assert client_key(None) == "unknown" and client_key("testclient") == "testclient"
 

@@ -22,8 +22,13 @@ PAYLOAD = {"issue_summary": "x", "alicia_already_tried": "y", "customer_emotiona
 
 
 def engine(vip=True, **kw) -> TicketEngine:
-    ticket = Ticket(account_id=1, conversation_id=7, policy="vip-concierge",
-                    contact=Contact(name="Dana Whitfield", vip=vip), **kw)
+    ticket = Ticket(
+        account_id=1,
+        conversation_id=7,
+        policy="vip-concierge",
+        contact=Contact(name="Dana Whitfield", vip=vip),
+        **kw,
+    )
     return TicketEngine.new(POLICY, ticket, "ticket-1-7")
 
 
@@ -53,8 +58,17 @@ def test_rejections_are_clear():
     with pytest.raises(Rejected, match="not 'purple'"):
         e.escalate("alicia", "purple", "refund_over_200", PAYLOAD, T0)
     with pytest.raises(Rejected, match="customer_emotional_state"):
-        e.escalate("alicia", None, "refund_over_200", {"issue_summary": "x", "alicia_already_tried": "y",
-                                                        "customer_emotional_state": "furious"}, T0)
+        e.escalate(
+            "alicia",
+            None,
+            "refund_over_200",
+            {
+                "issue_summary": "x",
+                "alicia_already_tried": "y",
+                "customer_emotional_state": "furious",
+            },
+            T0,
+        )
     with pytest.raises(Rejected, match="unknown person or team 'bob'"):
         e.reassign("bob", "alicia", T0)
     e.resolve("alicia", "done", T0 + timedelta(minutes=5))
@@ -84,8 +98,24 @@ def test_classification_from_label_starts_resolution_clock_from_open():
     assert clock.started_at == T0 and clock.deadline == datetime(2026, 11, 17, 14, tzinfo=CT)
 
 
-EVENTS = st.sampled_from(["ack", "reply", "substantive", "customer", "escalate", "bad_escalate", "reassign",
-                          "classify", "resolve", "reopen", "vip_off", "vip_on", "handoff_ack", "handoff_fail"])
+EVENTS = st.sampled_from(
+    [
+        "ack",
+        "reply",
+        "substantive",
+        "customer",
+        "escalate",
+        "bad_escalate",
+        "reassign",
+        "classify",
+        "resolve",
+        "reopen",
+        "vip_off",
+        "vip_on",
+        "handoff_ack",
+        "handoff_fail",
+    ]
+)
 
 
 def _apply(e: TicketEngine, kind: str, now: datetime, i: int):
@@ -118,8 +148,11 @@ def _apply(e: TicketEngine, kind: str, now: datetime, i: int):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(EVENTS, st.integers(min_value=0, max_value=240)), max_size=25),
-       st.integers(min_value=0, max_value=6 * 24 * 60), st.booleans())
+@given(
+    st.lists(st.tuples(EVENTS, st.integers(min_value=0, max_value=240)), max_size=25),
+    st.integers(min_value=0, max_value=6 * 24 * 60),
+    st.booleans(),
+)
 def test_random_event_sequences_keep_the_invariants(events, start_offset_min, vip):
     e = engine(vip=vip)
     now = datetime(2026, 11, 16, tzinfo=CT) + timedelta(minutes=start_offset_min)
@@ -132,7 +165,12 @@ def test_random_event_sequences_keep_the_invariants(events, start_offset_min, vi
         except Rejected:
             pass
         wake = e.next_wakeup()
-        assert wake is None or e.closed or wake > now or any(c.deadline <= now for c in e.state.clocks.values())
+        assert (
+            wake is None
+            or e.closed
+            or wake > now
+            or any(c.deadline <= now for c in e.state.clocks.values())
+        )
     actions += e.advance(now + timedelta(days=10))
     keys = [a.key for a in actions]
     assert len(keys) == len(set(keys)), "every action has its own idempotency key"

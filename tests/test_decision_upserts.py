@@ -43,10 +43,14 @@ def _sla_states(events) -> list[str]:
     return out
 
 
-async def test_a_breach_reaches_the_search_attributes_while_chatwoot_hangs(ts_env, cleanup, pg_pool, task_queue):
+async def test_a_breach_reaches_the_search_attributes_while_chatwoot_hangs(
+    ts_env, cleanup, pg_pool, task_queue
+):
     rec = Recorder()
     armed, release, hung = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    stand_ins = {activity._Definition.from_callable(a).name: a for a in recording_activities(rec, pg_pool)}
+    stand_ins = {
+        activity._Definition.from_callable(a).name: a for a in recording_activities(rec, pg_pool)
+    }
 
     async def held() -> None:
         if armed.is_set():
@@ -66,23 +70,40 @@ async def test_a_breach_reaches_the_search_attributes_while_chatwoot_hangs(ts_en
         await held()
         return await stand_ins["chatwoot.apply_batch"](inp)
 
-    others = [a for name, a in stand_ins.items() if name not in ("chatwoot.send_message", "chatwoot.apply_batch")]
-    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(POLICIES_DIR), send_message, apply_batch, *others]):
+    others = [
+        a
+        for name, a in stand_ins.items()
+        if name not in ("chatwoot.send_message", "chatwoot.apply_batch")
+    ]
+    async with Worker(
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(POLICIES_DIR), send_message, apply_batch, *others],
+    ):
         h = await start(ts_env, task_queue, cleanup)
         await eventually(lambda: h.query(TicketWorkflow.status), lambda s: s.sla_state == "running")
         notes_before = len(rec.of("chatwoot.note"))
         armed.set()
         # not awaited: the test server does not skip time while an activity is outstanding
-        skip = asyncio.create_task(ts_env.sleep(timedelta(minutes=31)))  # past the 30-minute first reply
+        skip = asyncio.create_task(
+            ts_env.sleep(timedelta(minutes=31))
+        )  # past the 30-minute first reply
         try:
             await asyncio.wait_for(hung.wait(), 60)
-            await eventually(lambda: h.query(TicketWorkflow.status), lambda s: s.pages)  # the page went out
+            await eventually(
+                lambda: h.query(TicketWorkflow.status), lambda s: s.pages
+            )  # the page went out
             events = (await h.fetch_history()).events
-            assert len(rec.of("chatwoot.note")) == notes_before, "the breach note should still be hanging"
+            assert len(rec.of("chatwoot.note")) == notes_before, (
+                "the breach note should still be hanging"
+            )
             assert _sla_states(events)[-1] == "breached", _sla_states(events)
         finally:
             release.set()
             await asyncio.gather(skip, return_exceptions=True)
-        await eventually(lambda: asyncio.sleep(0, result=rec.of("chatwoot.note")),
-                         lambda notes: len(notes) > notes_before, timeout=60)
+        await eventually(
+            lambda: asyncio.sleep(0, result=rec.of("chatwoot.note")),
+            lambda notes: len(notes) > notes_before,
+            timeout=60,
+        )

@@ -14,7 +14,11 @@ def _pairs(argv: list[str], flag: str) -> list[str]:
 def test_a_sqlite_file_gets_wal_and_normal_sync():
     argv = dev_server_argv(ip="127.0.0.1", port=7233, db_file=Path("/tmp/x.db"), ui_port=8233)
     assert _pairs(argv, "--db-filename") == ["/tmp/x.db"]
-    assert _pairs(argv, "--sqlite-pragma") == list(SQLITE_PRAGMAS) == ["journal_mode=wal", "synchronous=normal"]
+    assert (
+        _pairs(argv, "--sqlite-pragma")
+        == list(SQLITE_PRAGMAS)
+        == ["journal_mode=wal", "synchronous=normal"]
+    )
     assert _pairs(argv, "--ui-port") == ["8233"] and "--headless" not in argv
 
 
@@ -28,5 +32,9 @@ def test_every_search_attribute_is_registered_with_its_type():
     argv = dev_server_argv(ip="127.0.0.1", port=7233, extra=("--http-port", "1"))
     attrs = dict(p.split("=", 1) for p in _pairs(argv, "--search-attribute"))
     assert set(attrs) == {k.name for k in search_attributes.ALL}
-    assert attrs["TicketVip"] == "Bool" and attrs["EscalationLevel"] == "Int" and attrs["TicketId"] == "Keyword"
+    assert (
+        attrs["TicketVip"] == "Bool"
+        and attrs["EscalationLevel"] == "Int"
+        and attrs["TicketId"] == "Keyword"
+    )
     assert argv[-2:] == ["--http-port", "1"]

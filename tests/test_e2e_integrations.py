@@ -42,37 +42,73 @@ def fast_pack(directory: Path) -> None:
     text = (POLICIES_DIR / "vip-concierge.yaml").read_text()
     text = text.replace("name: vip-concierge", "name: vip-fast", 1)
     text = text.replace("    duration: 30m\n", "    duration: 2s\n", 1)
-    text = text.replace("{do: page, target: backup2, after: 30m,", "{do: page, target: backup2, after: 3s,", 1)
+    text = text.replace(
+        "{do: page, target: backup2, after: 30m,", "{do: page, target: backup2, after: 3s,", 1
+    )
     # real time decides coverage on this server: give VIPs to Alicia at any hour
-    text = text.replace("- {owner: alicia, when: {vip: true}, calendar: alicia_shift}", "- {owner: alicia, when: {vip: true}}")
+    text = text.replace(
+        "- {owner: alicia, when: {vip: true}, calendar: alicia_shift}",
+        "- {owner: alicia, when: {vip: true}}",
+    )
     (directory / "vip-fast.yaml").write_text(text)
 
 
 @asynccontextmanager
 async def stack(dev_env, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0):
     fast_pack(tmp_path)
-    cw_app, pd_app = create_chatwoot_app(TOKEN, auto_create=True), create_pagerduty_app(set(KEYS.values()))
+    cw_app, pd_app = (
+        create_chatwoot_app(TOKEN, auto_create=True),
+        create_pagerduty_app(set(KEYS.values())),
+    )
     cw, pd = await InProcessServer(cw_app).start(), await InProcessServer(pd_app).start()
     queue = f"e2e-{uuid.uuid4().hex[:8]}"
     settings = load_settings(
-        _env_file=None, temporal_task_queue=queue, database_url=pg_dsn, chatwoot_base_url=cw.url,
-        chatwoot_api_token=TOKEN, chatwoot_account_id=1, pagerduty_events_url=pd.url,
-        pagerduty_routing_keys=json.dumps(KEYS), webhook_secret=SECRET, pagerduty_webhook_secret=PD_SECRET,
-        policies_dir=tmp_path, default_policy="vip-fast")
+        _env_file=None,
+        temporal_task_queue=queue,
+        database_url=pg_dsn,
+        chatwoot_base_url=cw.url,
+        chatwoot_api_token=TOKEN,
+        chatwoot_account_id=1,
+        pagerduty_events_url=pd.url,
+        pagerduty_routing_keys=json.dumps(KEYS),
+        webhook_secret=SECRET,
+        pagerduty_webhook_secret=PD_SECRET,
+        policies_dir=tmp_path,
+        default_policy="vip-fast",
+    )
     from infra import db
 
     pool = await db.create_pool(pg_dsn, max_size=4)
     http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout, connect=2.0))
-    bridge = await InProcessServer(create_app(settings, TemporalGateway(settings, dev_env.client))).start()
+    bridge = await InProcessServer(
+        create_app(settings, TemporalGateway(settings, dev_env.client))
+    ).start()
     started: list[str] = []
     try:
-        async with Worker(dev_env.client, task_queue=queue, workflows=WORKFLOWS,
-                          activities=build_activities(settings, http, pool, dev_env.client)):
-            yield type("Stack", (), dict(bridge=bridge.url, cw=cw_app, pd=pd_app, cw_url=cw.url, pd_url=pd.url,
-                                         started=started, client=dev_env.client))
+        async with Worker(
+            dev_env.client,
+            task_queue=queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(settings, http, pool, dev_env.client),
+        ):
+            yield type(
+                "Stack",
+                (),
+                dict(
+                    bridge=bridge.url,
+                    cw=cw_app,
+                    pd=pd_app,
+                    cw_url=cw.url,
+                    pd_url=pd.url,
+                    started=started,
+                    client=dev_env.client,
+                ),
+            )
             # Replay equals reality: each ticket's recorded inputs replay to its audit trail (dryrun/reality.py).
             if started:
-                assert await assert_replay_equals_reality(pg_dsn, sorted(set(started))) == len(set(started))
+                assert await assert_replay_equals_reality(pg_dsn, sorted(set(started))) == len(
+                    set(started)
+                )
             for wid in started:
                 await terminate_ticket_tree(dev_env.client, wid, "test cleanup")
     finally:
@@ -86,21 +122,42 @@ async def stack(dev_env, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0
 async def post_chatwoot(s, body: dict, secret: str = SECRET) -> httpx.Response:
     raw = json.dumps(body).encode()
     async with httpx.AsyncClient() as c:
-        resp = await c.post(s.bridge + "/webhooks/chatwoot", content=raw,
-                            headers={"content-type": "application/json", **signed(secret, raw)})
+        resp = await c.post(
+            s.bridge + "/webhooks/chatwoot",
+            content=raw,
+            headers={"content-type": "application/json", **signed(secret, raw)},
+        )
     if resp.status_code == 202 and resp.json().get("workflow_id"):
         s.started.append(resp.json()["workflow_id"])
     return resp
 
 
 async def post_pagerduty(s, event_type: str, incident_key: str) -> httpx.Response:
-    raw = json.dumps({"event": {"id": uuid.uuid4().hex, "event_type": event_type, "resource_type": "incident",
-                                "agent": {"summary": "Laura Daniels", "type": "user_reference"},
-                                "data": {"id": "Q1", "type": "incident", "incident_key": incident_key,
-                                         "status": event_type.split(".")[1]}}}).encode()
+    raw = json.dumps(
+        {
+            "event": {
+                "id": uuid.uuid4().hex,
+                "event_type": event_type,
+                "resource_type": "incident",
+                "agent": {"summary": "Laura Daniels", "type": "user_reference"},
+                "data": {
+                    "id": "Q1",
+                    "type": "incident",
+                    "incident_key": incident_key,
+                    "status": event_type.split(".")[1],
+                },
+            }
+        }
+    ).encode()
     async with httpx.AsyncClient() as c:
-        return await c.post(s.bridge + "/webhooks/pagerduty", content=raw,
-                            headers={"content-type": "application/json", "X-PagerDuty-Signature": sign_pagerduty(PD_SECRET, raw)})
+        return await c.post(
+            s.bridge + "/webhooks/pagerduty",
+            content=raw,
+            headers={
+                "content-type": "application/json",
+                "X-PagerDuty-Signature": sign_pagerduty(PD_SECRET, raw),
+            },
+        )
 
 
 def outgoing(s, conv: int, private: bool | None = None) -> list[dict]:
@@ -115,21 +172,32 @@ def new_conversation(conv: int) -> dict:
     return body
 
 
-async def test_webhook_to_auto_ack_to_page_and_a_pagerduty_ack_stops_the_ladder(dev_env, postgres_dsn, tmp_path):
+async def test_webhook_to_auto_ack_to_page_and_a_pagerduty_ack_stops_the_ladder(
+    dev_env, postgres_dsn, tmp_path
+):
     async with stack(dev_env, postgres_dsn, tmp_path) as s:
         conv = 7001
         runs = {(await post_chatwoot(s, new_conversation(conv))).json()["run_id"] for _ in range(3)}
         assert len(runs) == 1  # redelivered three times: one ticket
-        [ack] = await eventually(lambda: _async(outgoing(s, conv, private=False)), lambda m: len(m) >= 1)
+        [ack] = await eventually(
+            lambda: _async(outgoing(s, conv, private=False)), lambda m: len(m) >= 1
+        )
         assert ack["content"].startswith("Hi Dana") and ack["message_type"] == 1
-        alerts = await eventually(lambda: _async(s.pd.state.alerts), lambda a: len(a) >= 1, timeout=30)
+        alerts = await eventually(
+            lambda: _async(s.pd.state.alerts), lambda a: len(a) >= 1, timeout=30
+        )
         [(key, alert)] = alerts.items()
-        assert key.startswith(f"ticket-1-{conv}:") and alert["routing_key_suffix"] == KEYS["lola"][-4:]
+        assert (
+            key.startswith(f"ticket-1-{conv}:") and alert["routing_key_suffix"] == KEYS["lola"][-4:]
+        )
         resp = await post_pagerduty(s, "incident.acknowledged", key)
         assert resp.status_code == 202 and resp.json()["status"] == "accepted"
         handle = s.client.get_workflow_handle(f"ticket-1-{conv}")
-        status = await eventually(lambda: handle.query(TicketWorkflow.status),
-                                  lambda st: any(p.status == "acknowledged" for p in st.pages), timeout=30)
+        status = await eventually(
+            lambda: handle.query(TicketWorkflow.status),
+            lambda st: any(p.status == "acknowledged" for p in st.pages),
+            timeout=30,
+        )
         assert any("stopped" in entry.summary for entry in status.ladder)
         await asyncio.sleep(4)  # past the moment Jonathan would have been paged
         assert list(s.pd.state.alerts) == [key]  # nobody else was paged
@@ -140,51 +208,87 @@ async def test_agent_reply_acknowledges_and_bad_requests_get_4xx(dev_env, postgr
     async with stack(dev_env, postgres_dsn, tmp_path) as s:
         conv = 7002
         assert (await post_chatwoot(s, new_conversation(conv))).status_code == 202
-        reply = payloads.message("outgoing", conv_id=conv, sender_type="user", sender_name="Alicia Garrett",
-                                 sender_email="alicia@hempdash.example", msg_id=9)
+        reply = payloads.message(
+            "outgoing",
+            conv_id=conv,
+            sender_type="user",
+            sender_name="Alicia Garrett",
+            sender_email="alicia@hempdash.example",
+            msg_id=9,
+        )
         assert (await post_chatwoot(s, reply)).json()["signal"] == "agent_replied"
         handle = s.client.get_workflow_handle(f"ticket-1-{conv}")
-        status = await eventually(lambda: handle.query(TicketWorkflow.status), lambda st: st.stage == "acknowledged")
+        status = await eventually(
+            lambda: handle.query(TicketWorkflow.status), lambda st: st.stage == "acknowledged"
+        )
         assert status.owner == "alicia"
-        await eventually(lambda: _async(s.cw.state.chatwoot.conversations[(1, conv)]["labels"]),
-                         lambda labels: "vip_acked" in labels)
+        await eventually(
+            lambda: _async(s.cw.state.chatwoot.conversations[(1, conv)]["labels"]),
+            lambda labels: "vip_acked" in labels,
+        )
         await asyncio.sleep(3)
         assert not s.pd.state.alerts  # acknowledged in time: nobody paged
         assert (await post_chatwoot(s, new_conversation(7003), secret="wrong")).status_code == 401
         async with httpx.AsyncClient() as c:
-            for raw, code in [(b"{", 400), (json.dumps({"event": "conversation_created"}).encode(), 422),
-                              (b"x" * 300_000, 413)]:
-                r = await c.post(s.bridge + "/webhooks/chatwoot", content=raw,
-                                 headers={"content-type": "application/json", **signed(SECRET, raw)})
+            for raw, code in [
+                (b"{", 400),
+                (json.dumps({"event": "conversation_created"}).encode(), 422),
+                (b"x" * 300_000, 413),
+            ]:
+                r = await c.post(
+                    s.bridge + "/webhooks/chatwoot",
+                    content=raw,
+                    headers={"content-type": "application/json", **signed(SECRET, raw)},
+                )
                 assert r.status_code == code and "error" in r.json()
-            r = await c.post(s.bridge + "/webhooks/pagerduty", content=b'{"event": {}}',
-                             headers={"content-type": "application/json", "X-PagerDuty-Signature": "v1=00"})
+            r = await c.post(
+                s.bridge + "/webhooks/pagerduty",
+                content=b'{"event": {}}',
+                headers={"content-type": "application/json", "X-PagerDuty-Signature": "v1=00"},
+            )
             assert r.status_code == 401
 
 
-async def test_every_action_lands_exactly_once_with_30_percent_failures(dev_env, postgres_dsn, tmp_path):
+async def test_every_action_lands_exactly_once_with_30_percent_failures(
+    dev_env, postgres_dsn, tmp_path
+):
     async with stack(dev_env, postgres_dsn, tmp_path, http_timeout=1.0) as s:
         async with httpx.AsyncClient() as c:
-            faults = {"rate": 0.3, "kinds": [429, 500, 503, "timeout"], "timeout_seconds": 1.5, "seed": 7}
+            faults = {
+                "rate": 0.3,
+                "kinds": [429, 500, 503, "timeout"],
+                "timeout_seconds": 1.5,
+                "seed": 7,
+            }
             await c.post(s.cw_url + "/_sandbox/faults", json=faults)
             await c.post(s.pd_url + "/_sandbox/faults", json={**faults, "seed": 11})
         conv = 7004
         assert (await post_chatwoot(s, new_conversation(conv))).status_code == 202
         handle = s.client.get_workflow_handle(f"ticket-1-{conv}")
         # the whole ladder: auto-ack, labels, assignment, Lola paged + reassigned + note, then Jonathan paged
-        await eventually(lambda: handle.query(TicketWorkflow.status),
-                         lambda st: sum(1 for e in st.ladder if e.action == "pagerduty.trigger") == 2, timeout=120)
+        await eventually(
+            lambda: handle.query(TicketWorkflow.status),
+            lambda st: sum(1 for e in st.ladder if e.action == "pagerduty.trigger") == 2,
+            timeout=120,
+        )
         await eventually(lambda: _async(s.pd.state.alerts), lambda a: len(a) == 2, timeout=60)
         # the breach note runs beside the pages (batched actions), so it may still be retrying
-        await eventually(lambda: _async(outgoing(s, conv, private=True)), lambda n: len(n) >= 1, timeout=120)
+        await eventually(
+            lambda: _async(outgoing(s, conv, private=True)), lambda n: len(n) >= 1, timeout=120
+        )
         await asyncio.sleep(2)
         public, notes = outgoing(s, conv, private=False), outgoing(s, conv, private=True)
-        assert len(public) == 1 and len(notes) == 1  # no duplicate message despite failures and timeouts
-        assert sorted(a["routing_key_suffix"] for a in s.pd.state.alerts.values()) == \
-            sorted([KEYS["lola"][-4:], KEYS["jonathan"][-4:]])
+        assert (
+            len(public) == 1 and len(notes) == 1
+        )  # no duplicate message despite failures and timeouts
+        assert sorted(a["routing_key_suffix"] for a in s.pd.state.alerts.values()) == sorted(
+            [KEYS["lola"][-4:], KEYS["jonathan"][-4:]]
+        )
         assert s.cw.state.chatwoot.conversations[(1, conv)]["labels"] == ["vip"]
         assert s.cw.state.chatwoot.conversations[(1, conv)]["meta"]["assignee"]["id"] == 2  # Lola
-        failed = [c for c in s.cw.state.recorder.calls + s.pd.state.recorder.calls if c["status"] >= 429]
+        failed = [
+            c for c in s.cw.state.recorder.calls + s.pd.state.recorder.calls if c["status"] >= 429
+        ]
         assert failed, "the fault injection really failed some calls"
         status = await handle.query(TicketWorkflow.status)
         assert not [e for e in status.ladder if e.action.endswith(".failed")]
@@ -193,8 +297,12 @@ async def test_every_action_lands_exactly_once_with_30_percent_failures(dev_env,
 async def test_reconcile_schedule_is_created_idempotently(dev_env, task_queue):
     from infra.schedules import ensure_reconcile_schedule, schedule_id
 
-    settings = load_settings(_env_file=None, chatwoot_account_id=4, temporal_task_queue=task_queue,
-                             reconcile_every_seconds=120)
+    settings = load_settings(
+        _env_file=None,
+        chatwoot_account_id=4,
+        temporal_task_queue=task_queue,
+        reconcile_every_seconds=120,
+    )
     try:
         assert await ensure_reconcile_schedule(dev_env.client, settings) == schedule_id(4)
         assert await ensure_reconcile_schedule(dev_env.client, settings) == schedule_id(4)

@@ -14,7 +14,13 @@ from temporalio.testing import ActivityEnvironment
 from activities.chatwoot import ChatwootActivities
 from activities.pagerduty import PagerDutyActivities
 from infra.settings import load_settings
-from models.chatwoot import AssignInput, MergeAttributesInput, PostMessageInput, SetStatusInput, UpdateLabelsInput
+from models.chatwoot import (
+    AssignInput,
+    MergeAttributesInput,
+    PostMessageInput,
+    SetStatusInput,
+    UpdateLabelsInput,
+)
 from models.pagerduty import PagerDutyEventInput
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
@@ -34,11 +40,24 @@ def env(attempt: int = 1) -> ActivityEnvironment:
 @pytest.fixture
 async def chatwoot():
     app = create_chatwoot_app(TOKEN, auto_create=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cw") as http:
-        await http.post("/_sandbox/conversations", json={"account_id": 1, "conversation_id": 5, "labels": ["vip"],
-                                                         "custom_attributes": {"ask_type": "order_status"}})
-        settings = load_settings(_env_file=None, chatwoot_base_url="http://cw", chatwoot_api_token=TOKEN,
-                                 chatwoot_account_id=1)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cw"
+    ) as http:
+        await http.post(
+            "/_sandbox/conversations",
+            json={
+                "account_id": 1,
+                "conversation_id": 5,
+                "labels": ["vip"],
+                "custom_attributes": {"ask_type": "order_status"},
+            },
+        )
+        settings = load_settings(
+            _env_file=None,
+            chatwoot_base_url="http://cw",
+            chatwoot_api_token=TOKEN,
+            chatwoot_account_id=1,
+        )
         yield ChatwootActivities(http, settings), app, http
 
 
@@ -51,15 +70,27 @@ async def test_message_is_marked_and_a_retry_never_posts_twice(chatwoot):
     msgs = app.state.chatwoot.conversations[(1, 5)]["messages"]
     assert len(msgs) == 1 and msgs[0]["content_attributes"]["ticketflow"]["key"] == "ticket-1-5:7"
     assert msgs[0]["message_type"] == 1 and msgs[0]["private"] is False
-    note = await env(1).run(acts.send_message, PostMessageInput(**CONV, idempotency_key="k2", content="n", private=True))
-    assert note.message_id and app.state.chatwoot.conversations[(1, 5)]["messages"][1]["private"] is True
+    note = await env(1).run(
+        acts.send_message, PostMessageInput(**CONV, idempotency_key="k2", content="n", private=True)
+    )
+    assert (
+        note.message_id
+        and app.state.chatwoot.conversations[(1, 5)]["messages"][1]["private"] is True
+    )
 
 
 async def test_labels_are_read_merged_and_written(chatwoot):
     acts, app, _ = chatwoot
-    out = await env().run(acts.update_labels, UpdateLabelsInput(**CONV, idempotency_key="k", add=["vip_acked"]))
-    assert out.labels == ["vip", "vip_acked"]  # the POST replaces the list, so the existing label was kept
-    out = await env().run(acts.update_labels, UpdateLabelsInput(**CONV, idempotency_key="k", remove=["vip"]))
+    out = await env().run(
+        acts.update_labels, UpdateLabelsInput(**CONV, idempotency_key="k", add=["vip_acked"])
+    )
+    assert out.labels == [
+        "vip",
+        "vip_acked",
+    ]  # the POST replaces the list, so the existing label was kept
+    out = await env().run(
+        acts.update_labels, UpdateLabelsInput(**CONV, idempotency_key="k", remove=["vip"])
+    )
     assert app.state.chatwoot.conversations[(1, 5)]["labels"] == ["vip_acked"]
 
 
@@ -67,8 +98,10 @@ async def test_assign_status_and_attribute_merge(chatwoot):
     acts, app, _ = chatwoot
     await env().run(acts.assign, AssignInput(**CONV, idempotency_key="k", agent_id=2))
     await env().run(acts.set_status, SetStatusInput(**CONV, idempotency_key="k", status="pending"))
-    await env().run(acts.merge_custom_attributes, MergeAttributesInput(**CONV, idempotency_key="k",
-                                                                       set={"ticket_stage": "escalated"}))
+    await env().run(
+        acts.merge_custom_attributes,
+        MergeAttributesInput(**CONV, idempotency_key="k", set={"ticket_stage": "escalated"}),
+    )
     conv = app.state.chatwoot.conversations[(1, 5)]
     assert conv["meta"]["assignee"]["id"] == 2 and conv["status"] == "pending"
     assert conv["custom_attributes"] == {"ask_type": "order_status", "ticket_stage": "escalated"}
@@ -76,15 +109,28 @@ async def test_assign_status_and_attribute_merge(chatwoot):
 
 async def test_errors_are_typed_and_never_carry_the_token(chatwoot):
     acts, app, http = chatwoot
-    bad_token = ChatwootActivities(http, load_settings(_env_file=None, chatwoot_base_url="http://cw",
-                                                       chatwoot_api_token="wrong", chatwoot_account_id=1))
+    bad_token = ChatwootActivities(
+        http,
+        load_settings(
+            _env_file=None,
+            chatwoot_base_url="http://cw",
+            chatwoot_api_token="wrong",
+            chatwoot_account_id=1,
+        ),
+    )
     with pytest.raises(ApplicationError) as err:
         await env().run(bad_token.assign, AssignInput(**CONV, idempotency_key="k", agent_id=2))
     assert err.value.type == "ChatwootUnauthorized" and err.value.non_retryable
     with pytest.raises(ApplicationError) as err:
-        await env().run(acts.assign, AssignInput(account_id=1, conversation_id=99, at=AT, idempotency_key="k",
-                                                 agent_id=2))
-    assert err.value.type == "ChatwootNotFound" and err.value.non_retryable and TOKEN not in str(err.value)
+        await env().run(
+            acts.assign,
+            AssignInput(account_id=1, conversation_id=99, at=AT, idempotency_key="k", agent_id=2),
+        )
+    assert (
+        err.value.type == "ChatwootNotFound"
+        and err.value.non_retryable
+        and TOKEN not in str(err.value)
+    )
     with pytest.raises(ApplicationError) as err:
         await env().run(acts.assign, AssignInput(**CONV, idempotency_key="k", agent_id=999))
     assert err.value.non_retryable
@@ -98,16 +144,31 @@ async def test_errors_are_typed_and_never_carry_the_token(chatwoot):
 @pytest.fixture
 async def pagerduty():
     app = create_pagerduty_app({LOLA_KEY, "D" * 32})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pd") as http:
-        settings = load_settings(_env_file=None, pagerduty_events_url="http://pd", pagerduty_routing_key="D" * 32,
-                                 pagerduty_routing_keys=f'{{"lola": "{LOLA_KEY}"}}', chatwoot_base_url="http://cw",
-                                 temporal_ui_url="http://ui:8233")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://pd"
+    ) as http:
+        settings = load_settings(
+            _env_file=None,
+            pagerduty_events_url="http://pd",
+            pagerduty_routing_key="D" * 32,
+            pagerduty_routing_keys=f'{{"lola": "{LOLA_KEY}"}}',
+            chatwoot_base_url="http://cw",
+            temporal_ui_url="http://ui:8233",
+        )
         yield PagerDutyActivities(http, settings), app, http
 
 
 def trigger(**kw) -> PagerDutyEventInput:
-    base = dict(event_action="trigger", dedup_key="ticket-1-5:clock:first_ack:0:0", routing_key_name="lola",
-                summary="VIP ack SLA breached", workflow_id="ticket-1-5", account_id=1, conversation_id=5, at=AT)
+    base = dict(
+        event_action="trigger",
+        dedup_key="ticket-1-5:clock:first_ack:0:0",
+        routing_key_name="lola",
+        summary="VIP ack SLA breached",
+        workflow_id="ticket-1-5",
+        account_id=1,
+        conversation_id=5,
+        at=AT,
+    )
     base.update(kw)
     return PagerDutyEventInput(**base)
 
@@ -125,18 +186,26 @@ async def test_trigger_uses_the_named_key_links_back_and_dedups(pagerduty):
     assert app.state.alerts["ticket-1-5:clock:first_ack:0:0"]["triggers"] == 2  # one alert
     await env().run(acts.send_event, trigger(event_action="resolve"))
     assert app.state.alerts["ticket-1-5:clock:first_ack:0:0"]["status"] == "resolved"
-    await env().run(acts.send_event, trigger(routing_key_name="someone_else", dedup_key="x"))  # default key
+    await env().run(
+        acts.send_event, trigger(routing_key_name="someone_else", dedup_key="x")
+    )  # default key
     assert app.state.recorder.calls[-1]["body"]["routing_key"] == "D" * 32
 
 
 async def test_pagerduty_errors(pagerduty):
     acts, app, http = pagerduty
-    no_keys = PagerDutyActivities(acts.http, load_settings(_env_file=None, pagerduty_events_url="http://pd"))
+    no_keys = PagerDutyActivities(
+        acts.http, load_settings(_env_file=None, pagerduty_events_url="http://pd")
+    )
     with pytest.raises(ApplicationError) as err:
         await env().run(no_keys.send_event, trigger())
     assert err.value.type == "PagerDutyNotConfigured" and err.value.non_retryable
-    wrong = PagerDutyActivities(acts.http, load_settings(_env_file=None, pagerduty_events_url="http://pd",
-                                                         pagerduty_routing_key="W" * 32))
+    wrong = PagerDutyActivities(
+        acts.http,
+        load_settings(
+            _env_file=None, pagerduty_events_url="http://pd", pagerduty_routing_key="W" * 32
+        ),
+    )
     with pytest.raises(ApplicationError) as err:
         await env().run(wrong.send_event, trigger(routing_key_name=None))
     assert err.value.non_retryable and "W" * 32 not in str(err.value)

@@ -11,8 +11,20 @@ from pathlib import Path
 from tests.helpers import parse_source
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["activities", "bench", "client", "console", "dryrun", "engine", "infra", "models", "packtools", "sandbox",
-            "starter", "workflows"]
+PACKAGES = [
+    "activities",
+    "bench",
+    "client",
+    "console",
+    "dryrun",
+    "engine",
+    "infra",
+    "models",
+    "packtools",
+    "sandbox",
+    "starter",
+    "workflows",
+]
 MAX_LINES = 450
 
 
@@ -64,7 +76,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -80,7 +92,10 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_cycle_between_modules():
     graph = _graph()
     # A package's __init__ re-exporting its own modules is not a circle.
-    graph = {m: {d for d in deps if not (m.startswith(d + ".") and d in graph)} for m, deps in graph.items()}
+    graph = {
+        m: {d for d in deps if not (m.startswith(d + ".") and d in graph)}
+        for m, deps in graph.items()
+    }
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
 
 
@@ -94,15 +109,27 @@ MAY_IMPORT = {
     "engine": {"models"},
     "workflows": {"models", "engine", "activities"},
     "client": {"models", "engine", "infra", "workflows"},
-    "console": {"models", "engine", "infra", "workflows", "client", "dryrun"},  # dryrun: the what-if page
+    "console": {
+        "models",
+        "engine",
+        "infra",
+        "workflows",
+        "client",
+        "dryrun",
+    },  # dryrun: the what-if page
     "packtools": {"models", "engine"},
     "dryrun": {"models", "engine", "infra", "workflows", "activities", "client", "sandbox"},
 }
 
 
 def test_each_layer_imports_only_from_below():
-    wrong = {f"{mod} -> {dep}" for mod, deps in _graph().items() for dep in deps
-             if (top := mod.split(".")[0]) in MAY_IMPORT and dep.split(".")[0] not in MAY_IMPORT[top] | {top}}
+    wrong = {
+        f"{mod} -> {dep}"
+        for mod, deps in _graph().items()
+        for dep in deps
+        if (top := mod.split(".")[0]) in MAY_IMPORT
+        and dep.split(".")[0] not in MAY_IMPORT[top] | {top}
+    }
     assert not wrong, sorted(wrong)
 
 
@@ -112,6 +139,9 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_no_module_over_the_size_of_one_idea():
-    long = {name: n for name, path in _modules().items()
-            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    long = {
+        name: n
+        for name, path in _modules().items()
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, f"split these modules: {long}"

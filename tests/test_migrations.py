@@ -11,7 +11,10 @@ async def test_migrations_are_tracked_and_idempotent(postgres_dsn):
     assert await db.migrate(postgres_dsn) == []  # the fixture already applied them
     conn = await asyncpg.connect(postgres_dsn)
     try:
-        versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
+        versions = [
+            r["version"]
+            for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+        ]
     finally:
         await conn.close()
     assert versions == [m.version for m in db.discover()]
@@ -19,9 +22,18 @@ async def test_migrations_are_tracked_and_idempotent(postgres_dsn):
 
 async def test_ticket_event_insert_is_idempotent(pg_pool):
     acts = AuditActivities(pg_pool)
-    row = TicketEventRow(idempotency_key="t-mig-1:0", workflow_id="t-mig-1", account_id=1, conversation_id=1,
-                         policy="p", action="ticket.opened", at=datetime(2026, 11, 17, tzinfo=timezone.utc))
+    row = TicketEventRow(
+        idempotency_key="t-mig-1:0",
+        workflow_id="t-mig-1",
+        account_id=1,
+        conversation_id=1,
+        policy="p",
+        action="ticket.opened",
+        at=datetime(2026, 11, 17, tzinfo=timezone.utc),
+    )
     assert (await acts.record_ticket_event(row)).inserted is True
     assert (await acts.record_ticket_event(row)).inserted is False  # an activity retry
-    count = await pg_pool.fetchval("SELECT count(*) FROM ticket_events WHERE workflow_id = 't-mig-1'")
+    count = await pg_pool.fetchval(
+        "SELECT count(*) FROM ticket_events WHERE workflow_id = 't-mig-1'"
+    )
     assert count == 1

@@ -27,10 +27,15 @@ TICKETFLOW = str(Path(sys.executable).parent / "ticketflow")
 
 
 async def cli(dev_env, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-           "CHATWOOT_ACCOUNT_ID": "9", "TEMPORAL_UI_URL": "http://ui.example:8233"}
-    proc = await asyncio.create_subprocess_exec(TICKETFLOW, *args, env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "CHATWOOT_ACCOUNT_ID": "9",
+        "TEMPORAL_UI_URL": "http://ui.example:8233",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        TICKETFLOW, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, out.decode(), err.decode()
 
@@ -39,34 +44,67 @@ async def test_operator_commands(dev_env, pg_pool, task_queue):
     conv = uuid.uuid4().int % 10**6 + 1
     wid = f"ticket-9-{conv}"
     rec = Recorder()
-    async with Worker(dev_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)]):
+    async with Worker(
+        dev_env.client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)],
+    ):
         handle = await dev_env.client.start_workflow(
-            TicketWorkflow.run, TicketInput(account_id=9, conversation_id=conv, policy="vip-concierge",
-                                            contact=Contact(name="Dana Whitfield", vip=True)),
-            id=wid, task_queue=task_queue)
+            TicketWorkflow.run,
+            TicketInput(
+                account_id=9,
+                conversation_id=conv,
+                policy="vip-concierge",
+                contact=Contact(name="Dana Whitfield", vip=True),
+            ),
+            id=wid,
+            task_queue=task_queue,
+        )
         try:
-            await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting")
+            await eventually(
+                lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting"
+            )
             code, out, _ = await cli(dev_env, "show", str(conv))
             assert code == 0 and wid in out and "VIP first acknowledgment 30m" in out
             assert f"http://ui.example:8233/namespaces/default/workflows/{wid}" in out
             code, _, err = await cli(dev_env, "ack", wid, "--by", "bob")
             assert code == 3 and "unknown person or team 'bob'" in err
-            code, _, err = await cli(dev_env, "escalate", wid, "--by", "alicia", "--reason", "bored")
+            code, _, err = await cli(
+                dev_env, "escalate", wid, "--by", "alicia", "--reason", "bored"
+            )
             assert code == 3 and "unknown escalation reason 'bored'" in err
-            code, _, err = await cli(dev_env, "escalate", wid, "--by", "alicia", "--reason", "x", "--payload", "[")
+            code, _, err = await cli(
+                dev_env, "escalate", wid, "--by", "alicia", "--reason", "x", "--payload", "["
+            )
             assert code == 2 and "not JSON" in err
             code, out, _ = await cli(dev_env, "ack", wid, "--by", "alicia")
             assert code == 0 and "stage acknowledged" in out
-            code, out, _ = await cli(dev_env, "escalate", wid, "--by", "alicia", "--reason", "refund_over_200",
-                                     "-f", "issue_summary=Refund $340", "-f", "alicia_already_tried=checked",
-                                     "-f", "customer_emotional_state=calm")
+            code, out, _ = await cli(
+                dev_env,
+                "escalate",
+                wid,
+                "--by",
+                "alicia",
+                "--reason",
+                "refund_over_200",
+                "-f",
+                "issue_summary=Refund $340",
+                "-f",
+                "alicia_already_tried=checked",
+                "-f",
+                "customer_emotional_state=calm",
+            )
             assert code == 0 and "Over-authority escalation" in out and "alliyson" in out
-            code, _, err = await cli(dev_env, "decide", wid, "--by", "alliyson", "--decision", "engage")
+            code, _, err = await cli(
+                dev_env, "decide", wid, "--by", "alliyson", "--decision", "engage"
+            )
             assert code == 3 and "acknowledged, not decided" in err
             code, out, _ = await cli(dev_env, "list", "--vip", "--policy", "vip-concierge")
             assert code == 0 and wid in out
-            owner = (await handle.query(TicketWorkflow.status)).owner  # real time decides coverage here
+            owner = (
+                await handle.query(TicketWorkflow.status)
+            ).owner  # real time decides coverage here
             code, out, _ = await cli(dev_env, "list", "--owner", owner)
             assert code == 0 and wid in out
             code, out, _ = await cli(dev_env, "list", "--owner", "jonathan")

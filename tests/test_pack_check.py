@@ -38,8 +38,11 @@ LINE = re.compile(r"^(?P<file>[^\n]+?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$"
 
 def _planted() -> dict[int, str]:
     """Line -> the kind of mistake planted there (`# MISTAKE: <kind>`)."""
-    return {n: m.group(1) for n, text in enumerate(PLANTED.read_text().splitlines(), 1)
-            if (m := re.search(r"# MISTAKE: ([a-z-]+)$", text))}
+    return {
+        n: m.group(1)
+        for n, text in enumerate(PLANTED.read_text().splitlines(), 1)
+        if (m := re.search(r"# MISTAKE: ([a-z-]+)$", text))
+    }
 
 
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.stem)
@@ -50,8 +53,19 @@ def test_every_shipped_pack_passes_the_check(pack: Path):
 def test_every_planted_mistake_is_reported_with_its_line_in_one_run():
     planted = _planted()
     assert len(planted) >= 12
-    kinds = {"unknown-party", "unknown-event", "unknown-fact", "empty-placeholder", "calendar-never-open",
-             "holiday-closed-day", "after-close", "unknown-handoff", "duplicate-title", "bad-value", "unknown-field"}
+    kinds = {
+        "unknown-party",
+        "unknown-event",
+        "unknown-fact",
+        "empty-placeholder",
+        "calendar-never-open",
+        "holiday-closed-day",
+        "after-close",
+        "unknown-handoff",
+        "duplicate-title",
+        "bad-value",
+        "unknown-field",
+    }
     assert kinds <= set(planted.values()), "the planted pack must cover every kind of mistake"
     report = check_file(PLANTED)
     assert report.exit_code == 1
@@ -72,8 +86,10 @@ def test_the_cli_prints_file_line_col_and_exits_1():
 def test_a_typo_in_a_shared_anchor_is_one_problem_and_the_rest_is_still_checked():
     text = (POLICIES_DIR / "lifecycle.yaml").read_text()
     text = text.replace("stops_on: [agent_replied, resolved]", "stops_on: [agent_repled, resolved]")
-    text = text.replace("{do: page, target: supervisor, severity: warning, summary: \"Ticket",
-                        "{do: page, target: supervisr, severity: warning, summary: \"Ticket")
+    text = text.replace(
+        '{do: page, target: supervisor, severity: warning, summary: "Ticket',
+        '{do: page, target: supervisr, severity: warning, summary: "Ticket',
+    )
     report = check_text(text, "lifecycle.yaml")
     lines = text.splitlines()
     by_line = {p.position.line: p for p in report.problems}
@@ -83,10 +99,13 @@ def test_a_typo_in_a_shared_anchor_is_one_problem_and_the_rest_is_still_checked(
     assert next(n for n, t in enumerate(lines, 1) if "supervisr" in t) in by_line
 
 
-@pytest.mark.parametrize("content, line, col", [
-    ("name: x\n  bad: [\n", 2, 6),
-    ("name: x\nversion: '1\n", 3, 1),
-])
+@pytest.mark.parametrize(
+    "content, line, col",
+    [
+        ("name: x\n  bad: [\n", 2, 6),
+        ("name: x\nversion: '1\n", 3, 1),
+    ],
+)
 def test_invalid_yaml_exits_2_with_its_position(tmp_path: Path, content: str, line: int, col: int):
     path = tmp_path / "broken.yaml"
     path.write_text(content)
@@ -106,14 +125,25 @@ def test_unreadable_files_exit_2(tmp_path: Path):
 
 def test_pack_new_writes_a_pack_that_passes_the_check_and_loads(tmp_path: Path):
     runner = CliRunner()
-    result = runner.invoke(pack_app, ["new", "my-team", "--dir", str(tmp_path),
-                                      "--schema", str(POLICIES_DIR / "pack.schema.json")])
+    result = runner.invoke(
+        pack_app,
+        [
+            "new",
+            "my-team",
+            "--dir",
+            str(tmp_path),
+            "--schema",
+            str(POLICIES_DIR / "pack.schema.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = tmp_path / "my-team.yaml"
     assert path.read_text().startswith("# yaml-language-server: $schema=")
     assert runner.invoke(pack_app, ["check", str(path)]).exit_code == 0
     assert load_policy("my-team", tmp_path).name == "my-team"
-    assert runner.invoke(pack_app, ["new", "my-team", "--dir", str(tmp_path)]).exit_code == 2  # no overwrite
+    assert (
+        runner.invoke(pack_app, ["new", "my-team", "--dir", str(tmp_path)]).exit_code == 2
+    )  # no overwrite
     assert runner.invoke(pack_app, ["new", "My Team", "--dir", str(tmp_path)]).exit_code == 2
 
 
@@ -147,7 +177,11 @@ def test_the_events_are_the_ones_the_engine_emits():
     emitted: set[str] = set()
     for tree in _engine_sources():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("emit", "_emit") and node.args:
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) in ("emit", "_emit")
+                and node.args
+            ):
                 emitted |= _strings(node.args[0])
     assert emitted == vocab.SIGNAL_EVENTS | vocab.PACK_EVENTS
     assert set(vocab.EVENT_CONTEXT) >= emitted | {"condition_met"}
@@ -157,19 +191,31 @@ def test_the_facts_are_the_ones_the_engine_sets():
     written: set[str] = set()
     for tree in _engine_sources():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
-                    and getattr(node.value, "attr", getattr(node.value, "id", None)) == "facts":
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Store)
+                and getattr(node.value, "attr", getattr(node.value, "id", None)) == "facts"
+            ):
                 written |= _strings(node.slice)
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "update" and node.args \
-                    and isinstance(node.args[0], ast.Dict) \
-                    and getattr(node.func.value, "attr", getattr(node.func.value, "id", None)) == "facts":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) == "update"
+                and node.args
+                and isinstance(node.args[0], ast.Dict)
+                and getattr(node.func.value, "attr", getattr(node.func.value, "id", None))
+                == "facts"
+            ):
                 written |= {k.value for k in node.args[0].keys if isinstance(k, ast.Constant)}
     assert {"vip", "escalated_to", "sla_breached"} <= written
     assert written <= vocab.TICKET_FACTS | vocab.HANDOFF_FACTS | vocab.BREACH_FACTS
 
 
 def _engine_modules() -> list:
-    return [m for name, m in sorted(sys.modules.items()) if name == "engine" or name.startswith("engine.")]
+    return [
+        m
+        for name, m in sorted(sys.modules.items())
+        if name == "engine" or name.startswith("engine.")
+    ]
 
 
 def _hook(monkeypatch, seen: list[str], where: list[str], policy_of) -> dict[str, int]:
@@ -182,10 +228,16 @@ def _hook(monkeypatch, seen: list[str], where: list[str], policy_of) -> dict[str
     calls = {"emit": 0, "holds": 0, "render": 0}
     wrapped = 0
     for module in _engine_modules():
-        for cls in [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__]:
+        for cls in [
+            c
+            for c in vars(module).values()
+            if inspect.isclass(c) and c.__module__ == module.__name__
+        ]:
             for name in ("emit", "_emit"):
                 if name in vars(cls) and Protocol not in cls.__mro__:
-                    monkeypatch.setattr(cls, name, _observe_emit(getattr(cls, name), seen, where, policy_of, calls))
+                    monkeypatch.setattr(
+                        cls, name, _observe_emit(getattr(cls, name), seen, where, policy_of, calls)
+                    )
                     wrapped += 1
 
     def observe_holds(condition, facts):
@@ -194,20 +246,38 @@ def _hook(monkeypatch, seen: list[str], where: list[str], policy_of) -> dict[str
         known = set(vocab.fact_sources(policy)) | vocab.ALL_CONTEXT
         extra = {k for k in facts if not k.startswith("open:")} - known
         if extra:
-            seen.append(f"{where[0]}: a condition saw facts {sorted(extra)} unknown to fact_sources")
+            seen.append(
+                f"{where[0]}: a condition saw facts {sorted(extra)} unknown to fact_sources"
+            )
         return holds(condition, facts)
 
     def observe_render(template, context):
         calls["render"] += 1
         policy = policy_of()
-        users = [(site, step) for site in vocab.sites(policy) for step in site.steps
-                 if template in (policy.templates.get(step.template or ""), step.summary, step.label, step.reason,
-                                 *step.fields.values())]
-        have = set().union(*(vocab.template_fields(policy, site, step) for site, step in users)) if users else None
+        users = [
+            (site, step)
+            for site in vocab.sites(policy)
+            for step in site.steps
+            if template
+            in (
+                policy.templates.get(step.template or ""),
+                step.summary,
+                step.label,
+                step.reason,
+                *step.fields.values(),
+            )
+        ]
+        have = (
+            set().union(*(vocab.template_fields(policy, site, step) for site, step in users))
+            if users
+            else None
+        )
         filled = {k for k, v in context.items() if k in FIELDS and v not in (None, "")}
         if have is not None and filled - have:
-            seen.append(f"{where[0]}: {template[:40]!r} was filled with {sorted(filled - have)}, "
-                        "unknown to template_fields")
+            seen.append(
+                f"{where[0]}: {template[:40]!r} was filled with {sorted(filled - have)}, "
+                "unknown to template_fields"
+            )
         return render(template, context)
 
     for module in _engine_modules():
@@ -215,7 +285,9 @@ def _hook(monkeypatch, seen: list[str], where: list[str], policy_of) -> dict[str
             monkeypatch.setattr(module, "holds", observe_holds)
         if getattr(module, "render", None) is render:
             monkeypatch.setattr(module, "render", observe_render)
-    assert wrapped, "no emit method found in the engine: update this test to hook where events are raised"
+    assert wrapped, (
+        "no emit method found in the engine: update this test to hook where events are raised"
+    )
     return calls
 
 
@@ -226,8 +298,11 @@ def _observe_emit(method, seen: list[str], where: list[str], policy_of, calls: d
         if event not in vocab.event_sources(policy):
             seen.append(f"{where[0]}: event {event!r} unknown to event_sources")
         if set(context or {}) - vocab.EVENT_CONTEXT.get(event, frozenset()):
-            seen.append(f"{where[0]}: {event!r} came with {sorted(context)}, unknown to EVENT_CONTEXT")
+            seen.append(
+                f"{where[0]}: {event!r} came with {sorted(context)}, unknown to EVENT_CONTEXT"
+            )
         return method(self, event, now, context)
+
     return emit
 
 
@@ -238,16 +313,25 @@ def _drive(path: Path, seen: list[str], current: list) -> None:
     policy = load_policy(scenario.policy, POLICIES_DIR)
     current[:] = [path.stem, policy]
     t = scenario.ticket
-    ticket = Ticket(account_id=t.account_id, conversation_id=t.conversation_id, policy=scenario.policy,
-                    contact=t.contact, labels=t.labels, custom_attributes=t.custom_attributes, ask_type=t.ask_type,
-                    created_at=scenario.created_at or scenario.start)
+    ticket = Ticket(
+        account_id=t.account_id,
+        conversation_id=t.conversation_id,
+        policy=scenario.policy,
+        contact=t.contact,
+        labels=t.labels,
+        custom_attributes=t.custom_attributes,
+        ask_type=t.ask_type,
+        created_at=scenario.created_at or scenario.start,
+    )
     engine = TicketEngine.new(policy, ticket, f"ticket-{t.account_id}-{t.conversation_id}")
     open_handoffs: dict[str, datetime] = {}
 
     def handle(actions, now):
         unknown = set(engine.state.facts) - set(vocab.fact_sources(policy))
         if unknown:
-            seen.append(f"{path.stem}: the ticket has facts {sorted(unknown)} unknown to fact_sources")
+            seen.append(
+                f"{path.stem}: the ticket has facts {sorted(unknown)} unknown to fact_sources"
+            )
         for a in actions:
             if a.kind == "handoff.start":
                 open_handoffs[a.params["handoff_id"]] = datetime.fromisoformat(a.params["deadline"])
@@ -255,14 +339,24 @@ def _drive(path: Path, seen: list[str], current: list) -> None:
                 handle(engine.recent_level_counted(a.params["level"], 1, now), now)
             elif a.kind == "handoff.signal":
                 p = a.params
-                outcome = "failed" if not p["ok"] else "decided" if p["decision"] else "acknowledged"
+                outcome = (
+                    "failed" if not p["ok"] else "decided" if p["decision"] else "acknowledged"
+                )
                 open_handoffs.pop(p["handoff_id"], None)
-                handle(engine.handoff_result(p["handoff_id"], outcome, p["by"], p["decision"], None, None, [], now),
-                       now)
+                handle(
+                    engine.handoff_result(
+                        p["handoff_id"], outcome, p["by"], p["decision"], None, None, [], now
+                    ),
+                    now,
+                )
 
     def run_until(until):
         while True:
-            due = [x for x in [engine.next_wakeup(), *open_handoffs.values()] if x is not None and x <= until]
+            due = [
+                x
+                for x in [engine.next_wakeup(), *open_handoffs.values()]
+                if x is not None and x <= until
+            ]
             if not due:
                 return
             now = min(due)
@@ -281,15 +375,22 @@ def _drive(path: Path, seen: list[str], current: list) -> None:
             "customer_replied": lambda: engine.customer_replied(at),
             "resolved": lambda: engine.resolve(f["by"], f.get("resolution", ""), at),
             "reopened": lambda: engine.reopen(f.get("by"), at),
-            "escalate": lambda: engine.escalate(f["by"], f.get("target"), f["reason"], f.get("payload", {}), at),
+            "escalate": lambda: engine.escalate(
+                f["by"], f.get("target"), f["reason"], f.get("payload", {}), at
+            ),
             "reassign": lambda: engine.reassign(f["to"], f.get("by"), at),
-            "classify": lambda: engine.classify(f.get("ask_type"), f.get("labels"), f.get("custom_attributes"), at),
+            "classify": lambda: engine.classify(
+                f.get("ask_type"), f.get("labels"), f.get("custom_attributes"), at
+            ),
             "vip_flag_changed": lambda: engine.vip_changed(f["vip"], f["by"], f.get("why", ""), at),
             "status_changed": lambda: engine.status_changed(f["status"], at),
         }
         ok = ev.signal != "handoff_failed"
-        call = calls.get(ev.signal) or (lambda: engine.handoff_response(
-            f["by"], f.get("decision"), f.get("founder_action"), ok, f.get("handoff"), at))
+        call = calls.get(ev.signal) or (
+            lambda: engine.handoff_response(
+                f["by"], f.get("decision"), f.get("founder_action"), ok, f.get("handoff"), at
+            )
+        )
         try:
             handle(call(), at)
         except Rejected:

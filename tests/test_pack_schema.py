@@ -31,8 +31,9 @@ def _validator():
 
 
 def test_the_committed_schema_is_the_one_the_models_generate():
-    assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), \
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), (
         "policies/pack.schema.json is stale: run `ticketflow pack schema`"
+    )
 
 
 def test_pack_schema_check_says_it_is_up_to_date_and_writes_the_same_file(tmp_path: Path):
@@ -48,14 +49,19 @@ def test_pack_schema_check_says_it_is_up_to_date_and_writes_the_same_file(tmp_pa
 def test_descriptions_come_from_the_models():
     schema = generate()
     assert schema["definitions"]["ClockSpec"]["description"].startswith("An SLA clock")
-    assert "first is the default" in schema["definitions"]["HandoffSpec"]["properties"]["to"]["description"]
+    assert (
+        "first is the default"
+        in schema["definitions"]["HandoffSpec"]["properties"]["to"]["description"]
+    )
     assert schema["properties"]["max_catch_up"]["default"] == "2h"  # as a pack writes it, not PT2H
 
 
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.stem)
 def test_every_shipped_pack_validates_against_the_schema(pack: Path):
-    errors = [f"{'.'.join(map(str, e.path))}: {e.message}"
-              for e in _validator().iter_errors(as_json(load_yaml(pack.read_text())))]
+    errors = [
+        f"{'.'.join(map(str, e.path))}: {e.message}"
+        for e in _validator().iter_errors(as_json(load_yaml(pack.read_text())))
+    ]
     assert not errors
 
 
@@ -65,22 +71,59 @@ def test_every_shipped_pack_points_editors_at_the_schema(pack: Path):
 
 
 def test_the_schema_underlines_planted_mistakes():
-    paths = {".".join(map(str, e.path)) for e in _validator().iter_errors(as_json(load_yaml(PLANTED.read_text())))}
-    assert {"people.ben.chatwoot_agent_id", "clocks.response.stops_on.0", "clocks.response_vip"} <= paths
+    paths = {
+        ".".join(map(str, e.path))
+        for e in _validator().iter_errors(as_json(load_yaml(PLANTED.read_text())))
+    }
+    assert {
+        "people.ben.chatwoot_agent_id",
+        "clocks.response.stops_on.0",
+        "clocks.response_vip",
+    } <= paths
 
 
 # The schema and the loader agree on the values packs write by hand.
-BASE = {"name": "x", "version": "1", "timezone": "UTC", "coverage": [{"owner": "a"}], "people": {"a": {"name": "A"}}}
+BASE = {
+    "name": "x",
+    "version": "1",
+    "timezone": "UTC",
+    "coverage": [{"owner": "a"}],
+    "people": {"a": {"name": "A"}},
+}
 SAMPLES = {
-    "duration": (lambda v: {**BASE, "max_catch_up": v},
-                 ["30m", "4h", "1h30m", "2d", "+20m", "90s", "2.5h", " 1h 30m ", 90, 0.5, "30", "30 minutes", "", "h",
-                  "1x", True]),
-    "time": (lambda v: {**BASE, "calendars": {"c": {"timezone": "UTC", "weekly": {}, "cutoff": v}}},
-             ["14:30", "09:00", "24:00", "09:00:30", "9:00", "25:00", "14.30", "noon"]),
-    "window": (lambda v: {**BASE, "calendars": {"c": {"timezone": "UTC", "weekly": {"mon": [v]}}}},
-               ["09:00-17:00", "00:00-24:00", " 09:00 - 17:00 ", "09:00", "9-17", "09:00-25:00"]),
-    "weekday key": (lambda v: {**BASE, "calendars": {"c": {"timezone": "UTC", "weekly": {v: []}}}},
-                    ["mon", "Mon", "mon-fri", "SAT-sun", "monday", "mon-", "weekdays"]),
+    "duration": (
+        lambda v: {**BASE, "max_catch_up": v},
+        [
+            "30m",
+            "4h",
+            "1h30m",
+            "2d",
+            "+20m",
+            "90s",
+            "2.5h",
+            " 1h 30m ",
+            90,
+            0.5,
+            "30",
+            "30 minutes",
+            "",
+            "h",
+            "1x",
+            True,
+        ],
+    ),
+    "time": (
+        lambda v: {**BASE, "calendars": {"c": {"timezone": "UTC", "weekly": {}, "cutoff": v}}},
+        ["14:30", "09:00", "24:00", "09:00:30", "9:00", "25:00", "14.30", "noon"],
+    ),
+    "window": (
+        lambda v: {**BASE, "calendars": {"c": {"timezone": "UTC", "weekly": {"mon": [v]}}}},
+        ["09:00-17:00", "00:00-24:00", " 09:00 - 17:00 ", "09:00", "9-17", "09:00-25:00"],
+    ),
+    "weekday key": (
+        lambda v: {**BASE, "calendars": {"c": {"timezone": "UTC", "weekly": {v: []}}}},
+        ["mon", "Mon", "mon-fri", "SAT-sun", "monday", "mon-", "weekdays"],
+    ),
     "level key": (lambda v: {**BASE, "levels": {v: "Lead"}}, ["1", "0", "x"]),
 }
 

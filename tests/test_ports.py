@@ -47,7 +47,9 @@ def _held() -> socket.socket:
 async def test_an_in_process_server_holds_its_port_from_the_moment_it_is_given_one():
     server = InProcessServer(_app())  # any free port
     with socket.socket() as squatter, pytest.raises(OSError) as taken:
-        squatter.bind(("127.0.0.1", server.port))  # another process, between the choice and the serving
+        squatter.bind(
+            ("127.0.0.1", server.port)
+        )  # another process, between the choice and the serving
     assert taken.value.errno == errno.EADDRINUSE
     await server.start()
     try:
@@ -87,8 +89,12 @@ async def test_a_child_told_port_0_has_the_port_it_bound_read_back():
 async def test_a_worker_whose_metrics_port_is_taken_fails_its_start_instead_of_restarting_forever():
     with _held() as held:
         port = held.getsockname()[1]
-        worker = WorkerProcess(load_settings(_env_file=None, worker_metrics_address=f"127.0.0.1:{port}"))
-        with pytest.raises(RuntimeError, match=f"worker exited with code 2 before it listened on port {port} "):
+        worker = WorkerProcess(
+            load_settings(_env_file=None, worker_metrics_address=f"127.0.0.1:{port}")
+        )
+        with pytest.raises(
+            RuntimeError, match=f"worker exited with code 2 before it listened on port {port} "
+        ):
             await asyncio.wait_for(worker.start(), 60)
 
 
@@ -102,7 +108,9 @@ async def test_dev_stops_on_a_taken_bridge_port_before_starting_anything(tmp_pat
 
 
 @pytest.mark.e2e
-async def test_the_dev_server_starts_again_on_fresh_ports_when_the_first_one_is_taken(tmp_path: Path, monkeypatch):
+async def test_the_dev_server_starts_again_on_fresh_ports_when_the_first_one_is_taken(
+    tmp_path: Path, monkeypatch
+):
     with _held() as held:
         port = held.getsockname()[1]
         numbers = iter([port])  # the first number handed out is taken before the server can bind it
@@ -112,11 +120,17 @@ async def test_the_dev_server_starts_again_on_fresh_ports_when_the_first_one_is_
         server = await start_dev_server(ip="127.0.0.1", log_path=log_path, log_level="error")
         try:
             assert server.port != port and server.port in processes.listening_ports(server.proc.pid)
-            assert f"can't set frontend port {port}" in log_path.read_text()  # the first attempt, retried
+            assert (
+                f"can't set frontend port {port}" in log_path.read_text()
+            )  # the first attempt, retried
         finally:
             await processes.terminate(server.proc, "temporal")
 
         log_path.unlink()
-        with pytest.raises(PortInUse, match=f"can't set frontend port {port}.*address already in use"):
-            await start_dev_server(ip="127.0.0.1", port=port, log_path=log_path)  # given by number: not retried
+        with pytest.raises(
+            PortInUse, match=f"can't set frontend port {port}.*address already in use"
+        ):
+            await start_dev_server(
+                ip="127.0.0.1", port=port, log_path=log_path
+            )  # given by number: not retried
         assert log_path.read_text().count("can't set frontend port") == 1

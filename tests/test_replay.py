@@ -27,7 +27,9 @@ def test_there_are_saved_histories():
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_saved_histories_replay(path: Path):
-    replayer = Replayer(workflows=[TicketWorkflow, HandoffWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[TicketWorkflow, HandoffWorkflow], data_converter=pydantic_data_converter
+    )
     for item in json.loads(path.read_text()):
         history = WorkflowHistory.from_json(item["workflow_id"], item["history"])
         assert len(history.events) > 5

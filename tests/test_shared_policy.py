@@ -15,8 +15,12 @@ def test_same_content_is_one_object_and_an_edit_is_another():
     a, b = load_policy("vip-concierge", POLICIES_DIR), load_policy("vip-concierge", POLICIES_DIR)
     assert a is not b and shared_policy.shared(a) is shared_policy.shared(b)
     edited = b.model_copy(deep=True)
-    edited.clocks["first_ack"].duration = edited.clocks["first_ack"].duration * 2  # same name and version
-    assert shared_policy.shared(edited) is edited  # content decides, so no ticket gets another's pack
+    edited.clocks["first_ack"].duration = (
+        edited.clocks["first_ack"].duration * 2
+    )  # same name and version
+    assert (
+        shared_policy.shared(edited) is edited
+    )  # content decides, so no ticket gets another's pack
 
 
 async def test_shared_packs_are_not_changed_by_running_tickets(ts_env, pg_pool):
@@ -35,4 +39,6 @@ def test_a_packed_pack_unpacks_to_the_same_content_and_shares_its_object():
         assert packed.unpack() == policy and packed.sha256 == shared_policy.content_key(policy)
         assert len(packed.model_dump_json()) < len(policy.model_dump_json()) / 3, name
         # the packed path and the plain one (older tickets) meet on one object
-        assert shared_policy.shared_packed(packed) is shared_policy.shared(load_policy(name, POLICIES_DIR))
+        assert shared_policy.shared_packed(packed) is shared_policy.shared(
+            load_policy(name, POLICIES_DIR)
+        )

@@ -2,8 +2,14 @@ import time
 
 import pytest
 
-from starter.signatures import (SignatureError, sign_chatwoot, sign_pagerduty, verify_chatwoot,
-                                verify_pagerduty, verify_token)
+from starter.signatures import (
+    SignatureError,
+    sign_chatwoot,
+    sign_pagerduty,
+    verify_chatwoot,
+    verify_pagerduty,
+    verify_token,
+)
 
 BODY = b'{"event":"conversation_created","id":1}'
 
@@ -13,12 +19,15 @@ def test_chatwoot_signature_roundtrip():
     verify_chatwoot("s3cret", BODY, h["X-Chatwoot-Timestamp"], h["X-Chatwoot-Signature"])
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda h, b: ("other", b, h["X-Chatwoot-Timestamp"], h["X-Chatwoot-Signature"]),
-    lambda h, b: ("s3cret", b + b" ", h["X-Chatwoot-Timestamp"], h["X-Chatwoot-Signature"]),
-    lambda h, b: ("s3cret", b, None, h["X-Chatwoot-Signature"]),
-    lambda h, b: ("s3cret", b, "abc", h["X-Chatwoot-Signature"]),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda h, b: ("other", b, h["X-Chatwoot-Timestamp"], h["X-Chatwoot-Signature"]),
+        lambda h, b: ("s3cret", b + b" ", h["X-Chatwoot-Timestamp"], h["X-Chatwoot-Signature"]),
+        lambda h, b: ("s3cret", b, None, h["X-Chatwoot-Signature"]),
+        lambda h, b: ("s3cret", b, "abc", h["X-Chatwoot-Signature"]),
+    ],
+)
 def test_chatwoot_signature_rejects(mutate):
     h = sign_chatwoot("s3cret", BODY)
     with pytest.raises(SignatureError):

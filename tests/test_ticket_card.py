@@ -19,12 +19,23 @@ def r(payload):
 
 
 def test_an_email_conversation_names_its_customer_subject_channel_and_inbox():
-    body = payloads.conversation(additional_attributes={"source": "email", "mail_subject": "Refund for\r\norder 4411"})
+    body = payloads.conversation(
+        additional_attributes={"source": "email", "mail_subject": "Refund for\r\norder 4411"}
+    )
     ticket = r(body).ticket
-    assert (ticket.subject, ticket.channel, ticket.inbox_id) == ("Refund for order 4411", "Channel::Email", 1)
+    assert (ticket.subject, ticket.channel, ticket.inbox_id) == (
+        "Refund for order 4411",
+        "Channel::Email",
+        1,
+    )
     assert ticket.inbox_name is None  # conversation webhooks carry the inbox's id only
     card = TicketCard.of(ticket)
-    assert (card.customer, card.channel_label, card.inbox_label, card.vip) == ("Dana Whitfield", "Email", "inbox #1", True)
+    assert (card.customer, card.channel_label, card.inbox_label, card.vip) == (
+        "Dana Whitfield",
+        "Email",
+        "inbox #1",
+        True,
+    )
     assert card.opened_at == datetime.fromtimestamp(1763398800, tz=timezone.utc)
 
 
@@ -55,14 +66,24 @@ def test_shapes_ticketflow_does_not_know_cost_no_event():
 
 
 def test_the_memo_is_set_by_the_start_helper_and_read_back():
-    ticket = TicketInput(account_id=1, conversation_id=42, policy="vip-concierge", subject="Late delivery",
-                         channel="Channel::WebWidget", contact=Contact(name="Jane <b>Doe</b>", vip=True),
-                         created_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc))
+    ticket = TicketInput(
+        account_id=1,
+        conversation_id=42,
+        policy="vip-concierge",
+        subject="Late delivery",
+        channel="Channel::WebWidget",
+        contact=Contact(name="Jane <b>Doe</b>", vip=True),
+        created_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc),
+    )
     _, options = for_web_ui(ticket, "https://chat.example.com")
     assert set(options) == {"static_summary", "static_details", "memo"}
     card = TicketCard.from_memo(options["memo"])
     assert card == TicketCard.of(ticket)
-    assert (card.customer, card.subject, card.channel_label) == ("Jane <b>Doe</b>", "Late delivery", "Web chat")
+    assert (card.customer, card.subject, card.channel_label) == (
+        "Jane <b>Doe</b>",
+        "Late delivery",
+        "Web chat",
+    )
     assert card.opened_at == datetime(2026, 11, 17, 16, tzinfo=timezone.utc)
     # a ticket started before the memo, or a memo someone else wrote, has no card
     assert TicketCard.from_memo({}) is None and TicketCard.from_memo(None) is None
@@ -72,8 +93,14 @@ def test_the_memo_is_set_by_the_start_helper_and_read_back():
 
 def test_the_card_falls_back_to_when_the_ticket_opened_and_cuts_long_text():
     opened = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    ticket = Ticket(account_id=1, conversation_id=2, policy="ops-ladder", contact=Contact(name="x" * 500),
-                    labels=["vip"], channel="Channel::Carrier Pigeon")
+    ticket = Ticket(
+        account_id=1,
+        conversation_id=2,
+        policy="ops-ladder",
+        contact=Contact(name="x" * 500),
+        labels=["vip"],
+        channel="Channel::Carrier Pigeon",
+    )
     card = TicketCard.of(ticket, opened)
     assert card.opened_at == opened and card.vip is True and len(card.customer) == 200
     assert card.channel_label == "Carrier Pigeon" and card.inbox_label is None

@@ -38,7 +38,9 @@ BODY = "my card number is 4242 4242 4242 4242"
 
 
 async def rows(pool, wid: str) -> list[asyncpg.Record]:
-    return await pool.fetch("SELECT * FROM ticket_inputs WHERE workflow_id = $1 ORDER BY life, seq", wid)
+    return await pool.fetch(
+        "SELECT * FROM ticket_inputs WHERE workflow_id = $1 ORDER BY life, seq", wid
+    )
 
 
 async def rows_until(pool, wid: str, check) -> list[asyncpg.Record]:
@@ -69,8 +71,12 @@ async def offset_of(handle) -> float:
 async def wake_after_first_timer(handle, offset: float) -> datetime:
     """The ticket's `now` in the workflow task its first fired timer woke."""
     events = list((await handle.fetch_history()).events)
-    fired = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED)
-    task = next(e for e in events[fired:] if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+    fired = next(
+        i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+    )
+    task = next(
+        e for e in events[fired:] if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+    )
     return task.event_time.ToDatetime(tzinfo=timezone.utc) + timedelta(seconds=offset)
 
 
@@ -78,7 +84,9 @@ def within(at: datetime, start: datetime, seconds: float = 5.0) -> bool:
     return start - timedelta(milliseconds=1) <= at <= start + timedelta(seconds=seconds)
 
 
-async def test_a_tickets_life_is_recorded_input_by_input(ts_env, ticket_worker, cleanup, task_queue, pg_pool):
+async def test_a_tickets_life_is_recorded_input_by_input(
+    ts_env, ticket_worker, cleanup, task_queue, pg_pool
+):
     """open → customer reply → timer breach → webhook classify → CLI acknowledge → console resolve."""
     h = await start(ts_env, task_queue, cleanup)
     offset = await offset_of(h)
@@ -89,21 +97,39 @@ async def test_a_tickets_life_is_recorded_input_by_input(ts_env, ticket_worker, 
     await ts_env.sleep(timedelta(minutes=26))  # past the 30-minute acknowledgment deadline (10:30)
     await eventually(lambda: h.query(TicketWorkflow.status), lambda s: s.pages)
     classified_at = await clock(ts_env, offset)
-    labels = webhook(payloads.conversation("conversation_updated", labels=["vip", "billing"], timestamp=1763400600,
-                                           changed_attributes=[{"label_list": {"previous_value": ["vip"],
-                                                                               "current_value": ["vip", "billing"]}}]))
+    labels = webhook(
+        payloads.conversation(
+            "conversation_updated",
+            labels=["vip", "billing"],
+            timestamp=1763400600,
+            changed_attributes=[
+                {"label_list": {"previous_value": ["vip"], "current_value": ["vip", "billing"]}}
+            ],
+        )
+    )
     await h.signal(labels.signal, labels.arg)
     await rows_until(pg_pool, h.id, lambda rs: "classify" in kinds(rs))
     acked_at = await clock(ts_env, offset)
     settings = Settings(temporal_address=ts_env.client.service_client.config.target_host)
-    await asyncio.to_thread(operator_cli.update, settings, h.id, TicketWorkflow.acknowledge, Acknowledged(by="alicia"))
+    await asyncio.to_thread(
+        operator_cli.update, settings, h.id, TicketWorkflow.acknowledge, Acknowledged(by="alicia")
+    )
     resolved_at = await clock(ts_env, offset)
-    outcome = await perform(ts_env.client, h.id, "resolve", "alicia", {"resolution": "refunded"}, None, None)
+    outcome = await perform(
+        ts_env.client, h.id, "resolve", "alicia", {"resolution": "refunded"}, None, None
+    )
     assert outcome.error is None and outcome.status.stage == "closed"
     await h.result()
 
     rs = await rows_until(pg_pool, h.id, lambda rs: "resolved" in kinds(rs))
-    assert kinds(rs) == ["open", "customer_replied", "advance", "classify", "acknowledged", "resolved"]
+    assert kinds(rs) == [
+        "open",
+        "customer_replied",
+        "advance",
+        "classify",
+        "acknowledged",
+        "resolved",
+    ]
     assert [r["seq"] for r in rs] == [1, 2, 3, 4, 5, 6]
     assert [r["source"] for r in rs] == [None, "webhook", "timer", "webhook", "cli", "console"]
     assert {(r["policy"], r["policy_version"]) for r in rs} == {(VIP.name, VIP.version)}
@@ -118,7 +144,10 @@ async def test_a_tickets_life_is_recorded_input_by_input(ts_env, ticket_worker, 
     assert abs(woke["at"] - await wake_after_first_timer(h, offset)) < timedelta(milliseconds=1)
     # Typed payloads, as the engine got them.
     ticket = json.loads(opened["payload"])
-    assert ticket["ticket"]["contact"]["name"] == "Dana Whitfield" and ticket["ticket"]["policy"] == VIP.name
+    assert (
+        ticket["ticket"]["contact"]["name"] == "Dana Whitfield"
+        and ticket["ticket"]["policy"] == VIP.name
+    )
     assert ticket["life"] is None and ticket["sop_orders"] is True
     assert json.loads(replied["payload"]) == {"event_id": "message:9001"}
     assert json.loads(classified["payload"])["labels"] == ["vip", "billing"]
@@ -135,11 +164,16 @@ async def test_a_message_body_is_never_stored(ts_env, ticket_worker, cleanup, ta
     await h.signal(reply.signal, reply.arg)
     await h.signal("customer_replied", {"event_id": "raw-1", "content": BODY, "source": "webhook"})
     rs = await rows_until(pg_pool, h.id, lambda rs: kinds(rs).count("customer_replied") == 2)
-    assert [json.loads(r["payload"]) for r in rs[1:]] == [{"event_id": "message:9002"}, {"event_id": "raw-1"}]
+    assert [json.loads(r["payload"]) for r in rs[1:]] == [
+        {"event_id": "message:9002"},
+        {"event_id": "raw-1"},
+    ]
     assert not [r for r in rs if "4242" in json.dumps(dict(r), default=str)]
 
 
-async def test_a_ticket_started_again_records_its_life_apart(ts_env, ticket_worker, cleanup, task_queue, pg_pool):
+async def test_a_ticket_started_again_records_its_life_apart(
+    ts_env, ticket_worker, cleanup, task_queue, pg_pool
+):
     """A conversation's ticket started again after it closed has a life of its own; its seq starts at 1."""
     h = await start(ts_env, task_queue, cleanup, life="status1763400600")
     rs = await rows_until(pg_pool, h.id, lambda rs: len(rs) >= 1)
@@ -147,7 +181,9 @@ async def test_a_ticket_started_again_records_its_life_apart(ts_env, ticket_work
     assert json.loads(rs[0]["payload"])["life"] == "status1763400600"
 
 
-async def test_a_rejected_signal_is_recorded_with_its_reason(ts_env, ticket_worker, cleanup, task_queue, pg_pool):
+async def test_a_rejected_signal_is_recorded_with_its_reason(
+    ts_env, ticket_worker, cleanup, task_queue, pg_pool
+):
     h = await start(ts_env, task_queue, cleanup)
     await h.signal(TicketWorkflow.reassign, Reassign(to="nobody", by="alicia"))
     await h.signal(TicketWorkflow.customer_replied, CustomerReplied(event_id="after"))
@@ -160,22 +196,43 @@ async def test_a_rejected_signal_is_recorded_with_its_reason(ts_env, ticket_work
     assert next(r for r in rs if r["kind"] == "customer_replied")["rejected"] is None
 
 
-async def test_a_handoff_records_its_own_inputs_and_its_results_reach_the_ticket(ts_env, ticket_worker, cleanup,
-                                                                                task_queue, pg_pool):
+async def test_a_handoff_records_its_own_inputs_and_its_results_reach_the_ticket(
+    ts_env, ticket_worker, cleanup, task_queue, pg_pool
+):
     h = await start(ts_env, task_queue, cleanup)
-    await send_update(ts_env.client, h.id, TicketWorkflow.acknowledge, Acknowledged(by="alicia"), source="cli")
-    status = await send_update(ts_env.client, h.id, TicketWorkflow.request_escalation, Escalate(
-        by="alicia", reason="refund_over_200", target="alliyson",
-        payload={"issue_summary": "Refund $340", "alicia_already_tried": "checked",
-                 "customer_emotional_state": "frustrated"}), source="console")
+    await send_update(
+        ts_env.client, h.id, TicketWorkflow.acknowledge, Acknowledged(by="alicia"), source="cli"
+    )
+    status = await send_update(
+        ts_env.client,
+        h.id,
+        TicketWorkflow.request_escalation,
+        Escalate(
+            by="alicia",
+            reason="refund_over_200",
+            target="alliyson",
+            payload={
+                "issue_summary": "Refund $340",
+                "alicia_already_tried": "checked",
+                "customer_emotional_state": "frustrated",
+            },
+        ),
+        source="console",
+    )
     [handoff] = status.handoffs
-    await ts_env.sleep(timedelta(minutes=65))  # past its 30-minute deadline and the next on-failure step
+    await ts_env.sleep(
+        timedelta(minutes=65)
+    )  # past its 30-minute deadline and the next on-failure step
     ticket_rows = await rows_until(pg_pool, h.id, lambda rs: kinds(rs).count("handoff_result") == 2)
     hrows = await rows_until(pg_pool, handoff.id, lambda rs: "advance" in kinds(rs))
     assert kinds(ticket_rows)[:3] == ["open", "acknowledged", "escalate"]
-    assert [r["source"] for r in ticket_rows if r["kind"] == "handoff_result"] == ["handoff", "handoff"]
-    assert [json.loads(r["payload"])["outcome"] for r in ticket_rows if r["kind"] == "handoff_result"] == \
-        ["failed", "failed"]
+    assert [r["source"] for r in ticket_rows if r["kind"] == "handoff_result"] == [
+        "handoff",
+        "handoff",
+    ]
+    assert [
+        json.loads(r["payload"])["outcome"] for r in ticket_rows if r["kind"] == "handoff_result"
+    ] == ["failed", "failed"]
     assert kinds(hrows) == ["open", "timeout", "advance"]
     assert [r["source"] for r in hrows] == ["system", "timer", "timer"]
     assert within(hrows[1]["at"], handoff.deadline)
@@ -184,7 +241,9 @@ async def test_a_handoff_records_its_own_inputs_and_its_results_reach_the_ticket
     assert opened["payload"]["issue_summary"] == "Refund $340"
 
 
-async def test_the_sequence_goes_on_across_continue_as_new(ts_env, ticket_worker, cleanup, task_queue, pg_pool):
+async def test_the_sequence_goes_on_across_continue_as_new(
+    ts_env, ticket_worker, cleanup, task_queue, pg_pool
+):
     h = await start(ts_env, task_queue, cleanup, continue_as_new_after=100)
     for i in range(100):
         await h.signal(TicketWorkflow.customer_replied, CustomerReplied(event_id=f"m{i}"))
@@ -195,35 +254,69 @@ async def test_the_sequence_goes_on_across_continue_as_new(ts_env, ticket_worker
     assert json.loads(rs[-1]["payload"]) == {"event_id": "next run"}
 
 
-async def test_a_ticket_whose_inputs_cannot_be_recorded_goes_on(ts_env, cleanup, task_queue, pg_pool):
+async def test_a_ticket_whose_inputs_cannot_be_recorded_goes_on(
+    ts_env, cleanup, task_queue, pg_pool
+):
     """Recording never stops a ticket: the failed write is logged and audited as `action.failed`."""
+
     @activity.defn(name="audit.record_inputs")
     async def refuse(inp: RecordInputs) -> RecordInputsResult:
-        raise ApplicationError("Postgres rejected the row", type="AuditDataError", non_retryable=True)
+        raise ApplicationError(
+            "Postgres rejected the row", type="AuditDataError", non_retryable=True
+        )
 
     # The real ticket_events writer: the recording stand-in cannot take an `action.failed` row's details.
     events = AuditActivities(pg_pool).record_ticket_event
-    acts = [a for a in recording_activities(Recorder(), pg_pool)
-            if a.__temporal_activity_definition.name not in ("audit.record_inputs", "audit.record_ticket_event")]
-    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(POLICIES_DIR), refuse, events, *acts]):
+    acts = [
+        a
+        for a in recording_activities(Recorder(), pg_pool)
+        if a.__temporal_activity_definition.name
+        not in ("audit.record_inputs", "audit.record_ticket_event")
+    ]
+    async with Worker(
+        ts_env.client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(POLICIES_DIR), refuse, events, *acts],
+    ):
         h = await start(ts_env, task_queue, cleanup)
         status = await h.execute_update(TicketWorkflow.acknowledge, Acknowledged(by="alicia"))
         assert status.stage == "acknowledged"
-        failed = await eventually(lambda: pg_pool.fetch(
-            "SELECT idempotency_key, details FROM ticket_events WHERE workflow_id = $1 AND action = 'action.failed' "
-            "ORDER BY idempotency_key", h.id), lambda rs: len(rs) == 2)
-        assert [r["idempotency_key"] for r in failed] == [f"{h.id}:inputs:1:failed", f"{h.id}:inputs:2:failed"]
+        failed = await eventually(
+            lambda: pg_pool.fetch(
+                "SELECT idempotency_key, details FROM ticket_events WHERE workflow_id = $1 AND action = 'action.failed' "
+                "ORDER BY idempotency_key",
+                h.id,
+            ),
+            lambda rs: len(rs) == 2,
+        )
+        assert [r["idempotency_key"] for r in failed] == [
+            f"{h.id}:inputs:1:failed",
+            f"{h.id}:inputs:2:failed",
+        ]
         details = json.loads(failed[0]["details"])
-        assert details["action"] == "audit.record_inputs" and "Postgres rejected the row" in details["error"]
+        assert (
+            details["action"] == "audit.record_inputs"
+            and "Postgres rejected the row" in details["error"]
+        )
         assert not await rows(pg_pool, h.id)
         await terminate_all(ts_env.client, [h.id])
 
 
 def _row(seq: int, **kw) -> InputRow:
-    return InputRow(**{"workflow_id": "t-inputs-retry", "seq": seq, "kind": "customer_replied",
-                       "payload": {"event_id": f"e{seq}"}, "at": TUESDAY_10 + timedelta(seconds=seq),
-                       "source": "webhook", "policy": VIP.name, "policy_version": VIP.version, **kw})
+    return InputRow(
+        **{
+            "workflow_id": "t-inputs-retry",
+            "seq": seq,
+            "kind": "customer_replied",
+            "payload": {"event_id": f"e{seq}"},
+            "at": TUESDAY_10 + timedelta(seconds=seq),
+            "source": "webhook",
+            "policy": VIP.name,
+            "policy_version": VIP.version,
+            **kw,
+        }
+    )
 
 
 async def test_an_activity_retry_writes_each_row_once(pg_pool):
@@ -234,18 +327,27 @@ async def test_an_activity_retry_writes_each_row_once(pg_pool):
     again = RecordInputs(rows=[_row(2, kind="advance", payload={}, source="timer"), _row(3)])
     assert (await acts.record_inputs(again)).inserted == 1
     rs = await rows(pg_pool, "t-inputs-retry")
-    assert [(r["seq"], r["kind"]) for r in rs] == [(1, "customer_replied"), (2, "advance"), (3, "customer_replied")]
+    assert [(r["seq"], r["kind"]) for r in rs] == [
+        (1, "customer_replied"),
+        (2, "advance"),
+        (3, "customer_replied"),
+    ]
     # A ticket started again after it closed numbers its own life from 1.
     assert (await acts.record_inputs(RecordInputs(rows=[_row(1, life="status1")]))).inserted == 1
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE ticket_inputs SET kind = 'resolved' WHERE workflow_id = 't-inputs-frozen'",
-    "DELETE FROM ticket_inputs WHERE workflow_id = 't-inputs-frozen'",
-    "TRUNCATE ticket_inputs",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ticket_inputs SET kind = 'resolved' WHERE workflow_id = 't-inputs-frozen'",
+        "DELETE FROM ticket_inputs WHERE workflow_id = 't-inputs-frozen'",
+        "TRUNCATE ticket_inputs",
+    ],
+)
 async def test_recorded_inputs_cannot_be_changed_or_deleted(pg_pool, statement):
-    await AuditActivities(pg_pool).record_inputs(RecordInputs(rows=[_row(1, workflow_id="t-inputs-frozen")]))
+    await AuditActivities(pg_pool).record_inputs(
+        RecordInputs(rows=[_row(1, workflow_id="t-inputs-frozen")])
+    )
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
         await pg_pool.execute(statement)
     assert len(await rows(pg_pool, "t-inputs-frozen")) == 1

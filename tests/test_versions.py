@@ -28,8 +28,10 @@ HISTORIES = Path(__file__).parent / "histories"
 def _patch_ids(events) -> list[str]:
     ids = []
     for ev in events:
-        if ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED \
-                and ev.marker_recorded_event_attributes.marker_name == "core_patch":
+        if (
+            ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and ev.marker_recorded_event_attributes.marker_name == "core_patch"
+        ):
             data = ev.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
             ids.append(json.loads(data)["id"])
     return ids
@@ -42,16 +44,25 @@ async def test_a_new_ticket_records_one_patch_marker(ts_env, ticket_worker, clea
 
 def _saved_patch_ids(name: str) -> list[str]:
     runs = json.loads((HISTORIES / name).read_text())
-    return [json.loads(base64.b64decode(
-                e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"]))["id"]
-            for e in runs[0]["history"]["events"]
-            if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
-            and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"]
+    return [
+        json.loads(
+            base64.b64decode(
+                e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"]
+            )
+        )["id"]
+        for e in runs[0]["history"]["events"]
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and e["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+    ]
 
 
 def test_older_histories_with_one_marker_per_patch_are_kept_for_replay():
-    assert _saved_patch_ids("local_vip_2_lola_paged_and_acknowledges.json") == \
-        ["event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"]
+    assert _saved_patch_ids("local_vip_2_lola_paged_and_acknowledges.json") == [
+        "event-stage-markers",
+        "sop-event-orders",
+        "batched-actions",
+        "local-lanes",
+    ]
 
 
 def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
@@ -63,13 +74,18 @@ def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
         assert older < newer  # a newer bundle only adds: the older one's code paths stay on
 
 
-async def test_a_new_ticket_records_its_policy_pack_packed(ts_env, ticket_worker, cleanup, task_queue):
+async def test_a_new_ticket_records_its_policy_pack_packed(
+    ts_env, ticket_worker, cleanup, task_queue
+):
     """The pack's ~24 KB of JSON was most of a new ticket's history."""
     h = await start(ts_env, task_queue, cleanup)
     await eventually(lambda: h.query(TicketWorkflow.status), lambda s: s.stage != "starting")
-    markers = [e.marker_recorded_event_attributes for e in (await h.fetch_history()).events
-               if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-               and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    markers = [
+        e.marker_recorded_event_attributes
+        for e in (await h.fetch_history()).events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
     loads = [m for m in markers if b"policy.load" in m.details["data"].payloads[0].data]
     assert len(loads) == 1 and b"policy.load_packed" in loads[0].details["data"].payloads[0].data
     assert loads[0].ByteSize() < 8_000, loads[0].ByteSize()

@@ -30,15 +30,27 @@ async def current_details(handle) -> str:
     return meta.current_details
 
 
-async def test_ticket_and_handoff_boards_say_who_what_and_until_when(ts_env, ticket_worker, cleanup, task_queue):
+async def test_ticket_and_handoff_boards_say_who_what_and_until_when(
+    ts_env, ticket_worker, cleanup, task_queue
+):
     conv = int(uuid.uuid4().int % 10**6) + 1
     offset = (TUESDAY_10 - await ts_env.get_current_time()).total_seconds()
-    ticket, ui = for_web_ui(TicketInput(account_id=1, conversation_id=conv, policy="vip-concierge",
-                                        contact=Contact(name="Jane Doe", vip=True), created_at=TUESDAY_10,
-                                        clock_offset_seconds=offset), CHATWOOT)
+    ticket, ui = for_web_ui(
+        TicketInput(
+            account_id=1,
+            conversation_id=conv,
+            policy="vip-concierge",
+            contact=Contact(name="Jane Doe", vip=True),
+            created_at=TUESDAY_10,
+            clock_offset_seconds=offset,
+        ),
+        CHATWOOT,
+    )
     assert ui["static_summary"] == "VIP · Jane Doe · vip-concierge"
     wid = f"ticket-1-{conv}-{uuid.uuid4().hex[:6]}"
-    handle = await ts_env.client.start_workflow(TicketWorkflow.run, ticket, id=wid, task_queue=task_queue, **ui)
+    handle = await ts_env.client.start_workflow(
+        TicketWorkflow.run, ticket, id=wid, task_queue=task_queue, **ui
+    )
     cleanup.append(handle.id)
     board = await eventually(lambda: current_details(handle), lambda b: "**Owner**" in b)
     assert "Alicia" in board and "running, deadline Tue 2026-11-17 10:30 CST (UTC-06:00)" in board
@@ -46,7 +58,9 @@ async def test_ticket_and_handoff_boards_say_who_what_and_until_when(ts_env, tic
 
     # Nobody acknowledges: the 30-minute VIP clock breaches at 10:30 Chicago time, Lola is paged and takes it.
     await ts_env.sleep(timedelta(minutes=31))
-    board = await eventually(lambda: current_details(handle), lambda b: "BREACHED" in b and "Laura" in b)
+    board = await eventually(
+        lambda: current_details(handle), lambda b: "BREACHED" in b and "Laura" in b
+    )
     deadline = local_time(datetime(2026, 11, 17, 16, 30, tzinfo=zone("UTC")), CT)
     assert deadline == "Tue 2026-11-17 10:30 CST (UTC-06:00)"
     assert f"**VIP first acknowledgment 30m**: **BREACHED**, deadline {deadline}" in board
@@ -55,10 +69,18 @@ async def test_ticket_and_handoff_boards_say_who_what_and_until_when(ts_env, tic
     assert "Paged Laura" in board  # the last ladder steps
 
     # Lola escalates a refund over $200 to Alliyson: an open handoff with its deadline, on both boards.
-    await handle.execute_update(TicketWorkflow.request_escalation, Escalate(
-        by="lola", reason="refund_over_200", payload={"issue_summary": "refund of $450",
-                                                      "alicia_already_tried": "store credit",
-                                                      "customer_emotional_state": "frustrated"}))
+    await handle.execute_update(
+        TicketWorkflow.request_escalation,
+        Escalate(
+            by="lola",
+            reason="refund_over_200",
+            payload={
+                "issue_summary": "refund of $450",
+                "alicia_already_tried": "store credit",
+                "customer_emotional_state": "frustrated",
+            },
+        ),
+    )
     board = await eventually(lambda: current_details(handle), lambda b: "**Open handoffs**" in b)
     status = await handle.query(TicketWorkflow.status)
     h = next(h for h in status.handoffs if h.status == "open")
@@ -68,7 +90,11 @@ async def test_ticket_and_handoff_boards_say_who_what_and_until_when(ts_env, tic
 
     child = ts_env.client.get_workflow_handle(h.id)
     hboard = await eventually(lambda: current_details(child), lambda b: "**Deadline**" in b)
-    assert "**Over-authority escalation**" in hboard and "Alliyson" in hboard and "**State** open" in hboard
+    assert (
+        "**Over-authority escalation**" in hboard
+        and "Alliyson" in hboard
+        and "**State** open" in hboard
+    )
     assert f"**Deadline** {local_time(h.deadline, CT)}" in hboard
     assert f"`{handle.id}`" in hboard and f"conversations/{conv})" in hboard
     cdesc = await child.describe()
@@ -77,10 +103,15 @@ async def test_ticket_and_handoff_boards_say_who_what_and_until_when(ts_env, tic
 
 
 async def test_static_summary_reaches_the_workflow_list(ts_env, ticket_worker, cleanup, task_queue):
-    ticket, ui = for_web_ui(TicketInput(account_id=1, conversation_id=7, policy="ops-ladder",
-                                        contact=Contact(name="Sam Poe")), None)
-    handle = await ts_env.client.start_workflow(TicketWorkflow.run, ticket, id=f"t-{uuid.uuid4().hex[:10]}",
-                                                task_queue=task_queue, **ui)
+    ticket, ui = for_web_ui(
+        TicketInput(
+            account_id=1, conversation_id=7, policy="ops-ladder", contact=Contact(name="Sam Poe")
+        ),
+        None,
+    )
+    handle = await ts_env.client.start_workflow(
+        TicketWorkflow.run, ticket, id=f"t-{uuid.uuid4().hex[:10]}", task_queue=task_queue, **ui
+    )
     cleanup.append(handle.id)
     desc = await handle.describe()
     assert await desc.static_summary() == "Sam Poe · ops-ladder"

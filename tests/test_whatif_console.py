@@ -17,8 +17,13 @@ from tests.whatif_scenario import draft_with_first_ack, scenario  # noqa: F401  
 
 
 def app(dsn: str):
-    settings = Settings(_env_file=None, webhook_token=SecretStr("x" * 20), temporal_address="nowhere:7233",
-                        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})), database_url=SecretStr(dsn))
+    settings = Settings(
+        _env_file=None,
+        webhook_token=SecretStr("x" * 20),
+        temporal_address="nowhere:7233",
+        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})),
+        database_url=SecretStr(dsn),
+    )
     return create_app(settings, DownGateway(settings))
 
 
@@ -28,11 +33,17 @@ async def test_the_whatif_page_needs_a_login_and_is_hardened(postgres_dsn):
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
         await login(c)
         r = await c.get("/console/whatif")
-        assert r.status_code == 200 and 'hx-post="/console/whatif"' in r.text and "vip-concierge" in r.text
+        assert (
+            r.status_code == 200
+            and 'hx-post="/console/whatif"' in r.text
+            and "vip-concierge" in r.text
+        )
         assert_hardened(r)
         r = await c.post("/console/whatif", content="pack=vip-concierge", headers=FORM)
         assert r.status_code == 403  # a run comes from the page (htmx), as every console POST
-        r = await c.post("/console/whatif", content=urlencode({"draft": "name: [unclosed"}), headers=HX)
+        r = await c.post(
+            "/console/whatif", content=urlencode({"draft": "name: [unclosed"}), headers=HX
+        )
         assert r.status_code == 422 and "not valid YAML" in r.text
         assert_hardened(r)
 

@@ -40,8 +40,12 @@ def test_dormant_patches_are_declined_for_new_runs_only_by_id(monkeypatch):
     assert settings.worker_dormant_patches == {"next-thing", "other"}
     decide = worker_options(settings)["patch_activation_callback"]
     fields = PatchActivationInput.__dataclass_fields__
+
     def ask(pid: str) -> bool:
-        return decide(PatchActivationInput(**{name: (pid if name == "patch_id" else None) for name in fields}))
+        return decide(
+            PatchActivationInput(**{name: (pid if name == "patch_id" else None) for name in fields})
+        )
+
     assert not ask("next-thing") and not ask("other") and ask("ticket-inputs")
 
 
@@ -58,11 +62,18 @@ def test_worker_child_gets_the_dev_stacks_settings(monkeypatch):
     from infra.worker_process import settings_env
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    settings = load_settings(_env_file=None).model_copy(update={
-        "temporal_address": "127.0.0.1:4321", "database_url": SecretStr("postgresql://u:pw@h/db"),
-        "chatwoot_base_url": AnyHttpUrl("http://127.0.0.1:9999"), "chatwoot_api_token": SecretStr("tok"),
-        "chatwoot_account_id": 1, "pagerduty_routing_keys": {"lola": SecretStr("K" * 32)},
-        "inbox_policies": {3: "ops-ladder"}, "worker_dormant_patches": frozenset({"a", "b"})})
+    settings = load_settings(_env_file=None).model_copy(
+        update={
+            "temporal_address": "127.0.0.1:4321",
+            "database_url": SecretStr("postgresql://u:pw@h/db"),
+            "chatwoot_base_url": AnyHttpUrl("http://127.0.0.1:9999"),
+            "chatwoot_api_token": SecretStr("tok"),
+            "chatwoot_account_id": 1,
+            "pagerduty_routing_keys": {"lola": SecretStr("K" * 32)},
+            "inbox_policies": {3: "ops-ladder"},
+            "worker_dormant_patches": frozenset({"a", "b"}),
+        }
+    )
     for k, v in settings_env(settings).items():
         monkeypatch.setenv(k, v)
     child = load_settings(_env_file=None)

@@ -18,8 +18,11 @@ from packtools.check import check_file
 from tests.conftest import POLICIES_DIR
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "your-own-sop.md"
-TYPOS = [("agent_replied, resolved", "agent_replyed, resolved"), ("target: marcus, after: 30m", "target: marcos, after: 30m"),
-         ("within {timeframe} (from {by})", "within {time_frame} (from {by})")]
+TYPOS = [
+    ("agent_replied, resolved", "agent_replyed, resolved"),
+    ("target: marcus, after: 30m", "target: marcos, after: 30m"),
+    ("within {timeframe} (from {by})", "within {time_frame} (from {by})"),
+]
 STAGE_GUARD = " when: {stage: open},"
 
 
@@ -53,7 +56,9 @@ def test_the_pack_passes_and_the_planted_typos_are_reported_where_the_page_says(
 
 
 async def _pages(directory: Path, ts_env, pg_pool) -> list[tuple[str, str]]:
-    scenario = load_scenario(directory / "friday-afternoon.yaml", lambda name: load_policy(name, directory))
+    scenario = load_scenario(
+        directory / "friday-afternoon.yaml", lambda name: load_policy(name, directory)
+    )
     result = await run_scenario(scenario, ts_env, pg_pool, directory)
     return [(p["target"], p["at"]) for p in result.actions("pagerduty.trigger")]
 
@@ -64,5 +69,7 @@ async def test_the_friday_dry_run_does_what_the_page_says(walkthrough, ts_env, p
     pack = walkthrough / "billing-desk.yaml"
     assert STAGE_GUARD in pack.read_text()
     pack.write_text(pack.read_text().replace(STAGE_GUARD, ""))
-    assert await _pages(walkthrough, ts_env, pg_pool) == [("priya", "2026-12-07T10:15:00+00:00"),
-                                                          ("marcus", "2026-12-07T10:45:00+00:00")]
+    assert await _pages(walkthrough, ts_env, pg_pool) == [
+        ("priya", "2026-12-07T10:15:00+00:00"),
+        ("marcus", "2026-12-07T10:45:00+00:00"),
+    ]

@@ -31,7 +31,11 @@ from tests.test_ticket_workflow import start
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
-REFUND = {"issue_summary": "Refund $340", "alicia_already_tried": "checked", "customer_emotional_state": "frustrated"}
+REFUND = {
+    "issue_summary": "Refund $340",
+    "alicia_already_tried": "checked",
+    "customer_emotional_state": "frustrated",
+}
 
 
 @dataclass
@@ -42,37 +46,72 @@ class Scenario:
 
 
 async def _rows(pool, wid: str, kind: str) -> int:
-    return await pool.fetchval("SELECT count(*) FROM ticket_inputs WHERE workflow_id = $1 AND kind = $2", wid, kind)
+    return await pool.fetchval(
+        "SELECT count(*) FROM ticket_inputs WHERE workflow_id = $1 AND kind = $2", wid, kind
+    )
 
 
 async def record_scenario(env, pool, task_queue: str, cleanup: list[str]) -> Scenario:
     rec, inbox = Recorder(), int(uuid.uuid4().int % 10**8) + 1
-    async with Worker(env.client, task_queue=task_queue, workflows=[TicketWorkflow, HandoffWorkflow],
-                      activities=[*policy_activities(POLICIES_DIR, pool), *recording_activities(rec, pool)]):
-        hs = {name: await start(env, task_queue, cleanup, inbox_id=inbox)
-              for name in ("late", "close_call", "early", "handoff")}
-        await send_update(env.client, hs["handoff"].id, TicketWorkflow.acknowledge, Acknowledged(by="alicia"),
-                          source="cli")
-        await send_update(env.client, hs["handoff"].id, TicketWorkflow.request_escalation, Escalate(
-            by="alicia", reason="refund_over_200", target="alliyson", payload=REFUND), source="console")
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow, HandoffWorkflow],
+        activities=[*policy_activities(POLICIES_DIR, pool), *recording_activities(rec, pool)],
+    ):
+        hs = {
+            name: await start(env, task_queue, cleanup, inbox_id=inbox)
+            for name in ("late", "close_call", "early", "handoff")
+        }
+        await send_update(
+            env.client,
+            hs["handoff"].id,
+            TicketWorkflow.acknowledge,
+            Acknowledged(by="alicia"),
+            source="cli",
+        )
+        await send_update(
+            env.client,
+            hs["handoff"].id,
+            TicketWorkflow.request_escalation,
+            Escalate(by="alicia", reason="refund_over_200", target="alliyson", payload=REFUND),
+            source="console",
+        )
         await env.sleep(timedelta(minutes=10))
-        await send_update(env.client, hs["early"].id, TicketWorkflow.acknowledge, Acknowledged(by="alicia"),
-                          source="console")
+        await send_update(
+            env.client,
+            hs["early"].id,
+            TicketWorkflow.acknowledge,
+            Acknowledged(by="alicia"),
+            source="console",
+        )
         await env.sleep(timedelta(minutes=15))
-        await send_update(env.client, hs["close_call"].id, TicketWorkflow.acknowledge, Acknowledged(by="alicia"),
-                          source="cli")
+        await send_update(
+            env.client,
+            hs["close_call"].id,
+            TicketWorkflow.acknowledge,
+            Acknowledged(by="alicia"),
+            source="cli",
+        )
         await env.sleep(timedelta(minutes=40))  # 11:05: Lola paged at 10:30, Jonathan at 11:00
-        await eventually(lambda: hs["late"].query(TicketWorkflow.status),
-                         lambda s: sum(1 for p in s.pages) >= 2)
+        await eventually(
+            lambda: hs["late"].query(TicketWorkflow.status), lambda s: sum(1 for p in s.pages) >= 2
+        )
         for name in ("late", "close_call", "early"):
-            outcome = await perform(env.client, hs[name].id, "resolve", "alicia", {"resolution": "refunded"},
-                                    None, None)
+            outcome = await perform(
+                env.client, hs[name].id, "resolve", "alicia", {"resolution": "refunded"}, None, None
+            )
             assert outcome.error is None and outcome.status.stage == "closed", outcome.error
         for name in ("late", "close_call", "early"):
             await eventually(lambda n=name: _rows(pool, hs[n].id, "resolved"), lambda c: c == 1)
         # The handoff's ladder has run; its inputs and the ticket's are written beside their loops.
-        await eventually(lambda: pool.fetchval("SELECT count(*) FROM ticket_inputs WHERE workflow_id LIKE $1",
-                                               hs["handoff"].id + ":handoff:%"), lambda c: c >= 3)
+        await eventually(
+            lambda: pool.fetchval(
+                "SELECT count(*) FROM ticket_inputs WHERE workflow_id LIKE $1",
+                hs["handoff"].id + ":handoff:%",
+            ),
+            lambda c: c >= 3,
+        )
         await eventually(lambda: _rows(pool, hs["handoff"].id, "handoff_result"), lambda c: c >= 1)
     return Scenario(inbox, {name: h.id for name, h in hs.items()}, rec)
 

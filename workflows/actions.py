@@ -38,16 +38,27 @@ with workflow.unsafe.imports_passed_through():
     from models.actions import MARKERS, Action
     from models.audit import AuditRowInput, CountRecentLevelInput, TicketEventRow
     from models.batch import AuditBatchItem, ChatwootOp
-    from models.chatwoot import (AssignInput, MergeAttributesInput, PostMessageInput, SetStatusInput,
-                                 UpdateLabelsInput)
+    from models.chatwoot import (
+        AssignInput,
+        MergeAttributesInput,
+        PostMessageInput,
+        SetStatusInput,
+        UpdateLabelsInput,
+    )
     from models.pagerduty import PagerDutyEventInput
     from models.ticket import Ticket
 
 # Retries back off 1s, 2s, 4s ... 30s; 429s follow the API's Retry-After instead.
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=30))
-_OPTS: dict[str, Any] = dict(start_to_close_timeout=timedelta(seconds=30),
-                             schedule_to_close_timeout=timedelta(minutes=15), retry_policy=RETRY)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+_OPTS: dict[str, Any] = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(minutes=15),
+    retry_policy=RETRY,
+)
 
 _AUDIT = {
     "audit.vip_concierge_action": AuditActivities.record_vip_concierge_action,
@@ -67,7 +78,9 @@ class ActionContext:
     owner: str | None = None
     level: int = 0
     stage: str | None = None
-    local: bool = False  # PagerDuty, audit and query calls as local activities (`local-lanes` patch)
+    local: bool = (
+        False  # PagerDuty, audit and query calls as local activities (`local-lanes` patch)
+    )
 
 
 class ActionFailed(Exception):
@@ -90,8 +103,12 @@ def failure_message(err: Exception) -> str:
     return str(getattr(cause, "message", None) or cause or err)
 
 
-LOCAL_ATTEMPT = timedelta(seconds=3)  # a local first attempt's whole budget (PagerDuty answers in well under 1 s)
-_LOCAL_OPTS: dict[str, Any] = dict(start_to_close_timeout=LOCAL_ATTEMPT, retry_policy=RetryPolicy(maximum_attempts=1))
+LOCAL_ATTEMPT = timedelta(
+    seconds=3
+)  # a local first attempt's whole budget (PagerDuty answers in well under 1 s)
+_LOCAL_OPTS: dict[str, Any] = dict(
+    start_to_close_timeout=LOCAL_ATTEMPT, retry_policy=RetryPolicy(maximum_attempts=1)
+)
 
 
 def _final(err: Exception) -> bool:
@@ -105,7 +122,9 @@ async def run_activity(fn, arg, summary: str, local: bool = False):
     attempt and, when that does not succeed, as a regular activity."""
     if local:
         try:
-            return await workflow.execute_local_activity_method(fn, arg, summary=summary[:200], **_LOCAL_OPTS)
+            return await workflow.execute_local_activity_method(
+                fn, arg, summary=summary[:200], **_LOCAL_OPTS
+            )
         except ACTIVITY_FAILED as err:
             if _final(err):
                 raise
@@ -121,22 +140,35 @@ async def _call(fn, arg, summary: str, local: bool = False):
 
 def _conv(a: Action, ctx: ActionContext) -> dict[str, Any]:
     t = ctx.ticket
-    return dict(account_id=t.account_id, conversation_id=t.conversation_id, idempotency_key=a.key, at=a.at,
-                target=a.target)
+    return dict(
+        account_id=t.account_id,
+        conversation_id=t.conversation_id,
+        idempotency_key=a.key,
+        at=a.at,
+        target=a.target,
+    )
 
 
 def chatwoot_op(a: Action, ctx: ActionContext) -> ChatwootOp:
     """The Chatwoot call of a `chatwoot.*` action (what its activity gets)."""
     conv, p = _conv(a, ctx), a.params
     if a.kind in ("chatwoot.message", "chatwoot.note"):
-        return ChatwootOp(kind="message", message=PostMessageInput(**conv, content=p["content"],
-                                                                  private=a.kind == "chatwoot.note"))
+        return ChatwootOp(
+            kind="message",
+            message=PostMessageInput(
+                **conv, content=p["content"], private=a.kind == "chatwoot.note"
+            ),
+        )
     if a.kind == "chatwoot.labels":
-        return ChatwootOp(kind="labels", labels=UpdateLabelsInput(**conv, add=p.get("add", []),
-                                                                 remove=p.get("remove", [])))
+        return ChatwootOp(
+            kind="labels",
+            labels=UpdateLabelsInput(**conv, add=p.get("add", []), remove=p.get("remove", [])),
+        )
     if a.kind == "chatwoot.assign":
-        return ChatwootOp(kind="assign", assign=AssignInput(**conv, agent_id=p.get("agent_id"),
-                                                           team_id=p.get("team_id")))
+        return ChatwootOp(
+            kind="assign",
+            assign=AssignInput(**conv, agent_id=p.get("agent_id"), team_id=p.get("team_id")),
+        )
     if a.kind == "chatwoot.status":
         return ChatwootOp(kind="status", status=SetStatusInput(**conv, status=p["status"]))
     if a.kind == "chatwoot.attributes":
@@ -148,23 +180,49 @@ def audit_item(a: Action, ctx: ActionContext) -> AuditBatchItem:
     """The audit row of a marker or `audit.*` action (what its activity gets)."""
     t, p = ctx.ticket, a.params
     if a.kind in MARKERS:
-        return AuditBatchItem(event=TicketEventRow(
-            idempotency_key=a.key, workflow_id=ctx.workflow_id, account_id=t.account_id,
-            conversation_id=t.conversation_id, policy=ctx.policy, action=a.kind, target=a.target,
-            details={"summary": a.summary, **p}, at=a.at))
+        return AuditBatchItem(
+            event=TicketEventRow(
+                idempotency_key=a.key,
+                workflow_id=ctx.workflow_id,
+                account_id=t.account_id,
+                conversation_id=t.conversation_id,
+                policy=ctx.policy,
+                action=a.kind,
+                target=a.target,
+                details={"summary": a.summary, **p},
+                at=a.at,
+            )
+        )
     if a.kind in _AUDIT:
-        return AuditBatchItem(row=AuditRowInput(
-            table=a.kind.split(".", 1)[1], idempotency_key=a.key, workflow_id=ctx.workflow_id,
-            account_id=t.account_id, conversation_id=t.conversation_id, policy=ctx.policy,
-            customer_id=ctx.facts.get("customer_id"), vip=bool(ctx.facts.get("vip")), owner=ctx.owner,
-            severity=ctx.facts.get("severity"), level=ctx.level, stage=ctx.stage, row=p.get("row", {}),
-            context=p.get("context", {}), at=a.at))
+        return AuditBatchItem(
+            row=AuditRowInput(
+                table=a.kind.split(".", 1)[1],
+                idempotency_key=a.key,
+                workflow_id=ctx.workflow_id,
+                account_id=t.account_id,
+                conversation_id=t.conversation_id,
+                policy=ctx.policy,
+                customer_id=ctx.facts.get("customer_id"),
+                vip=bool(ctx.facts.get("vip")),
+                owner=ctx.owner,
+                severity=ctx.facts.get("severity"),
+                level=ctx.level,
+                stage=ctx.stage,
+                row=p.get("row", {}),
+                context=p.get("context", {}),
+                at=a.at,
+            )
+        )
     raise ActionFailed(f"no executor for action {a.kind}")
 
 
-_CHATWOOT_CALL = {"message": ChatwootActivities.send_message, "labels": ChatwootActivities.update_labels,
-                  "assign": ChatwootActivities.assign, "status": ChatwootActivities.set_status,
-                  "attributes": ChatwootActivities.merge_custom_attributes}
+_CHATWOOT_CALL = {
+    "message": ChatwootActivities.send_message,
+    "labels": ChatwootActivities.update_labels,
+    "assign": ChatwootActivities.assign,
+    "status": ChatwootActivities.set_status,
+    "attributes": ChatwootActivities.merge_custom_attributes,
+}
 
 
 async def execute(a: Action, ctx: ActionContext) -> Any:
@@ -173,22 +231,40 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
     t = ctx.ticket
     p = a.params
     if a.kind in MARKERS:
-        return await _call(AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary, ctx.local)
+        return await _call(
+            AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary, ctx.local
+        )
     if a.kind.startswith("chatwoot."):
         op = chatwoot_op(a, ctx)
         return await _call(_CHATWOOT_CALL[op.kind], getattr(op, op.kind), a.summary)
     if a.kind.startswith("pagerduty."):
         event = PagerDutyEventInput(
-            event_action=a.kind.split(".", 1)[1], dedup_key=p["dedup_key"], routing_key_name=p.get("routing_key_name"),
-            summary=p.get("summary", ""), severity=p.get("severity", "critical"),
-            custom_details=p.get("custom_details", {}), workflow_id=ctx.workflow_id, account_id=t.account_id,
-            conversation_id=t.conversation_id, at=a.at, target=a.target)
+            event_action=a.kind.split(".", 1)[1],
+            dedup_key=p["dedup_key"],
+            routing_key_name=p.get("routing_key_name"),
+            summary=p.get("summary", ""),
+            severity=p.get("severity", "critical"),
+            custom_details=p.get("custom_details", {}),
+            workflow_id=ctx.workflow_id,
+            account_id=t.account_id,
+            conversation_id=t.conversation_id,
+            at=a.at,
+            target=a.target,
+        )
         return await _call(PagerDutyActivities.send_event, event, a.summary, ctx.local)
     if a.kind in _AUDIT:
         return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary, ctx.local)
     if a.kind == "query.recent_level":
-        return await _call(AuditActivities.count_recent_level,
-                           CountRecentLevelInput(policy=p["policy"], level=p["level"],
-                                                 window_seconds=p["window_seconds"], at=a.at,
-                                                 exclude_workflow_id=ctx.workflow_id), a.summary, ctx.local)
+        return await _call(
+            AuditActivities.count_recent_level,
+            CountRecentLevelInput(
+                policy=p["policy"],
+                level=p["level"],
+                window_seconds=p["window_seconds"],
+                at=a.at,
+                exclude_workflow_id=ctx.workflow_id,
+            ),
+            a.summary,
+            ctx.local,
+        )
     raise ActionFailed(f"no executor for action {a.kind}")

@@ -32,11 +32,22 @@ with workflow.unsafe.imports_passed_through():
     from activities.chatwoot_batch import ChatwootBatchActivities
     from models.actions import MARKERS, Action
     from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput
-    from workflows.actions import (_AUDIT, ACTIVITY_FAILED, ActionContext, ActionFailed, audit_item, chatwoot_op,
-                                   execute, failure_message, run_activity)
+    from workflows.actions import (
+        _AUDIT,
+        ACTIVITY_FAILED,
+        ActionContext,
+        ActionFailed,
+        audit_item,
+        chatwoot_op,
+        execute,
+        failure_message,
+        run_activity,
+    )
 
 BATCHED_ACTIONS = "batched-actions"  # patch id (issue 9)
-LOCAL_LANES = "local-lanes"  # patch id (issue 9, second pass): PagerDuty and audit lanes as local activities
+LOCAL_LANES = (
+    "local-lanes"  # patch id (issue 9, second pass): PagerDuty and audit lanes as local activities
+)
 
 BARRIERS = {"handoff.start", "handoff.signal", "handoff.page", "query.recent_level"}
 
@@ -59,8 +70,12 @@ def _summary(prefix: str, actions: list[Action]) -> str:
     return f"{prefix} x{len(actions)}: " + "; ".join(a.summary for a in actions)
 
 
-async def run_batched(actions: list[Action], ctx: Callable[[], ActionContext], run_barrier: RunBarrier,
-                      on_failed: OnFailed) -> None:
+async def run_batched(
+    actions: list[Action],
+    ctx: Callable[[], ActionContext],
+    run_barrier: RunBarrier,
+    on_failed: OnFailed,
+) -> None:
     queue = list(actions)
     while queue:
         if queue[0].kind in BARRIERS:
@@ -81,7 +96,9 @@ async def _run_segment(segment: list[Action], ctx: ActionContext, on_failed: OnF
     for a in segment:
         lanes.setdefault(_lane(a), []).append(a)
     runners = {"chatwoot": _chatwoot, "audit": _audit}
-    await asyncio.gather(*(runners.get(name, _one_by_one)(items, ctx, on_failed) for name, items in lanes.items()))
+    await asyncio.gather(
+        *(runners.get(name, _one_by_one)(items, ctx, on_failed) for name, items in lanes.items())
+    )
 
 
 async def _one_by_one(actions: list[Action], ctx: ActionContext, on_failed: OnFailed) -> None:
@@ -92,7 +109,9 @@ async def _one_by_one(actions: list[Action], ctx: ActionContext, on_failed: OnFa
             on_failed(a, exc)
 
 
-async def _batch(fn, arg, actions: list[Action], summary: str, on_failed: OnFailed, local: bool = False) -> None:
+async def _batch(
+    fn, arg, actions: list[Action], summary: str, on_failed: OnFailed, local: bool = False
+) -> None:
     try:
         result: BatchResult = await run_activity(fn, arg, summary, local)
     except ACTIVITY_FAILED as err:
@@ -118,12 +137,23 @@ async def _chatwoot(actions: list[Action], ctx: ActionContext, on_failed: OnFail
     if not ops:
         return
     actions = batched
-    await _batch(ChatwootBatchActivities.apply_batch, ChatwootBatchInput(ops=ops), actions,
-                 _summary("Chatwoot", actions), on_failed)
+    await _batch(
+        ChatwootBatchActivities.apply_batch,
+        ChatwootBatchInput(ops=ops),
+        actions,
+        _summary("Chatwoot", actions),
+        on_failed,
+    )
 
 
 async def _audit(actions: list[Action], ctx: ActionContext, on_failed: OnFailed) -> None:
     if len(actions) == 1:
         return await _one_by_one(actions, ctx, on_failed)
-    await _batch(AuditBatchActivities.record_batch, AuditBatchInput(items=[audit_item(a, ctx) for a in actions]),
-                 actions, _summary("Audit", actions), on_failed, ctx.local)
+    await _batch(
+        AuditBatchActivities.record_batch,
+        AuditBatchInput(items=[audit_item(a, ctx) for a in actions]),
+        actions,
+        _summary("Audit", actions),
+        on_failed,
+        ctx.local,
+    )

@@ -29,12 +29,23 @@ async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: date
     if not workflow.patched(AUDIT_FAILED_ACTIONS):
         return
     t = ctx.ticket
-    row = TicketEventRow(idempotency_key=f"{a.key}:failed"[:300], workflow_id=ctx.workflow_id,
-                         account_id=t.account_id, conversation_id=t.conversation_id, policy=ctx.policy,
-                         action="action.failed", target=a.target,
-                         details={"action": a.kind, "summary": a.summary, "error": why[:500]}, at=now)
+    row = TicketEventRow(
+        idempotency_key=f"{a.key}:failed"[:300],
+        workflow_id=ctx.workflow_id,
+        account_id=t.account_id,
+        conversation_id=t.conversation_id,
+        policy=ctx.policy,
+        action="action.failed",
+        target=a.target,
+        details={"action": a.kind, "summary": a.summary, "error": why[:500]},
+        at=now,
+    )
     try:
-        await run_activity(AuditActivities.record_ticket_event, row, f"Record failure: {a.summary}", ctx.local)
+        await run_activity(
+            AuditActivities.record_ticket_event, row, f"Record failure: {a.summary}", ctx.local
+        )
     except ACTIVITY_FAILED as err:
-        workflow.logger.warning("failed action could not be audited",
-                                extra={"action": a.kind, "error": failure_message(err)})
+        workflow.logger.warning(
+            "failed action could not be audited",
+            extra={"action": a.kind, "error": failure_message(err)},
+        )

@@ -26,8 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from engine.shared_policy import shared
     from models.actions import Action
     from models.signals import PageUpdate
-    from models.handoff import (HANDOFF_RESULT_SIGNAL, HandoffInput, HandoffResponse, HandoffResult,
-                                HandoffStatus)
+    from models.handoff import (
+        HANDOFF_RESULT_SIGNAL,
+        HandoffInput,
+        HandoffResponse,
+        HandoffResult,
+        HandoffStatus,
+    )
     from workflows.actions import ActionContext, ActionFailed, execute
     from workflows.metrics import WorkflowMetrics
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
@@ -58,8 +63,15 @@ class HandoffWorkflow:
         patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES, TICKET_INPUTS)
         self._batched = BATCHED_ACTIONS in patches
         self._local = self._batched and LOCAL_LANES in patches
-        inputs = self._inputs = InputLog(inp.handoff_id, None, inp.policy, self._ctx, self._now,
-                                         seq=0 if TICKET_INPUTS in patches else None, local=self._local)
+        inputs = self._inputs = InputLog(
+            inp.handoff_id,
+            None,
+            inp.policy,
+            self._ctx,
+            self._now,
+            seq=0 if TICKET_INPUTS in patches else None,
+            local=self._local,
+        )
         inputs.add("open", self._now(), inp.model_dump(mode="json", exclude={"policy"}))
         while not engine.finished:
             self._show_board()
@@ -67,12 +79,18 @@ class HandoffWorkflow:
             wake = engine.next_wakeup()
             if not self._inbox and wake is not None:
                 timeout = max((wake - self._now()).total_seconds(), 0.0)
-                summary = (f"{engine.spec.title}: waiting for {inp.target} until {wake.isoformat()}"
-                           if engine.status == "open" else f"{engine.spec.title}: next on-failure step")
+                summary = (
+                    f"{engine.spec.title}: waiting for {inp.target} until {wake.isoformat()}"
+                    if engine.status == "open"
+                    else f"{engine.spec.title}: next on-failure step"
+                )
                 if timeout > 0:
                     try:
-                        await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout,
-                                                      timeout_summary=summary[:200])
+                        await workflow.wait_condition(
+                            lambda: bool(self._inbox),
+                            timeout=timeout,
+                            timeout_summary=summary[:200],
+                        )
                     except asyncio.TimeoutError:
                         pass
             elif not self._inbox:
@@ -104,18 +122,29 @@ class HandoffWorkflow:
 
     def _show_board(self) -> None:
         """The Web UI's board (current details): no command, so replays are unaffected."""
-        workflow.set_current_details(handoff_board(self.status(), self._inp, self._inp.ticket.conversation_url))
+        workflow.set_current_details(
+            handoff_board(self.status(), self._inp, self._inp.ticket.conversation_url)
+        )
 
     def _ctx(self) -> ActionContext:
         inp, state = self._inp, self._engine.steps.state
-        return ActionContext(workflow_id=inp.ticket_workflow_id, ticket=inp.ticket, policy=inp.policy.name,
-                             facts=state.facts, owner=state.owner, stage="escalated", local=self._local)
+        return ActionContext(
+            workflow_id=inp.ticket_workflow_id,
+            ticket=inp.ticket,
+            policy=inp.policy.name,
+            facts=state.facts,
+            owner=state.owner,
+            stage="escalated",
+            local=self._local,
+        )
 
     async def _execute(self, actions: list[Action]) -> None:
         self._metrics.observe(actions, self._now())
         ctx = self._ctx()
         if self._batched:
-            return await run_batched(actions, lambda: ctx, lambda a: self._alone(a, ctx), self._action_failed)
+            return await run_batched(
+                actions, lambda: ctx, lambda a: self._alone(a, ctx), self._action_failed
+            )
         for a in actions:
             try:
                 await execute(a, ctx)
@@ -127,21 +156,29 @@ class HandoffWorkflow:
         return []
 
     def _action_failed(self, a: Action, exc: ActionFailed) -> None:
-        workflow.logger.warning("handoff action failed", extra={"action": a.kind, "error": str(exc)})
+        workflow.logger.warning(
+            "handoff action failed", extra={"action": a.kind, "error": str(exc)}
+        )
         self._inputs.failed(a, str(exc), self._now())
-        self._engine.steps.record_failure(self._now(), f"handoff:{self._inp.name}", a.kind, a.target, str(exc))
+        self._engine.steps.record_failure(
+            self._now(), f"handoff:{self._inp.name}", a.kind, a.target, str(exc)
+        )
 
     async def _report(self, result: HandoffResult | None) -> None:
         if result is None:
             return
-        if self._inputs.on:  # the ticket records who sent it (not on older runs: their signals stay as they were)
+        if (
+            self._inputs.on
+        ):  # the ticket records who sent it (not on older runs: their signals stay as they were)
             result = result.model_copy(update={"source": "handoff"})
         self._final = result
         handle = workflow.get_external_workflow_handle(self._inp.ticket_workflow_id)
         try:
             await handle.signal(HANDOFF_RESULT_SIGNAL, result)
         except ApplicationError as exc:  # the ticket has closed meanwhile
-            workflow.logger.warning("ticket gone, handoff result not delivered", extra={"error": exc.message})
+            workflow.logger.warning(
+                "ticket gone, handoff result not delivered", extra={"error": exc.message}
+            )
 
     @workflow.signal
     def respond(self, response: HandoffResponse) -> None:
@@ -154,6 +191,12 @@ class HandoffWorkflow:
     @workflow.query
     def status(self) -> HandoffStatus:
         e = self._engine
-        return HandoffStatus(handoff_id=self._inp.handoff_id, name=self._inp.name, target=self._inp.target,
-                             status=e.status, deadline=self._inp.deadline, pending_steps=len(e.steps.state.pending),
-                             ladder=list(e.steps.state.ladder))
+        return HandoffStatus(
+            handoff_id=self._inp.handoff_id,
+            name=self._inp.name,
+            target=self._inp.target,
+            status=e.status,
+            deadline=self._inp.deadline,
+            pending_steps=len(e.steps.state.pending),
+            ladder=list(e.steps.state.ladder),
+        )

@@ -63,13 +63,29 @@ class Timed(Protocol):
 
 
 class InputLog:
-    def __init__(self, workflow_id: str, life: str | None, policy: Policy, ctx: Callable[[], ActionContext],
-                 now: Callable[[], datetime], *, seq: int | None, local: bool) -> None:
+    def __init__(
+        self,
+        workflow_id: str,
+        life: str | None,
+        policy: Policy,
+        ctx: Callable[[], ActionContext],
+        now: Callable[[], datetime],
+        *,
+        seq: int | None,
+        local: bool,
+    ) -> None:
         """`seq`: the last one written (0 for a new workflow); None records nothing."""
         self.on = seq is not None
         self.seq = seq or 0
-        self._row = dict(workflow_id=workflow_id, life=life or "", policy=policy.name, policy_version=policy.version)
-        self._key_base = f"{workflow_id}:{life}" if life else workflow_id  # as the engine keys its actions
+        self._row = dict(
+            workflow_id=workflow_id,
+            life=life or "",
+            policy=policy.name,
+            policy_version=policy.version,
+        )
+        self._key_base = (
+            f"{workflow_id}:{life}" if life else workflow_id
+        )  # as the engine keys its actions
         self._ctx = ctx
         self._now = now
         self._local = local
@@ -77,20 +93,45 @@ class InputLog:
         self._ready: list[InputRow] = []  # flushed, for the writer
         self._writer: asyncio.Task | None = None
 
-    def add(self, kind: str, at: datetime, payload: dict[str, Any] | None = None, source: Source | None = "system",
-            rejected: str | None = None) -> None:
+    def add(
+        self,
+        kind: str,
+        at: datetime,
+        payload: dict[str, Any] | None = None,
+        source: Source | None = "system",
+        rejected: str | None = None,
+    ) -> None:
         if self.on:
             self.seq += 1
-            self._notes.append(InputRow(**self._row, seq=self.seq, kind=kind, payload=payload or {}, at=at,
-                                        source=source, rejected=rejected))
+            self._notes.append(
+                InputRow(
+                    **self._row,
+                    seq=self.seq,
+                    kind=kind,
+                    payload=payload or {},
+                    at=at,
+                    source=source,
+                    rejected=rejected,
+                )
+            )
 
     def applied(self, kind: str, arg: BaseModel, at: datetime, rejected: str | None = None) -> None:
         """A signal or update the engine was given (or refused), as sent."""
         if self.on:
-            self.add(kind, at, arg.model_dump(mode="json", exclude={"source"}), getattr(arg, "source", None), rejected)
+            self.add(
+                kind,
+                at,
+                arg.model_dump(mode="json", exclude={"source"}),
+                getattr(arg, "source", None),
+                rejected,
+            )
 
     def failed(self, a: Action, why: str, at: datetime) -> None:
-        self.add("action_failed", at, {"action": a.kind, "key": a.key, "target": a.target, "error": why[:300]})
+        self.add(
+            "action_failed",
+            at,
+            {"action": a.kind, "key": a.key, "target": a.target, "error": why[:300]},
+        )
 
     def advance(self, engine: Timed, now: datetime) -> list[Action]:
         """`engine.advance(now)`, noted when something was due by now."""
@@ -125,11 +166,19 @@ class InputLog:
     async def _write(self, rows: list[InputRow]) -> None:
         summary = f"Record inputs {rows[0].seq}-{rows[-1].seq}: " + ", ".join(r.kind for r in rows)
         try:
-            await run_activity(AuditActivities.record_inputs, RecordInputs(rows=rows), summary, self._local)
+            await run_activity(
+                AuditActivities.record_inputs, RecordInputs(rows=rows), summary, self._local
+            )
         except ACTIVITY_FAILED as err:
             why = failure_message(err)
             workflow.logger.warning("inputs not recorded", extra={"seq": rows[0].seq, "error": why})
             # Not one of the engine's actions (no such kind): built unchecked, for its audit row only.
-            a = Action.model_construct(kind="audit.record_inputs", key=f"{self._key_base}:inputs:{rows[0].seq}",
-                                       at=self._now(), target=None, summary=summary[:200], params={})
+            a = Action.model_construct(
+                kind="audit.record_inputs",
+                key=f"{self._key_base}:inputs:{rows[0].seq}",
+                at=self._now(),
+                target=None,
+                summary=summary[:200],
+                params={},
+            )
             await audit_failed_action(a, self._ctx(), why, self._now())

@@ -78,7 +78,9 @@ class WorkflowMetrics:
         if inst is None:
             meter = self._meter()
             if name == BREACH_LATENESS:
-                inst = meter.create_histogram_float(name, "Seconds from an SLA deadline to its first action", "s")
+                inst = meter.create_histogram_float(
+                    name, "Seconds from an SLA deadline to its first action", "s"
+                )
             else:
                 inst = meter.create_counter(name, _COUNTERS[name])
             self._instruments[name] = inst
@@ -87,8 +89,13 @@ class WorkflowMetrics:
     def _count(self, name: str, **attrs: str) -> None:
         self._get(name).add(1, {"pack": self.pack, **attrs})
 
-    def observe(self, actions: Iterable[Action], now: datetime, since: datetime | None = None,
-                vip: bool = False) -> None:
+    def observe(
+        self,
+        actions: Iterable[Action],
+        now: datetime,
+        since: datetime | None = None,
+        vip: bool = False,
+    ) -> None:
         """Record what a batch of decided actions means for the SOP's
         numbers. `now` is the ticket's clock; breaches due before `since`
         (when the ticket started) get no lateness."""
@@ -101,8 +108,10 @@ class WorkflowMetrics:
                 self._count(SLA_BREACHES, clock=clock)
                 deadline = _instant(p.get("deadline")) or a.at
                 if since is None or deadline >= since:
-                    self._get(BREACH_LATENESS).record(max((now - deadline).total_seconds(), 0.0),
-                                                      {"pack": self.pack, "clock": clock})
+                    self._get(BREACH_LATENESS).record(
+                        max((now - deadline).total_seconds(), 0.0),
+                        {"pack": self.pack, "clock": clock},
+                    )
             elif kind == "pagerduty.trigger":
                 self._count(PAGES, target=a.target or "default")
             elif kind in ("handoff.started", "ticket.level"):

@@ -17,6 +17,10 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, inp: ReconcileInput) -> ReconcileResult:
         return await workflow.execute_activity_method(
-            ReconcileActivities.sync_open_conversations, inp, start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=timedelta(minutes=1), retry_policy=RETRY,
-            summary=f"Start tickets for open Chatwoot conversations the bridge missed (account {inp.account_id})")
+            ReconcileActivities.sync_open_conversations,
+            inp,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RETRY,
+            summary=f"Start tickets for open Chatwoot conversations the bridge missed (account {inp.account_id})",
+        )

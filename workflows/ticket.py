@@ -35,8 +35,19 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.actions import Action
     from models.handoff import HANDOFF_RESULT_SIGNAL, HandoffResponse, HandoffResult
-    from models.signals import (Acknowledged, AgentReplied, Classify, CustomerReplied, Escalate, PageUpdate, Reassign,
-                                Reopened, Resolved, StatusChanged, VipFlagChanged)
+    from models.signals import (
+        Acknowledged,
+        AgentReplied,
+        Classify,
+        CustomerReplied,
+        Escalate,
+        PageUpdate,
+        Reassign,
+        Reopened,
+        Resolved,
+        StatusChanged,
+        VipFlagChanged,
+    )
     from models.status import TicketStatus
     from models.ticket_card import TicketCard
     from models.ticket_input import TicketCarry, TicketInput
@@ -51,7 +62,9 @@ with workflow.unsafe.imports_passed_through():
 # Patch ids: each guards one change to a live ticket's code path (see README).
 EVENT_STAGE_MARKERS = "event-stage-markers"
 SOP_EVENT_ORDERS = "sop-event-orders"  # issue 8: clocks gated by conditions, condition_met rules, on_start, catch-up
-PACKED_POLICY = "packed-policy"  # issue 9: the pack loads compressed (models/policy_io.PackedPolicy)
+PACKED_POLICY = (
+    "packed-policy"  # issue 9: the pack loads compressed (models/policy_io.PackedPolicy)
+)
 # issue 22: search attributes upserted in the task that decides, before the decision's actions run
 DECISION_UPSERTS = "decision-upserts"
 
@@ -88,8 +101,15 @@ class TicketWorkflow:
     @workflow.run
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
-        patches = patches_in_effect(EVENT_STAGE_MARKERS, SOP_EVENT_ORDERS, BATCHED_ACTIONS, LOCAL_LANES,
-                                    PACKED_POLICY, TICKET_INPUTS, DECISION_UPSERTS)
+        patches = patches_in_effect(
+            EVENT_STAGE_MARKERS,
+            SOP_EVENT_ORDERS,
+            BATCHED_ACTIONS,
+            LOCAL_LANES,
+            PACKED_POLICY,
+            TICKET_INPUTS,
+            DECISION_UPSERTS,
+        )
         stage_markers = EVENT_STAGE_MARKERS in patches
         sop_orders = SOP_EVENT_ORDERS in patches
         self._batched = BATCHED_ACTIONS in patches
@@ -106,7 +126,9 @@ class TicketWorkflow:
         else:
             try:
                 # One shared object per pack content: this frame lives as long as the ticket.
-                policy = await load_policy(ticket.policy, packed=PACKED_POLICY in patches, local=self._local)
+                policy = await load_policy(
+                    ticket.policy, packed=PACKED_POLICY in patches, local=self._local
+                )
             except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
@@ -115,13 +137,28 @@ class TicketWorkflow:
             opening, inputs_seq = self._now(), 0
             actions = self._engine.open(opening)
         engine = self._engine
-        runner = TicketActionRunner(engine, self._now, self._metrics, batched=self._batched, local=self._local,
-                                    clock_offset_seconds=self._input.clock_offset_seconds,
-                                    inputs_seq=inputs_seq if TICKET_INPUTS in patches else None)
+        runner = TicketActionRunner(
+            engine,
+            self._now,
+            self._metrics,
+            batched=self._batched,
+            local=self._local,
+            clock_offset_seconds=self._input.clock_offset_seconds,
+            inputs_seq=inputs_seq if TICKET_INPUTS in patches else None,
+        )
         self._inputs = inputs = runner.inputs
         if opening is not None:
-            inputs.add("open", opening, {"ticket": engine.state.ticket.model_dump(mode="json"), "life": ticket.life,
-                                         "event_stage_markers": stage_markers, "sop_orders": sop_orders}, None)
+            inputs.add(
+                "open",
+                opening,
+                {
+                    "ticket": engine.state.ticket.model_dump(mode="json"),
+                    "life": ticket.life,
+                    "event_stage_markers": stage_markers,
+                    "sop_orders": sop_orders,
+                },
+                None,
+            )
         decision_upserts = DECISION_UPSERTS in patches
         while True:
             if decision_upserts:
@@ -140,15 +177,27 @@ class TicketWorkflow:
                 await inputs.settle()
                 if not self._inbox:
                     engine.state.runs += 1
-                    workflow.continue_as_new(ticket.model_copy(update={"carry": TicketCarry(
-                        state=engine.state, policy=engine.policy, inputs_seq=inputs.seq if inputs.on else None)}))
+                    workflow.continue_as_new(
+                        ticket.model_copy(
+                            update={
+                                "carry": TicketCarry(
+                                    state=engine.state,
+                                    policy=engine.policy,
+                                    inputs_seq=inputs.seq if inputs.on else None,
+                                )
+                            }
+                        )
+                    )
             wake = engine.next_wakeup()
             if not self._inbox:
                 timeout = None if wake is None else max((wake - self._now()).total_seconds(), 0.0)
                 if timeout is None or timeout > 0:
                     try:
-                        await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout,
-                                                      timeout_summary=engine.next_wakeup_summary())
+                        await workflow.wait_condition(
+                            lambda: bool(self._inbox),
+                            timeout=timeout,
+                            timeout_summary=engine.next_wakeup_summary(),
+                        )
                     except asyncio.TimeoutError:
                         pass
             now = self._now()
@@ -165,9 +214,13 @@ class TicketWorkflow:
         self._error = f"policy {self._input.policy!r} could not be loaded: {failure_message(err)}"
         workflow.logger.error(self._error)
         workflow.set_current_details(f"**Stage** policy_error\n\n**Problem** {self._error}")
-        workflow.upsert_search_attributes([sa.TICKET_ID.value_set(workflow.info().workflow_id),
-                                           sa.TICKET_POLICY.value_set(self._input.policy),
-                                           sa.TICKET_STAGE.value_set("policy_error")])
+        workflow.upsert_search_attributes(
+            [
+                sa.TICKET_ID.value_set(workflow.info().workflow_id),
+                sa.TICKET_POLICY.value_set(self._input.policy),
+                sa.TICKET_STAGE.value_set("policy_error"),
+            ]
+        )
         await workflow.wait_condition(lambda: any(q.name == "resolved" for q in self._inbox))
         for q in self._inbox:
             q.done = True
@@ -175,24 +228,34 @@ class TicketWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or \
-            info.get_current_history_length() >= self._input.continue_as_new_after
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.continue_as_new_after
+        )
 
     # ---------------------------------------------------------- what it shows
 
     def _show_board(self) -> None:
         """The Web UI's board (current details): no command, so replays are unaffected."""
         e = self._engine
-        workflow.set_current_details(ticket_board(self._status(), e.policy, e.state.ticket.conversation_url))
+        workflow.set_current_details(
+            ticket_board(self._status(), e.policy, e.state.ticket.conversation_url)
+        )
 
     def _upsert_search_attributes(self) -> None:
         e = self._engine
         wanted = {
-            sa.TICKET_ID: e.state.workflow_id, sa.TICKET_POLICY: e.policy.name, sa.TICKET_OWNER: e.state.owner or "",
-            sa.TICKET_STAGE: e.state.stage, sa.SLA_STATE: e.sla_state(), sa.TICKET_VIP: bool(e.state.facts.get("vip")),
+            sa.TICKET_ID: e.state.workflow_id,
+            sa.TICKET_POLICY: e.policy.name,
+            sa.TICKET_OWNER: e.state.owner or "",
+            sa.TICKET_STAGE: e.state.stage,
+            sa.SLA_STATE: e.sla_state(),
+            sa.TICKET_VIP: bool(e.state.facts.get("vip")),
             sa.ESCALATION_LEVEL: e.state.level,
         }
-        changed = [k.value_set(v) for k, v in wanted.items() if self._last_attributes.get(k.name) != v]
+        changed = [
+            k.value_set(v) for k, v in wanted.items() if self._last_attributes.get(k.name) != v
+        ]
         if changed:
             workflow.upsert_search_attributes(changed)
             self._last_attributes.update({k.name: v for k, v in wanted.items()})
@@ -235,12 +298,22 @@ class TicketWorkflow:
         if name == "status_changed":
             return e.status_changed(a.status, now, a.event_id)
         if name == "handoff_response":
-            return e.handoff_response(a.by, a.decision, a.founder_action, a.ok, a.handoff, now, a.event_id)
+            return e.handoff_response(
+                a.by, a.decision, a.founder_action, a.ok, a.handoff, now, a.event_id
+            )
         if name == "page_update":
             return e.page_update(a.dedup_key, a.status, a.by, now, a.event_id)
         if name == "handoff_result":
-            return e.handoff_result(a.handoff_id, a.outcome, a.by, a.decision, a.founder_action, a.new_owner,
-                                    a.ladder, now)
+            return e.handoff_result(
+                a.handoff_id,
+                a.outcome,
+                a.by,
+                a.decision,
+                a.founder_action,
+                a.new_owner,
+                a.ladder,
+                now,
+            )
         raise Rejected(f"unknown event {name!r}")
 
     def _queue(self, name: str, arg: Any) -> _Queued:
@@ -395,16 +468,38 @@ class TicketWorkflow:
         e = self._engine
         wid = workflow.info().workflow_id
         if e is None:
-            return TicketStatus(ticket_id=wid, short_id=short_id(wid), policy=self._input.policy,
-                                stage="policy_error" if self._error else "starting", error=self._error,
-                                vip=self._input.contact.vip, card=TicketCard.of(self._input))
+            return TicketStatus(
+                ticket_id=wid,
+                short_id=short_id(wid),
+                policy=self._input.policy,
+                stage="policy_error" if self._error else "starting",
+                error=self._error,
+                vip=self._input.contact.vip,
+                card=TicketCard.of(self._input),
+            )
         s = e.state
         return TicketStatus(
-            ticket_id=wid, short_id=short_id(wid), policy=e.policy.name, policy_version=e.policy.version,
+            ticket_id=wid,
+            short_id=short_id(wid),
+            policy=e.policy.name,
+            policy_version=e.policy.version,
             timezone=e.policy.timezone,
-            owner=s.owner, stage=s.stage, vip=bool(s.facts.get("vip")), level=s.level, sla_state=e.sla_state(),
-            now=self._now(), next_wakeup=e.next_wakeup(), clocks=list(s.clocks.values()),
-            handoffs=list(s.handoffs.values()), pages=list(s.pages.values()), ladder=list(s.ladder),
-            rejected_signals=list(s.rejected), facts=dict(s.facts), run_count=s.runs,
-            card=TicketCard.of(s.ticket, s.opened_at), acknowledged_at=s.acknowledged_at,
-            acknowledged_by=s.acknowledged_by, resolved_at=s.resolved_at)
+            owner=s.owner,
+            stage=s.stage,
+            vip=bool(s.facts.get("vip")),
+            level=s.level,
+            sla_state=e.sla_state(),
+            now=self._now(),
+            next_wakeup=e.next_wakeup(),
+            clocks=list(s.clocks.values()),
+            handoffs=list(s.handoffs.values()),
+            pages=list(s.pages.values()),
+            ladder=list(s.ladder),
+            rejected_signals=list(s.rejected),
+            facts=dict(s.facts),
+            run_count=s.runs,
+            card=TicketCard.of(s.ticket, s.opened_at),
+            acknowledged_at=s.acknowledged_at,
+            acknowledged_by=s.acknowledged_by,
+            resolved_at=s.resolved_at,
+        )

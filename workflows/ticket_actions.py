@@ -48,42 +48,82 @@ async def load_policy(name: str, *, packed: bool, local: bool) -> Policy:
     workflows/actions.py); the older paths as they always ran."""
     inp, summary = LoadPolicyInput(name=name), f"Load policy pack {name}"
     if packed:
-        return shared_packed(await run_activity(PolicyActivities.load_packed, inp, summary, local=local))
+        return shared_packed(
+            await run_activity(PolicyActivities.load_packed, inp, summary, local=local)
+        )
     if local:
         return shared(await run_activity(PolicyActivities.load, inp, summary, local=True))
-    return shared(await workflow.execute_activity_method(
-        PolicyActivities.load, inp, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY, summary=summary))
+    return shared(
+        await workflow.execute_activity_method(
+            PolicyActivities.load,
+            inp,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+            summary=summary,
+        )
+    )
 
 
 class TicketActionRunner:
-    def __init__(self, engine: TicketEngine, now: Callable[[], datetime], metrics: WorkflowMetrics, *,
-                 batched: bool, local: bool, clock_offset_seconds: float, inputs_seq: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: TicketEngine,
+        now: Callable[[], datetime],
+        metrics: WorkflowMetrics,
+        *,
+        batched: bool,
+        local: bool,
+        clock_offset_seconds: float,
+        inputs_seq: int | None = None,
+    ) -> None:
         self._engine = engine
         self._now = now
         self._metrics = metrics
-        self._batched = batched  # issue 9: a decision's actions run concurrently, batched per system
+        self._batched = (
+            batched  # issue 9: a decision's actions run concurrently, batched per system
+        )
         self._local = local  # issue 9: PagerDuty and audit calls as local activities
         self._clock_offset_seconds = clock_offset_seconds
         # The engine's inputs (`ticket-inputs` patch); `inputs_seq` None: not recorded.
         wid = engine.state.workflow_id
-        life = engine.key_base[len(wid) + 1:]  # the key base is `<wid>:<life>` (TicketEngine.new), else the wid
-        self.inputs = InputLog(wid, life, engine.policy, self._ctx, now, seq=inputs_seq, local=local)
-        self._forwarded = "system" if self.inputs.on else None  # the source of what it forwards to a handoff
+        life = engine.key_base[
+            len(wid) + 1 :
+        ]  # the key base is `<wid>:<life>` (TicketEngine.new), else the wid
+        self.inputs = InputLog(
+            wid, life, engine.policy, self._ctx, now, seq=inputs_seq, local=local
+        )
+        self._forwarded = (
+            "system" if self.inputs.on else None
+        )  # the source of what it forwards to a handoff
 
     def _ctx(self) -> ActionContext:
         e = self._engine
-        return ActionContext(workflow_id=e.state.workflow_id, ticket=e.state.ticket, policy=e.policy.name,
-                             facts=e.state.facts, owner=e.state.owner, level=e.state.level, stage=e.state.stage,
-                             local=self._local)
+        return ActionContext(
+            workflow_id=e.state.workflow_id,
+            ticket=e.state.ticket,
+            policy=e.policy.name,
+            facts=e.state.facts,
+            owner=e.state.owner,
+            level=e.state.level,
+            stage=e.state.stage,
+            local=self._local,
+        )
 
     async def execute(self, actions: list[Action]) -> None:
         """Count a decided batch in the business metrics, then run it."""
         self._observe(actions)
         if self._batched:
             failed: list[tuple[Action, str]] = []
-            await run_batched(actions, self._ctx, self._run_one,
-                              lambda a, exc: failed.append(self._action_failed(a, exc)))
-            for a, why in failed:  # in the audit trail too (issue 10), once the decision's batch is done
+            await run_batched(
+                actions,
+                self._ctx,
+                self._run_one,
+                lambda a, exc: failed.append(self._action_failed(a, exc)),
+            )
+            for (
+                a,
+                why,
+            ) in failed:  # in the audit trail too (issue 10), once the decision's batch is done
                 await audit_failed_action(a, self._ctx(), why, self._now())
             return
         queue = list(actions)  # the path of tickets started before `batched-actions`: one at a time
@@ -98,8 +138,12 @@ class TicketActionRunner:
     def _observe(self, actions: list[Action]) -> None:
         """Business metrics for a decided batch (replay-safe; see workflows/metrics.py)."""
         if actions:
-            started = workflow.info().workflow_start_time + timedelta(seconds=self._clock_offset_seconds)
-            self._metrics.observe(actions, self._now(), started, vip=bool(self._engine.state.facts.get("vip")))
+            started = workflow.info().workflow_start_time + timedelta(
+                seconds=self._clock_offset_seconds
+            )
+            self._metrics.observe(
+                actions, self._now(), started, vip=bool(self._engine.state.facts.get("vip"))
+            )
 
     async def _run_one(self, a: Action) -> list[Action]:
         """Run one action on its own (a barrier in workflows/batched.py, or
@@ -114,7 +158,11 @@ class TicketActionRunner:
             result = await execute(a, self._ctx())
             if a.kind == "query.recent_level":
                 level, now = a.params["level"], self._now()
-                self.inputs.add("recent_level_counted", now, {"level": level, "count": result.count, "key": a.key})
+                self.inputs.add(
+                    "recent_level_counted",
+                    now,
+                    {"level": level, "count": result.count, "key": a.key},
+                )
                 return self._engine.recent_level_counted(level, result.count, now)
         return []
 
@@ -126,31 +174,63 @@ class TicketActionRunner:
 
     async def _start_handoff(self, a: Action) -> None:
         e, p = self._engine, a.params
-        inp = HandoffInput(handoff_id=p["handoff_id"], ticket_workflow_id=e.state.workflow_id, name=p["name"],
-                           target=p["target"], reason=p.get("reason"), payload=p.get("payload", {}), by=p["by"],
-                           owner=p.get("owner"), started_at=datetime.fromisoformat(p["started_at"]),
-                           deadline=datetime.fromisoformat(p["deadline"]), policy=e.policy, ticket=e.state.ticket,
-                           facts=p.get("facts", {}), context=p.get("context", {}),
-                           clock_offset_seconds=self._clock_offset_seconds)
-        await workflow.start_child_workflow(HandoffWorkflow.run, inp, id=p["handoff_id"],
-                                            parent_close_policy=ParentClosePolicy.ABANDON,
-                                            **handoff_start_metadata(inp, a.summary))
+        inp = HandoffInput(
+            handoff_id=p["handoff_id"],
+            ticket_workflow_id=e.state.workflow_id,
+            name=p["name"],
+            target=p["target"],
+            reason=p.get("reason"),
+            payload=p.get("payload", {}),
+            by=p["by"],
+            owner=p.get("owner"),
+            started_at=datetime.fromisoformat(p["started_at"]),
+            deadline=datetime.fromisoformat(p["deadline"]),
+            policy=e.policy,
+            ticket=e.state.ticket,
+            facts=p.get("facts", {}),
+            context=p.get("context", {}),
+            clock_offset_seconds=self._clock_offset_seconds,
+        )
+        await workflow.start_child_workflow(
+            HandoffWorkflow.run,
+            inp,
+            id=p["handoff_id"],
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            **handoff_start_metadata(inp, a.summary),
+        )
 
     async def _signal_handoff(self, a: Action) -> None:
         p = a.params
         handle = workflow.get_external_workflow_handle(p["handoff_id"])
         try:
-            await handle.signal(HandoffWorkflow.respond, HandoffResponse(
-                by=p["by"], ok=p["ok"], decision=p.get("decision"), founder_action=p.get("founder_action"),
-                source=self._forwarded))
+            await handle.signal(
+                HandoffWorkflow.respond,
+                HandoffResponse(
+                    by=p["by"],
+                    ok=p["ok"],
+                    decision=p.get("decision"),
+                    founder_action=p.get("founder_action"),
+                    source=self._forwarded,
+                ),
+            )
         except ApplicationError as exc:  # the handoff has already finished
-            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
+            raise ActionFailed(
+                f"handoff {p['handoff_id']} is no longer running: {exc.message}"
+            ) from None
 
     async def _forward_page_update(self, a: Action) -> None:
         p = a.params
         try:
             await workflow.get_external_workflow_handle(p["handoff_id"]).signal(
-                HandoffWorkflow.page_update, PageUpdate(dedup_key=p["dedup_key"], status=p["status"], by=p.get("by"),
-                                                        source=self._forwarded))
+                HandoffWorkflow.page_update,
+                PageUpdate(
+                    dedup_key=p["dedup_key"],
+                    status=p["status"],
+                    by=p.get("by"),
+                    source=self._forwarded,
+                ),
+            )
         except ApplicationError as exc:
-            raise ActionFailed(f"handoff {p['handoff_id']} is no longer running: {exc.message}") from None
+            raise ActionFailed(
+                f"handoff {p['handoff_id']} is no longer running: {exc.message}"
+            ) from None

@@ -22,13 +22,49 @@ from temporalio import workflow
 
 # Newest first. Each bundle's members are fixed once released: runs recorded them.
 BUNDLES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("patches-2026-12d", frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes",
-                                    "packed-policy", "ticket-inputs", "decision-upserts"})),  # + workflows/ticket.py
-    ("patches-2026-12c", frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes",
-                                    "packed-policy", "ticket-inputs"})),  # + engine inputs recorded (inputs.py)
-    ("patches-2026-12b", frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes",
-                                    "packed-policy"})),
-    ("patches-2026-12", frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"})),
+    (
+        "patches-2026-12d",
+        frozenset(
+            {
+                "event-stage-markers",
+                "sop-event-orders",
+                "batched-actions",
+                "local-lanes",
+                "packed-policy",
+                "ticket-inputs",
+                "decision-upserts",
+            }
+        ),
+    ),  # + workflows/ticket.py
+    (
+        "patches-2026-12c",
+        frozenset(
+            {
+                "event-stage-markers",
+                "sop-event-orders",
+                "batched-actions",
+                "local-lanes",
+                "packed-policy",
+                "ticket-inputs",
+            }
+        ),
+    ),  # + engine inputs recorded (inputs.py)
+    (
+        "patches-2026-12b",
+        frozenset(
+            {
+                "event-stage-markers",
+                "sop-event-orders",
+                "batched-actions",
+                "local-lanes",
+                "packed-policy",
+            }
+        ),
+    ),
+    (
+        "patches-2026-12",
+        frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"}),
+    ),
 )
 CURRENT = BUNDLES[0][0]  # what a new run records (issue 9)
 

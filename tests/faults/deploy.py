@@ -38,7 +38,11 @@ DRAIN = 25.0  # the worker's graceful_shutdown_timeout (20 s) and some
 class DeployStack(Stack):
     async def start(self) -> "DeployStack":
         fast_pack(self.tmp)  # the suite's fast pack, with only its clocks changed
-        text = (self.tmp / f"{POLICY}.yaml").read_text().replace(f"name: {POLICY}", f"name: {DEPLOY_POLICY}", 1)
+        text = (
+            (self.tmp / f"{POLICY}.yaml")
+            .read_text()
+            .replace(f"name: {POLICY}", f"name: {DEPLOY_POLICY}", 1)
+        )
         text = text.replace("duration: 4s", f"duration: {FIRST_PAGE}s", 1)
         text = text.replace("after: 3s,", f"after: {SECOND_PAGE}s,", 1)
         (self.tmp / f"{DEPLOY_POLICY}.yaml").write_text(text)
@@ -57,11 +61,15 @@ class DeployStack(Stack):
     async def deploy(self, name: str, mode: str, timeout: float = 60.0) -> None:
         """Start a worker of the next version (`tests.faults.next_worker <mode>`)
         beside the running ones; return once it polls the task queue."""
-        await self._start(name, [sys.executable, "-m", "tests.faults.next_worker", mode], self.env())
+        await self._start(
+            name, [sys.executable, "-m", "tests.faults.next_worker", mode], self.env()
+        )
         deadline = time.monotonic() + timeout
         while self.identity(name) not in await self.pollers():
             if not self.children[name].alive or time.monotonic() > deadline:
-                raise AssertionError(f"worker {name} is not polling:\n{self.children[name].log()[-3000:]}")
+                raise AssertionError(
+                    f"worker {name} is not polling:\n{self.children[name].log()[-3000:]}"
+                )
             await asyncio.sleep(0.2)
 
     async def retire(self, name: str) -> float:
@@ -76,9 +84,13 @@ class DeployStack(Stack):
 
     async def pollers(self) -> set[str]:
         """Identities (pid@) seen polling the ticket queue for workflow tasks (the server keeps them minutes)."""
-        resp = await self.client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-            namespace=self.client.namespace, task_queue=TaskQueue(name=self.queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+        resp = await self.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=self.client.namespace,
+                task_queue=TaskQueue(name=self.queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
         return {p.identity.split("@", 1)[0] + "@" for p in resp.pollers}
 
     async def histories(self, wids: list[str]) -> dict[str, list[HistoryEvent]]:
@@ -87,10 +99,14 @@ class DeployStack(Stack):
 
 # ------------------------------------------------------------ history readers
 
+
 def took_new_path(events: list[HistoryEvent]) -> bool:
     """The run recorded the next version's patch marker."""
-    return any(e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-               and NEXT_PATCH.encode() in e.marker_recorded_event_attributes.SerializeToString() for e in events)
+    return any(
+        e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and NEXT_PATCH.encode() in e.marker_recorded_event_attributes.SerializeToString()
+        for e in events
+    )
 
 
 def task_failures(events: list[HistoryEvent]) -> int:
@@ -100,8 +116,11 @@ def task_failures(events: list[HistoryEvent]) -> int:
 
 def task_workers(events: list[HistoryEvent]) -> list[str]:
     """The identity (pid@) of the worker that completed each workflow task, in order."""
-    return [e.workflow_task_completed_event_attributes.identity.split("@", 1)[0] + "@" for e in events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+    return [
+        e.workflow_task_completed_event_attributes.identity.split("@", 1)[0] + "@"
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    ]
 
 
 @dataclass
@@ -114,10 +133,16 @@ def drained(events: list[HistoryEvent], identity: str, sigterm_at: float, into: 
     """Count, in one history, the regular activities `identity` ran (a
     retiring worker polls for none after SIGTERM) that completed after
     `sigterm_at` (epoch seconds), and the activities retried."""
-    started = {e.event_id: e.activity_task_started_event_attributes for e in events
-               if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED}
+    started = {
+        e.event_id: e.activity_task_started_event_attributes
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    }
     into.retried += sum(1 for a in started.values() if a.attempt > 1)
     for e in events:
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and event_time(e).timestamp() >= sigterm_at:
+        if (
+            e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            and event_time(e).timestamp() >= sigterm_at
+        ):
             ran = started.get(e.activity_task_completed_event_attributes.started_event_id)
             into.finished += ran is not None and ran.identity.startswith(identity)

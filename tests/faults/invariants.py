@@ -25,6 +25,7 @@ async def settled(stack: Stack, wids: list[str]) -> tuple[set[str], set[str]]:
 async def wait_settled(stack: Stack, wids: list[str], timeout: float = SETTLE) -> set[str]:
     async def check():
         return not (await settled(stack, wids))[1]
+
     await until(check, timeout, interval=1.0)
     return (await settled(stack, wids))[1]
 
@@ -43,7 +44,9 @@ async def invariants(stack: Stack, wids: list[str], accepted: int) -> dict[str, 
         "duplicated": dup_msgs + dup_rows + repeated_pages + dup_opened,
         "failed": await stack.failed_workflows(),
         "stuck_activities": await stack.stuck_activities(wids),
-        "dup_msgs": dup_msgs, "dup_rows": dup_rows, "repeated_pages": repeated_pages,
+        "dup_msgs": dup_msgs,
+        "dup_rows": dup_rows,
+        "repeated_pages": repeated_pages,
     }
 
 

@@ -34,8 +34,16 @@ class NextTicketWorkflow(TicketWorkflow):
         # own history (marker or none); a continued run has opened already.
         if ticket.carry is None and workflow.patched(NEXT_PATCH):
             wid = workflow.info().workflow_id
-            row = TicketEventRow(idempotency_key=f"{wid}:{NEXT_ACTION}", workflow_id=wid,
-                                 account_id=ticket.account_id, conversation_id=ticket.conversation_id,
-                                 policy=ticket.policy, action=NEXT_ACTION, at=workflow.now())
-            await run_activity(AuditActivities.record_ticket_event, row, "Record: opened on the next version")
+            row = TicketEventRow(
+                idempotency_key=f"{wid}:{NEXT_ACTION}",
+                workflow_id=wid,
+                account_id=ticket.account_id,
+                conversation_id=ticket.conversation_id,
+                policy=ticket.policy,
+                action=NEXT_ACTION,
+                at=workflow.now(),
+            )
+            await run_activity(
+                AuditActivities.record_ticket_event, row, "Record: opened on the next version"
+            )
         return await super().run(ticket)

@@ -34,7 +34,9 @@ def main() -> None:
         sys.exit("usage: python -m tests.faults.next_worker dormant|active")
     settings = load_settings()
     if mode == "dormant":
-        settings = settings.model_copy(update={"worker_dormant_patches": settings.worker_dormant_patches | {NEXT_PATCH}})
+        settings = settings.model_copy(
+            update={"worker_dormant_patches": settings.worker_dormant_patches | {NEXT_PATCH}}
+        )
     configure_logging(settings.log_format, settings.log_level)
     configure_temporal_runtime()
     workflows = [NextTicketWorkflow if w is TicketWorkflow else w for w in worker.WORKFLOWS]

@@ -44,16 +44,25 @@ def record(row: Row) -> None:
     RESULTS.append(row)
     LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(LAST_RUN.read_text()) if LAST_RUN.exists() else {}
-    rows = {r["scenario"]: r for r in previous.get("rows", [])} if previous.get("scale") == scale() else {}
+    rows = (
+        {r["scenario"]: r for r in previous.get("rows", [])}
+        if previous.get("scale") == scale()
+        else {}
+    )
     rows[row.scenario] = asdict(row)
     LAST_RUN.write_text(json.dumps({"scale": scale(), "rows": list(rows.values())}, indent=1))
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| scenario | inputs | lost | duplicated | stuck | notes |", "| --- | --- | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| scenario | inputs | lost | duplicated | stuck | notes |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
     for r in sorted(rows, key=lambda r: r["scenario"]):
-        lines.append(f"| {r['scenario']} | {r['inputs']} | {r['lost']} | {r['duplicated']} | {r['stuck']} | "
-                     f"{r['notes']} |")
+        lines.append(
+            f"| {r['scenario']} | {r['inputs']} | {r['lost']} | {r['duplicated']} | {r['stuck']} | "
+            f"{r['notes']} |"
+        )
     return "\n".join(lines)
 
 

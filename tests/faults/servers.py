@@ -27,7 +27,9 @@ class DevServer:
 
     def __init__(self, db_file: Path | None = None, log_path: Path | None = None) -> None:
         self.db_file = db_file
-        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="ticketflow-temporal-")) / "temporal.log"
+        self.log_path = (
+            log_path or Path(tempfile.mkdtemp(prefix="ticketflow-temporal-")) / "temporal.log"
+        )
         self.port = 0  # any free port, until the first start
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -36,8 +38,14 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 60.0) -> Client:
-        started = await start_dev_server(ip="127.0.0.1", port=self.port, db_file=self.db_file, log_level="error",
-                                         log_path=self.log_path, timeout=timeout)
+        started = await start_dev_server(
+            ip="127.0.0.1",
+            port=self.port,
+            db_file=self.db_file,
+            log_level="error",
+            log_path=self.log_path,
+            timeout=timeout,
+        )
         self.proc, self.port = started.proc, started.port
         return await self.connect(timeout)
 
@@ -48,7 +56,9 @@ class DevServer:
             if self.proc is not None and self.proc.returncode is not None:
                 raise RuntimeError(f"temporal dev server exited with {self.proc.returncode}")
             try:
-                return await asyncio.wait_for(Client.connect(self.address, data_converter=pydantic_data_converter), 3)
+                return await asyncio.wait_for(
+                    Client.connect(self.address, data_converter=pydantic_data_converter), 3
+                )
             except Exception:
                 if loop.time() > deadline:
                     raise

@@ -51,9 +51,13 @@ def fast_pack(directory: Path) -> None:
     text = (ROOT / "policies" / "vip-concierge.yaml").read_text()
     text = text.replace("name: vip-concierge", f"name: {POLICY}", 1)
     text = text.replace("    duration: 30m\n", "    duration: 4s\n", 1)
-    text = text.replace("{do: page, target: backup2, after: 30m,", "{do: page, target: backup2, after: 3s,", 1)
-    text = text.replace("- {owner: alicia, when: {vip: true}, calendar: alicia_shift}",
-                        "- {owner: alicia, when: {vip: true}}")
+    text = text.replace(
+        "{do: page, target: backup2, after: 30m,", "{do: page, target: backup2, after: 3s,", 1
+    )
+    text = text.replace(
+        "- {owner: alicia, when: {vip: true}, calendar: alicia_shift}",
+        "- {owner: alicia, when: {vip: true}}",
+    )
     (directory / f"{POLICY}.yaml").write_text(text)
 
 
@@ -113,7 +117,9 @@ class Stack:
 
     async def start(self) -> "Stack":
         fast_pack(self.tmp)
-        self.temporal = DevServer(db_file=self.tmp / "temporal.db", log_path=self.tmp / "temporal.log")
+        self.temporal = DevServer(
+            db_file=self.tmp / "temporal.db", log_path=self.tmp / "temporal.log"
+        )
         self.client = await self.temporal.start()
         self.pg = EmbeddedPostgres(self.tmp / "pg", database="faults")
         self.dsn = await self.pg.start()
@@ -121,35 +127,65 @@ class Stack:
         self.pool = await db.create_pool(self.dsn, max_size=4)
         # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s): reusing one
         # the server is closing at that moment fails with "Server disconnected without sending a response".
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=3.0),
-                                      limits=httpx.Limits(keepalive_expiry=1.0))
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=3.0), limits=httpx.Limits(keepalive_expiry=1.0)
+        )
         for which in ("chatwoot", "pagerduty"):  # first: the others' settings name their URLs
-            argv = [sys.executable, "-m", "tests.faults.serve", which, "--token", CW_TOKEN,
-                    "--keys", ",".join(PD_KEYS.values())]
+            argv = [
+                sys.executable,
+                "-m",
+                "tests.faults.serve",
+                which,
+                "--token",
+                CW_TOKEN,
+                "--keys",
+                ",".join(PD_KEYS.values()),
+            ]
             await self._start(which, argv, self._base_env(), listens=True)
         await self._start("worker", [str(BIN / "ticketflow"), "worker"], self.env())
-        await self._start("bridge", [str(BIN / "ticketflow"), "bridge", "--host", "127.0.0.1"], self.env(),
-                          listens=True)
+        await self._start(
+            "bridge",
+            [str(BIN / "ticketflow"), "bridge", "--host", "127.0.0.1"],
+            self.env(),
+            listens=True,
+        )
         for which in ("chatwoot", "pagerduty"):
             await self.wait_http(f"{self.urls[which]}/_sandbox/calls")
         await self.wait_http(f"{self.urls['bridge']}/healthz")
         return self
 
     def _base_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "CHATWOOT_", "PAGERDUTY_",
-                                                                        "WEBHOOK_", "DATABASE_URL"))}
-        return env | dict(LOG_FORMAT="json", LOG_LEVEL="info", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(
+                ("TEMPORAL_", "CHATWOOT_", "PAGERDUTY_", "WEBHOOK_", "DATABASE_URL")
+            )
+        }
+        return env | dict(
+            LOG_FORMAT="json", LOG_LEVEL="info", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"
+        )
 
     def env(self) -> dict[str, str]:
         return self._base_env() | dict(
-            TEMPORAL_ADDRESS=self.temporal.address, TEMPORAL_TASK_QUEUE=self.queue, DATABASE_URL=self.dsn,
-            CHATWOOT_BASE_URL=self.urls["chatwoot"], CHATWOOT_API_TOKEN=CW_TOKEN, CHATWOOT_ACCOUNT_ID="1",
-            PAGERDUTY_EVENTS_URL=self.urls["pagerduty"], PAGERDUTY_ROUTING_KEY=PD_KEYS["alicia"],
-            PAGERDUTY_ROUTING_KEYS=json.dumps(PD_KEYS), WEBHOOK_SECRET=SECRET, POLICIES_DIR=str(self.tmp),
-            DEFAULT_POLICY=POLICY, BRIDGE_PORT="0",  # `ticketflow bridge --port 0` falls back to BRIDGE_PORT
+            TEMPORAL_ADDRESS=self.temporal.address,
+            TEMPORAL_TASK_QUEUE=self.queue,
+            DATABASE_URL=self.dsn,
+            CHATWOOT_BASE_URL=self.urls["chatwoot"],
+            CHATWOOT_API_TOKEN=CW_TOKEN,
+            CHATWOOT_ACCOUNT_ID="1",
+            PAGERDUTY_EVENTS_URL=self.urls["pagerduty"],
+            PAGERDUTY_ROUTING_KEY=PD_KEYS["alicia"],
+            PAGERDUTY_ROUTING_KEYS=json.dumps(PD_KEYS),
+            WEBHOOK_SECRET=SECRET,
+            POLICIES_DIR=str(self.tmp),
+            DEFAULT_POLICY=POLICY,
+            BRIDGE_PORT="0",  # `ticketflow bridge --port 0` falls back to BRIDGE_PORT
         )
 
-    async def _start(self, name: str, argv: list[str], env: dict[str, str], listens: bool = False) -> None:
+    async def _start(
+        self, name: str, argv: list[str], env: dict[str, str], listens: bool = False
+    ) -> None:
         child = Child(name, argv, env, self.tmp / f"{name}.log", port=0 if listens else None)
         await child.start()
         self.children[name] = child
@@ -188,11 +224,23 @@ class Stack:
 
     # -------------------------------------------------------------- inputs
 
-    async def post(self, body: dict | bytes, *, headers: dict | None = None, sign: bool = True,
-                   content_type: str = "application/json") -> httpx.Response:
+    async def post(
+        self,
+        body: dict | bytes,
+        *,
+        headers: dict | None = None,
+        sign: bool = True,
+        content_type: str = "application/json",
+    ) -> httpx.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h = {"content-type": content_type, **(signed(SECRET, raw) if sign else {}), **(headers or {})}
-        return await self.http.post(f"{self.urls['bridge']}/webhooks/chatwoot", content=raw, headers=h)
+        h = {
+            "content-type": content_type,
+            **(signed(SECRET, raw) if sign else {}),
+            **(headers or {}),
+        }
+        return await self.http.post(
+            f"{self.urls['bridge']}/webhooks/chatwoot", content=raw, headers=h
+        )
 
     async def open_tickets(self, conv_ids: list[int], concurrency: int = 16) -> list[str]:
         """conversation_created for each id (a VIP, created now); the accepted workflow ids."""
@@ -202,7 +250,9 @@ class Stack:
         async def one(cid: int) -> str | None:
             body = payloads.conversation(conv_id=cid, created_at=now, timestamp=now)
             async with sem:
-                for attempt in range(3):  # a dropped connection is resent, as a sender would (signed anew)
+                for attempt in range(
+                    3
+                ):  # a dropped connection is resent, as a sender would (signed anew)
                     try:
                         resp = await self.post(body)
                         break
@@ -245,8 +295,16 @@ class Stack:
         convs = {f"/conversations/{w.rsplit('-', 1)[1]}/messages" for w in wids}
         counts: Counter = Counter()
         for c in await self.calls("chatwoot"):
-            if c["method"] == "POST" and c["status"] == 200 and any(c["path"].endswith(p) for p in convs):
-                key = ((c["body"] or {}).get("content_attributes") or {}).get("ticketflow", {}).get("key")
+            if (
+                c["method"] == "POST"
+                and c["status"] == 200
+                and any(c["path"].endswith(p) for p in convs)
+            ):
+                key = (
+                    ((c["body"] or {}).get("content_attributes") or {})
+                    .get("ticketflow", {})
+                    .get("key")
+                )
                 counts[(c["path"], key)] += 1
         return counts
 
@@ -270,12 +328,17 @@ class Stack:
         rows = await self.pool.fetch(
             """SELECT count(*) - 1 AS extra FROM ticket_events WHERE workflow_id = ANY($1::text[])
                GROUP BY workflow_id, action, coalesce(target, ''), at_time, details::text HAVING count(*) > 1""",
-            wids)
+            wids,
+        )
         return sum(r["extra"] for r in rows)
 
     async def audit_count(self, wids: list[str], action: str) -> Counter:
-        rows = await self.pool.fetch("SELECT workflow_id FROM ticket_events WHERE workflow_id = ANY($1::text[]) "
-                                     "AND action = $2", wids, action)
+        rows = await self.pool.fetch(
+            "SELECT workflow_id FROM ticket_events WHERE workflow_id = ANY($1::text[]) "
+            "AND action = $2",
+            wids,
+            action,
+        )
         return Counter(r["workflow_id"] for r in rows)
 
     async def pages_by_ticket(self, wids: list[str]) -> Counter:

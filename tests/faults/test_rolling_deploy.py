@@ -40,7 +40,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from tests.faults.deploy import DeployStack, Drained, drained, task_failures, task_workers, took_new_path
+from tests.faults.deploy import (
+    DeployStack,
+    Drained,
+    drained,
+    task_failures,
+    task_workers,
+    took_new_path,
+)
 from tests.faults.next_version import NEXT_ACTION, NextTicketWorkflow
 from tests.faults.report import Row, record, sized
 from tests.faults.stack import until
@@ -78,7 +85,9 @@ async def _chatwoot_reached(stack: DeployStack, wids: list[str]) -> bool:
 
 async def _replay_failure(stack: DeployStack, workflow_class, wid: str) -> Exception | None:
     history = await stack.client.get_workflow_handle(wid).fetch_history()
-    replayer = Replayer(workflows=[workflow_class, HandoffWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[workflow_class, HandoffWorkflow], data_converter=pydantic_data_converter
+    )
     return (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
 
 
@@ -92,7 +101,9 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
     # first Chatwoot calls of the tickets opened just before in flight.
     await stack.set_faults("chatwoot", slow_rate=1.0, slow_seconds=SLOW)
     inflight = await stack.open_tickets(ids(710_001, n))
-    assert await until(lambda: _chatwoot_reached(stack, inflight), 30), "Chatwoot calls did not start"
+    assert await until(lambda: _chatwoot_reached(stack, inflight), 30), (
+        "Chatwoot calls did not start"
+    )
     await stack.set_faults("chatwoot", slow_rate=0.0)
     await stack.deploy("dormant", "dormant")
     today, sigterm_today = stack.identity("worker"), time.time()
@@ -102,11 +113,15 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
     # Release 2, patch active, over release 1; tickets open while both run.
     await stack.deploy("active", "active")
     during = await stack.open_tickets(ids(720_001, n))
-    assert await until(lambda: _opened(stack, during), 60), "tickets opened in the overlap did not open"
+    assert await until(lambda: _opened(stack, during), 60), (
+        "tickets opened in the overlap did not open"
+    )
     drain_dormant = await stack.retire("dormant")
     deployed = time.monotonic() - t0
     after = await stack.open_tickets(ids(730_001, n))  # only release 2 runs: the new path
-    assert await until(lambda: _opened(stack, after), 60), "tickets opened after the deploy did not open"
+    assert await until(lambda: _opened(stack, after), 60), (
+        "tickets opened after the deploy did not open"
+    )
 
     # Release 2 rolled back to release 1: its tickets' next tasks reach a worker that never activates the patch.
     await stack.deploy("rollback", "dormant")
@@ -117,10 +132,14 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
     pending = await wait_settled(stack, everyone, timeout=120)
     inv = await invariants(stack, everyone, 4 * n)
     hist = await stack.histories(everyone)
-    runs = Counter([w.id async for w in stack.client.list_workflows(f"TaskQueue = '{stack.queue}'")])
+    runs = Counter(
+        [w.id async for w in stack.client.list_workflows(f"TaskQueue = '{stack.queue}'")]
+    )
     failures = sum(task_failures(events) for events in hist.values())
     nde_logged = stack.logs().lower().count("nondetermin")
-    new_path = {w for w, events in hist.items() if took_new_path(events)}  # the marker in its history ...
+    new_path = {
+        w for w, events in hist.items() if took_new_path(events)
+    }  # the marker in its history ...
     rows = await stack.audit_count(everyone, NEXT_ACTION)  # ... and the row in Postgres
     active, rollback = stack.identity("active"), stack.identity("rollback")
     next_version = {stack.identity("dormant"), active, rollback}
@@ -132,28 +151,47 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
     drain = Drained()
     for events in hist.values():
         drained(events, today, sigterm_today, drain)
-    stock_replay = await _replay_failure(stack, TicketWorkflow, after[0])  # the hazard the procedure avoids
-    next_replays = [await _replay_failure(stack, NextTicketWorkflow, w) for w in (before[0], after[0])]
+    stock_replay = await _replay_failure(
+        stack, TicketWorkflow, after[0]
+    )  # the hazard the procedure avoids
+    next_replays = [
+        await _replay_failure(stack, NextTicketWorkflow, w) for w in (before[0], after[0])
+    ]
 
-    record(Row("8 rolling deploy (patch dormant, then active), rolled back", f"{4 * n} tickets, 4 workers",
-               inv["lost"] + sum(1 for w in everyone if runs[w] != 1), inv["duplicated"],
-               len(pending) + inv["stuck_activities"],
-               f"failed workflow tasks {failures}; new path: opened after {len(new_path & set(after))}/{n}, "
-               f"during {len(new_path & set(during))}/{n}, before {len(new_path & set(before + inflight))}/{2 * n}; "
-               f"mid-ladder tickets that went on: {len(went_on)}/{len(mid_ladder)} on the next version, "
-               f"{len(rolled_back)}/{len(mid_ladder_new)} of the new path after the rollback; drains "
-               f"{drain_today:.1f} s ({drain.finished} calls finished in it) and {drain_dormant:.1f} s; "
-               f"activities retried {drain.retried}; deploy {deployed:.0f} s"))
+    record(
+        Row(
+            "8 rolling deploy (patch dormant, then active), rolled back",
+            f"{4 * n} tickets, 4 workers",
+            inv["lost"] + sum(1 for w in everyone if runs[w] != 1),
+            inv["duplicated"],
+            len(pending) + inv["stuck_activities"],
+            f"failed workflow tasks {failures}; new path: opened after {len(new_path & set(after))}/{n}, "
+            f"during {len(new_path & set(during))}/{n}, before {len(new_path & set(before + inflight))}/{2 * n}; "
+            f"mid-ladder tickets that went on: {len(went_on)}/{len(mid_ladder)} on the next version, "
+            f"{len(rolled_back)}/{len(mid_ladder_new)} of the new path after the rollback; drains "
+            f"{drain_today:.1f} s ({drain.finished} calls finished in it) and {drain_dormant:.1f} s; "
+            f"activities retried {drain.retried}; deploy {deployed:.0f} s",
+        )
+    )
     assert inv["lost"] == 0 and inv["duplicated"] == 0 and inv["failed"] == 0, inv
     assert not pending and inv["stuck_activities"] == 0, (pending, inv)
-    assert set(runs) == set(everyone) and set(runs.values()) == {1}, runs  # one run per ticket, none extra
+    assert set(runs) == set(everyone) and set(runs.values()) == {1}, (
+        runs
+    )  # one run per ticket, none extra
     assert failures == 0 and nde_logged == 0, (failures, nde_logged)
-    assert new_path == {w for w in everyone if rows[w] == 1} and max(rows.values()) == 1, (new_path, rows)
+    assert new_path == {w for w in everyone if rows[w] == 1} and max(rows.values()) == 1, (
+        new_path,
+        rows,
+    )
     assert set(after) <= new_path and not new_path & set(before + inflight), sorted(new_path)
-    assert all(task_workers(hist[w])[0] == active for w in new_path)  # only release 2 starts the new path
+    assert all(
+        task_workers(hist[w])[0] == active for w in new_path
+    )  # only release 2 starts the new path
     assert mid_ladder and went_on == mid_ladder, (went_on, paged_when_gone)
     assert mid_ladder_new and rolled_back == mid_ladder_new, (rolled_back, paged_at_rollback)
     assert all(stack.children[w].proc.returncode == 0 for w in ("worker", "dormant", "active"))
-    assert drain.finished >= 1, drain  # a retried call is no duplicate either: `duplicated` counts those
+    assert drain.finished >= 1, (
+        drain
+    )  # a retried call is no duplicate either: `duplicated` counts those
     assert isinstance(stock_replay, NondeterminismError), stock_replay
     assert next_replays == [None, None], next_replays
