@@ -26,8 +26,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.audit_batch import AuditBatchActivities
-from activities.chatwoot_batch import ChatwootBatchActivities
 from activities.chatwoot import ChatwootActivities
+from activities.chatwoot_batch import ChatwootBatchActivities
 from activities.pagerduty import PagerDutyActivities
 from activities.policy import policy_activities
 from activities.reconcile import ReconcileActivities

@@ -23,7 +23,6 @@ from engine.policy_loader import PolicyError, load_policy
 from models.policy import Policy
 from models.policy_io import LoadPolicyInput, PackedPolicy
 
-
 log = structlog.get_logger(__name__)
 
 STORE_TIMEOUT = 2.0  # seconds: a slow Postgres must not eat a local attempt's 3-second budget
@@ -63,7 +62,7 @@ class PolicyActivities:
                 timeout=STORE_TIMEOUT,
             )
             self._stored.add(sha)
-        except Exception as exc:  # noqa: BLE001  the next load tries again; the ticket starts regardless
+        except Exception as exc:
             log.warning(
                 "pack content not stored",
                 policy=policy.name,

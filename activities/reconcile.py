@@ -32,8 +32,8 @@ class ReconcileActivities:
 
     @activity.defn(name="reconcile.sync_open_conversations")
     async def sync_open_conversations(self, inp: ReconcileInput) -> ReconcileResult:
-        from starter.chatwoot_events import WebhookError, ticket_from_conversation
         from client.gateway import for_web_ui
+        from starter.chatwoot_events import WebhookError, ticket_from_conversation
         from workflows.ticket import TicketWorkflow
 
         result = ReconcileResult()

@@ -21,7 +21,7 @@ far. Only retries wait; a first attempt is never delayed.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 
@@ -34,11 +34,9 @@ async def let_earlier_attempt_land(window: timedelta = STRAGGLER_WINDOW) -> None
         return
     scheduled = info.current_attempt_scheduled_time
     if scheduled.tzinfo is None:
-        scheduled = scheduled.replace(tzinfo=timezone.utc)
+        scheduled = scheduled.replace(tzinfo=UTC)
     # Capped at the window: a server clock ahead of ours (or a time-skipping
     # test server) must not turn the wait into a long sleep.
-    delay = min(
-        (scheduled + window - datetime.now(timezone.utc)).total_seconds(), window.total_seconds()
-    )
+    delay = min((scheduled + window - datetime.now(UTC)).total_seconds(), window.total_seconds())
     if delay > 0:
         await asyncio.sleep(delay)

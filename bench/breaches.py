@@ -7,7 +7,7 @@ in bench/phases.py."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from temporalio.api.enums.v1 import TimeoutType
@@ -80,7 +80,7 @@ async def events_per_breach(
                 e
                 for e in events
                 if e.HasField("timer_fired_event_attributes")
-                and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)
+                and e.event_time.ToDatetime(UTC) >= due - timedelta(seconds=1)
             ),
             None,
         )
@@ -135,7 +135,7 @@ async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stag
                 e
                 for e in events
                 if e.HasField("timer_fired_event_attributes")
-                and e.event_time.ToDatetime(timezone.utc) >= due - timedelta(seconds=1)
+                and e.event_time.ToDatetime(UTC) >= due - timedelta(seconds=1)
             ),
             None,
         )

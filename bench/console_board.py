@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,6 +42,9 @@ from pydantic import SecretStr
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
+from client.gateway import TemporalGateway, for_web_ui
+from client.tickets import TicketFilter, list_tickets
+from console.board import PAGE_SIZE, STATUS_TTL, Cursor, StatusCache, TtlCache, load_board
 from infra import db
 from infra.embedded_pg import EmbeddedPostgres
 from infra.environments import local_environment
@@ -52,9 +55,6 @@ from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
-from console.board import PAGE_SIZE, STATUS_TTL, Cursor, StatusCache, TtlCache, load_board
-from client.gateway import TemporalGateway, for_web_ui
-from client.tickets import TicketFilter, list_tickets
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -119,7 +119,7 @@ def ticket(i: int, now: datetime) -> TicketInput:
 async def open_tickets(client, tq: str, n: int) -> float:
     t0 = time.perf_counter()
     gate = asyncio.Semaphore(IN_FLIGHT)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     async def one(i: int) -> None:
         wid = f"ticket-{ACCOUNT}-{i + 1}"

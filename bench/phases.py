@@ -20,13 +20,16 @@ from bench.breaches import CallIndex, breach_stages, events_per_breach
 from bench.floor_burst import floor_burst, page_first
 from bench.floor_workflow import (
     FLOOR_TASK_QUEUE,
-    IDLE as FLOOR_IDLE,
     OPENING_ACTIVITIES,
     BenchFloor,
 )
+from bench.floor_workflow import (
+    IDLE as FLOOR_IDLE,
+)
 from bench.report import pct
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack
-from bench.tickets import ACK_SLA, POLICY, now as _now, ticket, webhook_body
+from bench.tickets import ACK_SLA, POLICY, ticket, webhook_body
+from bench.tickets import now as _now
 from infra import processes
 from models.ticket import ticket_workflow_id
 from workflows.ticket import TicketWorkflow

@@ -31,10 +31,10 @@ import httpx
 from temporalio.client import Client
 
 from infra import db, processes
+from infra.dev_server import start_dev_server
 from infra.embedded_pg import EmbeddedPostgres
 from infra.http_server import InProcessServer
 from infra.settings import Settings
-from infra.dev_server import start_dev_server
 from infra.temporal import register_search_attributes
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
@@ -90,7 +90,7 @@ class Stack:
         self.pool: asyncpg.Pool | None = None
         self.postgres_kind = ""
 
-    async def __aenter__(self) -> "Stack":
+    async def __aenter__(self) -> Stack:
         await self.stack.__aenter__()
         try:
             await self._start()

@@ -6,7 +6,7 @@ now)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from models.ticket import Contact
 from models.ticket_input import TicketInput
@@ -16,7 +16,7 @@ ACK_SLA = timedelta(minutes=30)  # the VIP pack's first-acknowledgment clock
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def webhook_body(conv_id: int, created: datetime) -> dict:

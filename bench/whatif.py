@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -45,7 +45,7 @@ from models.ticket import Contact, Ticket
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = "vip-concierge"
-START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+START = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def _externals(rng: random.Random, opened: datetime) -> list[tuple[datetime, str, dict, str]]:

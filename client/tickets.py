@@ -10,19 +10,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecution, WorkflowUpdateFailedError
 
-from models.durations import human_duration
-from models.timezones import local_time
 from infra.settings import Settings
 from models import search_attributes as sa
+from models.durations import human_duration
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved, Source
 from models.status import TicketStatus
 from models.ticket_card import TicketCard
+from models.timezones import local_time
 from workflows.ticket import TicketWorkflow
 
 _WID = re.compile(r"^ticket-(\d+)-(\d+)$")
@@ -172,7 +172,7 @@ def next_deadline(s: TicketStatus) -> tuple[datetime, str] | None:
 
 
 def time_left(deadline: datetime, now: datetime | None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     delta = (deadline - now).total_seconds()
     whole = timedelta(seconds=abs(delta) // 60 * 60)  # minutes are precise enough for people
     return ("in " + human_duration(whole)) if delta >= 0 else (human_duration(whole) + " ago")
@@ -181,7 +181,7 @@ def time_left(deadline: datetime, now: datetime | None) -> str:
 def age(since: datetime, now: datetime | None = None) -> str:
     """How long something has been open, as a board column says it: `3d 4h`, `5h 12m`, `14m`
     (console.js ticks the same words in the browser)."""
-    minutes = max(0, int(((now or datetime.now(timezone.utc)) - since).total_seconds()) // 60)
+    minutes = max(0, int(((now or datetime.now(UTC)) - since).total_seconds()) // 60)
     d, h, m = minutes // 1440, minutes % 1440 // 60, minutes % 60
     return f"{d}d {h}h" if d else f"{h}h {m}m" if h else f"{m}m"
 

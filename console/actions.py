@@ -14,11 +14,11 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.tickets import ACTIONS, refusal, send_update
+from console.packs import Packs, escalation_form, payload_from_form
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
 from models.status import TicketStatus
-from console.packs import Packs, escalation_form, payload_from_form
-from client.tickets import ACTIONS, refusal, send_update
 
 log = structlog.get_logger(__name__)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.status import TicketStatus
 from client.tickets import when
+from models.status import TicketStatus
 
 ACTIONS = ("acknowledge", "request_escalation", "decide", "reassign_to", "resolve", "reopen")
 LABELS = {

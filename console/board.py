@@ -37,11 +37,11 @@ from typing import Generic, TypeVar
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
+from client.tickets import TicketFilter, TicketRow, conversation_of, list_page, next_deadline
 from models import search_attributes as sa
 from models.state import PageState
 from models.status import TicketStatus
 from models.ticket_card import TicketCard
-from client.tickets import TicketFilter, TicketRow, conversation_of, list_page, next_deadline
 from workflows.ticket import TicketWorkflow
 
 QUERY_CONCURRENCY = 16
@@ -99,7 +99,7 @@ class Cursor:
         return f"{self.group}.{self.offset}.{token}"
 
     @classmethod
-    def decode(cls, text: str | None) -> "Cursor":
+    def decode(cls, text: str | None) -> Cursor:
         """The cursor in a page's URL; the first page for anything else."""
         try:
             group, offset, token = (text or "").split(".", 2)
@@ -201,12 +201,7 @@ async def _status(
             status = await client.get_workflow_handle(wid).query(
                 TicketWorkflow.status, rpc_timeout=QUERY_TIMEOUT
             )
-        except (
-            RPCError,
-            WorkflowQueryFailedError,
-            WorkflowQueryRejectedError,
-            asyncio.TimeoutError,
-        ):
+        except (TimeoutError, RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
             return None  # worker down or ticket just finished: the row shows visibility's view
     cache.put(wid, status)
     return status

@@ -23,12 +23,11 @@ from fastapi.templating import Jinja2Templates
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from infra import db
-from infra.settings import Settings
-from models.status import TicketStatus
+from client.gateway import TemporalGateway, TemporalUnavailable
+from client.tickets import TicketFilter, age, chatwoot_link, next_deadline, time_left, ui_link, when
 from console import actions as console_actions
-from console.auth import COOKIE, SESSION_SECONDS, Operator, Sessions, parse_operators
 from console.applicable import verdicts
+from console.auth import COOKIE, SESSION_SECONDS, Operator, Sessions, parse_operators
 from console.board import GROUPS, QUERY_TIMEOUT, SORTS, Cursor, StatusCache, TtlCache, load_board
 from console.packs import Packs, escalation_form
 from console.security import (
@@ -39,8 +38,9 @@ from console.security import (
     under,
 )
 from console.throttle import LoginThrottle, client_key
-from client.gateway import TemporalGateway, TemporalUnavailable
-from client.tickets import TicketFilter, age, chatwoot_link, next_deadline, time_left, ui_link, when
+from infra import db
+from infra.settings import Settings
+from models.status import TicketStatus
 from workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)

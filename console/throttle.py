@@ -22,7 +22,7 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict, deque
-from typing import Callable
+from collections.abc import Callable
 
 LIMIT = 5
 WINDOW = 300.0  # seconds

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from dryrun.inputs_store import Recorded, RealEvent
+from dryrun.inputs_store import RealEvent, Recorded
 from dryrun.replay import Replay
 from models.actions import MARKERS
 

@@ -25,8 +25,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.durations import parse_duration
 from engine.yaml_loader import PackLoader
+from models.durations import parse_duration
 from models.handoff import HandoffResponse
 from models.policy import Policy
 from models.signals import (
@@ -172,7 +172,7 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
     check people and ask types against the pack."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -224,7 +224,7 @@ def load_scenario(path: Path, policy_lookup=None) -> Scenario:
     if policy_lookup:
         try:
             policy = policy_lookup(raw["policy"])
-        except Exception as exc:  # noqa: BLE001 - PolicyError and friends: say where
+        except Exception as exc:
             raise ScenarioError(f"{at_line('policy')}: policy {raw['policy']!r}: {exc}") from None
     events = []
     for item in raw.get("events") or []:

@@ -25,8 +25,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
+from client.gateway import for_web_ui
+from dryrun.scenario import Scenario, ScenarioEvent, load_scenario
 from engine.policy_loader import load_policy
-from models.timezones import zone
 from models.handoff import HandoffResponse
 from models.signals import (
     Acknowledged,
@@ -42,9 +43,8 @@ from models.signals import (
 )
 from models.status import TicketStatus
 from models.ticket_input import TicketInput
+from models.timezones import zone
 from sandbox.recording import Recorder, TimelineEntry, recording_activities
-from dryrun.scenario import Scenario, ScenarioEvent, load_scenario
-from client.gateway import for_web_ui
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 

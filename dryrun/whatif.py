@@ -17,7 +17,7 @@ import bisect
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from dryrun import inputs_store as store
@@ -55,7 +55,7 @@ class WhatIf:
     def replayed(self) -> int:
         return self.current.tickets
 
-    def merge(self, other: "WhatIf") -> None:
+    def merge(self, other: WhatIf) -> None:
         """Add another share of the tickets (a worker process's), in ticket order."""
         self.current.merge(other.current)
         self.draft.merge(other.draft)
@@ -309,14 +309,13 @@ async def replay_vs_reality(
 
 def parse_since(text: str, now: datetime) -> datetime:
     """`30d`, `12h`, `90m` before now, or an ISO 8601 date or instant (UTC when it has no zone)."""
-    from datetime import timezone
 
     text = text.strip()
     units = {"d": "days", "h": "hours", "m": "minutes"}
     if text[-1:] in units and text[:-1].isdigit():
         return now - timedelta(**{units[text[-1]]: int(text[:-1])})
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def whatif_dsn(dsn: str, draft: Policy, since: datetime, until: datetime, **kw) -> WhatIf:

@@ -73,7 +73,7 @@ class Side:
         if first is not None:
             self.first_page.append(max((first - r.opened_at).total_seconds(), 0.0))
 
-    def merge(self, other: "Side") -> None:
+    def merge(self, other: Side) -> None:
         """Add another share of the tickets (a worker process's)."""
         self.tickets += other.tickets
         self.breaches += other.breaches

@@ -61,11 +61,11 @@ def rows(w: WhatIf) -> list[tuple[str, str, str, str]]:
 
 def _table(w: WhatIf) -> list[str]:
     lines = rows(w)
-    head = ("", f"in force", f"draft {w.draft_version}", "change")
+    head = ("", "in force", f"draft {w.draft_version}", "change")
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(4)]
     fmt = lambda r: "  ".join(
         x.ljust(widths[i]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(r)
-    )  # noqa: E731
+    )
     return [fmt(head), fmt(tuple("-" * n for n in widths)), *map(fmt, lines)]
 
 

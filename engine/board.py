@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from models.timezones import local_time, zone
 from models.handoff import HandoffInput, HandoffStatus
 from models.policy import Policy
 from models.state import ClockState, HandoffState, LadderEntry
 from models.status import TicketStatus
 from models.ticket import Ticket
+from models.timezones import local_time, zone
 
 LAST_STEPS = 5  # ladder steps a board shows (the newest)
 SUMMARY_MAX = 200  # Temporal keeps summaries short; the Web UI list shows one line

@@ -11,12 +11,12 @@ Pure functions: workflows call them with `workflow.now()`.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-from models.timezones import zone
 from models.policy import WEEKDAYS, CalendarSpec
+from models.timezones import zone
 
-UTC = timezone.utc
+UTC = UTC
 _SEARCH_DAYS = 800  # a calendar closed for longer than this is an error
 
 

@@ -7,7 +7,8 @@ with gte/lte/gt/lt compares numbers. A missing fact is None.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _OPS = {
     "gte": lambda a, b: a >= b,

@@ -26,7 +26,7 @@ step (engine/steps.py), facts and rules (engine/facts.py), stages and owner
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.clocks import Clocks
@@ -62,10 +62,10 @@ class _OnContext:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, engine: "TicketEngine | None", owner: type | None = None) -> Any:
+    def __get__(self, engine: TicketEngine | None, owner: type | None = None) -> Any:
         return self if engine is None else getattr(engine.ctx, self.name)
 
-    def __set__(self, engine: "TicketEngine", value: Any) -> None:
+    def __set__(self, engine: TicketEngine, value: Any) -> None:
         if not self.settable:
             raise AttributeError(f"TicketEngine.{self.name} cannot be set")
         setattr(engine.ctx, self.name, value)
@@ -103,7 +103,7 @@ class TicketEngine:
     @classmethod
     def new(
         cls, policy: Policy, ticket: Ticket, workflow_id: str, life: str | None = None
-    ) -> "TicketEngine":
+    ) -> TicketEngine:
         """A new ticket. `life` namespaces its keys when the conversation's
         ticket ran and closed before (see TicketInput.life)."""
         key_base = f"{workflow_id}:{life}" if life else None
@@ -155,7 +155,7 @@ class TicketEngine:
         wall = now
         if t.created_at is not None and t.created_at <= now:
             now = t.created_at
-        now = now.astimezone(timezone.utc)  # every instant in state is UTC; display converts
+        now = now.astimezone(UTC)  # every instant in state is UTC; display converts
         s.opened_at = now
         s.facts.update(
             {

@@ -95,7 +95,7 @@ class HandoffEngine:
         self.steps.ladder.schedule(
             self.spec.on_success,
             f"handoff:{self.inp.name}",
-            f"success",
+            "success",
             now,
             self.inp.owner,
             {**self.context, "by": r.by, "decision": r.decision},

@@ -11,8 +11,9 @@ still runs, as of now, if it keeps state (assign, label, level, a handoff).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from engine.conditions import holds
 from engine.context import TicketContext

@@ -9,8 +9,8 @@ belongs to the handoff workflow: its update is forwarded there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from engine.context import Rejected, TicketContext
 from models.actions import Action

@@ -7,7 +7,7 @@ the engine cannot fill is a load-time error, never a half-sent message.
 from __future__ import annotations
 
 import string
-from typing import Mapping
+from collections.abc import Mapping
 
 FIELDS = {
     "first_name": "the customer's first name",

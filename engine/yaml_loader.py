@@ -41,4 +41,4 @@ FastPackLoader: type = (
 
 
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=FastPackLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=FastPackLoader)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -31,7 +31,7 @@ class ActivityCall:
 
 def event_time(ev: HistoryEvent | None) -> datetime | None:
     """An event's time in UTC; None for no event."""
-    return ev.event_time.ToDatetime(timezone.utc) if ev is not None else None
+    return ev.event_time.ToDatetime(UTC) if ev is not None else None
 
 
 def _stamp(value) -> datetime | None:
@@ -40,7 +40,7 @@ def _stamp(value) -> datetime | None:
         return None
     if isinstance(value, dict):
         return datetime.fromtimestamp(
-            int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9, timezone.utc
+            int(value.get("seconds", 0)) + int(value.get("nanos", 0)) / 1e9, UTC
         )
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 

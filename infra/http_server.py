@@ -74,7 +74,7 @@ class InProcessServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def start(self) -> "InProcessServer":
+    async def start(self) -> InProcessServer:
         self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if self._task.done():

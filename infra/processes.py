@@ -58,7 +58,7 @@ async def terminate(proc: asyncio.subprocess.Process, name: str, timeout: float 
     proc.terminate()
     try:
         await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("child did not stop in time, killing", child=name)
         proc.kill()
         await proc.wait()

@@ -76,7 +76,7 @@ class WorkerProcess:
         self.proc = await processes.spawn(*argv, env=self.env, inherit_output=True)
         log.info("worker process started", pid=self.proc.pid)
 
-    async def start(self) -> "WorkerProcess":
+    async def start(self) -> WorkerProcess:
         await self._spawn()
         if self.metrics_address:
             host, _, port = self.metrics_address.rpartition(":")

@@ -57,7 +57,7 @@ def human_duration(delta: timedelta, approx: bool = False) -> str:
                 break
     if seconds == 0:
         return "0 minutes"
-    if seconds >= 7 * 86400 and seconds % 86400 == 0 or approx and seconds >= 2 * 86400:
+    if (seconds >= 7 * 86400 and seconds % 86400 == 0) or (approx and seconds >= 2 * 86400):
         parts = [(seconds // 86400, "day")]
     else:
         parts = [

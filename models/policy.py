@@ -66,7 +66,7 @@ EventName = Literal[
 # open or after any later event) its `when` holds, once per ticket. That is
 # how "at once" rules are written: a ticket raised to critical after it was
 # created pages as surely as one created critical.
-RuleTrigger = Literal[EventName, Literal["condition_met"]]
+RuleTrigger = Literal[EventName, "condition_met"]
 
 
 class _Strict(BaseModel):
@@ -99,7 +99,7 @@ class TimeRange(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "TimeRange":
+    def _ordered(self) -> TimeRange:
         if self.end <= self.start:
             raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
         return self
@@ -304,7 +304,7 @@ class Step(_Strict):
     )
 
     @model_validator(mode="after")
-    def _needs(self) -> "Step":
+    def _needs(self) -> Step:
         need = (
             {
                 "page": ["target"],
@@ -419,7 +419,7 @@ class PayloadField(_Strict):
     )
 
     @model_validator(mode="after")
-    def _enum_values(self) -> "PayloadField":
+    def _enum_values(self) -> PayloadField:
         if self.type == "enum" and not self.values:
             raise ValueError("enum fields need values")
         return self
@@ -459,7 +459,7 @@ class HandoffSpec(_Strict):
     )
 
     @model_validator(mode="after")
-    def _decisions(self) -> "HandoffSpec":
+    def _decisions(self) -> HandoffSpec:
         if self.success == "decision" and not self.decisions:
             raise ValueError("a decision handoff needs decisions")
         if self.reason_field and (

@@ -35,7 +35,7 @@ class PackedPolicy(BaseModel):
     json_zlib_b64: str
 
     @classmethod
-    def of(cls, policy: Policy) -> "PackedPolicy":
+    def of(cls, policy: Policy) -> PackedPolicy:
         data = policy.model_dump_json().encode()
         return cls(
             name=policy.name,

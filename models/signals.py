@@ -19,7 +19,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-
 # Who sent a signal or update: recorded with it in `ticket_inputs`.
 Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "system"]
 

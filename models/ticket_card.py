@@ -61,7 +61,7 @@ class TicketCard(BaseModel):
     vip: bool = False
 
     @classmethod
-    def of(cls, ticket: Ticket, opened_at: datetime | None = None) -> "TicketCard":
+    def of(cls, ticket: Ticket, opened_at: datetime | None = None) -> TicketCard:
         """The card of a ticket as it started; `opened_at` when Chatwoot's creation time is unknown."""
         return cls(
             customer=one_line(ticket.contact.name),
@@ -78,7 +78,7 @@ class TicketCard(BaseModel):
         return {MEMO_KEY: self.model_dump(mode="json", exclude_none=True)}
 
     @classmethod
-    def from_memo(cls, memo: Mapping[str, Any] | None) -> "TicketCard | None":
+    def from_memo(cls, memo: Mapping[str, Any] | None) -> TicketCard | None:
         """The card in a decoded memo; None for a ticket started without one (or a foreign memo)."""
         raw = (memo or {}).get(MEMO_KEY)
         if not isinstance(raw, Mapping):

@@ -9,12 +9,12 @@ worker on the same rules.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone(name: str) -> ZoneInfo:
     try:
         ref = resources.files("tzdata.zoneinfo").joinpath(*name.split("/"))

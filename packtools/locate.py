@@ -14,8 +14,9 @@ a typo in a shared block is reported once, where it was written.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 

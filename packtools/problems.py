@@ -9,8 +9,9 @@ shape and one way of suggesting the name that was meant.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 Loc = tuple[Any, ...]
 

@@ -11,8 +11,9 @@ calendar cut out for a pydantic error is not also reported as unknown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from engine.policy_loader import SPECIAL_TARGETS
 from models.policy import Policy
@@ -30,7 +31,7 @@ class Names:
     templates: frozenset[str]
 
     @classmethod
-    def of(cls, data: dict) -> "Names":
+    def of(cls, data: dict) -> Names:
         def keys(section: str) -> frozenset[str]:
             value = data.get(section)
             return frozenset(str(k) for k in value) if isinstance(value, dict) else frozenset()

@@ -11,8 +11,8 @@ fill where the template is used is sent as an empty string to a customer.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Callable, Iterator
 
 from engine.templates import FIELDS, fields_of
 from models.policy import WEEKDAYS, CalendarSpec, Policy, Step

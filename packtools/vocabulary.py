@@ -16,8 +16,8 @@ these sets do not know.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from models.policy import Policy, Step
 

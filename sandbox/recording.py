@@ -16,7 +16,6 @@ from typing import Any
 
 from temporalio import activity
 
-from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput, OpOutcome
 from models.audit import (
     AuditRowInput,
     CountRecentLevelInput,
@@ -24,6 +23,7 @@ from models.audit import (
     InsertResult,
     TicketEventRow,
 )
+from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput, OpOutcome
 from models.chatwoot import (
     AssignInput,
     ChatwootCallResult,

@@ -21,12 +21,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
+from client.gateway import TemporalGateway, TemporalUnavailable
+from console import mount_console
+from console.whatif import build_whatif_router
 from infra.settings import Settings
 from models.chatwoot import INT4_MAX
 from starter import bridge_metrics, signatures
 from starter.chatwoot_events import Ignored, WebhookError, route
-from console import mount_console
-from console.whatif import build_whatif_router
 from starter.delivery import (
     NoRunningTicket,
     RejectedByTemporal,
@@ -35,7 +36,6 @@ from starter.delivery import (
     signal_page_update,
 )
 from starter.pagerduty_events import route_pagerduty
-from client.gateway import TemporalGateway, TemporalUnavailable
 from starter.webhook_body import MalformedBody, parse_json
 
 log = structlog.get_logger(__name__)

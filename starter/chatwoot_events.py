@@ -10,7 +10,7 @@ account id at the top level, so the caller passes the account from the URL
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -160,7 +160,7 @@ def _contact(conv: _Conversation) -> Contact:
 
 def _created_at(conv: _Conversation) -> datetime | None:
     if isinstance(conv.created_at, (int, float)):
-        return datetime.fromtimestamp(conv.created_at, tz=timezone.utc)
+        return datetime.fromtimestamp(conv.created_at, tz=UTC)
     return None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 import typer
@@ -80,7 +81,8 @@ def dev(
     The banner printed once everything is up gives every address. A port
     that is taken stops the stack with an error naming it (the worker's
     metrics port: the worker says so and the stack stops)."""
-    from starter.dev import DevOptions, main as dev_main
+    from starter.dev import DevOptions
+    from starter.dev import main as dev_main
 
     try:
         metrics_address = check_metrics_address(metrics_address)
@@ -126,8 +128,8 @@ def bridge(host: str = typer.Option(None), port: int = typer.Option(None)) -> No
     """Run the webhook bridge (refuses to start without WEBHOOK_SECRET or WEBHOOK_TOKEN)."""
     import uvicorn
 
-    from starter.bridge import create_app
     from client.gateway import TemporalGateway
+    from starter.bridge import create_app
 
     settings = _settings()
     try:
@@ -178,9 +180,9 @@ def simulate(
 ) -> None:
     """Dry-run an SOP: real workflows and policy on the time-skipping server,
     recording stand-ins for Chatwoot and PagerDuty, a real Postgres."""
-    from engine.policy_loader import PolicyError
     from dryrun.scenario import ScenarioError
     from dryrun.simulate import format_json, format_table, simulate_file
+    from engine.policy_loader import PolicyError
 
     if format not in ("json", "table"):
         typer.echo("--format must be json or table", err=True)
@@ -206,13 +208,13 @@ def report(
 ) -> None:
     """Escalation rate (target < 10%) and time to resolve after escalation, per pack."""
     import json as _json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from rich.console import Console
     from rich.table import Table
 
-    from models.durations import format_duration
     from dryrun.report import escalation_metrics
+    from models.durations import format_duration
 
     settings = _settings(log_level="warning")
     if settings.database_url is None:
@@ -227,9 +229,9 @@ def report(
         except ValueError:
             typer.echo(f"not an ISO 8601 date or instant: {text!r}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start, end = instant(since, now - timedelta(days=7)), instant(until, now)
     rows = asyncio.run(
         escalation_metrics(settings.database_url.get_secret_value(), start, end, policy)
@@ -304,7 +306,7 @@ def whatif(
     draft, bad arguments or Postgres unreachable."""
     import json as _json
     import os
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import asyncpg
 
@@ -322,7 +324,7 @@ def whatif(
     except (PolicyError, OSError) as exc:
         typer.echo(f"draft: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         start, end = parse_since(since, now), parse_since(until, now) if until else now
     except ValueError:
@@ -348,7 +350,7 @@ def whatif(
     except asyncpg.UndefinedTableError as exc:
         typer.echo(f"Postgres: {exc} (run `ticketflow setup` to apply the migrations)", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         typer.echo(f"Postgres: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     svg_path = None

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Awaitable, TypeVar
+from typing import TypeVar
 
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.gateway import TemporalGateway, TemporalUnavailable, for_web_ui
 from models.search_attributes import initial_search_attributes
 from models.signals import PageUpdate
 from starter.chatwoot_events import Route
-from client.gateway import TemporalGateway, TemporalUnavailable, for_web_ui
 from workflows.ticket import TicketWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=2)  # one attempt of one call
@@ -84,7 +85,7 @@ class RejectedByTemporal(ValueError):
 async def within_budget(work: Awaitable[T], what: str, budget: float = REQUEST_BUDGET) -> T:
     try:
         return await asyncio.wait_for(work, budget)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise TemporalUnavailable(f"Temporal did not answer within {budget:g}s ({what})") from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:

@@ -32,10 +32,10 @@ from pydantic import AnyHttpUrl, SecretStr
 from temporalio.client import Client
 
 from infra import db, processes
+from infra.dev_server import start_dev_server
 from infra.embedded_pg import EmbeddedPostgres
 from infra.http_server import InProcessServer, listen
 from infra.settings import Settings
-from infra.dev_server import start_dev_server
 from infra.temporal import connect, register_search_attributes
 
 log = structlog.get_logger(__name__)
@@ -95,9 +95,9 @@ async def run_dev(settings: Settings, opts: DevOptions, stop: asyncio.Event | No
 
 
 async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> None:
-    from starter.bridge import create_app
     from client.gateway import TemporalGateway
     from infra.worker_process import WorkerProcess
+    from starter.bridge import create_app
 
     state = opts.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)

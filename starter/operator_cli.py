@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -21,14 +22,13 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.tickets import TicketFilter, refusal, send_update, ticket_id, time_left, ui_link, when
+from client.tickets import list_tickets as list_tickets_
 from infra.settings import Settings
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
 from models.status import TicketStatus
-from client.tickets import TicketFilter, refusal, send_update, ticket_id, time_left, ui_link, when
-from client.tickets import list_tickets as list_tickets_
 from workflows.ticket import TicketWorkflow
-
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED, EXIT_UNKNOWN, EXIT_UNREACHABLE = 0, 1, 2, 3, 4, 5
 console = Console()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 from temporalio.service import RPCError, RPCStatusCode
 

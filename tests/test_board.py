@@ -3,7 +3,7 @@ Web UI, and the one-line summary of the workflow list (pure, no server)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from engine.board import (
     LAST_STEPS,
@@ -21,7 +21,7 @@ from models.status import TicketStatus
 from models.ticket import Contact, Ticket
 from tests.conftest import POLICIES_DIR
 
-UTC = timezone.utc
+UTC = UTC
 VIP = load_policy("vip-concierge", POLICIES_DIR)
 
 

@@ -6,10 +6,11 @@ import time
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
+
+from client.gateway import TemporalGateway
 from infra.settings import load_settings
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
-from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import terminate_all
 from tests.helpers import eventually

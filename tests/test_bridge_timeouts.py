@@ -12,11 +12,11 @@ import time
 import httpx
 import pytest
 
+from client.gateway import TemporalGateway
 from infra.settings import load_settings
 from starter.bridge import create_app
 from starter.delivery import REQUEST_BUDGET
 from starter.signatures import sign_chatwoot
-from client.gateway import TemporalGateway
 from tests import payloads
 from tests.faults.servers import DevServer
 

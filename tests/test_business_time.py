@@ -1,15 +1,15 @@
 """Business-time arithmetic: examples across weekends, holidays, cut-offs,
 dated variants and the 2026 US daylight-saving changes, plus properties."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.business_time import add_business, business_between, is_open, next_open, windows_on
-from models.timezones import zone
 from models.policy import CalendarSpec
+from models.timezones import zone
 
 CT = zone("America/Chicago")
 BUSINESS = CalendarSpec(
@@ -86,14 +86,14 @@ def test_intake_cutoff_and_variants():
 
 def test_24_hour_windows():
     always = CalendarSpec(timezone="America/New_York", weekly={"mon-sun": ["00:00-24:00"]})
-    t = datetime(2026, 11, 1, 5, 30, tzinfo=timezone.utc)  # inside the repeated hour
+    t = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # inside the repeated hour
     assert add_business(always, t, timedelta(hours=3)) == t + timedelta(hours=3)
 
 
 instants = st.datetimes(
     min_value=datetime(2026, 1, 1),
     max_value=datetime(2027, 12, 31),
-    timezones=st.just(timezone.utc),
+    timezones=st.just(UTC),
 )
 spans = st.integers(min_value=0, max_value=60 * 24 * 20).map(lambda m: timedelta(minutes=m))
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from client.gateway import TemporalGateway
 from infra.settings import load_settings
 from models import search_attributes as sa
 from starter.bridge import create_app
-from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import terminate_all
 from tests.helpers import eventually, signed

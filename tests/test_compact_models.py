@@ -3,7 +3,7 @@ fields-set per class, and nothing they send or store changes with it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import create_model
 
@@ -11,7 +11,7 @@ from models.state import ClockState
 from models.ticket import Contact, Ticket
 from models.ticket_input import TicketInput
 
-AT = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 
 def _clock(**kw) -> ClockState:

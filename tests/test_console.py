@@ -10,23 +10,23 @@ import contextlib
 import html as html_lib
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from infra.settings import Settings, SettingsError
-from starter.bridge import create_app
-from console.auth import COOKIE, Operator, Sessions, parse_operators
-from console.packs import Packs, escalation_form, payload_from_form
 from client.gateway import TemporalGateway, TemporalUnavailable
+from console.auth import COOKIE, Operator, Sessions, parse_operators
 from console.board import Cursor
+from console.packs import Packs, escalation_form, payload_from_form
+from infra.settings import Settings, SettingsError
 from models import search_attributes as sa
 from models.state import PageState
 from models.status import TicketStatus
 from models.ticket_card import TicketCard
+from starter.bridge import create_app
 from tests.conftest import POLICIES_DIR
 
 TOKEN = "tok-alicia-0123456789abcdef"
@@ -189,13 +189,13 @@ def test_handoff_form_from_the_pack_spec():
 
 
 def test_board_sorts_by_next_deadline_and_shares_statuses():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    from models.status import TicketStatus
-    from console.board import BoardRow, StatusCache, sort_board
     from client.tickets import TicketRow
+    from console.board import BoardRow, StatusCache, sort_board
+    from models.status import TicketStatus
 
-    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
     def row(wid, minutes, level=0):
         r = TicketRow(wid, "vip-concierge", "lola", "open", "running", True, level)
@@ -344,7 +344,7 @@ def tickets(n: int, breached: int = 5, running: int = 60) -> list[dict]:
             subject=f"Order {i}",
             channel="Channel::Email",
             inbox_id=2,
-            opened_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc),
+            opened_at=datetime(2026, 11, 17, 16, tzinfo=UTC),
         )
         owner = "alicia" if i % 2 else "lola"
         status = TicketStatus(
@@ -359,7 +359,7 @@ def tickets(n: int, breached: int = 5, running: int = 60) -> list[dict]:
                     dedup_key="k",
                     target="jonathan",
                     source="clock:first_ack",
-                    at=datetime(2026, 11, 17, 16, 31, tzinfo=timezone.utc),
+                    at=datetime(2026, 11, 17, 16, 31, tzinfo=UTC),
                 )
             ],
         )
@@ -499,7 +499,7 @@ async def test_the_ticket_page_says_who_and_offers_only_what_applies():
         t["status"] = t["status"].model_copy(
             update={
                 "stage": "resolved",
-                "acknowledged_at": datetime(2026, 11, 17, 16, 2, tzinfo=timezone.utc),
+                "acknowledged_at": datetime(2026, 11, 17, 16, 2, tzinfo=UTC),
                 "acknowledged_by": "lola",
             }
         )

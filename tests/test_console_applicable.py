@@ -3,7 +3,7 @@ allows, and says in one line why each other one is not offered."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from console.applicable import ACTIONS, verdicts
 from models.state import HandoffState
 from models.status import TicketStatus
 
-AT = datetime(2026, 11, 17, 16, 5, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 17, 16, 5, tzinfo=UTC)
 REASONS = ["legal_threat", "refund_over_200"]
 
 

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,19 +25,19 @@ from pydantic import SecretStr
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
+from client.gateway import TemporalGateway, for_web_ui
+from client.tickets import send_update
+from console import board as board_module
+from dryrun.simulate import terminate_ticket_tree
 from infra.environments import local_environment, ui_address
 from infra.http_server import InProcessServer
 from infra.settings import Settings
+from models import search_attributes
+from models.signals import Escalate, Reassign
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
-from dryrun.simulate import terminate_ticket_tree
-from client.gateway import TemporalGateway, for_web_ui
-from client.tickets import send_update
-from console import board as board_module
-from models import search_attributes
-from models.signals import Escalate, Reassign
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually
 from workflows.handoff import HandoffWorkflow
@@ -97,7 +97,7 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
         workflows=[TicketWorkflow, HandoffWorkflow],
         activities=[*policy_activities(POLICIES_DIR), *recording_activities(rec, pg_pool)],
     ):
-        opened = datetime.now(timezone.utc) - timedelta(minutes=3)
+        opened = datetime.now(UTC) - timedelta(minutes=3)
         tickets = [
             dict(
                 policy="vip-concierge",
@@ -429,7 +429,7 @@ async def web_ui(pg_pool, task_queue):
         policy="vip-concierge",
         inbox_id=1,
         contact=Contact(name="Jane Doe", vip=True),
-        created_at=datetime.now(timezone.utc) - timedelta(minutes=31),
+        created_at=datetime.now(UTC) - timedelta(minutes=31),
     )
     ticket, ui = for_web_ui(ticket, "https://chat.example.com")
     try:

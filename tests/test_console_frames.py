@@ -87,7 +87,7 @@ class OneTicket:
     async def count_workflows(self, query: str, **_kwargs):
         return SimpleNamespace(count=1)
 
-    def get_workflow_handle(self, wid: str) -> "OneTicket":
+    def get_workflow_handle(self, wid: str) -> OneTicket:
         return self
 
     async def query(self, *_args, **_kwargs) -> TicketStatus:

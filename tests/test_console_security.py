@@ -18,10 +18,10 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from infra.settings import Settings
-from starter.bridge import create_app
 from console.security import origin_of
 from console.throttle import LoginThrottle, client_key
+from infra.settings import Settings
+from starter.bridge import create_app
 from tests.test_console import TOKEN, DownGateway
 
 CONSOLE = Path(__file__).resolve().parent.parent / "console"

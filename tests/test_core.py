@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from engine.core import Rejected, TicketEngine, short_id
 from engine.policy_loader import load_policy
-from models.timezones import zone
 from models.ticket import Contact, Ticket
+from models.timezones import zone
 from tests.conftest import POLICIES_DIR
 
 CT = zone("America/Chicago")

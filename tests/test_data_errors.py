@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from temporalio import activity
@@ -15,9 +15,9 @@ from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.errors import DATA_ERROR_TYPE
+from activities.policy import policy_activities
 from infra.history import activity_calls
 from models.audit import AuditRowInput, TicketEventRow
-from activities.policy import policy_activities
 from models.batch import BatchResult, ChatwootBatchInput, OpOutcome
 from models.chatwoot import PostMessageInput, PostMessageResult
 from sandbox.recording import Recorder, recording_activities
@@ -27,7 +27,7 @@ from tests.test_ticket_workflow import start
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
-NOW = datetime(2026, 11, 17, 16, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 17, 16, tzinfo=UTC)
 
 
 async def test_out_of_range_id_is_a_final_error(pg_pool):

@@ -57,7 +57,7 @@ async def test_a_breach_reaches_the_search_attributes_while_chatwoot_hangs(
             hung.set()
             try:
                 await asyncio.wait_for(release.wait(), HANG_CAP_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     @activity.defn(name="chatwoot.send_message")

@@ -16,14 +16,14 @@ import httpx
 import pytest
 from temporalio.worker import Worker
 
+from client.gateway import TemporalGateway
+from dryrun.simulate import terminate_ticket_tree
 from infra.http_server import InProcessServer
 from infra.settings import load_settings
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
 from starter.bridge import create_app
 from starter.signatures import sign_pagerduty
-from dryrun.simulate import terminate_ticket_tree
-from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually, signed

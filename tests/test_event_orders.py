@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from engine.core import TicketEngine
 from engine.policy_loader import load_policy
-from models.timezones import zone
 from models.ticket import Contact, Ticket
+from models.timezones import zone
 from tests.conftest import POLICIES_DIR
 from tests.test_vip_scenarios import simulate
 

@@ -4,7 +4,7 @@ which speak the real APIs' shapes and reject what they reject."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -25,7 +25,7 @@ from models.pagerduty import PagerDutyEventInput
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
 
-AT = datetime(2026, 11, 17, 16, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 17, 16, tzinfo=UTC)
 TOKEN = "cw-user-token-SECRET"
 LOLA_KEY = "R" * 31 + "L"
 CONV = dict(account_id=1, conversation_id=5, at=AT)

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
-from models.timezones import zone
+from client.gateway import TemporalGateway
 from infra.processes import listening_ports
 from infra.settings import load_settings
 from infra.telemetry import MetricsUnavailable, build_runtime
@@ -27,10 +27,10 @@ from models.handoff import HandoffResponse
 from models.signals import Escalate
 from models.ticket import Contact
 from models.ticket_input import TicketInput
+from models.timezones import zone
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
-from client.gateway import TemporalGateway
 from tests import payloads
 from tests.conftest import POLICIES_DIR, terminate_all
 from tests.helpers import eventually

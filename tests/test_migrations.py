@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -29,7 +29,7 @@ async def test_ticket_event_insert_is_idempotent(pg_pool):
         conversation_id=1,
         policy="p",
         action="ticket.opened",
-        at=datetime(2026, 11, 17, tzinfo=timezone.utc),
+        at=datetime(2026, 11, 17, tzinfo=UTC),
     )
     assert (await acts.record_ticket_event(row)).inserted is True
     assert (await acts.record_ticket_event(row)).inserted is False  # an activity retry

@@ -13,10 +13,10 @@ import pytest
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
+from dryrun.simulate import terminate_ticket_tree
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
-from dryrun.simulate import terminate_ticket_tree
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually
 from workflows.handoff import HandoffWorkflow

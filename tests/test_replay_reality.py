@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -29,10 +28,10 @@ from tests.conftest import POLICIES_DIR, terminate_all
 from tests.helpers import eventually
 from tests.replay_check import replay_differences
 from tests.test_ticket_workflow import start
+from tests.whatif_scenario import scenario  # noqa: F401  (the recorded tickets, a module-scoped fixture)
 from workflows.batched import BARRIERS
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
-from tests.whatif_scenario import scenario  # noqa: F401  (the recorded tickets, a module-scoped fixture)
 
 
 async def replays(pool, wids):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dryrun.scenario import load_scenario
+from dryrun.simulate import run_scenario
 from engine import shared_policy
 from engine.policy_loader import load_policy
 from models.policy_io import PackedPolicy
-from dryrun.scenario import load_scenario
-from dryrun.simulate import run_scenario
 from tests.conftest import POLICIES_DIR
 from tests.test_vip_scenarios import SCENARIOS
 

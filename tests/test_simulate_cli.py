@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.policy_loader import load_policy
 from dryrun.scenario import ScenarioError, load_scenario
+from engine.policy_loader import load_policy
 from tests.conftest import POLICIES_DIR
 
 SCENARIOS = Path(__file__).parent / "scenarios"

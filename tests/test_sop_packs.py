@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from engine.policy_loader import load_policy
-from models.timezones import zone
 from dryrun.report import escalation_metrics
 from dryrun.scenario import load_scenario
 from dryrun.simulate import run_scenario
+from engine.policy_loader import load_policy
+from models.timezones import zone
 from tests.conftest import POLICIES_DIR
-from tests.test_vip_scenarios import SCENARIOS, simulate
+from tests.test_vip_scenarios import simulate
 
 LA, LON, NY = zone("America/Los_Angeles"), zone("Europe/London"), zone("America/New_York")
 

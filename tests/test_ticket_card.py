@@ -4,7 +4,7 @@ one helper every start path uses, read back from a memo, and cut to one line."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from client.gateway import for_web_ui
 from models.ticket import Contact, Ticket
@@ -36,7 +36,7 @@ def test_an_email_conversation_names_its_customer_subject_channel_and_inbox():
         "inbox #1",
         True,
     )
-    assert card.opened_at == datetime.fromtimestamp(1763398800, tz=timezone.utc)
+    assert card.opened_at == datetime.fromtimestamp(1763398800, tz=UTC)
 
 
 def test_a_message_webhook_adds_the_inbox_name_and_never_the_message():
@@ -73,7 +73,7 @@ def test_the_memo_is_set_by_the_start_helper_and_read_back():
         subject="Late delivery",
         channel="Channel::WebWidget",
         contact=Contact(name="Jane <b>Doe</b>", vip=True),
-        created_at=datetime(2026, 11, 17, 16, tzinfo=timezone.utc),
+        created_at=datetime(2026, 11, 17, 16, tzinfo=UTC),
     )
     _, options = for_web_ui(ticket, "https://chat.example.com")
     assert set(options) == {"static_summary", "static_details", "memo"}
@@ -84,7 +84,7 @@ def test_the_memo_is_set_by_the_start_helper_and_read_back():
         "Late delivery",
         "Web chat",
     )
-    assert card.opened_at == datetime(2026, 11, 17, 16, tzinfo=timezone.utc)
+    assert card.opened_at == datetime(2026, 11, 17, 16, tzinfo=UTC)
     # a ticket started before the memo, or a memo someone else wrote, has no card
     assert TicketCard.from_memo({}) is None and TicketCard.from_memo(None) is None
     assert TicketCard.from_memo({MEMO_KEY: "Jane"}) is None
@@ -92,7 +92,7 @@ def test_the_memo_is_set_by_the_start_helper_and_read_back():
 
 
 def test_the_card_falls_back_to_when_the_ticket_opened_and_cuts_long_text():
-    opened = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    opened = datetime(2026, 1, 2, tzinfo=UTC)
     ticket = Ticket(
         account_id=1,
         conversation_id=2,

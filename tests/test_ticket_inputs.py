@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -23,8 +23,8 @@ from engine.policy_loader import load_policy
 from infra.settings import Settings
 from models.recorded_inputs import InputRow, RecordInputs, RecordInputsResult
 from models.signals import Acknowledged, CustomerReplied, Escalate, Reassign
-from starter import operator_cli
 from sandbox.recording import Recorder, recording_activities
+from starter import operator_cli
 from starter.chatwoot_events import route
 from tests import payloads
 from tests.conftest import POLICIES_DIR, terminate_all
@@ -77,7 +77,7 @@ async def wake_after_first_timer(handle, offset: float) -> datetime:
     task = next(
         e for e in events[fired:] if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
     )
-    return task.event_time.ToDatetime(tzinfo=timezone.utc) + timedelta(seconds=offset)
+    return task.event_time.ToDatetime(tzinfo=UTC) + timedelta(seconds=offset)
 
 
 def within(at: datetime, start: datetime, seconds: float = 5.0) -> bool:

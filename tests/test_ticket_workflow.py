@@ -14,12 +14,12 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
-from models.timezones import zone
 from models import search_attributes as sa
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, CustomerReplied, Escalate, Reassign, Reopened, Resolved
 from models.ticket import Contact
 from models.ticket_input import TicketInput
+from models.timezones import zone
 from sandbox.recording import Recorder, recording_activities
 from tests.conftest import POLICIES_DIR
 from tests.helpers import eventually

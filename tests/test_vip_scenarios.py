@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.policy_loader import load_policy
-from models.timezones import zone
 from dryrun.scenario import load_scenario
 from dryrun.simulate import SimulationResult, run_scenario
+from engine.policy_loader import load_policy
+from models.timezones import zone
 from tests.conftest import POLICIES_DIR
 
 SCENARIOS = Path(__file__).parent / "scenarios"

@@ -10,13 +10,12 @@ from datetime import datetime, timedelta
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from models.timezones import local_time, zone
+from client.gateway import for_web_ui
 from models.signals import Escalate
 from models.ticket import Contact
 from models.ticket_input import TicketInput
-from client.gateway import for_web_ui
+from models.timezones import local_time, zone
 from tests.helpers import eventually
-from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
 CT = "America/Chicago"

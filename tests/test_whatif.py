@@ -119,8 +119,7 @@ async def test_a_20_minute_first_ack_shows_the_extra_pages_and_who_they_hit(
     )
     # who the change hits: Lola paged more often on both tickets, Jonathan moved on one
     assert (
-        f"  lola: pages +2 -1 on 2 tickets; paged more often on " in text
-        and t["close_call"] in text
+        "  lola: pages +2 -1 on 2 tickets; paged more often on " in text and t["close_call"] in text
     )
     assert "  jonathan: pages +1 -1 on 1 tickets" in text
 
@@ -154,7 +153,7 @@ async def test_a_draft_handoff_timeout_moves_the_handoffs_pages(scenario, postgr
     assert changed["ticket"] == scenario.tickets["handoff"]
     pages = lambda side: {
         (a["target"], a["at"][-8:]) for a in changed[side] if a["action"] == "pagerduty.trigger"
-    }  # noqa: E731
+    }
     assert pages("added") == {("lola", "10:15:00"), ("jonathan", "10:45:00")}
     assert pages("removed") == {("lola", "10:30:00"), ("jonathan", "11:00:00")}
 

@@ -3,7 +3,7 @@ recording meter stands in for the workflow's replay-safe one)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from models.actions import Action
 from workflows.metrics import (
@@ -18,7 +18,7 @@ from workflows.metrics import (
     WorkflowMetrics,
 )
 
-T0 = datetime(2026, 11, 17, 16, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 17, 16, tzinfo=UTC)
 
 
 class _Recorder:

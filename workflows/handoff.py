@@ -13,7 +13,6 @@ engine's inputs are recorded under its own workflow id (workflows/inputs.py).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -25,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from engine.handoff import HandoffEngine
     from engine.shared_policy import shared
     from models.actions import Action
-    from models.signals import PageUpdate
     from models.handoff import (
         HANDOFF_RESULT_SIGNAL,
         HandoffInput,
@@ -33,10 +31,11 @@ with workflow.unsafe.imports_passed_through():
         HandoffResult,
         HandoffStatus,
     )
+    from models.signals import PageUpdate
     from workflows.actions import ActionContext, ActionFailed, execute
-    from workflows.metrics import WorkflowMetrics
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
     from workflows.inputs import TICKET_INPUTS, InputLog
+    from workflows.metrics import WorkflowMetrics
     from workflows.versions import patches_in_effect
 
 
@@ -91,7 +90,7 @@ class HandoffWorkflow:
                             timeout=timeout,
                             timeout_summary=summary[:200],
                         )
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             elif not self._inbox:
                 await workflow.wait_condition(lambda: bool(self._inbox))

@@ -31,8 +31,9 @@ conversation) are not observed: their "lateness" is the conversation's age.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import MetricMeter

@@ -20,7 +20,6 @@ deadline the engine holds.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -198,7 +197,7 @@ class TicketWorkflow:
                             timeout=timeout,
                             timeout_summary=engine.next_wakeup_summary(),
                         )
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             now = self._now()
             # Deadlines that passed before the event arrived happened first

@@ -36,7 +36,7 @@ DRAIN = 25.0  # the worker's graceful_shutdown_timeout (20 s) and some
 
 
 class DeployStack(Stack):
-    async def start(self) -> "DeployStack":
+    async def start(self) -> DeployStack:
         fast_pack(self.tmp)  # the suite's fast pack, with only its clocks changed
         text = (
             (self.tmp / f"{POLICY}.yaml")

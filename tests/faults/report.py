@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 LAST_RUN = Path(__file__).resolve().parents[2] / ".ticketflow" / "faults-last-run.json"
-RESULTS: list["Row"] = []
+RESULTS: list[Row] = []
 
 
 @dataclass

@@ -35,8 +35,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from infra import db, processes
 from infra.embedded_pg import EmbeddedPostgres
 from tests import payloads
-from tests.helpers import signed
 from tests.faults.servers import DevServer
+from tests.helpers import signed
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -115,7 +115,7 @@ class Stack:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> "Stack":
+    async def start(self) -> Stack:
         fast_pack(self.tmp)
         self.temporal = DevServer(
             db_file=self.tmp / "temporal.db", log_path=self.tmp / "temporal.log"

@@ -48,10 +48,10 @@ from tests.faults.deploy import (
     task_workers,
     took_new_path,
 )
+from tests.faults.invariants import ids, invariants, wait_settled
 from tests.faults.next_version import NEXT_ACTION, NextTicketWorkflow
 from tests.faults.report import Row, record, sized
 from tests.faults.stack import until
-from tests.faults.invariants import ids, invariants, wait_settled
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
