@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install bench clean
+.PHONY: dev test check lint install bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,20 @@ $(VENV)/.bench: $(STAMP)
 bench: $(VENV)/.bench
 	$(VENV)/bin/python -m bench $(ARGS)
 
-test: $(STAMP)
+# Lint, format check and types: part of both `make check` and `make test`.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# The fast loop (under a minute): lint, types, and the tests that start no
+# server (engine, models, pack tools, history replay). `-m "not server"`:
+# tests/conftest.py marks every test that needs Postgres or a Temporal server.
+check: lint
+	$(VENV)/bin/python -m pytest -q -m "not server" $(ARGS)
+
+# The full suite, as CI runs it.
+test: lint
 	$(VENV)/bin/python -m pytest $(ARGS)
 
 clean:

@@ -45,8 +45,9 @@ class AuditActivities:
     async def record_ticket_event(self, row: TicketEventRow) -> InsertResult:
         return _inserted(
             await self.pool.execute(
-                """INSERT INTO ticket_events (idempotency_key, workflow_id, account_id, conversation_id,
-                                          policy, action, target, details, at_time)
+                """INSERT INTO ticket_events (idempotency_key, workflow_id, account_id,
+                                          conversation_id, policy, action, target, details,
+                                          at_time)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
                ON CONFLICT (idempotency_key) DO NOTHING""",
                 row.idempotency_key,
@@ -67,8 +68,10 @@ class AuditActivities:
         amount = r.get("amount")
         return _inserted(
             await self.pool.execute(
-                """INSERT INTO vip_concierge_action (chatwoot_conv_id, customer_id, action_type, amount, by_agent,
-                                                 reason, authority_within_limit, at_time, notes, idempotency_key)
+                """INSERT INTO vip_concierge_action (chatwoot_conv_id, customer_id, action_type,
+                                                 amount, by_agent, reason,
+                                                 authority_within_limit, at_time, notes,
+                                                 idempotency_key)
                VALUES ($1, $2::uuid, $3, $4::numeric, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (idempotency_key) DO NOTHING""",
                 inp.conversation_id,
@@ -89,8 +92,10 @@ class AuditActivities:
         c = inp.context
         return _inserted(
             await self.pool.execute(
-                """INSERT INTO support_escalations (idempotency_key, workflow_id, policy, chatwoot_conv_id, customer_id,
-                                                vip, from_agent, to_target, handoff, reason, payload, notes, at_time)
+                """INSERT INTO support_escalations (idempotency_key, workflow_id, policy,
+                                                chatwoot_conv_id, customer_id, vip, from_agent,
+                                                to_target, handoff, reason, payload, notes,
+                                                at_time)
                VALUES ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9, $10, $11::jsonb, $12, $13)
                ON CONFLICT (idempotency_key) DO NOTHING""",
                 inp.idempotency_key,
@@ -112,12 +117,14 @@ class AuditActivities:
     @activity.defn(name="audit.founder_pull")
     async def record_founder_pull(self, inp: AuditRowInput) -> InsertResult:
         r, c = inp.row, inp.context
-        payload = c.get("payload") if isinstance(c.get("payload"), dict) else {}
+        raw_payload = c.get("payload")
+        payload = raw_payload if isinstance(raw_payload, dict) else {}
         return _inserted(
             await self.pool.execute(
-                """INSERT INTO founder_pull_audit (idempotency_key, workflow_id, chatwoot_conv_id, customer_id, outcome,
-                                               why_founder, lola_recommendation, decision, founder_action, by_agent,
-                                               notes, at_time)
+                """INSERT INTO founder_pull_audit (idempotency_key, workflow_id, chatwoot_conv_id,
+                                               customer_id, outcome, why_founder,
+                                               lola_recommendation, decision, founder_action,
+                                               by_agent, notes, at_time)
                VALUES ($1, $2, $3, $4::uuid, $5, $6, $7, $8, $9, $10, $11, $12)
                ON CONFLICT (idempotency_key) DO NOTHING""",
                 inp.idempotency_key,
@@ -140,8 +147,9 @@ class AuditActivities:
         c = inp.context
         return _inserted(
             await self.pool.execute(
-                """INSERT INTO vip_flag_change_audit (idempotency_key, workflow_id, chatwoot_conv_id, customer_id, vip,
-                                                  by_agent, why, at_time)
+                """INSERT INTO vip_flag_change_audit (idempotency_key, workflow_id,
+                                                  chatwoot_conv_id, customer_id, vip, by_agent,
+                                                  why, at_time)
                VALUES ($1, $2, $3, $4::uuid, $5, $6, $7, $8)
                ON CONFLICT (idempotency_key) DO NOTHING""",
                 inp.idempotency_key,
@@ -160,8 +168,9 @@ class AuditActivities:
         r = inp.row
         return _inserted(
             await self.pool.execute(
-                """INSERT INTO decision_log (idempotency_key, workflow_id, policy, chatwoot_conv_id, severity, level,
-                                         actions_taken, next_action, opened_at, at_time)
+                """INSERT INTO decision_log (idempotency_key, workflow_id, policy, chatwoot_conv_id,
+                                         severity, level, actions_taken, next_action, opened_at,
+                                         at_time)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (idempotency_key) DO NOTHING""",
                 inp.idempotency_key,
@@ -198,11 +207,12 @@ class AuditActivities:
         statement. Keyed by (workflow id, life, seq): a retry writes nothing twice."""
         rows = inp.rows
         status = await self.pool.execute(
-            """INSERT INTO ticket_inputs (workflow_id, life, seq, kind, payload, at, source, rejected, policy,
-                                          policy_version)
+            """INSERT INTO ticket_inputs (workflow_id, life, seq, kind, payload, at, source,
+                                          rejected, policy, policy_version)
                SELECT w, l, s, k, p::jsonb, a, src, rej, pol, ver
-               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[],
-                           $7::text[], $8::text[], $9::text[], $10::text[]) AS t(w, l, s, k, p, a, src, rej, pol, ver)
+               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
+                           $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[])
+                    AS t(w, l, s, k, p, a, src, rej, pol, ver)
                ON CONFLICT (workflow_id, life, seq) DO NOTHING""",
             [r.workflow_id for r in rows],
             [r.life for r in rows],

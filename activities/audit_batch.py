@@ -27,6 +27,10 @@ _ROWS = {
 }
 
 
+# What an item's savepoint reports as its own bad data; the others still get written.
+_ITEM_ERRORS: tuple[type[BaseException], ...] = (*DATA_ERRORS, ValueError)
+
+
 class AuditBatchActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -47,12 +51,11 @@ class AuditBatchActivities:
             writer = AuditActivities(conn)  # the same statements, on this transaction's connection
             for item in inp.items:
                 try:
-                    async with (
-                        conn.transaction()
-                    ):  # a savepoint: a bad row does not undo the others
+                    # A savepoint: a bad row does not undo the others.
+                    async with conn.transaction():
                         await self._write(writer, item)
                     outcomes.append(OpOutcome())
-                except (*DATA_ERRORS, ValueError) as exc:
+                except _ITEM_ERRORS as exc:
                     outcomes.append(OpOutcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:300]))
                 except ApplicationError as exc:  # the single activities' own data-error verdict
                     if exc.type != DATA_ERROR_TYPE:

@@ -84,9 +84,8 @@ class ChatwootActivities:
     async def send_message(self, inp: PostMessageInput) -> PostMessageResult:
         """A public reply or (private=True) a private note, exactly once."""
         if activity.info().attempt > 1:
-            await (
-                let_earlier_attempt_land()
-            )  # a slow earlier POST may still land: see activities/stragglers.py
+            # A slow earlier POST may still land: see activities/stragglers.py.
+            await let_earlier_attempt_land()
             existing = await self._already_posted(inp)
             if existing is not None:
                 log.info(

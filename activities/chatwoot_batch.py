@@ -12,6 +12,9 @@ and custom attributes merge, assignment and status set a value.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -25,7 +28,8 @@ class ChatwootBatchActivities:
 
     async def _apply(self, op: ChatwootOp) -> None:
         c = self.chatwoot
-        calls = {
+        # Each takes the input its op carries in the field named by `op.kind`.
+        calls: dict[str, Callable[[Any], Awaitable[object]]] = {
             "message": c.send_message,
             "labels": c.update_labels,
             "assign": c.assign,

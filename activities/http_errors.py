@@ -31,7 +31,10 @@ def _api_error(resp: httpx.Response) -> str:
 def raise_for(service: str, resp: httpx.Response) -> None:
     if resp.status_code < 400:
         return
-    what = f"{service} {resp.request.method} {resp.request.url.path} -> {resp.status_code}: {_api_error(resp)}"
+    what = (
+        f"{service} {resp.request.method} {resp.request.url.path} -> {resp.status_code}: "
+        f"{_api_error(resp)}"
+    )
     if resp.status_code in RETRYABLE:
         delay = None
         retry_after = resp.headers.get("retry-after", "")

@@ -28,8 +28,8 @@ class PagerDutyActivities:
         if inp.workflow_id:
             links.append(
                 {
-                    "href": f"{s.temporal_ui_url.rstrip('/')}/namespaces/{s.temporal_namespace}/workflows/"
-                    f"{inp.workflow_id}",
+                    "href": f"{s.temporal_ui_url.rstrip('/')}/namespaces/"
+                    f"{s.temporal_namespace}/workflows/{inp.workflow_id}",
                     "text": "Ticket history (Temporal)",
                 }
             )

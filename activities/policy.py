@@ -37,9 +37,8 @@ class PolicyActivities:
     @activity.defn(name="policy.load")
     async def load(self, inp: LoadPolicyInput) -> Policy:
         try:
-            policy = load_policy(
-                inp.name, self.policies_dir, shared=True
-            )  # parsed once per file content
+            # Parsed once per file content.
+            policy = load_policy(inp.name, self.policies_dir, shared=True)
         except PolicyError as exc:
             raise ApplicationError(str(exc), type="PolicyError", non_retryable=True) from None
         if self.pool is not None:
@@ -53,7 +52,8 @@ class PolicyActivities:
             return
         try:
             await self.pool.execute(
-                """INSERT INTO pack_versions (name, version, sha256, policy_json) VALUES ($1, $2, $3, $4)
+                """INSERT INTO pack_versions (name, version, sha256, policy_json)
+                   VALUES ($1, $2, $3, $4)
                    ON CONFLICT (name, version, sha256) DO NOTHING""",
                 policy.name,
                 policy.version,

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from temporalio.api.enums.v1 import TimeoutType
 from temporalio.client import Client
 
-from bench.report import pct
+from bench.report import pct_of
 from infra.history import activity_calls, event_time
 from models.ticket import ticket_workflow_id
 
@@ -161,14 +161,14 @@ async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stag
             ("timer_fired", event_time(fired)),
             ("decision_started", wft),
             ("decision_completed", wft_done),
-            ("page_scheduled", page and page.scheduled_at),
-            ("page_completed", page and page.completed_at),
+            ("page_scheduled", page.scheduled_at if page is not None else None),
+            ("page_completed", page.completed_at if page is not None else None),
         ):
             if t is not None:
                 stages[key].append((t - due).total_seconds())
     return Stages(
         {
-            k: {"p50": round(pct(v, 50), 3), "p99": round(pct(v, 99), 3), "n": len(v)}
+            k: {"p50": round(pct_of(v, 50), 3), "p99": round(pct_of(v, 99), 3), "n": len(v)}
             for k, v in stages.items()
             if v
         },

@@ -135,7 +135,10 @@ async def open_tickets(client, tq: str, n: int) -> float:
             )
 
     await asyncio.gather(*(one(i) for i in range(n)))
-    opened = "WorkflowType = 'TicketWorkflow' AND ExecutionStatus = 'Running' AND TicketStage IS NOT NULL"
+    opened = (
+        "WorkflowType = 'TicketWorkflow' AND ExecutionStatus = 'Running' "
+        "AND TicketStage IS NOT NULL"
+    )
     while (done := (await client.count_workflows(opened)).count) < n:
         print(f"  {done}/{n} opened after {time.perf_counter() - t0:.0f}s", file=sys.stderr)
         await asyncio.sleep(5 if n > 1000 else 0.5)
@@ -177,8 +180,9 @@ async def run(n: int, dsn: str, pool) -> None:
         await load_board(client, flt, Cursor(), cache=warm_cache, counts=warm_counts)
         warm = (await load_board(client, flt, Cursor(), cache=warm_cache, counts=warm_counts)).calls
         print(
-            f"one refresh costs Temporal: first load {cold.lists} list + {cold.counts} count calls + "
-            f"{cold.queries} queries; later loads {warm.lists} list + {warm.counts} count + {warm.queries} queries "
+            f"one refresh costs Temporal: first load {cold.lists} list + {cold.counts} "
+            f"count calls + {cold.queries} queries; later loads {warm.lists} list + "
+            f"{warm.counts} count + {warm.queries} queries "
             f"(page of {PAGE_SIZE}; {page.total} open, {page.breached} breached)"
         )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -32,7 +33,14 @@ with workflow.unsafe.imports_passed_through():
 
 BREACH_FLOOR_TASK_QUEUE = "bench-breach-floor"
 WAITING = "floor-waiting"  # TicketStage once asleep: lets the bench count them before the deadline
-_OPTS = dict(
+
+
+class _ActivityOptions(TypedDict):
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+_OPTS = _ActivityOptions(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
 )

@@ -22,12 +22,14 @@ FLOOR_WORKFLOW_ID = "bench-breach-floor-{}"
 
 
 def page_first(calls: CallIndex, convs: list[int]) -> int:
-    """How many of `convs` had their page reach PagerDuty no later than their note reached Chatwoot."""
+    """How many of `convs` had their page reach PagerDuty no later than their
+    note reached Chatwoot."""
     return sum(1 for c in convs if calls.page[c] <= calls.note[c])
 
 
 async def floor_burst(bench, n: int) -> dict:
-    """Run the floor's burst of `n` breaches on `bench`'s stack (a bench.phases.Bench); its figures."""
+    """Run the floor's burst of `n` breaches on `bench`'s stack (a
+    bench.phases.Bench); its figures."""
     stack = bench.stack
     proc = await processes.spawn(
         sys.executable,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -49,7 +51,7 @@ async def main(address: str, mode: str) -> None:
             await asyncio.Event().wait()
         return
     async with activity_clients(settings) as (http, pool):
-        activities = [
+        activities: list[Callable[..., Any]] = [
             PagerDutyActivities(http, settings).send_event,
             ChatwootActivities(http, settings).send_message,
             AuditActivities(pool).record_ticket_event,

@@ -12,9 +12,12 @@ import asyncio
 import sys
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
+import asyncpg
 import httpx
 import psutil
+from temporalio.client import Client
 
 from bench.breaches import CallIndex, breach_stages, events_per_breach
 from bench.floor_burst import floor_burst, page_first
@@ -26,7 +29,7 @@ from bench.floor_workflow import (
 from bench.floor_workflow import (
     IDLE as FLOOR_IDLE,
 )
-from bench.report import pct
+from bench.report import pct, pct_of
 from bench.stack import TASK_QUEUE, WEBHOOK_TOKEN, Stack
 from bench.tickets import ACK_SLA, POLICY, ticket, webhook_body
 from bench.tickets import now as _now
@@ -41,7 +44,8 @@ class Bench:
     def __init__(self, stack: Stack, args) -> None:
         self.stack = stack
         self.args = args
-        self.client = stack.client
+        assert stack.client is not None  # a Bench runs inside `async with Stack(...)`
+        self.client: Client = stack.client
         self.next_conv = 100_000
         self.started = 0  # TicketWorkflows started so far
         self.calls = CallIndex(stack)
@@ -50,7 +54,7 @@ class Bench:
             5.0  # tickets/s, until the throughput phase measures it (sizes the breach phases' lead)
         )
         self.single: float | None = None  # single breach lateness, the breach phases' baseline
-        self.raw: dict[str, object] = {}
+        self.raw: dict[str, Any] = {}  # the run's other figures, of every JSON shape
 
     def convs(self, n: int) -> list[int]:
         out = list(range(self.next_conv, self.next_conv + n))
@@ -70,8 +74,15 @@ class Bench:
 
     # ------------------------------------------------------------ measures
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self.stack.pool is not None  # the stack is running while the bench runs
+        return self.stack.pool
+
     def worker(self) -> psutil.Process:
-        return psutil.Process(self.stack.worker_proc.pid)
+        proc = self.stack.worker_proc
+        assert proc is not None  # measured only while the stack's worker runs
+        return psutil.Process(proc.pid)
 
     def rss(self) -> int:
         return self.worker().memory_info().rss
@@ -102,7 +113,7 @@ class Bench:
         `open` input (workflows/inputs.py) once its opening decision's
         actions have returned. (Its search attributes say less: they are
         upserted in the task that decides, before the actions run.)"""
-        return await self.stack.pool.fetchval(
+        return await self.pool.fetchval(
             "SELECT count(*) FROM ticket_inputs WHERE kind = 'open' AND policy = $1", POLICY
         )
 
@@ -155,7 +166,7 @@ class Bench:
             raise RuntimeError(f"bridge answered {resp.status_code}: {resp.text[:200]}")
 
     async def breached(self, workflow_ids: list[str]) -> int:
-        return await self.stack.pool.fetchval(
+        return await self.pool.fetchval(
             "SELECT count(DISTINCT workflow_id) FROM ticket_events WHERE action = 'sla.breached' "
             "AND workflow_id = ANY($1::text[])",
             workflow_ids,
@@ -167,7 +178,7 @@ class Bench:
         breach's actions have returned, in the last of those tasks."""
         ids = [ticket_workflow_id(1, c) for c in convs]
         deadline = time.monotonic() + timeout
-        while await self.stack.pool.fetchval(
+        while await self.pool.fetchval(
             "SELECT count(DISTINCT workflow_id) FROM ticket_inputs WHERE kind = 'advance' "
             "AND workflow_id = ANY($1::text[])",
             ids,
@@ -230,9 +241,9 @@ class Bench:
         for p in (50, 99):
             self.figure(
                 f"webhook_to_started_p{p}_ms",
-                1000 * pct(hook, p),
+                1000 * pct_of(hook, p),
                 "ms",
-                1000 * pct(raw, p),
+                1000 * pct_of(raw, p),
                 "raw client.start_workflow",
                 "<= 1.2x baseline",
             )
@@ -362,7 +373,8 @@ class Bench:
         due = _now() + timedelta(seconds=min(lead, 25 * 60))
         convs = self.convs(n)
         print(
-            f"[bench] {n} deadlines at {due.astimezone().strftime('%H:%M:%S')} (profile the worker then)",
+            f"[bench] {n} deadlines at {due.astimezone().strftime('%H:%M:%S')} "
+            "(profile the worker then)",
             flush=True,
         )
         await self.start_direct(convs, due - ACK_SLA)
@@ -374,8 +386,9 @@ class Bench:
         last = await self.wait_breaches(convs, max(0, due.timestamp() - time.time()) + 900)
         self.raw["burst_settled_s"] = await self.wait_settled(convs, 300) - due.timestamp()
         cpu1, t1 = self.cpu_seconds(), time.time()
-        # Where the machine's CPU went from 1 s before the deadline until every breach action was done
-        # and every ticket had finished the workflow tasks that followed (its wake recorded in ticket_inputs).
+        # Where the machine's CPU went from 1 s before the deadline until every
+        # breach action was done and every ticket had finished the workflow tasks
+        # that followed (its wake recorded in ticket_inputs).
         self.raw["burst_cpu_s"] = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0} | {
             "wall": round(t1 - t0, 2)
         }

@@ -22,6 +22,14 @@ def pct(values: list[float], p: float) -> float | None:
     return xs[k]
 
 
+def pct_of(values: list[float], p: float) -> float:
+    """`pct` of samples there is at least one of."""
+    value = pct(values, p)
+    if value is None:
+        raise ValueError("a percentile of no samples")
+    return value
+
+
 def machine() -> dict:
     model = next(
         (
@@ -81,7 +89,7 @@ def print_table(results: dict) -> None:
         rows.append((key, value, base, f["target"]))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
     ratios = ", ".join(

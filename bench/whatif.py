@@ -1,6 +1,6 @@
 """`python -m bench.whatif [--tickets 10000]`: how long `ticketflow whatif`
-takes over a month of recorded tickets (the issue's figure: 10,000 in under
-60 s on these 2-core machines).
+takes over a month of recorded tickets (the target: 10,000 in under 60 s
+on these 2-core machines).
 
 The tickets are made the way the workflow records them, by driving the
 engine itself (no Temporal): VIP tickets of the pack in force arriving over

@@ -42,7 +42,10 @@ def conversation_of(wid: str) -> tuple[int, int] | None:
 
 
 def ui_link(settings: Settings, wid: str) -> str:
-    return f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{wid}"
+    return (
+        f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+        f"/workflows/{wid}"
+    )
 
 
 def chatwoot_link(settings: Settings, wid: str) -> str | None:
@@ -50,7 +53,10 @@ def chatwoot_link(settings: Settings, wid: str) -> str | None:
     ids = conversation_of(wid)
     if not ids or not settings.chatwoot_base_url:
         return None
-    return f"{str(settings.chatwoot_base_url).rstrip('/')}/app/accounts/{ids[0]}/conversations/{ids[1]}"
+    return (
+        f"{str(settings.chatwoot_base_url).rstrip('/')}/app/accounts/{ids[0]}"
+        f"/conversations/{ids[1]}"
+    )
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,8 @@ async def perform(
             error=exc.status.name if exc.status else "",
         )
         return Outcome(
-            error=f"Temporal did not take the action ({exc.status.name if exc.status else 'error'}); try again"
+            error="Temporal did not take the action "
+            f"({exc.status.name if exc.status else 'error'}); try again"
         )
     log.info("console action", workflow_id=wid, action=action, by=by)
     return Outcome(status=status, notice=f"{DONE[action]} as {by}.")

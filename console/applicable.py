@@ -57,7 +57,10 @@ def _reason(action: str, s: TicketStatus, escalation_reasons: list[str]) -> str 
     resolved = s.stage == "resolved"
     if action == "acknowledge":
         if s.acknowledged_at is not None:
-            return f"already acknowledged by {s.acknowledged_by or 'someone'} at {when(s.acknowledged_at, s)}"
+            return (
+                f"already acknowledged by {s.acknowledged_by or 'someone'} "
+                f"at {when(s.acknowledged_at, s)}"
+            )
         return "the ticket is resolved" if resolved else None
     if action == "request_escalation":
         if resolved:

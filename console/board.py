@@ -88,7 +88,8 @@ class StatusCache(TtlCache[TicketStatus]):
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page starts: an SLA group, the rows before it, visibility's page token in that group."""
+    """Where a page starts: an SLA group, the rows before it, visibility's page
+    token in that group."""
 
     group: int = 0
     offset: int = 0
@@ -120,7 +121,8 @@ class BoardRow:
 
     @property
     def card(self) -> TicketCard | None:
-        """Who and what: the memo's card, else (a ticket started before memos) the status query's."""
+        """Who and what: the memo's card, else (a ticket started before memos)
+        the status query's."""
         return self.row.card or (self.status.card if self.status else None)
 
     @property
@@ -269,7 +271,7 @@ async def load_board(
         *(_status(client, r.workflow_id, gate, cache, calls) for _, r in rows)
     )
     board = []
-    for (group, r), s in zip(rows, statuses):
+    for (group, r), s in zip(rows, statuses, strict=True):  # one status per row
         nd = next_deadline(s) if s else None
         board.append(BoardRow(r, s, nd[0] if nd else None, nd[1] if nd else None, group))
     return BoardPage(sort_board(board, sort), cursor, nxt, total, breached, calls)

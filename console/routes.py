@@ -161,7 +161,8 @@ def build_router(console: Console) -> APIRouter:
         op = console.sessions.operator(request)
         if op is not None:
             return op
-        login = f"/console/login?next={quote(str(request.url.path) + ('?' + request.url.query if request.url.query else ''))}"
+        here = str(request.url.path) + ("?" + request.url.query if request.url.query else "")
+        login = f"/console/login?next={quote(here)}"
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": login})
         return RedirectResponse(login, status_code=303)
@@ -183,7 +184,8 @@ def build_router(console: Console) -> APIRouter:
                 return None, f"no such ticket: {wid}"
             return (
                 None,
-                f"the ticket did not answer ({exc.status.name if exc.status else 'error'}): is the worker running?",
+                f"the ticket did not answer ({exc.status.name if exc.status else 'error'}): "
+                "is the worker running?",
             )
 
     async def panel(
@@ -369,7 +371,9 @@ def build_router(console: Console) -> APIRouter:
         inner = await panel(request, wid, status=status, error=error)
         customer = status.card.customer if status and status.card else None
         return page(
-            request, "ticket.html", {"wid": wid, "customer": customer, "panel": inner.body.decode()}
+            request,
+            "ticket.html",
+            {"wid": wid, "customer": customer, "panel": bytes(inner.body).decode()},
         )
 
     @router.get("/tickets/{wid}/panel", response_class=HTMLResponse)

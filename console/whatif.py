@@ -17,23 +17,27 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from console.routes import form_values
+from console.auth import Operator
+from console.routes import Console, form_values
 from dryrun.heatmap import heatmap_svg
 from dryrun.whatif import compute, load, parse_since
 from dryrun.whatif_report import rows
 from engine.policy_loader import PolicyError, load_policy, parse_policy
 from engine.yaml_loader import load_yaml
+from models.policy import Policy
 
 log = structlog.get_logger(__name__)
 MAX_DRAFT_BYTES = 512 * 1024
 
 
-def _draft(values: dict[str, str], policies_dir) -> tuple[object | None, str | None]:
+def _draft(values: dict[str, str], policies_dir: Path) -> tuple[Policy | None, str | None]:
     """The draft pack from the pasted text, else the picked file; (pack, error)."""
     text = values.get("draft", "").strip()
     try:
@@ -59,8 +63,8 @@ def build_whatif_router() -> APIRouter:
     router = APIRouter(prefix="/console")
     running = asyncio.Lock()  # one replay at a time: it is CPU work in the bridge's process
 
-    def gate(request: Request) -> tuple[object, object] | Response:
-        console = request.app.state.console
+    def gate(request: Request) -> tuple[Console, Operator] | Response:
+        console: Console = request.app.state.console
         if not console.sessions.enabled:
             return JSONResponse(
                 {"error": "the console is off: set CONSOLE_OPERATORS"}, status_code=404
@@ -73,7 +77,9 @@ def build_whatif_router() -> APIRouter:
             return RedirectResponse(login, status_code=303)
         return console, op
 
-    def render(request: Request, console, ctx: dict, status_code: int = 200) -> HTMLResponse:
+    def render(
+        request: Request, console: Console, ctx: dict[str, Any], status_code: int = 200
+    ) -> HTMLResponse:
         base = {
             "operator": console.sessions.operator(request),
             "people": console.packs.people(),
@@ -115,6 +121,8 @@ def build_whatif_router() -> APIRouter:
             error = "no DATABASE_URL: the recorded tickets are in Postgres"
         if error is not None:
             return render(request, console, {"values": values, "error": error}, 422)
+        # No error: the draft parsed and the pool opened (each is checked above).
+        assert draft is not None and pool is not None
         try:
             async with pool.acquire() as conn:
                 data = await load(conn, draft.name, since, now, _inboxes(values.get("inbox", "")))

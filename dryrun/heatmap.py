@@ -46,7 +46,8 @@ def heatmap_svg(current: Counter, draft: Counter, timezone: str, draft_label: st
     height = TOP + 7 * CELL + 26
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="{height}" '
-        f'viewBox="0 0 {total} {height}" role="img" aria-label="Pages by hour of week, in force and draft" '
+        f'viewBox="0 0 {total} {height}" role="img" '
+        'aria-label="Pages by hour of week, in force and draft" '
         f'font-family="sans-serif" fill="#222">'
     ]
     parts += _grid(current, peak, LEFT, f"in force: {sum(current.values())} pages")

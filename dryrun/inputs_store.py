@@ -17,7 +17,8 @@ import asyncpg
 
 from models.policy import Policy
 
-HANDOFF_MARK = ":handoff:"  # a handoff's workflow id is `<ticket key base>:handoff:<name>:<n>` (engine/ticket_handoffs.py)
+# A handoff's workflow id is `<ticket key base>:handoff:<name>:<n>` (engine/ticket_handoffs.py).
+HANDOFF_MARK = ":handoff:"
 
 
 @dataclass(slots=True)
@@ -60,7 +61,8 @@ class Recorded:
         return (self.rows[0].payload.get("ticket") or {}).get("inbox_id")
 
     def gaps(self) -> list[str]:
-        """Recorded inputs missing (a write that failed for good): such a ticket cannot be replayed."""
+        """Recorded inputs missing (a write that failed for good): such a ticket
+        cannot be replayed."""
         out = []
         for wid, rows in [(self.workflow_id, self.rows), *self.handoffs.items()]:
             seqs = [r.seq for r in rows]
@@ -103,7 +105,8 @@ def _since_filter(inboxes: list[int] | None) -> str:
                  AND position('{HANDOFF_MARK}' in workflow_id) = 0 {inbox}"""
 
 
-_SELECT = f"""SELECT workflow_id, life, seq, kind, payload, at, source, rejected, policy, policy_version
+_SELECT = f"""SELECT workflow_id, life, seq, kind, payload, at, source, rejected,
+                   policy, policy_version
             FROM ticket_inputs i
             WHERE (i.workflow_id, i.life) IN (SELECT workflow_id, life FROM t)
                OR (position('{HANDOFF_MARK}' in i.workflow_id) > 0
@@ -124,7 +127,8 @@ async def recorded_by_id(conn, workflow_ids: list[str]) -> list[Recorded]:
     return _group(
         await conn.fetch(
             f"""WITH t AS (SELECT DISTINCT workflow_id, life FROM ticket_inputs
-                       WHERE workflow_id = ANY($1::text[]) AND kind = 'open' AND seq = 1) {_SELECT}""",
+                       WHERE workflow_id = ANY($1::text[]) AND kind = 'open' AND seq = 1)
+                {_SELECT}""",
             workflow_ids,
         )
     )

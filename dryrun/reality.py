@@ -52,7 +52,9 @@ def belongs(key: str, rec: Recorded, other_lives: set[str]) -> bool:
 
 def expected_rows(replay: Replay, rec: Recorded) -> dict[str, tuple[str, str | None, datetime]]:
     """key -> (action, target, at) of the rows the replay says the audit trail must hold."""
-    rows = {a.key: (a.kind, a.target, a.at) for a in replay.actions if a.kind in MARKERS}
+    rows: dict[str, tuple[str, str | None, datetime]] = {
+        a.key: (a.kind, a.target, a.at) for a in replay.actions if a.kind in MARKERS
+    }
     for rows_of in [rec.rows, *rec.handoffs.values()]:
         for r in rows_of:
             if r.kind == "action_failed":
@@ -89,6 +91,7 @@ def compare(
     ):
         w, h = want.get(key), have.get(key)
         if h is None:
+            assert w is not None  # every key is in `want` or in `have`
             out.append(
                 Difference(
                     wid,

@@ -23,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
+from typing import cast
+
+from pydantic import BaseModel
 
 from dryrun.inputs_store import Recorded, Row
 from dryrun.replay_handoff import HandoffSim
@@ -47,7 +50,7 @@ from models.ticket import Ticket
 from workflows.ticket import TicketWorkflow
 
 # The ticket's inbox names (TicketWorkflow._apply) and the typed input each carries.
-INBOX = {
+INBOX: dict[str, type[BaseModel]] = {
     "acknowledged": Acknowledged,
     "agent_replied": AgentReplied,
     "customer_replied": CustomerReplied,
@@ -62,7 +65,10 @@ INBOX = {
     "page_update": PageUpdate,
     "handoff_result": HandoffResult,
 }
-HANDOFF_INBOX = {"respond": HandoffResponse, "page_update": PageUpdate}
+HANDOFF_INBOX: dict[str, type[HandoffResponse] | type[PageUpdate]] = {
+    "respond": HandoffResponse,
+    "page_update": PageUpdate,
+}
 
 
 def apply_inbox(
@@ -70,7 +76,10 @@ def apply_inbox(
 ) -> tuple[list[Action], str | None]:
     """One inbox item, exactly as the workflow's drain applies it: (actions, the refusal if any)."""
     try:
-        return TicketWorkflow._apply(SimpleNamespace(_engine=engine), name, arg, now), None
+        # _apply reads only `self._engine`: a namespace holding the engine stands in
+        # for the workflow.
+        workflow = cast(TicketWorkflow, SimpleNamespace(_engine=engine))
+        return TicketWorkflow._apply(workflow, name, arg, now), None
     except Rejected as exc:
         engine.reject(name, str(exc), now)
         return [], str(exc)
@@ -136,7 +145,10 @@ class Replay:
 def _due_problem(engine: TicketEngine, row: Row) -> str | None:
     due = engine.next_wakeup()
     if due is not None and due <= row.at:
-        return f"deadline {due.isoformat()} passed with no recorded wake before {row.kind} (seq {row.seq})"
+        return (
+            f"deadline {due.isoformat()} passed with no recorded wake before {row.kind} "
+            f"(seq {row.seq})"
+        )
     return None
 
 
@@ -145,7 +157,7 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
     engine = new_engine(policy, rec)
     out, oracle = Replay(rec.workflow_id, engine.key_base, rec.opened_at), Oracle()
     queries: dict[str, Action] = {}
-    results: dict[str, list[Row]] = {}
+    results: dict[str | None, list[Row]] = {}  # by handoff id (None: a result without one)
     out.actions += engine.open(rec.opened_at)
     prev: Row = rec.rows[0]
     for row in rec.rows[1:]:
@@ -161,7 +173,8 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
             new = engine.advance(row.at)
         elif k == "recent_level_counted":
             p = row.payload
-            asked = queries.pop(p.get("key"), None)
+            key = p.get("key")
+            asked = queries.pop(key, None) if key is not None else None
             if asked is None:
                 out.problems.append(
                     f"answer to query {p.get('key')} (seq {row.seq}) that the replay did not ask"
@@ -177,7 +190,8 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
             match = next((a for a in reversed(out.actions) if a.key == p.get("key")), None)
             if match is None:
                 out.problems.append(
-                    f"failure of {p['action']} {p.get('key')} (seq {row.seq}) the replay did not decide"
+                    f"failure of {p['action']} {p.get('key')} (seq {row.seq}) "
+                    "the replay did not decide"
                 )
             else:
                 oracle.failures[(match.key, match.kind, match.at)] = (row.at, p.get("error", ""))
@@ -193,7 +207,8 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
             new, refused = apply_inbox(engine, k, INBOX[k].model_validate(row.payload), row.at)
             if (refused or None) != (row.rejected or None):
                 out.problems.append(
-                    f"{k} (seq {row.seq}): live {'refused: ' + row.rejected if row.rejected else 'took it'}"
+                    f"{k} (seq {row.seq}): "
+                    f"live {'refused: ' + row.rejected if row.rejected else 'took it'}"
                     f", replay {'refused: ' + refused if refused else 'took it'}"
                 )
         else:
@@ -230,10 +245,11 @@ def _replay_handoffs(
         _replay_handoff_rows(sim, rows[1:], out, oracle)
         out.actions += sim.actions
     forwarded = [a for a in out.actions if a.kind in ("handoff.signal", "handoff.page")]
-    for hid, sim in sims.items():
+    for hid in sims:
         sent = [a for a in forwarded if a.params.get("handoff_id") == hid]
         got = [r for r in rec.handoffs[hid][1:] if r.kind in HANDOFF_INBOX and r.source == "system"]
-        for n, (a, r) in enumerate(zip(sent, got)):
+        # Pairs in order; any forward the handoff's record does not show stays unpaired.
+        for n, (a, r) in enumerate(zip(sent, got, strict=False)):
             oracle.forwarded[(hid, n, a.at)] = r.at
     return sims
 
@@ -278,12 +294,16 @@ def _replay_handoff_rows(sim: HandoffSim, rows: list[Row], out: Replay, oracle: 
 
 
 def _check_results(
-    sims: dict[str, HandoffSim], results: dict[str, list[Row]], out: Replay, oracle: Oracle
+    sims: dict[str, HandoffSim],
+    results: dict[str | None, list[Row]],
+    out: Replay,
+    oracle: Oracle,
 ) -> None:
     """Each handoff's replayed reports must be the results its ticket recorded, in order."""
     for hid, sim in sims.items():
         got = results.get(hid, [])
-        for n, ((at, result), row) in enumerate(zip(sim.results, got)):
+        # Either side may be longer (reported below when the record has more).
+        for n, ((at, result), row) in enumerate(zip(sim.results, got, strict=False)):
             if result.model_dump(mode="json", exclude={"source"}) != row.payload:
                 out.problems.append(
                     f"handoff {hid} result {n + 1}: replay reports {result.outcome} "

@@ -57,7 +57,7 @@ class DraftRun:
         self._order = itertools.count()
         self._inbox: list[tuple[datetime, int, str, object]] = []  # the ticket's, a heap
         self._sims: dict[str, HandoffSim] = {}
-        self._sim_inbox: dict[str, list[tuple[datetime, int, object]]] = {}
+        self._sim_inbox: dict[str, list[tuple[datetime, int, HandoffResponse | PageUpdate]]] = {}
         self._forwards: dict[str, int] = {}
         for row in rec.rows[1:]:
             if (
@@ -191,7 +191,8 @@ class DraftRun:
         )
 
     def _sim_turn(self, sim: HandoffSim, now: datetime) -> None:
-        inbox, items = self._sim_inbox[sim.id], []
+        inbox = self._sim_inbox[sim.id]
+        items: list[HandoffResponse | PageUpdate] = []
         while inbox and inbox[0][0] <= now:
             items.append(heapq.heappop(inbox)[2])
         reported = len(sim.results)

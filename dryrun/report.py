@@ -16,7 +16,8 @@ import asyncpg
 QUERY = """
 WITH opened AS (
     SELECT workflow_id, policy FROM ticket_events
-    WHERE action = 'ticket.opened' AND at_time >= $1 AND at_time < $2 AND ($3::text IS NULL OR policy = $3)
+    WHERE action = 'ticket.opened' AND at_time >= $1 AND at_time < $2
+      AND ($3::text IS NULL OR policy = $3)
 ), escalated AS (
     SELECT workflow_id, min(at_time) AS first_escalation FROM ticket_events
     WHERE action = 'handoff.started' GROUP BY workflow_id
@@ -27,11 +28,13 @@ WITH opened AS (
 SELECT o.policy,
        count(*) AS opened,
        count(e.workflow_id) AS escalated,
-       count(r.workflow_id) FILTER (WHERE e.workflow_id IS NOT NULL AND r.resolved_at >= e.first_escalation)
+       count(r.workflow_id)
+           FILTER (WHERE e.workflow_id IS NOT NULL AND r.resolved_at >= e.first_escalation)
            AS resolved_after_escalation,
        avg(r.resolved_at - e.first_escalation) FILTER (WHERE r.resolved_at >= e.first_escalation)
            AS avg_resolve_after_escalation,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at - e.first_escalation))
+       percentile_cont(0.5)
+           WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at - e.first_escalation))
            FILTER (WHERE r.resolved_at >= e.first_escalation) AS median_seconds
 FROM opened o
 LEFT JOIN escalated e ON e.workflow_id = o.workflow_id

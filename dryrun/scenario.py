@@ -5,7 +5,8 @@ events and how far to run the clock. Errors name the file and line.
 policy: vip-concierge
 start: 2026-11-17T10:00:00-06:00      # when the ticket starts (the workflow's clock)
 ticket:
-  created: -90d                       # optional: when Chatwoot created the conversation (default: start)
+  # optional: when Chatwoot created the conversation (default: start)
+  created: -90d
   conversation_id: 101
   contact: {name: Dana Whitfield, email: dana@example.com, vip: true}
   labels: []
@@ -129,9 +130,11 @@ class _LineLoader(PackLoader):
         return mapping
 
 
-_LineLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
-)
+def _timestamp_text(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_text)
 
 
 def _instant(value: Any, start: datetime, where: str) -> datetime:

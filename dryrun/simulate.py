@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -50,7 +52,8 @@ from workflows.ticket import TicketWorkflow
 
 EVENT_DELAY_SECONDS = 0.05
 
-_ARGS = {
+# signal name -> (its input model, the signal, the update that takes it, if any)
+_ARGS: dict[str, tuple[type[BaseModel], Callable[..., Any], Callable[..., Any] | None]] = {
     "acknowledged": (Acknowledged, TicketWorkflow.acknowledged, TicketWorkflow.acknowledge),
     "agent_replied": (AgentReplied, TicketWorkflow.agent_replied, None),
     "customer_replied": (CustomerReplied, TicketWorkflow.customer_replied, None),
@@ -280,6 +283,7 @@ async def simulate_file(
     try:
         if embedded:
             database_url = await embedded.start()
+        assert database_url is not None  # given, or the embedded server's
         await db.migrate(database_url)
         pool = await db.create_pool(database_url, max_size=4)
         try:

@@ -63,9 +63,12 @@ def _table(w: WhatIf) -> list[str]:
     lines = rows(w)
     head = ("", "in force", f"draft {w.draft_version}", "change")
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(4)]
-    fmt = lambda r: "  ".join(
-        x.ljust(widths[i]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(r)
-    )
+
+    def fmt(r: tuple[str, ...]) -> str:
+        return "  ".join(
+            x.ljust(widths[i]) if i == 0 else x.rjust(widths[i]) for i, x in enumerate(r)
+        )
+
     return [fmt(head), fmt(tuple("-" * n for n in widths)), *map(fmt, lines)]
 
 
@@ -81,7 +84,8 @@ def _change_lines(w: WhatIf) -> list[str]:
             hit.setdefault(who, []).append((plus, minus, ch.workflow_id))
     for who, items in sorted(hit.items()):
         extra = [wid for plus, minus, wid in items if plus > minus]
-        line = f"  {who}: pages +{sum(p for p, _, _ in items)} -{sum(m for _, m, _ in items)} on {len(items)} tickets"
+        added, removed = sum(p for p, _, _ in items), sum(m for _, m, _ in items)
+        line = f"  {who}: pages +{added} -{removed} on {len(items)} tickets"
         out.append(
             line
             + (
@@ -95,10 +99,10 @@ def _change_lines(w: WhatIf) -> list[str]:
         out.append(
             f"  {ch.workflow_id}" + (f"  (pages: {people})" if people else "") + f"  {ch.url}"
         )
-        for sign, items in (("+", ch.added), ("-", ch.removed)):
-            for kind, who, at in items:
+        for sign, changed in (("+", ch.added), ("-", ch.removed)):
+            for kind, target, at in changed:
                 what = "page" if kind == PAGE else kind
-                out.append(f"      {sign} {at}  {what}" + (f" -> {who}" if who else ""))
+                out.append(f"      {sign} {at}  {what}" + (f" -> {target}" if target else ""))
     if len(w.changes) > MAX_CHANGES:
         out.append(f"  ... and {len(w.changes) - MAX_CHANGES} more (--json lists them all)")
     return out
@@ -107,14 +111,15 @@ def _change_lines(w: WhatIf) -> list[str]:
 def _reality_lines(w: WhatIf) -> list[str]:
     if not w.differences:
         return [
-            f"Replay vs reality: no difference ({w.replayed} tickets replayed against the pack they ran "
-            f"reproduce their audit trail action for action)."
+            f"Replay vs reality: no difference ({w.replayed} tickets replayed against the pack "
+            "they ran reproduce their audit trail action for action)."
         ]
     tickets = len({d.workflow_id for d in w.differences})
     n = len(w.differences)
     out = [
-        f"Replay vs reality: {n} DIFFERENCE{'S' if n > 1 else ''} on {tickets} ticket{'s' if tickets > 1 else ''} "
-        f"(a defect in the recording, the replay or the workflow; the draft's figures for them are suspect):"
+        f"Replay vs reality: {n} DIFFERENCE{'S' if n > 1 else ''} on {tickets} "
+        f"ticket{'s' if tickets > 1 else ''} (a defect in the recording, the replay or the "
+        "workflow; the draft's figures for them are suspect):"
     ]
     for d in w.differences[:MAX_DIFFERENCES]:
         out.append(f"  {d.workflow_id}  {d.key + '  ' if d.key else ''}{d.what}")
@@ -125,8 +130,9 @@ def _reality_lines(w: WhatIf) -> list[str]:
 
 def format_text(w: WhatIf, heatmap: str | None = None) -> str:
     out = [
-        f"What if {w.pack} ran draft {w.draft_version}: tickets opened {w.since:%Y-%m-%d %H:%M} to "
-        f"{w.until:%Y-%m-%d %H:%M} UTC, replayed in {w.seconds:.1f}s (no Chatwoot, PagerDuty or audit call)"
+        f"What if {w.pack} ran draft {w.draft_version}: tickets opened "
+        f"{w.since:%Y-%m-%d %H:%M} to {w.until:%Y-%m-%d %H:%M} UTC, replayed in "
+        f"{w.seconds:.1f}s (no Chatwoot, PagerDuty or audit call)"
     ]
     if w.versions:
         out.append(
@@ -135,8 +141,8 @@ def format_text(w: WhatIf, heatmap: str | None = None) -> str:
         )
     for version, wids in sorted(w.unavailable.items()):
         out.append(
-            f"NOT REPLAYED: {len(wids)} tickets ran {w.pack} {version}, whose content was never recorded "
-            f"(no worker with pack recording loaded it), e.g. {wids[0]}"
+            f"NOT REPLAYED: {len(wids)} tickets ran {w.pack} {version}, whose content was "
+            f"never recorded (no worker with pack recording loaded it), e.g. {wids[0]}"
         )
     if w.unrecorded:
         out.append(
@@ -146,9 +152,9 @@ def format_text(w: WhatIf, heatmap: str | None = None) -> str:
     out += ["", *_table(w), "", *_change_lines(w)]
     if w.dropped or w.recounted:
         out.append(
-            f"Draft notes: {w.dropped} recorded inputs came after the draft had closed their ticket "
-            f"(dropped); {w.recounted} recent-level queries only the draft asks were counted from the "
-            f"audit trail as it was."
+            f"Draft notes: {w.dropped} recorded inputs came after the draft had closed their "
+            f"ticket (dropped); {w.recounted} recent-level queries only the draft asks were "
+            f"counted from the audit trail as it was."
         )
     out += [f"Note: {n}" for n in w.notes]
     out += ["", *_reality_lines(w)]

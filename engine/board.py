@@ -18,7 +18,7 @@ and the CLI prints it legibly as text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from models.handoff import HandoffInput, HandoffStatus
@@ -32,6 +32,9 @@ LAST_STEPS = 5  # ladder steps a board shows (the newest)
 SUMMARY_MAX = 200  # Temporal keeps summaries short; the Web UI list shows one line
 OPEN_HANDOFF = ("open", "failed")  # a failed handoff still walks its on-failure ladder
 
+# A party id -> the name people read (None when the pack does not know it).
+Namer = Callable[[str | None], str | None]
+
 
 def conversation_url(
     chatwoot_base_url: str | None, account_id: int, conversation_id: int
@@ -39,7 +42,10 @@ def conversation_url(
     """The conversation's page in Chatwoot's dashboard, when Chatwoot's address is known."""
     if not chatwoot_base_url:
         return None
-    return f"{str(chatwoot_base_url).rstrip('/')}/app/accounts/{account_id}/conversations/{conversation_id}"
+    return (
+        f"{str(chatwoot_base_url).rstrip('/')}/app/accounts/{account_id}"
+        f"/conversations/{conversation_id}"
+    )
 
 
 def static_summary(ticket: Ticket) -> str:
@@ -84,7 +90,8 @@ def handoff_start_metadata(inp: HandoffInput, summary: str) -> dict[str, str]:
     lines = [
         f"**{_one_line(spec.title if spec else inp.name)}** for ticket `{inp.ticket_workflow_id}`"
         + (f" · reason {inp.reason}" if inp.reason else ""),
-        f"**Started by** {_party(inp.by, name)} at {local_time(inp.started_at, inp.policy.timezone)}",
+        f"**Started by** {_party(inp.by, name)} "
+        f"at {local_time(inp.started_at, inp.policy.timezone)}",
     ]
     payload = [
         f"- {k.replace('_', ' ').capitalize()}: {_value(v)}"
@@ -162,7 +169,8 @@ def handoff_board(
         "**FAILED** (walking its on-failure steps)" if status.status == "failed" else status.status
     )
     out = [
-        f"**{_one_line(title)}** · {_party(inp.by, name)} → {_party(inp.target, name)} · **State** {state}",
+        f"**{_one_line(title)}** · {_party(inp.by, name)} → {_party(inp.target, name)} "
+        f"· **State** {state}",
         f"**Deadline** {local_time(status.deadline, tz)}"
         + (f" · **Reason** {inp.reason}" if inp.reason else ""),
         f"**Ticket** `{inp.ticket_workflow_id}` · **Owner at start** {_party(inp.owner, name)}",
@@ -181,10 +189,11 @@ def handoff_board(
 def _clock_line(c: ClockState, tz: str) -> str:
     deadline = local_time(c.deadline, tz)
     if c.status == "breached":
-        late = (
-            c.breached_at is not None and c.breached_at != c.deadline
-        )  # it began to run past its deadline
-        at = f" (breached at {local_time(c.breached_at, tz)})" if late else ""
+        at = (
+            f" (breached at {local_time(c.breached_at, tz)})"
+            if c.breached_at is not None and c.breached_at != c.deadline
+            else ""  # it breached at its deadline, not later when it began to run
+        )
         return f"- **{_one_line(c.title)}**: **BREACHED**, deadline {deadline}{at}"
     if c.status == "running":
         return f"- **{_one_line(c.title)}**: running, deadline {deadline}"
@@ -196,7 +205,7 @@ def _clock_line(c: ClockState, tz: str) -> str:
     return f"- {_one_line(c.title)}: {c.status}"
 
 
-def _handoff_line(h: HandoffState, tz: str, name) -> str:
+def _handoff_line(h: HandoffState, tz: str, name: Namer) -> str:
     what = (
         "failed, on-failure steps running"
         if h.status == "failed"
@@ -231,7 +240,7 @@ def _short_time(t: datetime, tz: str) -> str:
     return t.astimezone(zone(tz)).strftime("%a %m-%d %H:%M %Z")
 
 
-def _namer(policy: Policy | None):
+def _namer(policy: Policy | None) -> Namer:
     def name(pid: str | None) -> str | None:
         party = policy.party(pid) if policy and pid else None
         return party.name if party else None
@@ -239,7 +248,7 @@ def _namer(policy: Policy | None):
     return name
 
 
-def _party(pid: str | None, name) -> str:
+def _party(pid: str | None, name: Namer) -> str:
     if not pid:
         return "nobody"
     full = name(pid)

@@ -11,12 +11,12 @@ Pure functions: workflows call them with `workflow.now()`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
-from models.policy import WEEKDAYS, CalendarSpec
+from models.policy import WEEKDAYS, CalendarSpec, TimeRange
 from models.timezones import zone
 
-UTC = UTC
 _SEARCH_DAYS = 800  # a calendar closed for longer than this is an error
 
 
@@ -24,7 +24,7 @@ class CalendarNeverOpens(ValueError):
     pass
 
 
-def _weekly_for(cal: CalendarSpec, day: date):
+def _weekly_for(cal: CalendarSpec, day: date) -> dict[str, list[TimeRange]]:
     for variant in cal.variants:
         if variant.from_ <= day <= variant.to:
             return variant.weekly
@@ -56,7 +56,9 @@ def windows_on(
     return out
 
 
-def _intervals_from(cal: CalendarSpec, t: datetime, *, intake: bool = False):
+def _intervals_from(
+    cal: CalendarSpec, t: datetime, *, intake: bool = False
+) -> Iterator[tuple[datetime, datetime]]:
     """Open intervals that end after t, in order (clipped to start at t)."""
     day = t.astimezone(zone(cal.timezone)).date() - timedelta(days=1)
     for _ in range(_SEARCH_DAYS):

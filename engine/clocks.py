@@ -9,9 +9,9 @@ breach records a marker, schedules the clock's `on_breach` ladder anchored
 on the owner at that moment, and, for a repeating clock, starts the next
 period (periods missed past `max_catch_up` become one record).
 
-Tickets started before `sop-event-orders` keep the old rules
-(`on_event_v1`): a start event starts a clock only if its condition holds
-right then, and a failing condition cancels it.
+Tickets started before the `sop-event-orders` patch keep the earlier
+rules (`on_event_v1`): a start event starts a clock only if its condition
+holds right then, and a failing condition cancels it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from engine.pages import Pages
 from models.actions import Action
 from models.durations import human_duration
 from models.policy import ClockSpec
-from models.state import ClockState
+from models.state import ClockState, ClockStatus
 
 # Events that change facts: in `starts_on` they arm a clock that was never
 # armed, never one an agent already satisfied.
@@ -64,12 +64,12 @@ class Clocks:
             cycle=(prev.cycle + 1) if prev else 0,
         )
 
-    def stop(self, name: str, now: datetime, status: str) -> list[Action]:
+    def stop(self, name: str, now: datetime, status: ClockStatus) -> list[Action]:
         """Stop a clock (or set it aside: `waiting`): its pending ladder steps
         go, and the pages it raised are resolved."""
         s = self.ctx.state
         clock = s.clocks[name]
-        clock.status, clock.stopped_at = status, now  # type: ignore[assignment]
+        clock.status, clock.stopped_at = status, now
         source = f"clock:{name}"
         s.pending = [p for p in s.pending if p.source != source]
         actions: list[Action] = []
@@ -86,9 +86,8 @@ class Clocks:
         spec = c.policy.clocks[clock.name]
         at = clock.deadline
         if c.sop_orders and clock.activated_at is not None and clock.activated_at > at:
-            at = (
-                clock.activated_at
-            )  # it began to run past its deadline: it breaches then, not before
+            # It began to run past its deadline: it breaches then, not before.
+            at = clock.activated_at
         clock.status, clock.breached_at, clock.anchor_owner = "breached", at, c.state.owner
         c.state.facts["sla_breached"] = True
         c.log(at, f"clock:{clock.name}", "sla.breached", c.state.owner, f"{clock.title} breached")
@@ -128,9 +127,8 @@ class Clocks:
         clock.cycle += 1
         clock.breached_at = None
         skipped = 0
-        while self.ladder.too_late(
-            clock.deadline, now
-        ):  # a backfill: one record, not one note per period
+        # A backfill: one record, not one note per period.
+        while self.ladder.too_late(clock.deadline, now):
             clock.started_at, clock.deadline = clock.deadline, self.deadline(spec, clock.deadline)
             clock.cycle += 1
             skipped += 1
@@ -161,7 +159,12 @@ class Clocks:
             if active and event in spec.stops_on:
                 actions += self.stop(name, now, "stopped")
                 active = False
-            elif active and clock.status == "running" and event in spec.restart_on:
+            elif (
+                active
+                and clock is not None  # implied by `active`; said again for the type checker
+                and clock.status == "running"
+                and event in spec.restart_on
+            ):
                 clock.started_at, clock.deadline = now, self.deadline(spec, now)
             if not active and event in spec.starts_on and holds(spec.when, facts) and not c.closed:
                 self.start(name, spec, now)
@@ -183,7 +186,12 @@ class Clocks:
             if armed and event in spec.stops_on:
                 actions += self.stop(name, now, "stopped")
                 armed = False
-            elif armed and clock.status == "running" and event in spec.restart_on:
+            elif (
+                armed
+                and clock is not None  # implied by `armed`; said again for the type checker
+                and clock.status == "running"
+                and event in spec.restart_on
+            ):
                 clock.started_at, clock.deadline = now, self.deadline(spec, now)
             if armed or event not in spec.starts_on or c.closed:
                 continue

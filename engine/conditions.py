@@ -7,10 +7,10 @@ with gte/lte/gt/lt compares numbers. A missing fact is None.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-_OPS = {
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "gte": lambda a, b: a >= b,
     "lte": lambda a, b: a <= b,
     "gt": lambda a, b: a > b,
@@ -19,7 +19,7 @@ _OPS = {
 }
 
 
-def _one(actual: Any, expected: Any) -> bool:
+def _one(actual: object, expected: object) -> bool:
     if isinstance(expected, list):
         return actual in expected
     if isinstance(expected, dict):

@@ -6,8 +6,9 @@ the ticket's policy and state, the flags that pin a live ticket's code path
 (set by the workflow from `workflow.patched`), and the builders every
 concern uses to say what happened -- actions and markers, whose keys come
 from the one sequence in state, and ladder entries. Keeping them here, and
-only here, is what keeps a split core producing the same keys, in the same
-order, as one class did: every saved history must replay.
+only here, makes every concern draw its keys from that one sequence, in the
+order the decisions are made: every saved history must replay with the same
+keys.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 from engine import business_time
 from engine.conditions import holds
 from models.actions import Action
-from models.policy import Policy
+from models.policy import EventName, Policy
 from models.state import LadderEntry, TicketState
 from models.timezones import local_time
 
@@ -38,7 +39,7 @@ class Reactor(Protocol):
     imports the one that composes it."""
 
     def emit(
-        self, event: str, now: datetime, context: dict[str, Any] | None = None
+        self, event: EventName, now: datetime, context: dict[str, Any] | None = None
     ) -> list[Action]: ...
 
     def advance(self, now: datetime) -> list[Action]: ...
@@ -52,12 +53,14 @@ class TicketContext:
         self.state = state
         self.reactive = reactive
         # Stage changes from events (ack, escalate, resolve, reopen) record a
-        # marker and mirror to Chatwoot. Tickets started before that change
-        # replay without it (the workflow sets this from `workflow.patched`).
+        # marker and mirror to Chatwoot. Tickets started before the
+        # `event-stage-markers` patch replay without them (the workflow sets
+        # this from `workflow.patched`).
         self.event_stage_markers = True
         # Clocks armed by events and gated by conditions, `condition_met`
         # rules, handoff `on_start`, silent customer-facing clocks and
-        # `max_catch_up` (see README). Tickets started before replay without.
+        # `max_catch_up` (see README). Tickets started before the
+        # `sop-event-orders` patch replay without them.
         self.sop_orders = True
         self.depth = 0  # events raised while handling an event (a rule loop guard)
         # The real "now" while a batch of decisions runs: steps replayed at

@@ -44,6 +44,7 @@ from engine.ticket_handoffs import TicketHandoffs
 from engine.ticket_ids import customer_uuid, short_id
 from models.actions import Action
 from models.policy import Policy
+from models.signals import PageUpdateStatus
 from models.state import HandoffState, LadderEntry, RejectedSignal, TicketState
 from models.ticket import Ticket
 
@@ -229,7 +230,7 @@ class TicketEngine:
         self,
         ask_type: str | None,
         labels: list[str] | None,
-        attributes: dict | None,
+        attributes: dict[str, object] | None,
         now: datetime,
         event_id: str | None = None,
     ) -> list[Action]:
@@ -314,7 +315,7 @@ class TicketEngine:
     def page_update(
         self,
         dedup_key: str,
-        status: str,
+        status: PageUpdateStatus,
         by: str | None,
         now: datetime,
         event_id: str | None = None,
@@ -350,7 +351,7 @@ class TicketEngine:
 
     def check_escalation(
         self, target: str | None, reason: str, payload: dict[str, Any]
-    ) -> tuple[str, str, dict]:
+    ) -> tuple[str, str, dict[str, Any]]:
         return self.handoffs.check_escalation(target, reason, payload)
 
     def check_handoff_response(

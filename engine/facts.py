@@ -12,6 +12,7 @@ one created critical.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,9 @@ class FactsAndRules:
         self.ctx = ctx
         self.ladder = ladder
 
-    def classify(self, ask_type: str | None, labels: list[str] | None, attrs: dict | None) -> None:
+    def classify(
+        self, ask_type: str | None, labels: list[str] | None, attrs: Mapping[str, Any] | None
+    ) -> None:
         """Set each classification dimension (and the facts its value brings)
         from the ask type, a custom attribute or a label, in that order."""
         policy, facts = self.ctx.policy, self.ctx.state.facts
@@ -66,7 +69,7 @@ class FactsAndRules:
             facts.update(dim.values[value].facts)
 
     def reclassify(
-        self, ask_type: str | None, labels: list[str] | None, attrs: dict | None
+        self, ask_type: str | None, labels: list[str] | None, attrs: Mapping[str, Any] | None
     ) -> bool:
         """A later classification (Rejected for an unknown ask type); True if a fact changed."""
         if ask_type is not None:
@@ -79,7 +82,8 @@ class FactsAndRules:
         return self.ctx.state.facts != before
 
     def run_rules(self, event: str, now: datetime, context: dict[str, Any]) -> None:
-        """Schedule the `on: <event>` rules whose condition holds (they may also test the event's context)."""
+        """Schedule the `on: <event>` rules whose condition holds (they may
+        also test the event's context)."""
         c = self.ctx
         event_facts = c.facts(context, at=now)
         for i, rule in enumerate(c.policy.rules):

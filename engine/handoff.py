@@ -7,11 +7,12 @@ pages this handoff raised. Pure: `HandoffWorkflow` drives it."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from engine.core import Rejected, TicketEngine
 from models.actions import Action
 from models.handoff import HandoffInput, HandoffResponse, HandoffResult
-from models.signals import PageUpdate
+from models.signals import PageUpdate, PageUpdateStatus
 from models.state import TicketState
 
 
@@ -27,7 +28,9 @@ class HandoffEngine:
             stage="escalated",
         )
         self.steps = TicketEngine(inp.policy, state, reactive=False)
-        self.steps.sop_orders = False  # a handoff's own ladder runs as it always did
+        # A handoff's own ladder runs without the `sop-event-orders` rules:
+        # every step runs when it falls due, however late (no `max_catch_up`).
+        self.steps.sop_orders = False
         self.status = "open"
         self.by: str | None = None
         self.decision: str | None = None
@@ -35,7 +38,7 @@ class HandoffEngine:
         self._reported = 0  # ladder entries already reported to the ticket
 
     @property
-    def context(self) -> dict:
+    def context(self) -> dict[str, Any]:
         spec = self.spec
         return {
             **self.inp.context,
@@ -104,7 +107,7 @@ class HandoffEngine:
         return actions, self._result(self.status)
 
     def page_update(
-        self, dedup_key: str, status: str, now: datetime
+        self, dedup_key: str, status: PageUpdateStatus, now: datetime
     ) -> tuple[list[Action], HandoffResult | None]:
         """PagerDuty says a page this handoff raised was acknowledged/resolved:
         its target has picked the handoff up (an acknowledgement); a decision
@@ -121,7 +124,7 @@ class HandoffEngine:
             return [], None
         if page is None or page.status == "resolved":
             return [], None
-        page.status = status  # type: ignore[assignment]
+        page.status = status
         if self.spec.success == "acknowledged" and self.status in ("open", "failed"):
             return self.respond(HandoffResponse(by=page.target, ok=True), now)
         self.steps.state.pending.clear()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from engine.conditions import holds
 from engine.context import TicketContext
@@ -29,6 +29,9 @@ from models.state import ClockState, PendingStep
 # as missed instead of sent. Steps that keep state (assign, label, stage,
 # level, audit, handoff, close ...) still run late.
 NOTIFYING_STEPS = frozenset({"page", "message", "note"})
+
+# What falls due: a running clock's deadline (a breach) or a pending step.
+DueKind = Literal["clock", "step"]
 
 
 class Ladder:
@@ -56,9 +59,9 @@ class Ladder:
                 )
             )
 
-    def next_due(self, now: datetime) -> tuple[str, ClockState | PendingStep] | None:
+    def next_due(self, now: datetime) -> tuple[DueKind, ClockState | PendingStep] | None:
         """The earliest running clock deadline or pending step due at or before now."""
-        best = None
+        best: tuple[datetime, DueKind, ClockState | PendingStep] | None = None
         for c in self.ctx.state.clocks.values():
             if (
                 c.status == "running"
@@ -122,5 +125,6 @@ class Ladder:
         if p.step.summary:
             what = render(p.step.summary, template_context(c, {**p.context, "target": target}))
         else:
-            what = f"{p.step.do} {c.name(target) if target else (p.step.template or p.step.label or '')}"
+            who = c.name(target) if target else (p.step.template or p.step.label or "")
+            what = f"{p.step.do} {who}"
         return f"{p.source} → {what.strip()}"

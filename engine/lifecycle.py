@@ -3,8 +3,8 @@
 Stages (open, acknowledged, escalated, resolved, closed, or a pack's own)
 move on events and on `stage` steps; each move leaves a marker and, when
 the pack says so, is mirrored to a Chatwoot custom attribute. Tickets
-started before event stage markers existed move silently on events (the
-`event_stage_markers` flag). Closing is final: clocks stop, the ladder
+started before the `event-stage-markers` patch move silently on events
+(the `event_stage_markers` flag). Closing is final: clocks stop, the ladder
 empties (audit rows excepted), pages are resolved. Assignment changes the
 owner (keeping the previous one for `target: previous_owner`) and tells
 Chatwoot who it is.
@@ -76,7 +76,8 @@ class Lifecycle:
         return actions + c.reactor.emit("assigned", at, {"target": to})
 
     def event_stage(self, stage: str, at: datetime, source: str) -> list[Action]:
-        """A stage change an event makes (silent for tickets started before event stage markers)."""
+        """A stage change an event makes (silent for tickets started before
+        the `event-stage-markers` patch)."""
         if self.ctx.event_stage_markers:
             return self.set_stage(stage, at, source)
         self.ctx.state.stage = stage

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from engine.context import Rejected, TicketContext
 from models.actions import Action
+from models.signals import PageUpdateStatus
 from models.state import PageState
 
 
@@ -50,7 +51,9 @@ class Pages:
                 )
         return actions
 
-    def update(self, dedup_key: str, status: str, by: str | None, now: datetime) -> list[Action]:
+    def update(
+        self, dedup_key: str, status: PageUpdateStatus, by: str | None, now: datetime
+    ) -> list[Action]:
         """A page was acknowledged or resolved in PagerDuty: stop the ladder
         that raised it (its pending steps), keep the SLA's breach on record.
         A page raised by a handoff is forwarded to that handoff."""
@@ -71,7 +74,7 @@ class Pages:
             ]
         if page.status == "resolved" or page.status == status:
             return []
-        page.status = status  # type: ignore[assignment]
+        page.status = status
         before = len(s.pending)
         s.pending = [p for p in s.pending if p.source != page.source]
         c.log(

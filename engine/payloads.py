@@ -28,9 +28,9 @@ _TYPES: dict[str, Any] = {
 
 def _field(spec: PayloadField) -> tuple[Any, Any]:
     if spec.const is not None:
-        typ: Any = Literal[spec.const]  # type: ignore[valid-type]
+        typ: Any = Literal[spec.const]
     elif spec.type == "enum":
-        typ = Literal[tuple(spec.values or ())]  # type: ignore[valid-type]
+        typ = Literal[tuple(spec.values or ())]
     else:
         typ = _TYPES[spec.type]
     if spec.type in ("text", "str") and spec.required:
@@ -47,7 +47,9 @@ class _Payload(BaseModel):
 @lru_cache(maxsize=64)
 def _model(name: str, spec_json: str) -> type[BaseModel]:
     spec = HandoffSpec.model_validate_json(spec_json)
-    fields = {k: _field(v) for k, v in spec.payload.items()}
+    # Typed as values of any kind: mypy checks a `**` dict against every keyword
+    # of `create_model` (`__doc__`, `__config__` ...), not only the field ones.
+    fields: dict[str, Any] = {k: _field(v) for k, v in spec.payload.items()}
     return create_model(f"{name}_payload", __base__=_Payload, **fields)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,27 +104,31 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
     return policy
 
 
-def cross_check(p: Policy):
+# A problem found by `cross_check`: (where in the pack, what is wrong).
+Problem = tuple[str, str]
+
+
+def cross_check(p: Policy) -> Iterator[Problem]:
     parties = p.party_ids
     overlap = set(p.people) & set(p.teams)
     for pid in sorted(overlap):
         yield f"teams.{pid}", "id used for both a person and a team"
 
-    def party(where: str, pid: str | None, special: bool = False) -> Any:
+    def party(where: str, pid: str | None, special: bool = False) -> Iterator[Problem]:
         if pid is None:
             return
         if pid not in parties and not (special and pid in SPECIAL_TARGETS):
             yield where, f"unknown party {pid!r}"
 
-    def calendar(where: str, name: str | None):
+    def calendar(where: str, name: str | None) -> Iterator[Problem]:
         if name is not None and name not in p.calendars:
             yield where, f"unknown calendar {name!r}"
 
-    def template_ref(where: str, name: str | None):
+    def template_ref(where: str, name: str | None) -> Iterator[Problem]:
         if name is not None and name not in p.templates:
             yield where, f"unknown template {name!r}"
 
-    def steps(where: str, items: list[Step]):
+    def steps(where: str, items: list[Step]) -> Iterator[Problem]:
         for i, s in enumerate(items):
             w = f"{where}.{i}"
             yield from party(f"{w}.target", s.target, special=True)
@@ -165,8 +170,8 @@ def cross_check(p: Policy):
         yield from steps(f"clocks.{name}.on_breach", clock.on_breach)
         if clock.repeat and clock.duration.total_seconds() <= 0:
             yield f"clocks.{name}.duration", "a repeating clock needs a positive duration"
-    for i, rule in enumerate(p.rules):
-        yield from steps(f"rules.{i}.do", rule.do)
+    for i, rule_spec in enumerate(p.rules):
+        yield from steps(f"rules.{i}.do", rule_spec.do)
     for name, h in p.handoffs.items():
         yield from party(f"handoffs.{name}.from", h.from_)
         for j, t in enumerate(h.to):

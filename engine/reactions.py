@@ -21,6 +21,7 @@ from engine.facts import FactsAndRules
 from engine.ladder import Ladder
 from engine.steps import StepRunner
 from models.actions import Action
+from models.policy import EventName
 from models.state import ClockState, PendingStep
 
 MAX_EVENT_DEPTH = 8  # events raised while handling events: more is a loop in the pack's rules
@@ -42,7 +43,7 @@ class Reactions:
         self.steps = steps
 
     def emit(
-        self, event: str, now: datetime, context: dict[str, Any] | None = None
+        self, event: EventName, now: datetime, context: dict[str, Any] | None = None
     ) -> list[Action]:
         """Apply an event to clocks and rules, then run whatever became due."""
         c = self.ctx

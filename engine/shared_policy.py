@@ -1,19 +1,20 @@
 """One in-memory copy of each policy pack for all cached workflows.
 
 Every ticket (and handoff) receives its pinned pack as a payload and the
-SDK deserializes a fresh copy for each: ~150 KiB for the VIP pack, which
-made it most of a cached ticket's memory. Workflows import this module
-passed through the sandbox, so its table is shared by all of them: a pack
-with the same content (hashed) is the same object. Packs are read-only to
-the decision core, so sharing changes no decision; and the content hash,
-not the name and version, decides, so an edited pack never leaks into a
-ticket pinned to the old content.
+SDK deserializes a fresh copy for each: ~150 KiB for the VIP pack, most
+of a cached ticket's memory if each kept its own. Workflows import this
+module passed through the sandbox, so its table is shared by all of them:
+a pack with the same content (hashed) is the same object. Packs are
+read-only to the decision core, so sharing changes no decision; and the
+content hash, not the name and version, decides, so an edited pack never
+leaks into a ticket pinned to the old content.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 
 from models.policy import Policy
 from models.policy_io import PackedPolicy
@@ -38,7 +39,7 @@ def shared_packed(packed: PackedPolicy) -> Policy:
     return _shared(packed.sha256, packed.unpack)
 
 
-def _shared(key: str, make) -> Policy:
+def _shared(key: str, make: Callable[[], Policy]) -> Policy:
     found = _SHARED.get(key)
     if found is None:
         _SHARED[key] = found = make()

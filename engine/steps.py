@@ -11,6 +11,9 @@ retry or a replay sends them once.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any, cast
+
 from engine.conditions import holds
 from engine.context import TicketContext, jsonable
 from engine.lifecycle import Lifecycle
@@ -22,6 +25,7 @@ from engine.templates import render
 from engine.ticket_handoffs import TicketHandoffs
 from models.actions import Action
 from models.durations import human_duration
+from models.policy import EventName
 from models.state import PageState, PendingStep
 
 
@@ -59,9 +63,13 @@ class StepRunner:
         summary = render(step.summary, ctx) if step.summary else None
         do = step.do
         s = c.state
+        # The pack's validation (`Step._needs`) guarantees the field each `do`
+        # needs: a target for page and assign (one that resolves to nobody
+        # returned above), a label, a template, a stage, a level, an event, a
+        # window, a handoff. The casts below state that for the type checker.
 
         if do == "page":
-            party = c.policy.party(target)
+            party = c.policy.party(cast(str, target))
             text = summary or f"{ctx.get('clock') or 'Escalation'}: {ctx['summary']}"
             s.pages[key] = PageState(dedup_key=key, target=target, source=pending.source, at=at)
             c.log(at, pending.source, "pagerduty.trigger", target, f"Paged {c.name(target)}")
@@ -93,10 +101,10 @@ class StepRunner:
             )
         if do == "assign":
             return self.lifecycle.assign(
-                target, at, summary or f"Assign to {c.name(target)}", pending.source
+                cast(str, target), at, summary or f"Assign to {c.name(target)}", pending.source
             )
         if do in ("label", "unlabel"):
-            label = render(step.label, ctx)
+            label = render(cast(str, step.label), ctx)
             c.log(at, pending.source, do, None, f"{do} {label}")
             params = {"add": [label]} if do == "label" else {"remove": [label]}
             return [
@@ -110,7 +118,7 @@ class StepRunner:
                 )
             ]
         if do in ("note", "message"):
-            content = render(c.policy.templates[step.template], ctx)
+            content = render(c.policy.templates[cast(str, step.template)], ctx)
             if do == "message" and c.silent():
                 c.log(
                     at,
@@ -161,25 +169,24 @@ class StepRunner:
                 )
             ]
         if do == "stage":
-            return self.lifecycle.set_stage(step.stage, at, pending.source)
+            return self.lifecycle.set_stage(cast(str, step.stage), at, pending.source)
         if do == "level":
-            if step.level <= s.level:
+            level = cast(int, step.level)
+            if level <= s.level:
                 return []
-            s.level = step.level
-            name = c.policy.levels.get(step.level, "")
-            c.log(
-                at, pending.source, "level", target, f"Escalation level {step.level} {name}".strip()
-            )
+            s.level = level
+            name = c.policy.levels.get(level, "")
+            c.log(at, pending.source, "level", target, f"Escalation level {level} {name}".strip())
             actions = [
                 c.marker(
                     "ticket.level",
                     at,
-                    f"Escalation level {step.level} {name}".strip(),
+                    f"Escalation level {level} {name}".strip(),
                     target,
-                    {"level": step.level, "name": name},
+                    {"level": level, "name": name},
                 )
             ]
-            return actions + c.reactor.emit("level_changed", at, {"level": step.level})
+            return actions + c.reactor.emit("level_changed", at, {"level": level})
         if do == "handoff":
             return self._handoff(pending, target, ctx)
         if do == "audit":
@@ -205,19 +212,19 @@ class StepRunner:
             actions.append(c.marker("ticket.reopened", at, summary or "Reopened", None))
             return actions + c.reactor.emit("reopened", at)
         if do == "emit":
-            return c.reactor.emit(step.event, at, extra)
+            return c.reactor.emit(cast(EventName, step.event), at, extra)
         if do == "count_recent_level":
+            window = cast(timedelta, step.window)
             return [
                 c.action(
                     "query.recent_level",
                     at,
                     summary
-                    or f"Count level-{step.level} escalations in the last "
-                    f"{human_duration(step.window)}",
+                    or f"Count level-{step.level} escalations in the last {human_duration(window)}",
                     None,
                     {
                         "level": step.level,
-                        "window_seconds": step.window.total_seconds(),
+                        "window_seconds": window.total_seconds(),
                         "policy": c.policy.name,
                     },
                     key=key,
@@ -225,26 +232,28 @@ class StepRunner:
             ]
         raise AssertionError(f"unhandled step {do}")
 
-    def _handoff(self, pending: PendingStep, target: str | None, ctx: dict) -> list[Action]:
-        """A `handoff` step: its payload from the step's fields and the ticket; skipped (on record) if invalid."""
+    def _handoff(
+        self, pending: PendingStep, target: str | None, ctx: dict[str, Any]
+    ) -> list[Action]:
+        """A `handoff` step: its payload from the step's fields and the ticket;
+        skipped (on record) if invalid."""
         c, step, at = self.ctx, pending.step, pending.due
-        spec = c.policy.handoffs[step.handoff]
+        handoff = cast(str, step.handoff)  # `Step._needs`: a handoff step names its handoff
+        spec = c.policy.handoffs[handoff]
         to = target or spec.to[0]
         fields = {k: render(v, ctx) if isinstance(v, str) else v for k, v in step.fields.items()}
         reason = render(step.reason, ctx) if step.reason else None
         if spec.reason_field and reason:
             fields.setdefault(spec.reason_field, reason)
         try:
-            payload = validate_payload(step.handoff, spec, fields, payload_context(c))
+            payload = validate_payload(handoff, spec, fields, payload_context(c))
         except PayloadError as exc:
             c.log(
                 at,
                 pending.source,
                 "handoff.skipped",
                 to,
-                f"Handoff {step.handoff} not started: {exc}",
+                f"Handoff {handoff} not started: {exc}",
             )
             return []
-        return self.handoffs.start(
-            step.handoff, to, reason, payload, "ticketflow", at, pending.source
-        )
+        return self.handoffs.start(handoff, to, reason, payload, "ticketflow", at, pending.source)

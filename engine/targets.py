@@ -20,7 +20,8 @@ from models.state import PendingStep
 
 
 def coverage_owner(c: TicketContext, now: datetime) -> str:
-    """The first coverage rule whose condition holds and whose calendar takes new tickets at `now`."""
+    """The owner by the first coverage rule whose condition holds and whose
+    calendar takes new tickets at `now`."""
     facts = c.facts()
     for rule in c.policy.coverage:
         if not holds(rule.when, facts):

@@ -49,7 +49,7 @@ FIELDS = {
 def fields_of(template: str) -> list[str]:
     """The field names a template uses (ValueError if it does not parse)."""
     out = []
-    for _, name, spec, conv in string.Formatter().parse(template):
+    for _, name, _spec, _conv in string.Formatter().parse(template):
         if name is None:
             continue
         if not name or not name.isidentifier():
@@ -67,7 +67,7 @@ def check_template(template: str) -> None:
         )
 
 
-class _Safe(dict):
+class _Safe(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return ""
 

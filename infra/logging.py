@@ -11,13 +11,14 @@ import re
 import sys
 
 import structlog
+from structlog.typing import EventDict, Processor
 
 _SECRET_KEY = re.compile(
     r"(token|secret|password|routing_key|api_key|authorization|signature)", re.I
 )
 
 
-def _redact(_logger: object, _name: str, event: dict) -> dict:
+def _redact(_logger: object, _name: str, event: EventDict) -> EventDict:
     for key in list(event):
         if key != "event" and _SECRET_KEY.search(key):
             event[key] = "[redacted]"
@@ -49,7 +50,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             exception_formatter=structlog.dev.plain_traceback,
         )
     )
-    processors = [
+    processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

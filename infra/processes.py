@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import IO
 
 import structlog
 
@@ -31,11 +32,17 @@ def _die_with_parent() -> None:
 
 
 async def spawn(
-    *argv: str, log_path=None, env: dict[str, str] | None = None, inherit_output: bool = False
+    *argv: str,
+    log_path: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    inherit_output: bool = False,
 ) -> asyncio.subprocess.Process:
-    """`inherit_output`: the child writes to this process's stdout/stderr (else log_path or nowhere)."""
-    out = (
-        open(log_path, "ab") if log_path else None if inherit_output else asyncio.subprocess.DEVNULL
+    """`inherit_output`: the child writes to this process's stdout/stderr (else
+    log_path or nowhere)."""
+    # Opening the child's local log file for append reads nothing: not worth a thread.
+    log_file = open(log_path, "ab") if log_path else None  # noqa: ASYNC230
+    out: IO[bytes] | int | None = (
+        log_file if log_file is not None else None if inherit_output else asyncio.subprocess.DEVNULL
     )
     try:
         return await asyncio.create_subprocess_exec(
@@ -48,8 +55,8 @@ async def spawn(
             preexec_fn=_die_with_parent,
         )
     finally:
-        if log_path:
-            out.close()
+        if log_file is not None:
+            log_file.close()
 
 
 async def terminate(proc: asyncio.subprocess.Process, name: str, timeout: float = 10.0) -> None:

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     # PagerDuty
     pagerduty_events_url: AnyHttpUrl = AnyHttpUrl("https://events.pagerduty.com")
     pagerduty_routing_key: SecretStr | None = None
-    # Per-target keys named by policy packs: PAGERDUTY_ROUTING_KEYS='{"lola": "...", "jonathan": "..."}'
+    # Per-target keys named by policy packs:
+    # PAGERDUTY_ROUTING_KEYS='{"lola": "...", "jonathan": "..."}'
     pagerduty_routing_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     pagerduty_webhook_secret: SecretStr | None = None
 
@@ -62,10 +63,12 @@ class Settings(BaseSettings):
         default=300, ge=30
     )  # the reconciliation schedule's interval
     # host:port where `ticketflow worker` serves Prometheus metrics (the Temporal SDK's and
-    # ticketflow's business metrics) at /metrics; unset or "off": none. `ticketflow dev` has its own flag.
+    # ticketflow's business metrics) at /metrics; unset or "off": none. `ticketflow dev` has
+    # its own flag.
     worker_metrics_address: str | None = None
     # Operator console (/console): who may log in, as a JSON object token -> party id of the packs,
-    # CONSOLE_OPERATORS='{"long-random-token": "lola"}'. Unset: the console is off (except under `ticketflow dev`).
+    # CONSOLE_OPERATORS='{"long-random-token": "lola"}'. Unset: the console is off (except
+    # under `ticketflow dev`).
     console_operators: SecretStr | None = None
 
     # Worker sizing. One worker keeps every open ticket in its workflow cache

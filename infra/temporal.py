@@ -4,6 +4,7 @@ and registering the search attributes ticket workflows use."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import structlog
@@ -58,6 +59,7 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
     Works on the dev server and self-hosted clusters. On Temporal Cloud,
     add them once with `tcld namespace search-attributes add` instead.
     """
+    existing: Mapping[str, object]  # search attribute name -> its type
     try:
         existing = (
             await client.operator_service.list_search_attributes(

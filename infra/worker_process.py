@@ -71,19 +71,20 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    async def _spawn(self) -> None:
+    async def _spawn(self) -> asyncio.subprocess.Process:
         argv = [str(Path(sys.executable).parent / "ticketflow"), "worker"]
-        self.proc = await processes.spawn(*argv, env=self.env, inherit_output=True)
-        log.info("worker process started", pid=self.proc.pid)
+        self.proc = proc = await processes.spawn(*argv, env=self.env, inherit_output=True)
+        log.info("worker process started", pid=proc.pid)
+        return proc
 
     async def start(self) -> WorkerProcess:
-        await self._spawn()
+        proc = await self._spawn()
         if self.metrics_address:
             host, _, port = self.metrics_address.rpartition(":")
             try:
-                bound = await processes.wait_listening(self.proc, "worker", int(port))
+                bound = await processes.wait_listening(proc, "worker", int(port))
             except BaseException:
-                await processes.terminate(self.proc, "worker")
+                await processes.terminate(proc, "worker")
                 raise
             self.metrics_address = self.env["WORKER_METRICS_ADDRESS"] = f"{host}:{bound}"
         self._task = asyncio.create_task(self._supervise())
@@ -91,10 +92,12 @@ class WorkerProcess:
 
     async def _supervise(self) -> None:
         while not self._stopping:
-            code = await self.proc.wait()
+            proc = self.proc
+            assert proc is not None  # start() spawned it before starting this task
+            code = await proc.wait()
             if self._stopping:
                 return
-            log.warning("worker process exited; starting a new one", code=code, pid=self.proc.pid)
+            log.warning("worker process exited; starting a new one", code=code, pid=proc.pid)
             await asyncio.sleep(self.restart_delay)
             if not self._stopping:
                 await self._spawn()

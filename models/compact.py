@@ -3,8 +3,8 @@
 Pydantic gives every instance its own `__pydantic_fields_set__`: a set of
 the field names passed in, 216 bytes empty and 728 bytes from five names
 on. A ticket holds tens of these models (its clocks, pending steps, ladder
-entries, pages, the ticket and contact) for as long as it is cached, so the
-sets alone were several KiB per open ticket.
+entries, pages, the ticket and contact) for as long as it is cached, so
+per-instance sets alone would take several KiB per open ticket.
 
 `CompactModel` gives every instance of a class one shared set instead: all
 of the class's field names. That set is never changed in place: assigning

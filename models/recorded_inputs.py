@@ -20,11 +20,12 @@ from models.signals import Source
 
 class InputRow(BaseModel):
     workflow_id: str  # the ticket's (or the handoff's) workflow id
-    life: str = (
-        ""  # a ticket started again after it closed (TicketInput.life); "" for its first life
-    )
+    # A ticket started again after it closed (TicketInput.life); "" for its first life.
+    life: str = ""
     seq: int = Field(ge=1)  # per workflow id and life, in the order the engine consumed them
-    kind: str  # open, the inbox name (customer_replied, acknowledged ...), advance, recent_level_counted ...
+    # open, the inbox name (customer_replied, acknowledged ...), advance,
+    # recent_level_counted ...
+    kind: str
     payload: dict[str, Any] = Field(default_factory=dict)  # JSON: the typed input, without `source`
     at: datetime  # the `now` the engine was given
     source: Source | None = None

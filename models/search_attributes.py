@@ -7,6 +7,8 @@ They let the Temporal Web UI and `ticketflow list` filter tickets, e.g.
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from models.ticket import Ticket
+
 TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
 TICKET_POLICY = SearchAttributeKey.for_keyword("TicketPolicy")
 TICKET_OWNER = SearchAttributeKey.for_keyword("TicketOwner")
@@ -26,7 +28,7 @@ ALL = (
 )
 
 
-def initial_search_attributes(workflow_id: str, ticket) -> TypedSearchAttributes:
+def initial_search_attributes(workflow_id: str, ticket: Ticket) -> TypedSearchAttributes:
     """What is known before the ticket runs, set in the start request itself
     so the Web UI can filter a ticket from its first second (the workflow
     upserts the rest, owner, stage, SLA state, as it decides them)."""

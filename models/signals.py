@@ -22,6 +22,9 @@ from pydantic import BaseModel, Field
 # Who sent a signal or update: recorded with it in `ticket_inputs`.
 Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "system"]
 
+# What PagerDuty can say about a page ticketflow raised.
+PageUpdateStatus = Literal["acknowledged", "resolved"]
+
 
 class _Event(BaseModel):
     event_id: str | None = None
@@ -91,5 +94,5 @@ class PageUpdate(_Event):
     PagerDuty (V3 webhook): the ladder that raised it stops."""
 
     dedup_key: str = Field(min_length=1, max_length=255)
-    status: Literal["acknowledged", "resolved"]
+    status: PageUpdateStatus
     by: str | None = None  # PagerDuty's name of the responder, informational

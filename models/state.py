@@ -12,12 +12,15 @@ from models.compact import CompactModel
 from models.policy import Step
 from models.ticket import Ticket
 
+# A clock's status. `waiting`: armed by its start event, but its condition
+# does not hold (yet).
+ClockStatus = Literal["running", "waiting", "breached", "stopped", "cancelled"]
+
 
 class ClockState(CompactModel):
     name: str
     title: str
-    # waiting: armed by its start event, but its condition does not hold (yet)
-    status: Literal["running", "waiting", "breached", "stopped", "cancelled"]
+    status: ClockStatus
     started_at: datetime  # what the deadline counts from
     deadline: datetime
     business_calendar: str | None = None
@@ -93,9 +96,8 @@ class TicketState(CompactModel):
     seq: int = 0
     runs: int = 1  # workflow runs so far (continue-as-new)
     level: int = 0
-    fired_rules: list[int] = Field(
-        default_factory=list
-    )  # `condition_met` rules already run (once each)
+    # `condition_met` rules already run (once each)
+    fired_rules: list[int] = Field(default_factory=list)
     opened_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None

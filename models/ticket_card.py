@@ -62,7 +62,8 @@ class TicketCard(BaseModel):
 
     @classmethod
     def of(cls, ticket: Ticket, opened_at: datetime | None = None) -> TicketCard:
-        """The card of a ticket as it started; `opened_at` when Chatwoot's creation time is unknown."""
+        """The card of a ticket as it started; `opened_at` when Chatwoot's
+        creation time is unknown."""
         return cls(
             customer=one_line(ticket.contact.name),
             subject=one_line(ticket.subject),

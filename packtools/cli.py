@@ -38,7 +38,8 @@ def schema(
         False, "--check", help="Write nothing; exit 1 if the file is not up to date."
     ),
 ) -> None:
-    """Write the pack JSON Schema, generated from the models (editors read it from each pack's first line)."""
+    """Write the pack JSON Schema, generated from the models (editors read it
+    from each pack's first line)."""
     if str(output) == "-":
         typer.echo(render(), nl=False)
         return

@@ -64,7 +64,8 @@ class PackDocument:
         loader = PackLoader(text)
         try:
             self.root: yaml.Node | None = loader.get_single_node()
-            # Before constructing: it folds merge keys into the mappings, which would look like duplicates.
+            # Before constructing: it folds merge keys into the mappings, which would
+            # look like duplicates.
             self.duplicate_keys = (
                 list(_duplicates(self.root, (), set())) if self.root is not None else []
             )
@@ -188,9 +189,10 @@ def _duplicates(node: yaml.Node, loc: Loc, seen: set[int]) -> Iterator[tuple[Loc
         for k, v in node.value:
             key = getattr(k, "value", None)
             if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
-                if key in first:
-                    yield loc + (key,), first[key]
-                first.setdefault(key, k.start_mark.line + 1)
+                name: str = k.value  # a scalar node's value is its text
+                if name in first:
+                    yield loc + (name,), first[name]
+                first.setdefault(name, k.start_mark.line + 1)
             yield from _duplicates(v, loc + (key,), seen)
 
 

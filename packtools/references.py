@@ -145,8 +145,8 @@ def conditions(p: Policy) -> Iterator[tuple[tuple, dict[str, Any], frozenset[str
     none: frozenset[str] = frozenset()
     if p.silent_when:
         yield ("silent_when",), p.silent_when, none
-    for i, rule in enumerate(p.coverage):
-        yield ("coverage", i, "when"), rule.when, none
+    for i, cover in enumerate(p.coverage):
+        yield ("coverage", i, "when"), cover.when, none
     for name, clock in p.clocks.items():
         yield ("clocks", name, "when"), clock.when, none
     emitted = {s.event for s in vocab.all_steps(p) if s.do == "emit"}
@@ -225,7 +225,8 @@ def _escalations(p: Policy, names: Names) -> Iterator[Problem]:
             if route.handoff not in names.handoffs:
                 yield Problem(
                     ("escalations", reason, "handoff"),
-                    f"escalation reason {reason!r} has no handoff: {route.handoff!r} is not in `handoffs:`",
+                    f"escalation reason {reason!r} has no handoff: "
+                    f"{route.handoff!r} is not in `handoffs:`",
                     did_you_mean(route.handoff, names.handoffs, "handoffs"),
                     kind="unknown-handoff",
                 )
@@ -250,7 +251,9 @@ def _escalations(p: Policy, names: Names) -> Iterator[Problem]:
     for site in vocab.sites(p):
         for j, step in enumerate(site.steps):
             h = p.handoffs.get(step.handoff or "")
-            field = h.payload.get(h.reason_field) if h and h.reason_field else None
+            if h is None or not h.reason_field:
+                continue
+            field = h.payload.get(h.reason_field)
             if (
                 field is None
                 or not step.reason

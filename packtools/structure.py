@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date
+from typing import Any
 
 from engine.templates import FIELDS, fields_of
 from models.policy import WEEKDAYS, CalendarSpec, Policy, Step
@@ -154,7 +155,9 @@ def _placeholders(p: Policy) -> Iterator[Problem]:
     for site in vocab.sites(p):
         for j, step in enumerate(site.steps):
             have = vocab.template_fields(p, site, step)
-            texts = [((attr,), getattr(step, attr)) for attr in ("summary", "label", "reason")]
+            texts: list[tuple[tuple[str, ...], Any]] = [
+                ((attr,), getattr(step, attr)) for attr in ("summary", "label", "reason")
+            ]
             texts += [(("fields", k), v) for k, v in step.fields.items() if isinstance(v, str)]
             for sub, text in texts:
                 for f in _fields(text):

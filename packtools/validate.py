@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from models.policy import Policy
 from packtools.locate import weekday_key
@@ -146,7 +147,9 @@ def _sweep(node: Any, origins: dict[int, list[int]], seen: set[int] | None = Non
     seen.add(id(node))
     if isinstance(node, list) and any(item is _CUT for item in node):
         before = origins.get(id(node), list(range(len(node))))
-        origins[id(node)] = [o for o, item in zip(before, node) if item is not _CUT]
+        # One origin per item; an entry left by a freed list whose id was reused
+        # may differ in length, so this pairs up to the shorter of the two.
+        origins[id(node)] = [o for o, item in zip(before, node, strict=False) if item is not _CUT]
         node[:] = [item for item in node if item is not _CUT]
     for child in node.values() if isinstance(node, dict) else node:
         _sweep(child, origins, seen)
@@ -155,7 +158,7 @@ def _sweep(node: Any, origins: dict[int, list[int]], seen: set[int] | None = Non
 # ------------------------------------------------------------------ messages
 
 
-def _problem(e: dict, where: Loc) -> Problem:
+def _problem(e: ErrorDetails, where: Loc) -> Problem:
     kind, msg, value = e["type"], e["msg"], e.get("input")
     last = next((p for p in reversed(e["loc"]) if isinstance(p, str) and p != "[key]"), None)
     if kind == "extra_forbidden":

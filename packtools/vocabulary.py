@@ -253,12 +253,14 @@ def event_sources(policy: Policy) -> set[str]:
             "handoff_acknowledged" if h.success == "acknowledged" else "handoff_decided",
         }
     for step in all_steps(policy):
-        events |= {
+        raised: dict[str, set[str]] = {
             "level": {"level_changed"},
             "count_recent_level": {"level_counted"},
             "handoff": {"escalated"},
-            "emit": {step.event},
-        }.get(step.do, set())
+            # a validated emit step always names its event (Step._needs)
+            "emit": {step.event} if step.event is not None else set(),
+        }
+        events |= raised.get(step.do, set())
     return events
 
 

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+_DEFAULT_KINDS: list[int | str] = [429, 500, 503]
+
 
 class FaultConfig(BaseModel):
     """Fail `rate` of API calls (not /_sandbox ones) with one of `kinds`:
@@ -23,7 +25,7 @@ class FaultConfig(BaseModel):
     caller retries a call that in fact succeeded."""
 
     rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    kinds: list[int | str] = Field(default_factory=lambda: [429, 500, 503])
+    kinds: list[int | str] = Field(default_factory=_DEFAULT_KINDS.copy)
     timeout_seconds: float = 15.0
     slow_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     slow_seconds: float = 35.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -168,7 +169,7 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
         )
         return PagerDutyEventResult(status="success", dedup_key=inp.dedup_key)
 
-    chatwoot = {
+    chatwoot: dict[str, Callable[[Any], Awaitable[object]]] = {
         "message": send_message,
         "labels": update_labels,
         "assign": assign,
@@ -236,11 +237,14 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
         for item in inp.items:
             if item.event is not None:
                 await record_ticket_event(item.event)
-            else:
+            elif item.row is not None:
                 await tables[item.row.table](item.row)
+            else:
+                raise ValueError("an audit batch item with neither an event nor a row")
         return BatchResult(outcomes=[OpOutcome() for _ in inp.items])
 
-    # A ticket's engine inputs (`ticket_inputs`) are written for real, kept out of the timeline (not actions).
+    # A ticket's engine inputs (`ticket_inputs`) are written for real, kept out of
+    # the timeline (they are not actions).
     return stand_ins + [
         record_ticket_event,
         count_recent_level,

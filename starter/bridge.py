@@ -15,6 +15,8 @@ on the one ticket). Answers:
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import structlog
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -68,10 +70,12 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         if not dev_mode:
             raise RuntimeError(
                 "refusing to start: set WEBHOOK_SECRET (Chatwoot >= 4.12 signed webhooks) "
-                "or WEBHOOK_TOKEN (older Chatwoot, shared token); only `ticketflow dev` accepts unsigned webhooks"
+                "or WEBHOOK_TOKEN (older Chatwoot, shared token); "
+                "only `ticketflow dev` accepts unsigned webhooks"
             )
         log.warning(
-            "accepting UNSIGNED Chatwoot webhooks (dev mode, no WEBHOOK_SECRET or WEBHOOK_TOKEN set)"
+            "accepting UNSIGNED Chatwoot webhooks "
+            "(dev mode, no WEBHOOK_SECRET or WEBHOOK_TOKEN set)"
         )
 
     app = FastAPI(
@@ -161,7 +165,7 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
             )
         log.info(
             "webhook delivered",
-            chatwoot_event=payload.get("event"),
+            chatwoot_event=cast(dict[str, Any], payload).get("event"),  # route() took an object
             workflow_id=decision.workflow_id,
             signal=decision.signal,
         )

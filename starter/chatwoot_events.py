@@ -134,9 +134,8 @@ class _Message(_Lenient):
     sender: _Sender | None = None
     conversation: _Conversation
     account: _Account | None = None
-    inbox: Any = (
-        None  # `{id, name}` (conversation webhooks carry only `inbox_id`); read like `channel`
-    )
+    # `{id, name}` (conversation webhooks carry only `inbox_id`); read like `channel`.
+    inbox: Any = None
 
 
 def _truthy(value: Any) -> bool:

@@ -47,7 +47,8 @@ def _settings(*, metrics: Callable[[Settings], str | None] | None = None, **over
         configure_temporal_runtime(metrics_address=metrics(settings) if metrics else None)
     except MetricsUnavailable as exc:
         typer.echo(
-            f"{exc} (set WORKER_METRICS_ADDRESS, or --metrics-address for dev, to another port or off)",
+            f"{exc} (set WORKER_METRICS_ADDRESS, or --metrics-address for dev, "
+            "to another port or off)",
             err=True,
         )
         raise typer.Exit(EXIT_USAGE) from None
@@ -85,14 +86,14 @@ def dev(
     from starter.dev import main as dev_main
 
     try:
-        metrics_address = check_metrics_address(metrics_address)
+        checked_metrics_address = check_metrics_address(metrics_address)
     except ValueError as exc:
         typer.echo(f"--metrics-address: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     settings = _settings()
     # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there
     # (port 0: the one the OS picked, read back for the banner).
-    settings = settings.model_copy(update={"worker_metrics_address": metrics_address})
+    settings = settings.model_copy(update={"worker_metrics_address": checked_metrics_address})
     opts = DevOptions(
         state_dir=state_dir,
         temporal_port=temporal_port,
@@ -153,12 +154,13 @@ def setup() -> None:
     from infra.temporal import connect, register_search_attributes
 
     settings = _settings()
-    if settings.database_url is None:
+    database_url = settings.database_url
+    if database_url is None:
         typer.echo("DATABASE_URL: required for setup", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     async def go() -> None:
-        applied = await db.migrate(settings.database_url.get_secret_value())
+        applied = await db.migrate(database_url.get_secret_value())
         typer.echo(f"migrations applied: {applied or 'none (up to date)'}")
         client = await connect(settings)
         added = await register_search_attributes(client, settings.temporal_namespace)
@@ -329,7 +331,8 @@ def whatif(
         start, end = parse_since(since, now), parse_since(until, now) if until else now
     except ValueError:
         typer.echo(
-            f"--since/--until: not 30d, 12h, 90m or an ISO 8601 date or instant: {since!r} {until!r}",
+            "--since/--until: not 30d, 12h, 90m or an ISO 8601 date or instant: "
+            f"{since!r} {until!r}",
             err=True,
         )
         raise typer.Exit(EXIT_USAGE) from None
@@ -393,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
     and exiting at once loses nothing."""
     try:
         app(args=argv if argv is not None else sys.argv[1:], prog_name="ticketflow")
-        code = 0
+        code: object = 0
     except SystemExit as done:
         code = done.code
     _exit_now(code)

@@ -21,7 +21,7 @@ import asyncio
 import re
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -102,15 +102,17 @@ async def _deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str |
     client = await gateway.client(timeout=REQUEST_BUDGET)
     if not r.start_if_missing:
         try:
+            # A route that may not start the ticket always carries a signal
+            # (starter/chatwoot_events.py): there is nothing else to deliver.
             await client.get_workflow_handle(r.workflow_id).signal(
-                r.signal, r.arg, rpc_timeout=RPC_TIMEOUT
+                cast(str, r.signal), r.arg, rpc_timeout=RPC_TIMEOUT
             )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise NoRunningTicket(f"no running ticket {r.workflow_id}") from None
             raise
         return None
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         id=r.workflow_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -104,7 +104,8 @@ async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> Non
     banner: list[tuple[str, str]] = []
 
     async with AsyncExitStack() as stack:
-        # 0. This process's own ports, before anything starts: a port that is taken stops the stack here
+        # 0. This process's own ports, before anything starts: a port that is taken stops
+        # the stack here
         bridge_sock = listen(opts.host, opts.bridge_port, "--bridge-port")
         stack.callback(bridge_sock.close)
         settings, sandbox_banner = await _start_sandboxes(settings, opts, stack)
@@ -137,13 +138,15 @@ async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> Non
             pg = EmbeddedPostgres(state / "postgres")
             dsn = await pg.start()
             stack.push_async_callback(pg.stop)
-            settings = settings.model_copy(update={"database_url": SecretStr(dsn)})
+            database_url = SecretStr(dsn)
+            settings = settings.model_copy(update={"database_url": database_url})
             banner.append(("Postgres", f"embedded, data in {state / 'postgres'}"))
             # No password (local socket, trust): `whatif` and `report` need it as DATABASE_URL.
             banner.append(("  DATABASE_URL", dsn))
         else:
+            database_url = settings.database_url
             banner.append(("Postgres", "DATABASE_URL"))
-        applied = await db.migrate(settings.database_url.get_secret_value())
+        applied = await db.migrate(database_url.get_secret_value())
         log.info("migrations up to date", applied=applied)
 
         # 3. Sandbox stand-ins where real settings are absent (started in step 0)

@@ -38,8 +38,8 @@ def route_pagerduty(payload: object) -> PageRoute | Ignored:
     if not isinstance(data, dict):
         raise WebhookError("event.data: missing or not an object")
     key = data.get("incident_key")
-    match = _TICKET_KEY.match(key) if isinstance(key, str) else None
-    if match is None or len(key) > 255:
+    match = _TICKET_KEY.match(key) if isinstance(key, str) and len(key) <= 255 else None
+    if match is None:
         return Ignored("incident was not raised by ticketflow")
     agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
     try:

@@ -5,9 +5,9 @@ human summary (what the Temporal Web UI shows) and its idempotency key. A
 call that still fails after its retries is reported back, never raised: a
 Chatwoot outage must not crash a ticket or stop its ladder.
 
-Local lanes (issue 9, behind the `local-lanes` patch): a PagerDuty event,
-an audit write or the recent-level query first runs as a *local* activity,
-in the worker, inside the workflow task that decided it. A breach's page
+Local lanes (behind the `local-lanes` patch): a PagerDuty event, an audit
+write or the recent-level query first runs as a *local* activity, in the
+worker, inside the workflow task that decided it. A breach's page
 then leaves the moment its decision runs, instead of after a round trip
 through the server's activity queue, and a decision costs fewer workflow
 tasks. That first attempt gets `LOCAL_ATTEMPT` and no retry: a local
@@ -78,9 +78,8 @@ class ActionContext:
     owner: str | None = None
     level: int = 0
     stage: str | None = None
-    local: bool = (
-        False  # PagerDuty, audit and query calls as local activities (`local-lanes` patch)
-    )
+    # PagerDuty, audit and query calls as local activities (`local-lanes` patch).
+    local: bool = False
 
 
 class ActionFailed(Exception):
@@ -103,9 +102,8 @@ def failure_message(err: Exception) -> str:
     return str(getattr(cause, "message", None) or cause or err)
 
 
-LOCAL_ATTEMPT = timedelta(
-    seconds=3
-)  # a local first attempt's whole budget (PagerDuty answers in well under 1 s)
+# A local first attempt's whole budget (PagerDuty answers in well under 1 s).
+LOCAL_ATTEMPT = timedelta(seconds=3)
 _LOCAL_OPTS: dict[str, Any] = dict(
     start_to_close_timeout=LOCAL_ATTEMPT, retry_policy=RetryPolicy(maximum_attempts=1)
 )

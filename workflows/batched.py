@@ -44,10 +44,10 @@ with workflow.unsafe.imports_passed_through():
         run_activity,
     )
 
-BATCHED_ACTIONS = "batched-actions"  # patch id (issue 9)
-LOCAL_LANES = (
-    "local-lanes"  # patch id (issue 9, second pass): PagerDuty and audit lanes as local activities
-)
+# patch id: a decision's actions run concurrently, batched per system
+BATCHED_ACTIONS = "batched-actions"
+# patch id: the PagerDuty and audit lanes run as local activities (see workflows/actions.py)
+LOCAL_LANES = "local-lanes"
 
 BARRIERS = {"handoff.start", "handoff.signal", "handoff.page", "query.recent_level"}
 
@@ -119,7 +119,9 @@ async def _batch(
         for a in actions:
             on_failed(a, ActionFailed(f"{a.summary}: {why}"))
         return
-    for a, outcome in zip(actions, result.outcomes):
+    # One outcome per action sent; a short answer leaves the rest unreported rather than
+    # raising inside the workflow task.
+    for a, outcome in zip(actions, result.outcomes, strict=False):
         if not outcome.ok:
             on_failed(a, ActionFailed(f"{a.summary}: {outcome.error}"))
 

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from models.audit import TicketEventRow
     from workflows.actions import ACTIVITY_FAILED, ActionContext, failure_message, run_activity
 
-AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # issue 10
+AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # patch id: a failed action gets an audit row
 
 
 async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: datetime) -> None:

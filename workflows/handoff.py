@@ -14,6 +14,7 @@ engine's inputs are recorded under its own workflow id (workflows/inputs.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -49,8 +50,8 @@ class HandoffWorkflow:
         self._inbox: list[HandoffResponse | PageUpdate] = []
         self._final: HandoffResult | None = None
         self._metrics = WorkflowMetrics(inp.policy.name)
-        self._batched = False  # issue 9: actions run concurrently, batched per system
-        self._local = False  # issue 9: PagerDuty and audit calls as local activities
+        self._batched = False  # actions run concurrently, batched per system
+        self._local = False  # PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None
 
     def _now(self) -> datetime:
@@ -74,7 +75,8 @@ class HandoffWorkflow:
         inputs.add("open", self._now(), inp.model_dump(mode="json", exclude={"policy"}))
         while not engine.finished:
             self._show_board()
-            inputs.flush()  # what the last round consumed (first: the opening), written beside the wait
+            # What the last round consumed (first: the opening), written beside the wait.
+            inputs.flush()
             wake = engine.next_wakeup()
             if not self._inbox and wake is not None:
                 timeout = max((wake - self._now()).total_seconds(), 0.0)
@@ -158,7 +160,8 @@ class HandoffWorkflow:
         workflow.logger.warning(
             "handoff action failed", extra={"action": a.kind, "error": str(exc)}
         )
-        self._inputs.failed(a, str(exc), self._now())
+        inputs = cast(InputLog, self._inputs)  # set by `run` before any action runs
+        inputs.failed(a, str(exc), self._now())
         self._engine.steps.record_failure(
             self._now(), f"handoff:{self._inp.name}", a.kind, a.target, str(exc)
         )
@@ -166,9 +169,9 @@ class HandoffWorkflow:
     async def _report(self, result: HandoffResult | None) -> None:
         if result is None:
             return
-        if (
-            self._inputs.on
-        ):  # the ticket records who sent it (not on older runs: their signals stay as they were)
+        inputs = cast(InputLog, self._inputs)  # set by `run` before any result is reported
+        # The ticket records who sent it (not on older runs: their signals stay as they were).
+        if inputs.on:
             result = result.model_copy(update={"source": "handoff"})
         self._final = result
         handle = workflow.get_external_workflow_handle(self._inp.ticket_workflow_id)

@@ -83,9 +83,8 @@ class InputLog:
             policy=policy.name,
             policy_version=policy.version,
         )
-        self._key_base = (
-            f"{workflow_id}:{life}" if life else workflow_id
-        )  # as the engine keys its actions
+        # As the engine keys its actions.
+        self._key_base = f"{workflow_id}:{life}" if life else workflow_id
         self._ctx = ctx
         self._now = now
         self._local = local
@@ -172,9 +171,11 @@ class InputLog:
         except ACTIVITY_FAILED as err:
             why = failure_message(err)
             workflow.logger.warning("inputs not recorded", extra={"seq": rows[0].seq, "error": why})
-            # Not one of the engine's actions (no such kind): built unchecked, for its audit row only.
+            # Not one of the engine's actions (no such kind): built unchecked, for its audit
+            # row only.
             a = Action.model_construct(
-                kind="audit.record_inputs",
+                # Outside ActionKind on purpose: model_construct does not validate it.
+                kind="audit.record_inputs",  # type: ignore[arg-type]
                 key=f"{self._key_base}:inputs:{rows[0].seq}",
                 at=self._now(),
                 target=None,

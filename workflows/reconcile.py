@@ -22,5 +22,8 @@ class ReconcileWorkflow:
             start_to_close_timeout=timedelta(minutes=5),
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=RETRY,
-            summary=f"Start tickets for open Chatwoot conversations the bridge missed (account {inp.account_id})",
+            summary=(
+                "Start tickets for open Chatwoot conversations the bridge missed "
+                f"(account {inp.account_id})"
+            ),
         )

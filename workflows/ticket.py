@@ -20,11 +20,13 @@ deadline the engine holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -60,11 +62,10 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch ids: each guards one change to a live ticket's code path (see README).
 EVENT_STAGE_MARKERS = "event-stage-markers"
-SOP_EVENT_ORDERS = "sop-event-orders"  # issue 8: clocks gated by conditions, condition_met rules, on_start, catch-up
-PACKED_POLICY = (
-    "packed-policy"  # issue 9: the pack loads compressed (models/policy_io.PackedPolicy)
-)
-# issue 22: search attributes upserted in the task that decides, before the decision's actions run
+# Clocks gated by conditions, condition_met rules, on_start, catch-up.
+SOP_EVENT_ORDERS = "sop-event-orders"
+PACKED_POLICY = "packed-policy"  # the pack loads compressed (models/policy_io.PackedPolicy)
+# Search attributes upserted in the task that decides, before the decision's actions run.
 DECISION_UPSERTS = "decision-upserts"
 
 
@@ -86,8 +87,8 @@ class TicketWorkflow:
         self._error: str | None = None
         self._last_attributes: dict[str, Any] = {}
         self._metrics = WorkflowMetrics(ticket.policy)
-        self._batched = False  # issue 9: a decision's actions run concurrently, batched per system
-        self._local = False  # issue 9: policy load, PagerDuty and audit calls as local activities
+        self._batched = False  # a decision's actions run concurrently, batched per system
+        self._local = False  # policy load, PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None  # what the engine consumed (workflows/inputs.py)
 
     # ------------------------------------------------------------------ clock
@@ -161,13 +162,15 @@ class TicketWorkflow:
         decision_upserts = DECISION_UPSERTS in patches
         while True:
             if decision_upserts:
-                # What the decision changed reaches visibility in the task that decided it, not after its
-                # actions return: a hanging Chatwoot no longer keeps a breached ticket off the board.
+                # What the decision changed reaches visibility in the task that decided it,
+                # not after its actions return: a hanging Chatwoot cannot keep a breached
+                # ticket off the board.
                 self._upsert_search_attributes()
             await runner.execute(actions)
             actions = []  # the decision's actions are done: not kept alive while the ticket sleeps
             inputs.flush()  # what this decision consumed, written beside the loop
-            self._upsert_search_attributes()  # what the actions' answers changed (a failure, a count), if any
+            # What the actions' answers changed (a failure, a count), if any.
+            self._upsert_search_attributes()
             self._show_board()
             if engine.closed:
                 break
@@ -236,14 +239,14 @@ class TicketWorkflow:
 
     def _show_board(self) -> None:
         """The Web UI's board (current details): no command, so replays are unaffected."""
-        e = self._engine
+        e = cast(TicketEngine, self._engine)  # `run` sets the engine before it calls this
         workflow.set_current_details(
             ticket_board(self._status(), e.policy, e.state.ticket.conversation_url)
         )
 
     def _upsert_search_attributes(self) -> None:
-        e = self._engine
-        wanted = {
+        e = cast(TicketEngine, self._engine)  # `run` sets the engine before it calls this
+        wanted: dict[SearchAttributeKey[Any], Any] = {
             sa.TICKET_ID: e.state.workflow_id,
             sa.TICKET_POLICY: e.policy.name,
             sa.TICKET_OWNER: e.state.owner or "",
@@ -262,6 +265,8 @@ class TicketWorkflow:
     # ------------------------------------------------------------- event inbox
 
     def _drain(self, now: datetime) -> list[Action]:
+        # `run` sets the engine and the input log before it drains the inbox.
+        engine, inputs = cast(TicketEngine, self._engine), cast(InputLog, self._inputs)
         actions: list[Action] = []
         while self._inbox:
             q = self._inbox.pop(0)
@@ -269,13 +274,13 @@ class TicketWorkflow:
                 actions += self._apply(q.name, q.arg, now)
             except Rejected as exc:
                 q.error = str(exc)
-                self._engine.reject(q.name, str(exc), now)
-            self._inputs.applied(q.name, q.arg, now, q.error)
+                engine.reject(q.name, str(exc), now)
+            inputs.applied(q.name, q.arg, now, q.error)
             q.done = True
         return actions
 
     def _apply(self, name: str, a: Any, now: datetime) -> list[Action]:
-        e = self._engine
+        e = cast(TicketEngine, self._engine)  # `run` sets the engine before it applies events
         if name == "acknowledged":
             return e.acknowledged(a.by, now, a.event_id)
         if name == "agent_replied":
@@ -450,7 +455,7 @@ class TicketWorkflow:
     def _check_decide(self, cmd: HandoffResponse) -> None:
         self._checked(lambda e: e.check_handoff_response(cmd.decision, cmd.ok, cmd.handoff))
 
-    def _checked(self, check) -> None:
+    def _checked(self, check: Callable[[TicketEngine], object]) -> None:
         e = self._validate()
         try:
             check(e)

@@ -79,22 +79,18 @@ class TicketActionRunner:
         self._engine = engine
         self._now = now
         self._metrics = metrics
-        self._batched = (
-            batched  # issue 9: a decision's actions run concurrently, batched per system
-        )
-        self._local = local  # issue 9: PagerDuty and audit calls as local activities
+        self._batched = batched  # a decision's actions run concurrently, batched per system
+        self._local = local  # PagerDuty and audit calls as local activities
         self._clock_offset_seconds = clock_offset_seconds
         # The engine's inputs (`ticket-inputs` patch); `inputs_seq` None: not recorded.
         wid = engine.state.workflow_id
-        life = engine.key_base[
-            len(wid) + 1 :
-        ]  # the key base is `<wid>:<life>` (TicketEngine.new), else the wid
+        # The key base is `<wid>:<life>` (TicketEngine.new), else the wid.
+        life = engine.key_base[len(wid) + 1 :]
         self.inputs = InputLog(
             wid, life, engine.policy, self._ctx, now, seq=inputs_seq, local=local
         )
-        self._forwarded = (
-            "system" if self.inputs.on else None
-        )  # the source of what it forwards to a handoff
+        # The source of what it forwards to a handoff.
+        self._forwarded = "system" if self.inputs.on else None
 
     def _ctx(self) -> ActionContext:
         e = self._engine
@@ -120,10 +116,8 @@ class TicketActionRunner:
                 self._run_one,
                 lambda a, exc: failed.append(self._action_failed(a, exc)),
             )
-            for (
-                a,
-                why,
-            ) in failed:  # in the audit trail too (issue 10), once the decision's batch is done
+            # In the audit trail too, once the decision's batch is done.
+            for a, why in failed:
                 await audit_failed_action(a, self._ctx(), why, self._now())
             return
         queue = list(actions)  # the path of tickets started before `batched-actions`: one at a time
@@ -191,12 +185,14 @@ class TicketActionRunner:
             context=p.get("context", {}),
             clock_offset_seconds=self._clock_offset_seconds,
         )
+        meta = handoff_start_metadata(inp, a.summary)  # the start options for the Web UI
         await workflow.start_child_workflow(
             HandoffWorkflow.run,
             inp,
             id=p["handoff_id"],
             parent_close_policy=ParentClosePolicy.ABANDON,
-            **handoff_start_metadata(inp, a.summary),
+            static_summary=meta["static_summary"],
+            static_details=meta["static_details"],
         )
 
     async def _signal_handoff(self, a: Action) -> None:

@@ -66,7 +66,7 @@ BUNDLES: tuple[tuple[str, frozenset[str]], ...] = (
         frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"}),
     ),
 )
-CURRENT = BUNDLES[0][0]  # what a new run records (issue 9)
+CURRENT = BUNDLES[0][0]  # the bundle a new run records: the newest
 
 
 def patches_in_effect(*ids: str) -> frozenset[str]:
