@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecution, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 
 from infra.settings import Settings
 from models import search_attributes as sa
@@ -156,13 +161,36 @@ ACTIONS: dict[str, tuple[Any, type]] = {
 }
 
 
+# A ticket answers an operator's action as soon as its worker takes it (it never
+# waits for Chatwoot, PagerDuty or Postgres): no answer in this long means no
+# worker is running it, and the operator is told so instead of waiting.
+UPDATE_TIMEOUT = timedelta(seconds=10)
+
+
+class NoAnswer(RuntimeError):
+    """The ticket did not answer an operator's action in time."""
+
+
 async def send_update(
     client: Client, wid: str, update: Any, arg: Any, source: Source | None = None
 ) -> TicketStatus:
-    """Send an operator action; `source` (`cli`, `console`) is recorded with it by the ticket."""
-    if source is not None:
-        arg = arg.model_copy(update={"source": source})
-    return await client.get_workflow_handle(wid).execute_update(update, arg)
+    """Send an operator action; `source` (`cli`, `console`) is recorded with it
+    by the ticket, and the instant it was accepted as when it happened."""
+    stamp: dict[str, Any] = {} if source is None else {"source": source}
+    if "occurred_at" in type(arg).model_fields and arg.occurred_at is None:
+        stamp["occurred_at"] = datetime.now(UTC)
+    arg = arg.model_copy(update=stamp)
+    try:
+        status: TicketStatus = await client.get_workflow_handle(wid).execute_update(
+            update, arg, rpc_timeout=UPDATE_TIMEOUT
+        )
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise NoAnswer(
+            f"ticket {wid} did not answer within {UPDATE_TIMEOUT.seconds} s: is a worker "
+            "running? The action is applied when one takes the ticket; check with "
+            "`ticketflow show` before sending it again."
+        ) from None
+    return status
 
 
 def refusal(exc: WorkflowUpdateFailedError) -> str:

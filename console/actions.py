@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.tickets import ACTIONS, refusal, send_update
+from client.tickets import ACTIONS, NoAnswer, refusal, send_update
 from console.packs import Packs, escalation_form, payload_from_form
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
@@ -102,6 +102,9 @@ async def perform(
     except WorkflowUpdateFailedError as exc:
         log.info("console action refused", workflow_id=wid, action=action, by=by)
         return Outcome(error=refusal(exc))
+    except NoAnswer as exc:
+        log.warning("console action not answered", workflow_id=wid, action=action)
+        return Outcome(error=str(exc))
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return Outcome(error="no such ticket (or it has finished)")

@@ -22,49 +22,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
-from typing import cast
 
 from pydantic import BaseModel
 
 from dryrun.inputs_store import Recorded, Row
 from dryrun.replay_handoff import HandoffSim
 from engine.core import Rejected, TicketEngine
+from engine.inbox import INBOX, receive
 from models.actions import Action
-from models.handoff import HandoffInput, HandoffResponse, HandoffResult
+from models.handoff import HandoffInput, HandoffResponse
 from models.policy import Policy
-from models.signals import (
-    Acknowledged,
-    AgentReplied,
-    Classify,
-    CustomerReplied,
-    Escalate,
-    PageUpdate,
-    Reassign,
-    Reopened,
-    Resolved,
-    StatusChanged,
-    VipFlagChanged,
-)
+from models.signals import PageUpdate
 from models.ticket import Ticket
-from workflows.ticket import TicketWorkflow
 
 # The ticket's inbox names (TicketWorkflow._apply) and the typed input each carries.
-INBOX: dict[str, type[BaseModel]] = {
-    "acknowledged": Acknowledged,
-    "agent_replied": AgentReplied,
-    "customer_replied": CustomerReplied,
-    "resolved": Resolved,
-    "reopened": Reopened,
-    "escalate": Escalate,
-    "reassign": Reassign,
-    "classify": Classify,
-    "vip_flag_changed": VipFlagChanged,
-    "status_changed": StatusChanged,
-    "handoff_response": HandoffResponse,
-    "page_update": PageUpdate,
-    "handoff_result": HandoffResult,
-}
 HANDOFF_INBOX: dict[str, type[HandoffResponse] | type[PageUpdate]] = {
     "respond": HandoffResponse,
     "page_update": PageUpdate,
@@ -72,14 +43,11 @@ HANDOFF_INBOX: dict[str, type[HandoffResponse] | type[PageUpdate]] = {
 
 
 def apply_inbox(
-    engine: TicketEngine, name: str, arg, now: datetime
+    engine: TicketEngine, name: str, arg: BaseModel, now: datetime
 ) -> tuple[list[Action], str | None]:
-    """One inbox item, exactly as the workflow's drain applies it: (actions, the refusal if any)."""
+    """One inbox item, exactly as the workflow applies it: (actions, the refusal if any)."""
     try:
-        # _apply reads only `self._engine`: a namespace holding the engine stands in
-        # for the workflow.
-        workflow = cast(TicketWorkflow, SimpleNamespace(_engine=engine))
-        return TicketWorkflow._apply(workflow, name, arg, now), None
+        return receive(engine, name, arg, now), None
     except Rejected as exc:
         engine.reject(name, str(exc), now)
         return [], str(exc)
@@ -144,7 +112,8 @@ class Replay:
 
 def _due_problem(engine: TicketEngine, row: Row) -> str | None:
     due = engine.next_wakeup()
-    if due is not None and due <= row.at:
+    # Due strictly before the event: a deadline at the event's very instant comes after it.
+    if due is not None and due < row.at:
         return (
             f"deadline {due.isoformat()} passed with no recorded wake before {row.kind} "
             f"(seq {row.seq})"
@@ -170,7 +139,9 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
                 )
             else:
                 oracle.wakes[due] = row.at
-            new = engine.advance(row.at)
+            # A wake that saw an event too fired only what was due before the event's instant.
+            before = row.payload.get("before")
+            new = engine.advance(row.at, datetime.fromisoformat(before) if before else None)
         elif k == "recent_level_counted":
             p = row.payload
             key = p.get("key")

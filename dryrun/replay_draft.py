@@ -28,6 +28,8 @@ import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
+
 from dryrun.inputs_store import Recorded
 from dryrun.replay import HANDOFF_INBOX, INBOX, Oracle, Replay, apply_inbox, new_engine
 from dryrun.replay_handoff import HandoffSim, handoff_input
@@ -55,7 +57,7 @@ class DraftRun:
         self.engine = new_engine(policy, rec)
         self.out = Replay(rec.workflow_id, self.engine.key_base, rec.opened_at)
         self._order = itertools.count()
-        self._inbox: list[tuple[datetime, int, str, object]] = []  # the ticket's, a heap
+        self._inbox: list[tuple[datetime, int, str, BaseModel]] = []  # the ticket's, a heap
         self._sims: dict[str, HandoffSim] = {}
         self._sim_inbox: dict[str, list[tuple[datetime, int, HandoffResponse | PageUpdate]]] = {}
         self._forwards: dict[str, int] = {}
@@ -94,7 +96,7 @@ class DraftRun:
 
     # ------------------------------------------------------------ the ticket
 
-    def _push(self, at: datetime, name: str, arg: object) -> None:
+    def _push(self, at: datetime, name: str, arg: BaseModel) -> None:
         heapq.heappush(self._inbox, (at, next(self._order), name, arg))
 
     def _ticket_next(self) -> datetime | None:
@@ -104,11 +106,15 @@ class DraftRun:
         return min((t for t in (wake, arrival) if t is not None), default=None)
 
     def _ticket_turn(self, now: datetime) -> None:
-        """The workflow's loop once: wake (what is due), then the inbox, then run the actions."""
-        actions = self.engine.advance(now)
+        """The workflow's loop once: deadlines and the inbox in the order they
+        happened (an event after what was due strictly before it), then what
+        is due by now, then run the actions."""
+        actions: list[Action] = []
         while self._inbox and self._inbox[0][0] <= now:
-            _, _, name, arg = heapq.heappop(self._inbox)
-            actions += apply_inbox(self.engine, name, arg, now)[0]
+            at, _, name, arg = heapq.heappop(self._inbox)
+            actions += self.engine.advance(now, before=at)
+            actions += apply_inbox(self.engine, name, arg, at)[0]
+        actions += self.engine.advance(now)
         self._execute(actions, now)
 
     def _execute(self, actions: list[Action], now: datetime) -> None:

@@ -325,9 +325,10 @@ class TicketEngine:
             return []
         return self.pages.update(dedup_key, status, by, now)
 
-    def advance(self, now: datetime) -> list[Action]:
-        """Fire every clock breach and ladder step due at or before now, in order."""
-        return self.reactions.advance(now)
+    def advance(self, now: datetime, before: datetime | None = None) -> list[Action]:
+        """Fire every clock breach and ladder step due at or before now, in
+        order (with `before`: only those due strictly before it)."""
+        return self.reactions.advance(now, before)
 
     def recent_level_counted(self, level: int, count: int, now: datetime) -> list[Action]:
         """Result of a `count_recent_level` step: other tickets that reached `level`."""

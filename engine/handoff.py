@@ -140,8 +140,8 @@ class HandoffEngine:
     def timeout(self, now: datetime) -> tuple[list[Action], HandoffResult]:
         return self._fail(now, "timed out")
 
-    def advance(self, now: datetime) -> list[Action]:
-        return self.steps.advance(now)
+    def advance(self, now: datetime, before: datetime | None = None) -> list[Action]:
+        return self.steps.advance(now, before)
 
     def _fail(self, now: datetime, why: str) -> tuple[list[Action], HandoffResult]:
         self.status = "failed"

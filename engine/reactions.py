@@ -66,19 +66,21 @@ class Reactions:
         finally:
             c.depth -= 1
 
-    def advance(self, now: datetime) -> list[Action]:
-        """Fire every clock breach and ladder step due at or before now, in order."""
+    def advance(self, now: datetime, before: datetime | None = None) -> list[Action]:
+        """Fire every clock breach and ladder step due at or before now, in
+        order; with `before`, only those due strictly before it (the ones
+        that happened before an event at that instant)."""
         c = self.ctx
         outer = c.wall is None
         if outer:
             c.wall = now
         try:
-            return self._advance(now)
+            return self._advance(now, before)
         finally:
             if outer:
                 c.wall = None
 
-    def _advance(self, now: datetime) -> list[Action]:
+    def _advance(self, now: datetime, before: datetime | None) -> list[Action]:
         actions: list[Action] = []
         while not self.ctx.closed:
             due = self.ladder.next_due(now)
@@ -87,8 +89,12 @@ class Reactions:
             kind, item = due
             if kind == "clock":
                 assert isinstance(item, ClockState)
+                if before is not None and item.deadline >= before:
+                    break
                 actions += self.clocks.breach(item, now)
             else:
                 assert isinstance(item, PendingStep)
+                if before is not None and item.due >= before:
+                    break
                 actions += self.ladder.run_due(item, now, self.steps.run)
         return actions

@@ -8,6 +8,13 @@ Operator actions that can be refused are updates with validators.
 ticketflow makes comes back as a webhook, so the same event may arrive
 twice. A ticket ignores an event id it has already seen.
 
+`occurred_at` is when it happened, as the sender knows it: Chatwoot's
+`created_at` for a message, PagerDuty's `occurred_at`, otherwise the instant
+the bridge, console or CLI accepted it. A ticket applies deadlines and
+events in that order (clamped between the last instant it applied and its
+now), so a reply that came before a deadline stops the clock even when the
+ticket sees both in one wake. Events without it count from their arrival.
+
 `source` says who sent it (the bridge, the CLI, the console, a handoff): the
 ticket records it with every input it applies (`ticket_inputs`). Histories
 and senders older than the field have none.
@@ -15,9 +22,10 @@ and senders older than the field have none.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 # Who sent a signal or update: recorded with it in `ticket_inputs`.
 Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "system"]
@@ -26,46 +34,53 @@ Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "
 PageUpdateStatus = Literal["acknowledged", "resolved"]
 
 
-class _Event(BaseModel):
+class Event(BaseModel):
     event_id: str | None = None
+    occurred_at: datetime | None = None
     source: Source | None = None
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        """An instant without a zone is taken as UTC (Chatwoot and PagerDuty send UTC)."""
+        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
 
-class Acknowledged(_Event):
+
+class Acknowledged(Event):
     by: str = Field(min_length=1)
 
 
-class AgentReplied(_Event):
+class AgentReplied(Event):
     by: str = Field(min_length=1)
     substantive: bool = True
 
 
-class CustomerReplied(_Event):
+class CustomerReplied(Event):
     pass
 
 
-class Resolved(_Event):
+class Resolved(Event):
     by: str = Field(min_length=1)
     resolution: str = ""
 
 
-class Reopened(_Event):
+class Reopened(Event):
     by: str | None = None
 
 
-class Escalate(_Event):
+class Escalate(Event):
     by: str = Field(min_length=1)
     target: str | None = None  # default: the pack's escalation table for this reason
     reason: str = Field(min_length=1)
     payload: dict[str, object] = Field(default_factory=dict)
 
 
-class Reassign(_Event):
+class Reassign(Event):
     to: str = Field(min_length=1)
     by: str | None = None
 
 
-class Classify(_Event):
+class Classify(Event):
     """An ask type set by an operator, or Chatwoot labels / custom attributes
     that changed (the ticket maps them to an ask type through its policy)."""
 
@@ -75,13 +90,13 @@ class Classify(_Event):
     by: str | None = None
 
 
-class VipFlagChanged(_Event):
+class VipFlagChanged(Event):
     vip: bool
     by: str = Field(min_length=1)
     why: str = ""
 
 
-class StatusChanged(_Event):
+class StatusChanged(Event):
     """Chatwoot status moved to pending or snoozed (open/resolved map to
     `reopened`/`resolved`)."""
 
@@ -89,7 +104,7 @@ class StatusChanged(_Event):
     by: str | None = None
 
 
-class PageUpdate(_Event):
+class PageUpdate(Event):
     """A PagerDuty incident ticketflow raised was acknowledged or resolved in
     PagerDuty (V3 webhook): the ladder that raised it stops."""
 

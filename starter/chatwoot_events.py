@@ -37,6 +37,7 @@ from models.signals import (
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_card import one_line
 from models.ticket_input import TicketInput
+from starter.webhook_body import instant
 
 
 class WebhookError(ValueError):
@@ -136,6 +137,9 @@ class _Message(_Lenient):
     account: _Account | None = None
     # `{id, name}` (conversation webhooks carry only `inbox_id`); read like `channel`.
     inbox: Any = None
+    # When the message was sent: an ISO string (or Unix seconds); read, never validated,
+    # so a shape ticketflow does not know costs only the instant, not the event.
+    created_at: Any = None
 
 
 def _truthy(value: Any) -> bool:
@@ -256,12 +260,17 @@ def _route_message(
     ticket = _ticket(conv, account, policy_for_inbox, msg.inbox)
     wid = ticket_workflow_id(account, conv.number)
     event_id = f"message:{msg.id}"
+    sent = instant(msg.created_at)  # when it happened: the ticket orders it by this
     if ECHO_MARKER in (msg.content_attributes or {}):
         return Ignored("message posted by ticketflow itself")
     kind = msg.message_type
     if kind in ("incoming", 0):
         return Route(
-            wid, ticket, "customer_replied", CustomerReplied(event_id=event_id), reopens=True
+            wid,
+            ticket,
+            "customer_replied",
+            CustomerReplied(event_id=event_id, occurred_at=sent),
+            reopens=True,
         )
     if kind in ("outgoing", 1):
         sender = msg.sender or _Sender()
@@ -271,7 +280,10 @@ def _route_message(
             return Ignored(f"outgoing message from {sender.type or 'unknown sender'}, not an agent")
         by = (sender.email or sender.name or str(sender.id)).split("@")[0].lower()
         return Route(
-            wid, ticket, "agent_replied", AgentReplied(event_id=event_id, by=by, substantive=True)
+            wid,
+            ticket,
+            "agent_replied",
+            AgentReplied(event_id=event_id, by=by, substantive=True, occurred_at=sent),
         )
     return Ignored(f"message_type {kind!r} is not a reply")
 

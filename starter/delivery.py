@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -29,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from client.gateway import TemporalGateway, TemporalUnavailable, for_web_ui
 from models.search_attributes import initial_search_attributes
-from models.signals import PageUpdate
+from models.signals import Event, PageUpdate
 from starter.chatwoot_events import Route
 from workflows.ticket import TicketWorkflow
 
@@ -98,7 +99,16 @@ async def deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str | 
     return await within_budget(_deliver(gateway, r, task_queue), f"delivering to {r.workflow_id}")
 
 
+def accepted_now(arg: Any) -> Any:
+    """An event as delivered: `occurred_at` set to the instant the bridge
+    accepted it when the sender said nothing of when it happened."""
+    if isinstance(arg, Event) and arg.occurred_at is None:
+        return arg.model_copy(update={"occurred_at": datetime.now(UTC)})
+    return arg
+
+
 async def _deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str | None:
+    r = replace(r, arg=accepted_now(r.arg))
     client = await gateway.client(timeout=REQUEST_BUDGET)
     if not r.start_if_missing:
         try:
@@ -141,7 +151,7 @@ async def signal_page_update(
         client = await gateway.client(timeout=REQUEST_BUDGET)
         try:
             await client.get_workflow_handle(workflow_id).signal(
-                TicketWorkflow.page_update, update, rpc_timeout=RPC_TIMEOUT
+                TicketWorkflow.page_update, accepted_now(update), rpc_timeout=RPC_TIMEOUT
             )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:

@@ -22,7 +22,16 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.tickets import TicketFilter, refusal, send_update, ticket_id, time_left, ui_link, when
+from client.tickets import (
+    NoAnswer,
+    TicketFilter,
+    refusal,
+    send_update,
+    ticket_id,
+    time_left,
+    ui_link,
+    when,
+)
 from client.tickets import list_tickets as list_tickets_
 from infra.settings import Settings
 from models.handoff import HandoffResponse
@@ -60,6 +69,8 @@ def run(settings: Settings, action: Callable[[Client], Awaitable[Any]]) -> Any:
             return await action(client)
         except WorkflowUpdateFailedError as exc:
             _fail(EXIT_REFUSED, refusal(exc))
+        except NoAnswer as exc:
+            _fail(EXIT_UNREACHABLE, str(exc))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 _fail(EXIT_UNKNOWN, f"no such ticket (or it has finished): {exc.message}")

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from models.signals import PageUpdate
 from starter.chatwoot_events import Ignored, WebhookError
+from starter.webhook_body import instant
 
 _TICKET_KEY = re.compile(r"^((?:sim-[0-9a-f]+-)?ticket-\d+-\d+):.+")
 _STATUS = {"incident.acknowledged": "acknowledged", "incident.resolved": "resolved"}
@@ -49,6 +50,7 @@ def route_pagerduty(payload: object) -> PageRoute | Ignored:
             by=agent.get("summary"),
             event_id=f"pd:{str(event.get('id'))[:128]}",
             source="pagerduty",
+            occurred_at=instant(event.get("occurred_at")),
         )
     except ValidationError as err:
         first = err.errors()[0]

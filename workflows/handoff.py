@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actions import ActionContext, ActionFailed, execute
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
     from workflows.inputs import TICKET_INPUTS, InputLog
+    from workflows.lanes import BACKGROUND_LANES, Lanes, Learned
     from workflows.metrics import WorkflowMetrics
     from workflows.versions import patches_in_effect
 
@@ -53,6 +54,7 @@ class HandoffWorkflow:
         self._batched = False  # actions run concurrently, batched per system
         self._local = False  # PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None
+        self._lanes: Lanes | None = None  # behind `background-lanes`
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
@@ -60,9 +62,11 @@ class HandoffWorkflow:
     @workflow.run
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
-        patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES, TICKET_INPUTS)
+        patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES, TICKET_INPUTS, BACKGROUND_LANES)
         self._batched = BATCHED_ACTIONS in patches
         self._local = self._batched and LOCAL_LANES in patches
+        if BACKGROUND_LANES in patches:  # side effects beside the wait, a lane per system
+            self._lanes = Lanes(self._now, self._alone_in_lane, self._learned)
         inputs = self._inputs = InputLog(
             inp.handoff_id,
             None,
@@ -117,6 +121,8 @@ class HandoffWorkflow:
             elif engine.status != "open":
                 await self._execute(inputs.advance(engine, now))
                 await self._report(engine.progress())
+        if self._lanes is not None:
+            await self._lanes.drain()
         await inputs.settle()
         self._show_board()
         return self._final or HandoffResult(handoff_id=inp.handoff_id, outcome="failed")
@@ -142,6 +148,9 @@ class HandoffWorkflow:
     async def _execute(self, actions: list[Action]) -> None:
         self._metrics.observe(actions, self._now())
         ctx = self._ctx()
+        if self._lanes is not None:
+            self._lanes.raise_error()
+            return self._lanes.dispatch(actions, ctx)
         if self._batched:
             return await run_batched(
                 actions, lambda: ctx, lambda a: self._alone(a, ctx), self._action_failed
@@ -155,6 +164,14 @@ class HandoffWorkflow:
     async def _alone(self, a: Action, ctx: ActionContext) -> list[Action]:
         await execute(a, ctx)
         return []
+
+    async def _alone_in_lane(self, a: Action) -> None:
+        await execute(a, self._ctx())
+
+    def _learned(self, item: Learned) -> None:
+        """What a lane learned: a handoff asks no counts, so only failures."""
+        if item.kind == "failed":
+            self._action_failed(item.action, ActionFailed(item.why))
 
     def _action_failed(self, a: Action, exc: ActionFailed) -> None:
         workflow.logger.warning(

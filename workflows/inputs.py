@@ -59,7 +59,7 @@ class Timed(Protocol):
 
     def next_wakeup(self) -> datetime | None: ...
 
-    def advance(self, now: datetime) -> list[Action]: ...
+    def advance(self, now: datetime, before: datetime | None = None) -> list[Action]: ...
 
 
 class InputLog:
@@ -115,12 +115,14 @@ class InputLog:
             )
 
     def applied(self, kind: str, arg: BaseModel, at: datetime, rejected: str | None = None) -> None:
-        """A signal or update the engine was given (or refused), as sent."""
+        """A signal or update the engine was given (or refused), as sent; `at` is
+        the instant it was applied at (its `occurred_at`, clamped), so that is
+        not repeated in the payload."""
         if self.on:
             self.add(
                 kind,
                 at,
-                arg.model_dump(mode="json", exclude={"source"}),
+                arg.model_dump(mode="json", exclude={"source", "occurred_at"}),
                 getattr(arg, "source", None),
                 rejected,
             )
@@ -132,12 +134,20 @@ class InputLog:
             {"action": a.kind, "key": a.key, "target": a.target, "error": why[:300]},
         )
 
-    def advance(self, engine: Timed, now: datetime) -> list[Action]:
-        """`engine.advance(now)`, noted when something was due by now."""
-        due = engine.next_wakeup() if self.on else None
-        if due is not None and due <= now:
-            self.add("advance", now, source="timer")
-        return engine.advance(now)
+    def advance(self, engine: Timed, now: datetime, before: datetime | None = None) -> list[Action]:
+        """`engine.advance(now)`, noted when something was due by now. With
+        `before` (an event at that instant comes next): only what was due
+        strictly before it, noted with it."""
+        if before is None:
+            due = engine.next_wakeup() if self.on else None
+            if due is not None and due <= now:
+                self.add("advance", now, source="timer")
+            return engine.advance(now)
+        due = engine.next_wakeup()
+        if due is None or due > now or due >= before:
+            return []
+        self.add("advance", now, {"before": before.isoformat()}, source="timer")
+        return engine.advance(now, before)
 
     # ------------------------------------------------------------------ write
 

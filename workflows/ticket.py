@@ -21,17 +21,14 @@ deadline the engine holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.board import ticket_board
-    from engine.core import Rejected, TicketEngine, short_id
+    from engine.core import Rejected, TicketEngine
     from engine.shared_policy import shared
     from models import search_attributes as sa
     from models.actions import Action
@@ -50,13 +47,15 @@ with workflow.unsafe.imports_passed_through():
         VipFlagChanged,
     )
     from models.status import TicketStatus
-    from models.ticket_card import TicketCard
     from models.ticket_input import TicketCarry, TicketInput
     from workflows.actions import ACTIVITY_FAILED, failure_message
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES
     from workflows.inputs import TICKET_INPUTS, InputLog
+    from workflows.lanes import BACKGROUND_LANES, Learned
     from workflows.metrics import WorkflowMetrics
     from workflows.ticket_actions import TicketActionRunner, load_policy
+    from workflows.ticket_inbox import LANE, Queued, decide_in_order, drain
+    from workflows.ticket_view import SearchAttributes, show_board, ticket_status
     from workflows.versions import patches_in_effect
 
 
@@ -69,27 +68,20 @@ PACKED_POLICY = "packed-policy"  # the pack loads compressed (models/policy_io.P
 DECISION_UPSERTS = "decision-upserts"
 
 
-@dataclass
-class _Queued:
-    name: str
-    arg: Any
-    done: bool = False
-    error: str | None = None
-
-
 @workflow.defn
 class TicketWorkflow:
     @workflow.init
     def __init__(self, ticket: TicketInput) -> None:
         self._input = ticket
         self._engine: TicketEngine | None = None
-        self._inbox: list[_Queued] = []
+        self._inbox: list[Queued] = []
         self._error: str | None = None
-        self._last_attributes: dict[str, Any] = {}
+        self._attributes = SearchAttributes()
         self._metrics = WorkflowMetrics(ticket.policy)
         self._batched = False  # a decision's actions run concurrently, batched per system
         self._local = False  # policy load, PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None  # what the engine consumed (workflows/inputs.py)
+        self._applied_at = workflow.now()  # the last instant applied (`background-lanes`)
 
     # ------------------------------------------------------------------ clock
 
@@ -109,6 +101,7 @@ class TicketWorkflow:
             PACKED_POLICY,
             TICKET_INPUTS,
             DECISION_UPSERTS,
+            BACKGROUND_LANES,
         )
         stage_markers = EVENT_STAGE_MARKERS in patches
         sop_orders = SOP_EVENT_ORDERS in patches
@@ -160,6 +153,12 @@ class TicketWorkflow:
                 None,
             )
         decision_upserts = DECISION_UPSERTS in patches
+        if BACKGROUND_LANES in patches:
+            # A new ticket has applied everything up to its opening (its creation in
+            # Chatwoot when known); a continued run, everything up to now.
+            opened = engine.state.opened_at if opening is not None else None
+            self._applied_at = opened or self._now()
+            return await self._run_beside_lanes(ticket, runner, actions)
         while True:
             if decision_upserts:
                 # What the decision changed reaches visibility in the task that decided it,
@@ -178,37 +177,65 @@ class TicketWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await inputs.settle()
                 if not self._inbox:
-                    engine.state.runs += 1
-                    workflow.continue_as_new(
-                        ticket.model_copy(
-                            update={
-                                "carry": TicketCarry(
-                                    state=engine.state,
-                                    policy=engine.policy,
-                                    inputs_seq=inputs.seq if inputs.on else None,
-                                )
-                            }
-                        )
-                    )
-            wake = engine.next_wakeup()
-            if not self._inbox:
-                timeout = None if wake is None else max((wake - self._now()).total_seconds(), 0.0)
-                if timeout is None or timeout > 0:
-                    try:
-                        await workflow.wait_condition(
-                            lambda: bool(self._inbox),
-                            timeout=timeout,
-                            timeout_summary=engine.next_wakeup_summary(),
-                        )
-                    except TimeoutError:
-                        pass
+                    self._continue_as_new(ticket, engine, inputs)
+            await self._sleep(engine, lambda: False)
             now = self._now()
             # Deadlines that passed before the event arrived happened first
             # (matters only when the worker woke late, e.g. after an outage).
-            actions = inputs.advance(engine, now) + self._drain(now)
+            actions = inputs.advance(engine, now) + drain(engine, inputs, self._inbox, now)
         await workflow.wait_condition(workflow.all_handlers_finished)
         await inputs.settle()
         return self._status()
+
+    async def _run_beside_lanes(
+        self, ticket: TicketInput, runner: TicketActionRunner, actions: list[Action]
+    ) -> TicketStatus:
+        """The loop behind `background-lanes`: a decision's actions go to
+        their lanes (workflows/lanes.py) and the loop goes straight back to
+        its timers and its inbox, so a page never waits for Chatwoot or
+        Postgres, and an operator's update is answered while a lane is
+        stuck. Deadlines and events apply in the order they happened."""
+        engine, inputs = cast(TicketEngine, self._engine), runner.inputs
+        lanes = runner.lanes(self._learned)
+        while True:
+            self._upsert_search_attributes()
+            runner.dispatch(actions)
+            actions = []
+            inputs.flush()  # what this decision consumed, written beside the loop
+            self._show_board()
+            if engine.closed:
+                break
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await lanes.drain()
+                await inputs.settle()
+                if not self._inbox:
+                    self._continue_as_new(ticket, engine, inputs)
+            await self._sleep(engine, lambda: lanes.error is not None)
+            lanes.raise_error()
+            actions = self._decide_in_order(runner, self._now())
+        # Closed: what the lanes still learn (a failure) is kept in the ladder and
+        # audited; events that come after the close are not applied, as before lanes.
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await lanes.drain()
+            learned = [q for q in self._inbox if q.name == LANE]
+            self._inbox = [q for q in self._inbox if q.name != LANE]
+            if not learned:
+                break
+            for q in learned:
+                runner.dispatch(runner.learned(q.arg, q.at))
+        await inputs.settle()
+        return self._status()
+
+    def _decide_in_order(self, runner: TicketActionRunner, now: datetime) -> list[Action]:
+        """The inbox and the deadlines due by `now`, in the order they happened."""
+        items, self._inbox, since, self._applied_at = self._inbox, [], self._applied_at, now
+        engine = cast(TicketEngine, self._engine)
+        return decide_in_order(engine, runner.inputs, items, runner.learned, since, now)
+
+    def _learned(self, item: Learned) -> None:
+        self._inbox.append(Queued(LANE, item, self._now()))
 
     async def _park_on_policy_error(self, err: Exception) -> TicketStatus:
         """Unknown or broken policy: say so in status and wait for an operator
@@ -228,6 +255,31 @@ class TicketWorkflow:
             q.done = True
         return self._status()
 
+    async def _sleep(self, engine: TicketEngine, woken: Callable[[], bool]) -> None:
+        """Until the next deadline, an inbox item, or `woken()`."""
+        if self._inbox:
+            return
+        wake = engine.next_wakeup()
+        timeout = None if wake is None else max((wake - self._now()).total_seconds(), 0.0)
+        if timeout is None or timeout > 0:
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox) or woken(),
+                    timeout=timeout,
+                    timeout_summary=engine.next_wakeup_summary(),
+                )
+            except TimeoutError:
+                pass
+
+    def _continue_as_new(self, ticket: TicketInput, engine: TicketEngine, inputs: InputLog) -> None:
+        engine.state.runs += 1
+        carry = TicketCarry(
+            state=engine.state,
+            policy=engine.policy,
+            inputs_seq=inputs.seq if inputs.on else None,
+        )
+        workflow.continue_as_new(ticket.model_copy(update={"carry": carry}))
+
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
         return (
@@ -235,93 +287,10 @@ class TicketWorkflow:
             or info.get_current_history_length() >= self._input.continue_as_new_after
         )
 
-    # ---------------------------------------------------------- what it shows
-
-    def _show_board(self) -> None:
-        """The Web UI's board (current details): no command, so replays are unaffected."""
-        e = cast(TicketEngine, self._engine)  # `run` sets the engine before it calls this
-        workflow.set_current_details(
-            ticket_board(self._status(), e.policy, e.state.ticket.conversation_url)
-        )
-
-    def _upsert_search_attributes(self) -> None:
-        e = cast(TicketEngine, self._engine)  # `run` sets the engine before it calls this
-        wanted: dict[SearchAttributeKey[Any], Any] = {
-            sa.TICKET_ID: e.state.workflow_id,
-            sa.TICKET_POLICY: e.policy.name,
-            sa.TICKET_OWNER: e.state.owner or "",
-            sa.TICKET_STAGE: e.state.stage,
-            sa.SLA_STATE: e.sla_state(),
-            sa.TICKET_VIP: bool(e.state.facts.get("vip")),
-            sa.ESCALATION_LEVEL: e.state.level,
-        }
-        changed = [
-            k.value_set(v) for k, v in wanted.items() if self._last_attributes.get(k.name) != v
-        ]
-        if changed:
-            workflow.upsert_search_attributes(changed)
-            self._last_attributes.update({k.name: v for k, v in wanted.items()})
-
     # ------------------------------------------------------------- event inbox
 
-    def _drain(self, now: datetime) -> list[Action]:
-        # `run` sets the engine and the input log before it drains the inbox.
-        engine, inputs = cast(TicketEngine, self._engine), cast(InputLog, self._inputs)
-        actions: list[Action] = []
-        while self._inbox:
-            q = self._inbox.pop(0)
-            try:
-                actions += self._apply(q.name, q.arg, now)
-            except Rejected as exc:
-                q.error = str(exc)
-                engine.reject(q.name, str(exc), now)
-            inputs.applied(q.name, q.arg, now, q.error)
-            q.done = True
-        return actions
-
-    def _apply(self, name: str, a: Any, now: datetime) -> list[Action]:
-        e = cast(TicketEngine, self._engine)  # `run` sets the engine before it applies events
-        if name == "acknowledged":
-            return e.acknowledged(a.by, now, a.event_id)
-        if name == "agent_replied":
-            return e.agent_replied(a.by, a.substantive, now, a.event_id)
-        if name == "customer_replied":
-            return e.customer_replied(now, a.event_id)
-        if name == "resolved":
-            return e.resolve(a.by, a.resolution, now, a.event_id)
-        if name == "reopened":
-            return e.reopen(a.by, now, a.event_id)
-        if name == "escalate":
-            return e.escalate(a.by, a.target, a.reason, a.payload, now, a.event_id)
-        if name == "reassign":
-            return e.reassign(a.to, a.by, now, a.event_id)
-        if name == "classify":
-            return e.classify(a.ask_type, a.labels, a.custom_attributes, now, a.event_id)
-        if name == "vip_flag_changed":
-            return e.vip_changed(a.vip, a.by, a.why, now, a.event_id)
-        if name == "status_changed":
-            return e.status_changed(a.status, now, a.event_id)
-        if name == "handoff_response":
-            return e.handoff_response(
-                a.by, a.decision, a.founder_action, a.ok, a.handoff, now, a.event_id
-            )
-        if name == "page_update":
-            return e.page_update(a.dedup_key, a.status, a.by, now, a.event_id)
-        if name == "handoff_result":
-            return e.handoff_result(
-                a.handoff_id,
-                a.outcome,
-                a.by,
-                a.decision,
-                a.founder_action,
-                a.new_owner,
-                a.ladder,
-                now,
-            )
-        raise Rejected(f"unknown event {name!r}")
-
-    def _queue(self, name: str, arg: Any) -> _Queued:
-        q = _Queued(name, arg)
+    def _queue(self, name: str, arg: Any) -> Queued:
+        q = Queued(name, arg, getattr(arg, "occurred_at", None) or self._now())
         self._inbox.append(q)
         return q
 
@@ -469,41 +438,10 @@ class TicketWorkflow:
         return self._status()
 
     def _status(self) -> TicketStatus:
-        e = self._engine
-        wid = workflow.info().workflow_id
-        if e is None:
-            return TicketStatus(
-                ticket_id=wid,
-                short_id=short_id(wid),
-                policy=self._input.policy,
-                stage="policy_error" if self._error else "starting",
-                error=self._error,
-                vip=self._input.contact.vip,
-                card=TicketCard.of(self._input),
-            )
-        s = e.state
-        return TicketStatus(
-            ticket_id=wid,
-            short_id=short_id(wid),
-            policy=e.policy.name,
-            policy_version=e.policy.version,
-            timezone=e.policy.timezone,
-            owner=s.owner,
-            stage=s.stage,
-            vip=bool(s.facts.get("vip")),
-            level=s.level,
-            sla_state=e.sla_state(),
-            now=self._now(),
-            next_wakeup=e.next_wakeup(),
-            clocks=list(s.clocks.values()),
-            handoffs=list(s.handoffs.values()),
-            pages=list(s.pages.values()),
-            ladder=list(s.ladder),
-            rejected_signals=list(s.rejected),
-            facts=dict(s.facts),
-            run_count=s.runs,
-            card=TicketCard.of(s.ticket, s.opened_at),
-            acknowledged_at=s.acknowledged_at,
-            acknowledged_by=s.acknowledged_by,
-            resolved_at=s.resolved_at,
-        )
+        return ticket_status(self._engine, self._input, self._error, self._now())
+
+    def _show_board(self) -> None:
+        show_board(self._status(), cast(TicketEngine, self._engine))
+
+    def _upsert_search_attributes(self) -> None:
+        self._attributes.upsert(cast(TicketEngine, self._engine))

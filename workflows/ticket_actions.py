@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import audit_failed_action
     from workflows.handoff import HandoffWorkflow
     from workflows.inputs import InputLog
+    from workflows.lanes import Lanes, Learned
     from workflows.metrics import WorkflowMetrics
 
 
@@ -91,6 +92,7 @@ class TicketActionRunner:
         )
         # The source of what it forwards to a handoff.
         self._forwarded = "system" if self.inputs.on else None
+        self._lanes: Lanes | None = None  # behind `background-lanes` (`lanes`)
 
     def _ctx(self) -> ActionContext:
         e = self._engine
@@ -128,6 +130,40 @@ class TicketActionRunner:
             except ActionFailed as exc:
                 _, why = self._action_failed(a, exc)
                 await audit_failed_action(a, self._ctx(), why, self._now())
+
+    # ---------------------------------------------- lanes beside the loop
+
+    def lanes(self, learned: Callable[[Learned], None]) -> Lanes:
+        """The ticket's lanes (`background-lanes` patch): `dispatch` hands
+        them a decision; what they learn goes to `learned` (the inbox)."""
+        self._lanes = Lanes(self._now, self._run_handoff, learned)
+        return self._lanes
+
+    def dispatch(self, actions: list[Action]) -> None:
+        """Count a decided batch in the business metrics, hand it to the lanes."""
+        assert self._lanes is not None, "dispatch before lanes"
+        self._observe(actions)
+        self._lanes.dispatch(actions, self._ctx())
+
+    def learned(self, item: Learned, now: datetime) -> list[Action]:
+        """What a lane found out, applied to the engine at `now` (and
+        recorded as an input): a failure is kept in the ladder and its audit
+        row queued on the Postgres lane; a count feeds the pack's rules."""
+        a = item.action
+        if item.kind == "counted":
+            level = a.params["level"]
+            self.inputs.add(
+                "recent_level_counted", now, {"level": level, "count": item.count, "key": a.key}
+            )
+            return self._engine.recent_level_counted(level, item.count, now)
+        _, why = self._action_failed(a, ActionFailed(item.why))
+        ctx = self._ctx()
+        assert self._lanes is not None, "a lane's answer before lanes"
+        self._lanes.submit("postgres", lambda: audit_failed_action(a, ctx, why, now))
+        return []
+
+    async def _run_handoff(self, a: Action) -> None:
+        await self._run_one(a)
 
     def _observe(self, actions: list[Action]) -> None:
         """Business metrics for a decided batch (replay-safe; see workflows/metrics.py)."""

@@ -23,6 +23,21 @@ from temporalio import workflow
 # Newest first. Each bundle's members are fixed once released: runs recorded them.
 BUNDLES: tuple[tuple[str, frozenset[str]], ...] = (
     (
+        "patches-2026-12e",
+        frozenset(
+            {
+                "event-stage-markers",
+                "sop-event-orders",
+                "batched-actions",
+                "local-lanes",
+                "packed-policy",
+                "ticket-inputs",
+                "decision-upserts",
+                "background-lanes",
+            }
+        ),
+    ),  # + side effects in lanes beside the loop, events in the order they happened
+    (
         "patches-2026-12d",
         frozenset(
             {
