@@ -87,6 +87,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
         chatwoot.assign,
         chatwoot.set_status,
         chatwoot.merge_custom_attributes,
+        chatwoot.check_reply,
         pagerduty.send_event,
         reconcile.sync_open_conversations,
         *audit_activities(pool),

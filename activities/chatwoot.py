@@ -13,6 +13,8 @@ Base `{CHATWOOT_BASE_URL}/api/v1/accounts/{account_id}`, header
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import structlog
 from temporalio import activity
@@ -29,8 +31,11 @@ from models.chatwoot import (
     MergeAttributesInput,
     PostMessageInput,
     PostMessageResult,
+    ReplyCheckInput,
+    ReplyCheckResult,
     SetStatusInput,
     UpdateLabelsInput,
+    instant,
 )
 
 log = structlog.get_logger(__name__)
@@ -104,6 +109,34 @@ class ChatwootActivities:
             },
         )
         return PostMessageResult(message_id=body.get("id"))
+
+    @activity.defn(name="chatwoot.check_reply")
+    async def check_reply(self, inp: ReplyCheckInput) -> ReplyCheckResult:
+        """The earliest public agent reply since `inp.since` among the
+        conversation's latest messages: the ticket asks before an
+        acknowledgment or response clock pages, so a reply whose webhook was
+        lost does not page anyone. ticketflow's own messages do not count."""
+        body = await self._call("GET", self._url(inp.account_id, inp.conversation_id, "/messages"))
+        found: ReplyCheckResult | None = None
+        for msg in body.get("payload") or []:
+            if not isinstance(msg, dict) or msg.get("private"):
+                continue
+            attrs = msg.get("content_attributes")
+            raw_sender = msg.get("sender")
+            sender: dict[str, Any] = raw_sender if isinstance(raw_sender, dict) else {}
+            at = instant(msg.get("created_at"))
+            if (
+                msg.get("message_type") not in (1, "outgoing")
+                or (isinstance(attrs, dict) and ECHO_MARKER in attrs)
+                or sender.get("type") != "user"
+                or at is None
+                or at < inp.since
+                or (found is not None and found.at is not None and found.at <= at)
+            ):
+                continue
+            who = str(sender.get("email") or sender.get("name") or sender.get("id") or "agent")
+            found = ReplyCheckResult(message_id=msg.get("id"), by=who.split("@")[0].lower(), at=at)
+        return found or ReplyCheckResult()
 
     @activity.defn(name="chatwoot.update_labels")
     async def update_labels(self, inp: UpdateLabelsInput) -> LabelsResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -85,6 +85,23 @@ class PostMessageResult(BaseModel):
     deduplicated: bool = False  # an earlier attempt had already posted it
 
 
+class ReplyCheckInput(BaseModel):
+    """Before an acknowledgment or response clock pages: did an agent answer
+    in Chatwoot (a webhook the bridge never received) since `since`?"""
+
+    account_id: int
+    conversation_id: int
+    since: datetime
+
+
+class ReplyCheckResult(BaseModel):
+    """The earliest public agent reply since then (all None: there is none)."""
+
+    message_id: int | None = None
+    by: str | None = None
+    at: datetime | None = None
+
+
 class UpdateLabelsInput(_ConversationCall):
     add: list[str] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
@@ -110,3 +127,21 @@ class MergeAttributesInput(_ConversationCall):
 
 class ChatwootCallResult(BaseModel):
     ok: bool = True
+
+
+def instant(value: Any) -> datetime | None:
+    """An instant from Unix seconds or an ISO 8601 string (UTC when it names no
+    zone); None when it is neither, or not a plausible instant."""
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            at = datetime.fromtimestamp(value, tz=UTC)
+        elif isinstance(value, str) and len(value) <= 64:
+            at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return (
+        at if datetime(2000, 1, 1, tzinfo=UTC) <= at <= datetime(2200, 1, 1, tzinfo=UTC) else None
+    )

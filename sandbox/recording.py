@@ -32,6 +32,8 @@ from models.chatwoot import (
     MergeAttributesInput,
     PostMessageInput,
     PostMessageResult,
+    ReplyCheckInput,
+    ReplyCheckResult,
     SetStatusInput,
     UpdateLabelsInput,
 )
@@ -183,7 +185,12 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
             await chatwoot[op.kind](getattr(op, op.kind))
         return BatchResult(outcomes=[OpOutcome() for _ in inp.ops])
 
+    @activity.defn(name="chatwoot.check_reply")
+    async def check_reply(inp: ReplyCheckInput) -> ReplyCheckResult:
+        return ReplyCheckResult()  # the recorder holds no agent replies
+
     stand_ins = [
+        check_reply,
         send_message,
         update_labels,
         assign,

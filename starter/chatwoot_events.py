@@ -24,6 +24,7 @@ from models.chatwoot import (
     ShortText,
     UnixSeconds,
     WebhookText,
+    instant,
 )
 from models.signals import (
     AgentReplied,
@@ -37,7 +38,6 @@ from models.signals import (
 from models.ticket import Contact, ticket_workflow_id
 from models.ticket_card import one_line
 from models.ticket_input import TicketInput
-from starter.webhook_body import instant
 
 
 class WebhookError(ValueError):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from models.chatwoot import instant
 from models.signals import PageUpdate
 from starter.chatwoot_events import Ignored, WebhookError
-from starter.webhook_body import instant
 
 _TICKET_KEY = re.compile(r"^((?:sim-[0-9a-f]+-)?ticket-\d+-\d+):.+")
 _STATUS = {"incident.acknowledged": "acknowledged", "incident.resolved": "resolved"}

@@ -14,9 +14,6 @@ but are out of range (1e400 -> inf, ids beyond int4) are the models' job
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from pydantic_core import from_json
 
 
@@ -29,21 +26,3 @@ def parse_json(body: bytes) -> object:
         return from_json(body, allow_inf_nan=False)
     except ValueError as exc:
         raise MalformedBody(f"malformed JSON: {exc}") from None
-
-
-def instant(value: Any) -> datetime | None:
-    """An instant from Unix seconds or an ISO 8601 string (UTC when it names no
-    zone); None when it is neither, or not a plausible instant."""
-    try:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            at = datetime.fromtimestamp(value, tz=UTC)
-        elif isinstance(value, str) and len(value) <= 64:
-            at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        else:
-            return None
-    except (ValueError, OverflowError, OSError):
-        return None
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return (
-        at if datetime(2000, 1, 1, tzinfo=UTC) <= at <= datetime(2200, 1, 1, tzinfo=UTC) else None
-    )

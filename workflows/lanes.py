@@ -135,6 +135,10 @@ class Lanes:
     def error(self) -> BaseException | None:
         return next((lane.error for lane in self._lanes.values() if lane.error), None)
 
+    def busy(self, name: LaneName) -> bool:
+        """The lane still has work waiting (its system is slow or failing)."""
+        return self._lanes[name].backlog > 0
+
     def backlog(self) -> dict[str, int]:
         return {name: lane.backlog for name, lane in self._lanes.items()}
 

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import TICKET_INPUTS, InputLog
     from workflows.lanes import BACKGROUND_LANES, Learned
     from workflows.metrics import WorkflowMetrics
+    from workflows.reply_check import check_reply
     from workflows.ticket_actions import TicketActionRunner, load_policy
     from workflows.ticket_inbox import LANE, Queued, decide_in_order, drain
     from workflows.ticket_view import SearchAttributes, show_board, ticket_status
@@ -192,9 +193,8 @@ class TicketWorkflow:
     ) -> TicketStatus:
         """The loop behind `background-lanes`: a decision's actions go to
         their lanes (workflows/lanes.py) and the loop goes straight back to
-        its timers and its inbox, so a page never waits for Chatwoot or
-        Postgres, and an operator's update is answered while a lane is
-        stuck. Deadlines and events apply in the order they happened."""
+        its timers and its inbox: a page never waits for Chatwoot or Postgres,
+        an operator's update is answered while a lane is stuck."""
         engine, inputs = cast(TicketEngine, self._engine), runner.inputs
         lanes = runner.lanes(self._learned)
         while True:
@@ -213,6 +213,9 @@ class TicketWorkflow:
                     self._continue_as_new(ticket, engine, inputs)
             await self._sleep(engine, lambda: lanes.error is not None)
             lanes.raise_error()
+            if not any(q.name in ("agent_replied", "acknowledged") for q in self._inbox):
+                if reply := await check_reply(engine, self._now(), lanes.busy("chatwoot")):
+                    self._queue("agent_replied", reply)
             actions = self._decide_in_order(runner, self._now())
         # Closed: what the lanes still learn (a failure) is kept in the ladder and
         # audited; events that come after the close are not applied, as before lanes.
