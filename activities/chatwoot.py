@@ -20,6 +20,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery_metrics import attempt
 from activities.http_errors import raise_for
 from activities.stragglers import let_earlier_attempt_land
 from infra.settings import Settings
@@ -59,6 +60,10 @@ class ChatwootActivities:
         return f"{self.base}/api/v1/accounts/{account_id}/conversations/{conversation_id}{suffix}"
 
     async def _call(self, method: str, url: str, json: dict | None = None) -> dict:
+        async with attempt("chatwoot", method):
+            return await self._request(method, url, json)
+
+    async def _request(self, method: str, url: str, json: dict | None) -> dict:
         headers = {"api_access_token": self._token.get_secret_value()} if self._token else {}
         try:
             resp = await self.http.request(method, url, json=json, headers=headers)

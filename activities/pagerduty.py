@@ -11,6 +11,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery_metrics import attempt
 from activities.http_errors import raise_for
 from infra.settings import Settings
 from models.pagerduty import PagerDutyEventInput, PagerDutyEventResult
@@ -45,6 +46,10 @@ class PagerDutyActivities:
 
     @activity.defn(name="pagerduty.send_event")
     async def send_event(self, inp: PagerDutyEventInput) -> PagerDutyEventResult:
+        async with attempt("pagerduty", inp.event_action):
+            return await self._send_event(inp)
+
+    async def _send_event(self, inp: PagerDutyEventInput) -> PagerDutyEventResult:
         key = self.settings.routing_key_for(inp.routing_key_name)
         if key is None:
             raise ApplicationError(

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actions import ActionContext, ActionFailed, execute
     from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
     from workflows.inputs import TICKET_INPUTS, InputLog
-    from workflows.lanes import BACKGROUND_LANES, Lanes, Learned
+    from workflows.lanes import BACKGROUND_LANES, Lanes, Learned, lane_of
     from workflows.metrics import WorkflowMetrics
     from workflows.versions import patches_in_effect
 
@@ -66,7 +66,9 @@ class HandoffWorkflow:
         self._batched = BATCHED_ACTIONS in patches
         self._local = self._batched and LOCAL_LANES in patches
         if BACKGROUND_LANES in patches:  # side effects beside the wait, a lane per system
-            self._lanes = Lanes(self._now, self._alone_in_lane, self._learned)
+            self._lanes = Lanes(
+                self._now, self._alone_in_lane, self._learned, self._metrics.lane_job
+            )
         inputs = self._inputs = InputLog(
             inp.handoff_id,
             None,
@@ -171,6 +173,7 @@ class HandoffWorkflow:
     def _learned(self, item: Learned) -> None:
         """What a lane learned: a handoff asks no counts, so only failures."""
         if item.kind == "failed":
+            self._metrics.action_failed(lane_of(item.action))
             self._action_failed(item.action, ActionFailed(item.why))
 
     def _action_failed(self, a: Action, exc: ActionFailed) -> None:

@@ -70,14 +70,19 @@ class Learned:
 
 
 Job = Callable[[], Awaitable[None]]
+Observe = Callable[[str, str, "float | None"], None]
 
 
 class Lane:
-    """Jobs of one system, run one at a time in the order submitted."""
+    """Jobs of one system, run one at a time in the order submitted;
+    `observe(lane, state, waited)` is told of each submission and end."""
 
-    def __init__(self, name: LaneName, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, name: LaneName, now: Callable[[], datetime], observe: Observe | None = None
+    ) -> None:
         self.name = name
         self._now = now
+        self._observe = observe
         self._jobs: deque[tuple[datetime, Job]] = deque()
         self._task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
@@ -97,6 +102,8 @@ class Lane:
 
     def submit(self, job: Job) -> None:
         self._jobs.append((self._now(), job))
+        if self._observe is not None:
+            self._observe(self.name, "submitted", None)
         if self._task is None:
             self._task = asyncio.create_task(self._run())
 
@@ -104,7 +111,10 @@ class Lane:
         try:
             while self._jobs:
                 await self._jobs[0][1]()
-                self._jobs.popleft()
+                submitted, _ = self._jobs.popleft()
+                if self._observe is not None:
+                    waited = (self._now() - submitted).total_seconds()
+                    self._observe(self.name, "done", waited)
         except Exception as exc:  # a bug, not a failed action: the loop raises it
             self.error = exc
             self._jobs.clear()
@@ -120,8 +130,9 @@ class Lanes:
         now: Callable[[], datetime],
         run_handoff: Callable[[Action], Awaitable[None]],
         learned: Callable[[Learned], None],
+        observe: Observe | None = None,
     ) -> None:
-        self._lanes = {name: Lane(name, now) for name in LANE_NAMES}
+        self._lanes = {name: Lane(name, now, observe) for name in LANE_NAMES}
         self._run_handoff = run_handoff
         self._learned = learned
 

@@ -21,6 +21,16 @@ the SDK adds namespace, task_queue and workflow_type.
 | `ticketflow_handoffs_total` | counter | pack, outcome (acknowledged, decided, failed) |
 | `ticketflow_steps_missed_total` | counter | pack (steps past `max_catch_up`) |
 | `ticketflow_breach_lateness_seconds` | histogram | pack, clock |
+| `ticketflow_actions_failed_total` | counter | pack, lane (an action given up after its retries) |
+| `ticketflow_lane_jobs_total` | counter | pack, lane, state (submitted, done) |
+| `ticketflow_lane_wait_seconds` | histogram | pack, lane (from a job's submission to its end) |
+| `ticketflow_policy_errors_total` | counter | pack (a ticket parked: its pack would not load) |
+
+A lane's backlog is `submitted - done` of `ticketflow_lane_jobs_total`, and
+`ticketflow_lane_wait_seconds` says how long its jobs waited: both grow while
+a system hangs or fails, and the PagerDuty lane's stay flat while Chatwoot's
+grow (pages unaffected). The activities count each delivery attempt too
+(`ticketflow_delivery_attempts_total`, activities/delivery_metrics.py).
 
 Breach lateness is measured from the deadline to the moment the worker
 decided the breach and dispatched its first action (timer lateness plus
@@ -49,6 +59,10 @@ TICKETS_ESCALATED = "ticketflow_tickets_escalated_total"
 HANDOFFS = "ticketflow_handoffs_total"
 STEPS_MISSED = "ticketflow_steps_missed_total"
 BREACH_LATENESS = "ticketflow_breach_lateness_seconds"
+ACTIONS_FAILED = "ticketflow_actions_failed_total"
+LANE_JOBS = "ticketflow_lane_jobs_total"
+LANE_WAIT = "ticketflow_lane_wait_seconds"
+POLICY_ERRORS = "ticketflow_policy_errors_total"
 # Seconds: a breach acted on within a second is healthy, minutes means a backlog.
 LATENESS_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
@@ -60,6 +74,13 @@ _COUNTERS = {
     TICKETS_ESCALATED: "Tickets escalated at least once (escalation rate = this / tickets opened)",
     HANDOFFS: "Handoffs ended, by outcome",
     STEPS_MISSED: "Notifying ladder steps recorded as missed (over max_catch_up)",
+    ACTIONS_FAILED: "Actions given up after their retries, by lane",
+    LANE_JOBS: "Lane jobs submitted and done (backlog = submitted - done)",
+    POLICY_ERRORS: "Tickets parked in policy_error (their pack would not load)",
+}
+_HISTOGRAMS = {
+    BREACH_LATENESS: "Seconds from an SLA deadline to its first action",
+    LANE_WAIT: "Seconds from a lane job's submission to its end",
 }
 
 
@@ -78,10 +99,8 @@ class WorkflowMetrics:
         inst = self._instruments.get(name)
         if inst is None:
             meter = self._meter()
-            if name == BREACH_LATENESS:
-                inst = meter.create_histogram_float(
-                    name, "Seconds from an SLA deadline to its first action", "s"
-                )
+            if name in _HISTOGRAMS:
+                inst = meter.create_histogram_float(name, _HISTOGRAMS[name], "s")
             else:
                 inst = meter.create_counter(name, _COUNTERS[name])
             self._instruments[name] = inst
@@ -89,6 +108,18 @@ class WorkflowMetrics:
 
     def _count(self, name: str, **attrs: str) -> None:
         self._get(name).add(1, {"pack": self.pack, **attrs})
+
+    def lane_job(self, lane: str, state: str, waited: float | None = None) -> None:
+        """A lane job submitted, or done (after `waited` seconds)."""
+        self._count(LANE_JOBS, lane=lane, state=state)
+        if waited is not None:
+            self._get(LANE_WAIT).record(max(waited, 0.0), {"pack": self.pack, "lane": lane})
+
+    def action_failed(self, lane: str) -> None:
+        self._count(ACTIONS_FAILED, lane=lane)
+
+    def policy_error(self) -> None:
+        self._count(POLICY_ERRORS)
 
     def observe(
         self,

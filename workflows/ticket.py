@@ -84,8 +84,6 @@ class TicketWorkflow:
         self._inputs: InputLog | None = None  # what the engine consumed (workflows/inputs.py)
         self._applied_at = workflow.now()  # the last instant applied (`background-lanes`)
 
-    # ------------------------------------------------------------------ clock
-
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
 
@@ -245,6 +243,7 @@ class TicketWorkflow:
         to resolve the ticket, rather than failing and losing its events."""
         self._error = f"policy {self._input.policy!r} could not be loaded: {failure_message(err)}"
         workflow.logger.error(self._error)
+        self._metrics.policy_error()
         workflow.set_current_details(f"**Stage** policy_error\n\n**Problem** {self._error}")
         workflow.upsert_search_attributes(
             [

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import audit_failed_action
     from workflows.handoff import HandoffWorkflow
     from workflows.inputs import InputLog
-    from workflows.lanes import Lanes, Learned
+    from workflows.lanes import Lanes, Learned, lane_of
     from workflows.metrics import WorkflowMetrics
 
 
@@ -136,7 +136,7 @@ class TicketActionRunner:
     def lanes(self, learned: Callable[[Learned], None]) -> Lanes:
         """The ticket's lanes (`background-lanes` patch): `dispatch` hands
         them a decision; what they learn goes to `learned` (the inbox)."""
-        self._lanes = Lanes(self._now, self._run_handoff, learned)
+        self._lanes = Lanes(self._now, self._run_handoff, learned, self._metrics.lane_job)
         return self._lanes
 
     def dispatch(self, actions: list[Action]) -> None:
@@ -156,6 +156,7 @@ class TicketActionRunner:
                 "recent_level_counted", now, {"level": level, "count": item.count, "key": a.key}
             )
             return self._engine.recent_level_counted(level, item.count, now)
+        self._metrics.action_failed(lane_of(a))
         _, why = self._action_failed(a, ActionFailed(item.why))
         ctx = self._ctx()
         assert self._lanes is not None, "a lane's answer before lanes"
