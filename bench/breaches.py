@@ -6,11 +6,12 @@ in bench/phases.py."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from temporalio.api.enums.v1 import TimeoutType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 from bench.report import pct_of
@@ -175,3 +176,63 @@ async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stag
         fallbacks,
         task_timeouts,
     )
+
+
+class Idle(NamedTuple):
+    last_task_done: datetime | None  # the latest WorkflowTaskCompleted at or after `since`
+    busy: list[str]  # workflow ids with an activity or a workflow task still in flight
+
+
+_ACTIVITY_CLOSED = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
+_TASK_OPEN = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+
+
+async def idle(
+    client: Client, workflow_ids: list[str], since: datetime, concurrency: int = 16
+) -> Idle:
+    """Whether `workflow_ids` have finished what they were doing, read from
+    their histories: none has a regular activity scheduled and not closed, or
+    a workflow task not completed (a local activity runs inside one), and
+    when the last of them completed its last workflow task after `since`.
+
+    The same test for every code path and for the floor: a ticket whose
+    side effects run beside its loop records its inputs before its Chatwoot
+    call returns, so "inputs recorded" is not "done" there."""
+    sem = asyncio.Semaphore(concurrency)
+    last: datetime | None = None
+    busy: list[str] = []
+
+    async def one(wid: str) -> None:
+        nonlocal last
+        async with sem:
+            events = (await client.get_workflow_handle(wid).fetch_history()).events
+        pending: set[int] = set()
+        task_open = False
+        done: datetime | None = None
+        for ev in events:
+            if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                pending.add(ev.event_id)
+            elif ev.event_type in _ACTIVITY_CLOSED:
+                pending.discard(getattr(ev, _ACTIVITY_CLOSED[ev.event_type]).scheduled_event_id)
+            elif ev.event_type in _TASK_OPEN:
+                task_open = True
+            elif ev.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                task_open = False
+                done = event_time(ev)
+        if pending or task_open:
+            busy.append(wid)
+        elif done is not None and done >= since and (last is None or done > last):
+            last = done
+
+    await asyncio.gather(*(one(wid) for wid in workflow_ids))
+    return Idle(last, busy)

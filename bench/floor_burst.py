@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 
 from bench.breaches import CallIndex, events_per_breach
+from bench.cpu import CpuSeries
 from bench.floor_breach import BREACH_FLOOR_TASK_QUEUE, WAITING, BenchBreachFloor, BreachFloorInput
 from bench.report import pct
 from bench.tickets import now as _now
@@ -64,25 +65,29 @@ async def floor_burst(bench, n: int) -> dict:
         )
         asleep_before = time.time() <= due.timestamp()
         await asyncio.sleep(max(0.0, due.timestamp() - 1 - time.time()))
-        roles = {"floor_worker": [proc.pid]}
-        cpu0, t0 = bench.cpu_seconds(roles), time.time()
-        last = await bench.wait_breaches(
-            convs,
-            max(0, due.timestamp() - time.time()) + 900,
-            [FLOOR_WORKFLOW_ID.format(c) for c in convs],
-        )
-        # as the tickets: until each has also finished its workflow tasks (here: completed)
-        settled = await bench.wait_count(
-            "WorkflowType = 'BenchBreachFloor' AND ExecutionStatus = 'Completed'", n, 300
-        )
-        cpu1, t1 = bench.cpu_seconds(roles), time.time()
+        ids = [FLOOR_WORKFLOW_ID.format(c) for c in convs]
+        series = CpuSeries(stack.pids_by_role() | {"floor_worker": [proc.pid]}).start()
+        try:
+            last = await bench.wait_breaches(
+                convs, max(0, due.timestamp() - time.time()) + 900, ids
+            )
+            # as the tickets: until each has also finished its workflow tasks (here: completed),
+            # the last one's completion read from the histories
+            await bench.wait_count(
+                "WorkflowType = 'BenchBreachFloor' AND ExecutionStatus = 'Completed'", n, 300
+            )
+            settled = max(
+                last, await bench.wait_idle(ids, due.timestamp(), 300, (series, "floor_worker"))
+            )
+        finally:
+            series.stop()
     finally:
         await processes.terminate(proc, "breach floor worker")
     late = [bench.calls.page[c] - due.timestamp() for c in convs]
     history = await events_per_breach(
         bench.client, [FLOOR_WORKFLOW_ID.format(c) for c in convs[:: max(1, n // 20)]], due
     )
-    cpu = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0} | {"wall": round(t1 - t0, 2)}
+    cpu = series.window(series.started, settled)
     return {
         "n": n,
         "asleep_before_deadline": asleep_before,

@@ -25,7 +25,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from console.auth import Operator
-from console.routes import Console, form_values
+from console.pages import form_values
+from console.state import Console
 from dryrun.heatmap import heatmap_svg
 from dryrun.whatif import compute, load, parse_since
 from dryrun.whatif_report import rows

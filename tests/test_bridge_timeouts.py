@@ -1,7 +1,8 @@
 """A hung or stopped Temporal frontend never hangs a webhook: the bridge
 answers 503 within `REQUEST_BUDGET` (well under Chatwoot's 5 s), and 202
 again once Temporal is back. Against a real dev server this test owns,
-paused with SIGSTOP (the issue's reproduction) and then stopped."""
+paused with SIGSTOP (a frontend that accepts connections and never answers)
+and then stopped."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ ALICIA = CalendarSpec(
 )
 
 
-def ct(*args) -> datetime:
-    return datetime(*args, tzinfo=CT)
+def ct(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=CT)
 
 
 def test_friday_afternoon_plus_four_business_hours_is_monday_eleven():

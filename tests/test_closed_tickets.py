@@ -1,6 +1,6 @@
 """A conversation whose ticket closed starts nothing until it is reopened.
 
-The issue's fuzz run saw 25 runs of one conversation: every repeated
+A fuzz run once saw 25 runs of one conversation: every repeated
 `conversation_created` after the ticket closed started a new run, with a
 second auto-acknowledgement and a second set of clocks. Through the bridge,
 on the time-skipping server with the real workflows and a recording
@@ -22,8 +22,7 @@ from infra.settings import load_settings
 from models import search_attributes as sa
 from starter.bridge import create_app
 from tests import payloads
-from tests.conftest import terminate_all
-from tests.helpers import eventually, signed
+from tests.helpers import eventually, signed, terminate_all
 
 CONV = 9301
 WID = f"ticket-1-{CONV}"

@@ -4,6 +4,7 @@ fields-set per class, and nothing they send or store changes with it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import create_model
 
@@ -21,9 +22,8 @@ def _clock(**kw) -> ClockState:
 
 
 # ClockState's fields on pydantic's own base: what its payloads were before.
-_PlainClock = create_model(
-    "_PlainClock", **{n: (f.annotation, f) for n, f in ClockState.model_fields.items()}
-)
+_FIELDS: dict[str, Any] = {n: (f.annotation, f) for n, f in ClockState.model_fields.items()}
+_PlainClock = create_model("_PlainClock", **_FIELDS)
 
 
 def test_instances_share_one_fields_set_that_never_changes():

@@ -61,7 +61,7 @@ def test_readme_names_the_services_and_ports():
             assert port in readme
 
 
-# --------------------------------------------------------------- metrics (issue 11)
+# ----------------------------------------------------------- metrics: Prometheus, Grafana
 
 METRICS_SERVICES = {"prometheus": "9090", "grafana": "3000"}
 BUSINESS_METRICS = (
@@ -154,7 +154,7 @@ def test_metrics_readme_section_names_the_services_and_ports():
         assert metric in text, metric
 
 
-# ------------------------------------------- Temporal on supported images (issue 21)
+# ------------------------------------------------------ Temporal on supported images
 
 ONE_SHOTS = {
     "temporal-schema": "temporal-db",

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from client.gateway import TemporalGateway, TemporalUnavailable
+from client.gateway import TemporalGateway
 from console.auth import COOKIE, Operator, Sessions, parse_operators
 from console.board import Cursor
 from console.packs import Packs, escalation_form, payload_from_form
@@ -27,17 +27,10 @@ from models.state import PageState
 from models.status import TicketStatus
 from models.ticket_card import TicketCard
 from starter.bridge import create_app
-from tests.conftest import POLICIES_DIR
-
-TOKEN = "tok-alicia-0123456789abcdef"
+from tests.helpers import CONSOLE_TOKEN, POLICIES_DIR, DownGateway
 
 
-class DownGateway(TemporalGateway):
-    async def client(self, timeout: float = 5.0):
-        raise TemporalUnavailable("cannot reach Temporal at nowhere:7233: test")
-
-
-def app_for(dev_mode: bool = False, operators: str | None = f'{{"{TOKEN}": "alicia"}}'):
+def app_for(dev_mode: bool = False, operators: str | None = f'{{"{CONSOLE_TOKEN}": "alicia"}}'):
     settings = Settings(
         _env_file=None,
         webhook_token=SecretStr("x" * 20),
@@ -78,7 +71,7 @@ async def test_login_required_and_token_never_logged(caplog, capsys):
         assert r.status_code == 401  # picking a person is for `ticketflow dev` only
         r = await c.post(
             "/console/login",
-            content=f"token={TOKEN}&next=https://evil.example/",
+            content=f"token={CONSOLE_TOKEN}&next=https://evil.example/",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         assert r.status_code == 303 and r.headers["location"] == "/console"  # no open redirect
@@ -86,7 +79,7 @@ async def test_login_required_and_token_never_logged(caplog, capsys):
         assert (
             "httponly" in cookie.lower()
             and "samesite=lax" in cookie.lower()
-            and TOKEN not in cookie
+            and CONSOLE_TOKEN not in cookie
         )
         r = await c.get("/console")
         assert r.status_code == 200 and "Signed in as <b>alicia</b>" in r.text
@@ -98,11 +91,11 @@ async def test_login_required_and_token_never_logged(caplog, capsys):
         )
         assert r.status_code == 403  # not from the console page (no HX-Request): the CSRF guard
     out = capsys.readouterr()
-    assert TOKEN not in caplog.text + out.out + out.err
+    assert CONSOLE_TOKEN not in caplog.text + out.out + out.err
 
 
 async def test_tampered_or_foreign_cookie_is_refused():
-    sessions = Sessions({TOKEN: "alicia"}, dev_mode=False)
+    sessions = Sessions({CONSOLE_TOKEN: "alicia"}, dev_mode=False)
     good = sessions.cookie_for(Operator("alicia"))
     body, sig = good.rsplit(".", 1)
     forged = Sessions({"another-token-0123456789": "lola"}, dev_mode=False).cookie_for(
@@ -133,7 +126,7 @@ def test_operator_settings_errors_name_the_setting_not_the_token():
     )
     assert "**" in repr(
         Settings(
-            _env_file=None, console_operators=SecretStr(f'{{"{TOKEN}": "a"}}')
+            _env_file=None, console_operators=SecretStr(f'{{"{CONSOLE_TOKEN}": "a"}}')
         ).console_operators
     )
 
@@ -231,7 +224,7 @@ async def test_escalation_form_fragment_follows_the_reason():
     async with client_for(app_for()) as c:
         await c.post(
             "/console/login",
-            content=f"token={TOKEN}",
+            content=f"token={CONSOLE_TOKEN}",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         r = await c.get(
@@ -247,7 +240,7 @@ async def test_escalation_form_fragment_follows_the_reason():
         assert "handoff-form" not in r.text
 
 
-# ---------------------------------------------------------------- the board, paged, on a stand-in Temporal
+# ------------------------------------------------ the board, paged, on a stand-in Temporal
 
 
 class Visibility:
@@ -260,7 +253,7 @@ class Visibility:
         self.calls: list[tuple[str, str]] = []
 
     def _matching(self, query: str) -> list[dict]:
-        sla = {
+        sla: dict[str, set[str | None]] = {
             "SlaState = 'breached'": {"breached"},
             "SlaState = 'running'": {"running"},
             "SlaState IS NULL OR": {None, "ok"},
@@ -382,7 +375,7 @@ def app_on(client):
         _env_file=None,
         webhook_token=SecretStr("x" * 20),
         temporal_address="nowhere:7233",
-        console_operators=SecretStr(f'{{"{TOKEN}": "alicia"}}'),
+        console_operators=SecretStr(f'{{"{CONSOLE_TOKEN}": "alicia"}}'),
     )
     return create_app(settings, TemporalGateway(settings, client=client))
 
@@ -392,7 +385,7 @@ async def logged_in(app):
     async with client_for(app) as c:
         await c.post(
             "/console/login",
-            content=f"token={TOKEN}",
+            content=f"token={CONSOLE_TOKEN}",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         yield c
@@ -422,8 +415,9 @@ async def test_the_board_pages_breached_first_and_names_each_customer():
         )
         assert ">Customer 9</a>" in r.text  # no memo: named by its status query
         assert 'class="page page-triggered">jonathan' in r.text and "no ack yet" in r.text
-        # One refresh: two visibility lists (the breached group ran out, the next filled the page), two counts,
-        # one status query per row of the page, and none of the other 80.
+        # One refresh: two visibility lists (the breached group ran out, the next filled
+        # the page), two counts, one status query per row of the page, and none of the
+        # other 80.
         assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 2, 50)
         vis.calls.clear()
         await c.get("/console")  # a later load: statuses and counts are shared for STATUS_TTL
@@ -477,7 +471,8 @@ async def test_a_bad_cursor_is_the_first_page_and_sorting_stays_inside_sla_group
     async with logged_in(app_on(vis)) as c:
         r = await c.get("/console", params={"cursor": "not-a-cursor", "sort": "level"})
         assert rows_of(r.text)[:5] == [f"ticket-1-{i}" for i in range(1, 6)]
-        # a later group's cursor with "breached" ticked (breached is the first group alone): its first page
+        # a later group's cursor with "breached" ticked (breached is the first group
+        # alone): its first page
         r = await c.get("/console", params={"cursor": Cursor(2, 50).encode(), "breached": "1"})
         assert rows_of(r.text) == [f"ticket-1-{i}" for i in range(1, 6)]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,25 +37,16 @@ from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
-from tests.conftest import POLICIES_DIR
-from tests.helpers import eventually
+from tests.helpers import CHROMIUM, HOW, POLICIES_DIR, choose_reason, eventually
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-HOW = (
-    "browser tests skipped: no chromium. Install Debian's (`apt-get install -y chromium`; `.ci/run` does it "
-    "when run as root) or point CHROMIUM at a Chromium binary"
-)
 try:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 except ImportError:  # pragma: no cover - the test extra pins it
-    async_playwright = None
+    pytest.skip(HOW, allow_module_level=True)
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(async_playwright is None or not os.access(CHROMIUM, os.X_OK), reason=HOW),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=HOW)]
 
 TOKEN = "tok-alicia-browser-test-0001"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
@@ -119,7 +109,7 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
             dict(policy="vip-concierge", contact=Contact(name=HOSTILE, vip=True)),
         ]
         try:
-            for i, (wid, conv, fields) in enumerate(zip(wids, convs, tickets)):
+            for i, (wid, conv, fields) in enumerate(zip(wids, convs, tickets, strict=True)):
                 ticket = TicketInput(account_id=ACCOUNT, conversation_id=conv, **fields)
                 start = (
                     {}
@@ -135,14 +125,18 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
                     TicketWorkflow.run, ticket, id=wid, task_queue=task_queue, **start
                 )
                 await eventually(
-                    lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting"
+                    lambda h=handle: h.query(TicketWorkflow.status),
+                    lambda s: s.stage != "starting",
                 )
             for wid, owner in ((wids[0], "alicia"), (wids[1], "lola"), (wids[3], "alicia")):
                 await send_update(
                     dev_env.client, wid, TicketWorkflow.reassign_to, Reassign(to=owner, by="lola")
                 )
             # Visibility is eventually consistent: the board lists what a visibility call lists.
-            listed = f"WorkflowId IN ({', '.join(repr(w) for w in wids)}) AND ExecutionStatus = 'Running'"
+            listed = (
+                f"WorkflowId IN ({', '.join(repr(w) for w in wids)})"
+                " AND ExecutionStatus = 'Running'"
+            )
             await eventually(
                 lambda: dev_env.client.count_workflows(listed), lambda c: c.count == len(wids)
             )
@@ -156,33 +150,6 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
                 await terminate_ticket_tree(dev_env.client, wid, "test cleanup")
             await server.stop()
             await app.state.console.close()
-
-
-@pytest.fixture
-async def page():
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        ctx = await browser.new_context(viewport={"width": 1280, "height": 860})
-        ctx.set_default_timeout(20_000)
-        pg = await ctx.new_page()
-        yield pg
-        await browser.close()
-
-
-async def choose_reason(panel, reason: str, form, title: str) -> None:
-    """Pick an escalation reason and wait for its typed form. On a busy
-    machine the change can fire before htmx has bound the freshly swapped
-    panel; a person never picks that fast, so pick again rather than fail."""
-    select = panel.locator("select[name=reason]")
-    for _ in range(3):
-        await select.select_option(reason)
-        try:
-            await expect(form).to_contain_text(title, timeout=7_000)
-            return
-        except AssertionError:
-            await panel.page.reload()  # a fresh page: htmx binds it before anyone can pick
-            await expect(select).to_be_visible()
-    await expect(form).to_contain_text(title)
 
 
 async def shot(page, name: str, height: int = 860) -> None:
@@ -249,7 +216,8 @@ async def test_board_names_customers_pages_and_filters_mine(console, page, monke
     await expect(omar_row.locator(".paged .ack")).to_have_text("no ack yet")
     await expect(omar_row.locator(".paged .page")).to_have_text(re.compile(r"^(lola|jonathan)$"))
     await expect(omar_row.locator(".age")).to_have_text(re.compile(r"^3\dm$"))
-    # A hostile name (a ticket started before the memo: named from its status query) is text, not markup.
+    # A hostile name (a ticket started before the memo: named from its status query) is
+    # text, not markup.
     await expect(page.locator(f'tr[data-ticket="{eve}"] .customer')).to_have_text(HOSTILE)
     assert await page.locator("td.who img").count() == 0
     assert await page.evaluate("() => window.__pwned") is None
@@ -271,7 +239,8 @@ async def test_board_names_customers_pages_and_filters_mine(console, page, monke
     await expect(page.locator(f'tr[data-ticket="{lee}"]')).to_have_count(1)
     await page.select_option("select[name=policy]", "")
 
-    # Mine: the logged-in party's tickets (Alicia owns Dana's and Eve's), the owner picker out of the way.
+    # Mine: the logged-in party's tickets (Alicia owns Dana's and Eve's), the owner
+    # picker out of the way.
     await page.check("input[name=mine]")
     await expect(page).to_have_url(re.compile(r"mine=1"))
     await expect(page.locator(f'tr[data-ticket="{omar}"]')).to_have_count(0)
@@ -282,7 +251,8 @@ async def test_board_names_customers_pages_and_filters_mine(console, page, monke
     await expect(page.locator(f'tr[data-ticket="{omar}"]')).to_have_count(1)
     await shot(page, "console-board.png", height=420)
 
-    # Paging: two rows a page; "Next page" walks every one of Alicia's tickets once, and Lola's never.
+    # Paging: two rows a page; "Next page" walks every one of Alicia's tickets once, and
+    # Lola's never.
     monkeypatch.setattr(board_module, "PAGE_SIZE", 2)
     await page.goto(f"{url}/console?mine=1")
     pages = await pages_of(page)
@@ -307,7 +277,8 @@ async def test_ticket_page_says_who_and_offers_only_what_applies(console, page):
     await expect(panel.locator(".channel")).to_have_text("Web chat")
     await expect(panel.locator(".opened")).to_contain_text(re.compile(r"\d\d-\d\d \d\d:\d\d"))
     await expect(panel.locator("table.clocks")).to_contain_text("VIP first acknowledgment")
-    # Only what applies: no Reopen on an open ticket, no handoff answer with none open; each says why.
+    # Only what applies: no Reopen on an open ticket, no handoff answer with none open;
+    # each says why.
     await expect(panel.get_by_role("button", name="Reopen")).to_have_count(0)
     await expect(panel.get_by_role("button", name="Send answer")).to_have_count(0)
     await expect(panel.locator('.unavailable li[data-action="reopen"]')).to_contain_text(
@@ -317,7 +288,8 @@ async def test_ticket_page_says_who_and_offers_only_what_applies(console, page):
         "no handoff is open"
     )
 
-    # Acknowledge as the logged-in operator: then it is no longer offered, and the page says who did it.
+    # Acknowledge as the logged-in operator: then it is no longer offered, and the page
+    # says who did it.
     await panel.get_by_role("button", name="Acknowledge").click()
     await expect(panel.locator(".notice")).to_have_text("Acknowledged as alicia.")
     await expect(panel.locator(".stage")).to_have_text("acknowledged")
@@ -404,10 +376,12 @@ async def test_chatwoot_dashboard_app(console, page):
     await expect(panel.locator(".unavailable.all")).to_have_text(
         "No actions: the ticket is closed; nothing changes it now."
     )
-    # The validator stays the final word: a reopen sent anyway (a page a moment out of date) is refused.
+    # The validator stays the final word: a reopen sent anyway (a page a moment out of
+    # date) is refused.
     answer = await page.evaluate(
         """wid => fetch(`/console/tickets/${wid}/reopen`, {method: "POST",
-        headers: {"HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded"}, body: "compact=1&go=1"})
+        headers: {"HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded"},
+        body: "compact=1&go=1"})
         .then(r => r.text())""",
         omar,
     )

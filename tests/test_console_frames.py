@@ -23,6 +23,7 @@ import json
 import os
 import re
 from types import SimpleNamespace
+from typing import cast
 from urllib.parse import quote
 
 import pytest
@@ -31,24 +32,26 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
+from temporalio.client import Client
 
 from client.gateway import TemporalGateway
 from infra.http_server import InProcessServer
 from infra.settings import Settings
 from models.status import TicketStatus
 from starter.bridge import create_app
-from tests.test_console_browser import CHROMIUM, HOW, choose_reason, page  # noqa: F401  (page: chromium, launched the same way)
+from tests.helpers import CHROMIUM, HOW, choose_reason
 
 try:
     from playwright.async_api import expect
 except ImportError:  # pragma: no cover - the test extra pins it
-    expect = None
+    pytest.skip(HOW, allow_module_level=True)
 
-pytestmark = pytest.mark.skipif(expect is None or not os.access(CHROMIUM, os.X_OK), reason=HOW)
+pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=HOW)
 
 TOKEN = "tok-alicia-frames-test-00001"
 WID = "ticket-1-5"
-# What Chatwoot posts to a Dashboard App (a JSON string) when asked with chatwoot-dashboard-app:fetch-info.
+# What Chatwoot posts to a Dashboard App (a JSON string) when asked with
+# chatwoot-dashboard-app:fetch-info.
 APP_CONTEXT = {
     "event": "appContext",
     "data": {
@@ -93,7 +96,7 @@ class OneTicket:
     async def query(self, *_args, **_kwargs) -> TicketStatus:
         return self.status
 
-    async def execute_update(self, update, arg) -> TicketStatus:
+    async def execute_update(self, update, arg, rpc_timeout=None) -> TicketStatus:
         self.status = self.status.model_copy(update={"stage": f"after {update.__name__}"})
         return self.status
 
@@ -128,7 +131,9 @@ async def serving(dev_mode: bool = False):
         chatwoot_account_id=1,
     )
     bridge = InProcessServer(
-        create_app(settings, TemporalGateway(settings, client=OneTicket()), dev_mode=dev_mode)
+        create_app(
+            settings, TemporalGateway(settings, client=cast(Client, OneTicket())), dev_mode=dev_mode
+        )
     )
     servers = [chatwoot, foreign, bridge]
     try:

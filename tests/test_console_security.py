@@ -13,7 +13,6 @@ import logging
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -22,12 +21,10 @@ from console.security import origin_of
 from console.throttle import LoginThrottle, client_key
 from infra.settings import Settings
 from starter.bridge import create_app
-from tests.test_console import TOKEN, DownGateway
+from tests.helpers import CONSOLE_TOKEN, FORM, HX, DownGateway, assert_hardened, browser, login
 
 CONSOLE = Path(__file__).resolve().parent.parent / "console"
 CHATWOOT = "http://chatwoot.example:3000"
-FORM = {"content-type": "application/x-www-form-urlencoded"}
-HX = {**FORM, "hx-request": "true"}
 
 
 class BrokenGateway(DownGateway):
@@ -40,58 +37,10 @@ def bridge(chatwoot: str | None = CHATWOOT, gateway: type = DownGateway):
         _env_file=None,
         webhook_token=SecretStr("x" * 20),
         temporal_address="nowhere:7233",
-        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})),
+        console_operators=SecretStr(json.dumps({CONSOLE_TOKEN: "alicia"})),
         chatwoot_base_url=chatwoot,
     )
     return create_app(settings, gateway(settings))
-
-
-def browser(app, peer: str = "127.0.0.1", raise_errors: bool = True) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(
-        app=app, client=(peer, 50000), raise_app_exceptions=raise_errors
-    )
-    return httpx.AsyncClient(transport=transport, base_url="http://console.test")
-
-
-async def login(c: httpx.AsyncClient, token: str = TOKEN, nxt: str = "/console") -> httpx.Response:
-    return await c.post("/console/login", content=f"token={token}&next={nxt}", headers=FORM)
-
-
-def directives(response: httpx.Response) -> dict[str, str]:
-    policy = response.headers["content-security-policy"]
-    return {
-        d.split(" ", 1)[0]: d.split(" ", 1)[1] for d in (p.strip() for p in policy.split(";")) if d
-    }
-
-
-def assert_hardened(r: httpx.Response, framed_by: str | None = None) -> None:
-    """The headers every console response carries; `framed_by`: the Dashboard App's rule."""
-    where = f"{r.request.method} {r.request.url.path} -> {r.status_code}"
-    assert r.headers.get("x-content-type-options") == "nosniff", where
-    assert r.headers.get("referrer-policy") == "same-origin", where
-    csp = directives(r)
-    assert "unsafe-inline" not in r.headers["content-security-policy"], where
-    assert "unsafe-eval" not in r.headers["content-security-policy"], where
-    assert (
-        csp["default-src"]
-        == csp["script-src"]
-        == csp["style-src"]
-        == csp["connect-src"]
-        == "'self'"
-    ), where
-    assert (
-        csp["form-action"] == "'self'"
-        and csp["object-src"] == "'none'"
-        and csp["base-uri"] == "'none'"
-    ), where
-    if framed_by is None:
-        assert csp["frame-ancestors"] == "'none'" and r.headers.get("x-frame-options") == "DENY", (
-            where
-        )
-    else:
-        assert csp["frame-ancestors"] == framed_by and "x-frame-options" not in r.headers, where
-    if not r.request.url.path.startswith("/console/static/"):
-        assert r.headers.get("cache-control") == "no-store", where
 
 
 async def test_every_console_response_carries_the_headers():
@@ -253,7 +202,7 @@ async def test_state_changing_requests_from_another_origin_are_refused():
         assert r.status_code == 403
         r = await c.post(
             "/console/login",
-            content=f"token={TOKEN}",
+            content=f"token={CONSOLE_TOKEN}",
             headers={**FORM, "sec-fetch-site": "cross-site"},
         )
         assert r.status_code == 403 and "set-cookie" not in r.headers  # no login CSRF
@@ -325,7 +274,7 @@ async def test_wrong_tokens_are_throttled_per_client_and_logged_without_the_toke
     )
     out = capsys.readouterr()
     everything = repr(logs) + caplog.text + out.out + out.err
-    assert guess not in everything and TOKEN not in everything
+    assert guess not in everything and CONSOLE_TOKEN not in everything
 
 
 def test_the_throttle_window_and_its_memory_bound():

@@ -13,7 +13,7 @@ from engine.core import Rejected, TicketEngine, short_id
 from engine.policy_loader import load_policy
 from models.ticket import Contact, Ticket
 from models.timezones import zone
-from tests.conftest import POLICIES_DIR
+from tests.helpers import POLICIES_DIR
 
 CT = zone("America/Chicago")
 POLICY = load_policy("vip-concierge", POLICIES_DIR)

@@ -21,9 +21,7 @@ from models.audit import AuditRowInput, TicketEventRow
 from models.batch import BatchResult, ChatwootBatchInput, OpOutcome
 from models.chatwoot import PostMessageInput, PostMessageResult
 from sandbox.recording import Recorder, recording_activities
-from tests.conftest import POLICIES_DIR, terminate_all
-from tests.helpers import eventually
-from tests.test_ticket_workflow import start
+from tests.helpers import POLICIES_DIR, eventually, start, terminate_all
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -89,7 +87,7 @@ def _attempts(history, activity_type: str) -> list[int]:
 async def test_ticket_with_an_out_of_range_id_fails_the_row_once_and_goes_on(
     ts_env, ticket_worker, cleanup, task_queue
 ):
-    """The issue's case: conversation id 2^40 (started directly, as before the
+    """Conversation id 2^40 (started directly, as before the
     bridge validated ids). Its audit rows cannot be written; each fails once,
     the ladder says so, and the opening actions after it still run."""
     h = await start(ts_env, task_queue, cleanup, conversation_id=2**40)

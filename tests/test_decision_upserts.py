@@ -1,4 +1,4 @@
-"""The `decision-upserts` patch (issue 22): a ticket's search attributes are
+"""The `decision-upserts` patch: a ticket's search attributes are
 upserted in the workflow task that decides a change, before the decision's
 actions run.
 
@@ -23,9 +23,7 @@ from activities.policy import policy_activities
 from models.batch import BatchResult, ChatwootBatchInput
 from models.chatwoot import PostMessageInput, PostMessageResult
 from sandbox.recording import Recorder, recording_activities
-from tests.conftest import POLICIES_DIR
-from tests.helpers import eventually
-from tests.test_ticket_workflow import start
+from tests.helpers import POLICIES_DIR, activity_name, eventually, start
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -37,7 +35,8 @@ def _sla_states(events) -> list[str]:
     out = []
     for ev in events:
         if ev.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = ev.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            attrs = ev.upsert_workflow_search_attributes_event_attributes
+            fields = attrs.search_attributes.indexed_fields
             if "SlaState" in fields:
                 out.append(json.loads(fields["SlaState"].data))
     return out
@@ -48,9 +47,7 @@ async def test_a_breach_reaches_the_search_attributes_while_chatwoot_hangs(
 ):
     rec = Recorder()
     armed, release, hung = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    stand_ins = {
-        activity._Definition.from_callable(a).name: a for a in recording_activities(rec, pg_pool)
-    }
+    stand_ins = {activity_name(a): a for a in recording_activities(rec, pg_pool)}
 
     async def held() -> None:
         if armed.is_set():

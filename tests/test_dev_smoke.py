@@ -43,7 +43,8 @@ async def _wait_banner(
         text = log_path.read_text(errors="replace")
         if "Press Ctrl-C to stop everything." in text:
             block = text.split("ticketflow dev stack is up:", 1)[1].split("Press Ctrl-C", 1)[0]
-            return dict(m.groups() for m in re.finditer(r"^  \s*(\S.*?)\s{2,}(\S.*)$", block, re.M))
+            lines = re.finditer(r"^  \s*(\S.*?)\s{2,}(\S.*)$", block, re.M)
+            return {m.group(1): m.group(2) for m in lines}
         if proc.returncode is not None:
             raise AssertionError(
                 f"ticketflow dev exited early with {proc.returncode}: {text[-3000:]}"
@@ -53,7 +54,9 @@ async def _wait_banner(
 
 
 def _url(value: str) -> str:
-    return re.search(r"http://127\.0\.0\.1:\d+", value).group(0)
+    found = re.search(r"http://127\.0\.0\.1:\d+", value)
+    assert found, value
+    return found.group(0)
 
 
 async def test_dev_stack_end_to_end(tmp_path: Path):
@@ -142,13 +145,11 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         desc = await client.get_workflow_handle("ticket-1-4242").describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
         assert desc.workflow_type == "TicketWorkflow"
-        assert (await desc.static_summary()).endswith(
-            "· vip-concierge"
-        )  # the Web UI's list reads well
-        assert (
-            "/app/accounts/1/conversations/4242" in await desc.static_details()
-        )  # the sandbox's Chatwoot link
-        # what the Web UI shows as current details: set once the opening actions (the ack among them) are done
+        summary, details = await desc.static_summary(), await desc.static_details()
+        assert summary and summary.endswith("· vip-concierge")  # the Web UI's list reads well
+        assert details and "/app/accounts/1/conversations/4242" in details  # the Chatwoot link
+        # what the Web UI shows as current details: set once the opening actions (the ack
+        # among them) are done
         meta = await eventually(
             lambda: client.get_workflow_handle("ticket-1-4242").query(
                 "__temporal_workflow_metadata", result_type=WorkflowMetadata
@@ -157,7 +158,8 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
             timeout=30,
         )
         assert "**Owner**" in meta.current_details and "**Clocks**" in meta.current_details
-        # the banner's DATABASE_URL is the one `ticketflow whatif` needs: the ticket's inputs are there
+        # the banner's DATABASE_URL is the one `ticketflow whatif` needs: the ticket's
+        # inputs are there
         conn = await asyncpg.connect(banner["DATABASE_URL"])
         try:
             kinds = await eventually(
@@ -181,6 +183,17 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
     assert banner["Bridge metrics"] == f"{bridge}/metrics" and banner["Worker metrics"].endswith(
         "/metrics"
     )
-    await asyncio.sleep(0.5)
-    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-    assert not alive, f"orphans left: {alive}"
+
+    # The stack has exited: whatever it started must end (a zombie waiting for its
+    # reaper has ended); one still running after that is an orphan.
+    async def running() -> list[psutil.Process]:
+        return [c for c in children if _running(c)]
+
+    await eventually(running, lambda alive: not alive, timeout=30)
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -2,31 +2,46 @@
 signed Chatwoot webhooks -> bridge -> VIP ticket -> real Chatwoot and
 PagerDuty activities -> the sandbox stand-ins; a PagerDuty V3 webhook stops
 the ladder. A copy of the VIP pack with second-long SLAs runs on this
-real-time server."""
+real-time server.
+
+What did not happen (nobody else paged, no second message) is read from
+state, never after a sleep: the ticket's status says what it still waits
+for (its next wake, its running clocks, its open handoffs), Temporal says
+it has nothing in flight (every action it decided has completed, retries
+included), and the stand-ins say they are answering no call; only then are
+their recorded calls counted."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from client.gateway import TemporalGateway
 from dryrun.simulate import terminate_ticket_tree
+from engine.policy_loader import load_policy
 from infra.http_server import InProcessServer
 from infra.settings import load_settings
+from models.policy import Policy
+from models.state import ClockState
+from models.status import TicketStatus
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
 from starter.bridge import create_app
 from starter.signatures import sign_pagerduty
 from tests import payloads
-from tests.conftest import POLICIES_DIR
-from tests.helpers import eventually, signed
+from tests.helpers import POLICIES_DIR, InFlight, eventually, now_value, settled, signed
 from tests.replay_check import assert_replay_equals_reality
 from worker import WORKFLOWS, build_activities
 from workflows.ticket import TicketWorkflow
@@ -53,14 +68,43 @@ def fast_pack(directory: Path) -> None:
     (directory / "vip-fast.yaml").write_text(text)
 
 
+@dataclass
+class Stack:
+    bridge: str
+    cw: FastAPI  # the Chatwoot stand-in: `cw.state.chatwoot`, `cw.state.recorder`
+    pd: FastAPI  # the PagerDuty stand-in: `pd.state.alerts`, `pd.state.recorder`
+    cw_url: str
+    pd_url: str
+    client: Client
+    pack: Policy  # the fast pack the tickets run
+    in_flight: list[InFlight]  # the stand-ins, counting the calls they are still answering
+    started: list[str] = field(default_factory=list)
+
+    def ticket(self, conv: int) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(f"ticket-1-{conv}")
+
+    async def quiet(self, conv: int, timeout: float = 60.0) -> TicketStatus:
+        """The ticket's status once every action it decided has completed
+        (retries included) and the stand-ins answer no call: what they
+        recorded is then all the ticket will have sent before its next wake."""
+        status = await settled(self.ticket(conv), timeout)
+        for stand_in in self.in_flight:
+            await stand_in.idle(timeout)
+        return status
+
+
 @asynccontextmanager
-async def stack(dev_env, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0):
+async def stack(
+    dev_env: WorkflowEnvironment, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0
+) -> AsyncIterator[Stack]:
     fast_pack(tmp_path)
     cw_app, pd_app = (
         create_chatwoot_app(TOKEN, auto_create=True),
         create_pagerduty_app(set(KEYS.values())),
     )
-    cw, pd = await InProcessServer(cw_app).start(), await InProcessServer(pd_app).start()
+    in_flight = [InFlight(cw_app), InFlight(pd_app)]
+    cw = await InProcessServer(in_flight[0]).start()
+    pd = await InProcessServer(in_flight[1]).start()
     queue = f"e2e-{uuid.uuid4().hex[:8]}"
     settings = load_settings(
         _env_file=None,
@@ -91,20 +135,19 @@ async def stack(dev_env, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0
             workflows=WORKFLOWS,
             activities=build_activities(settings, http, pool, dev_env.client),
         ):
-            yield type(
-                "Stack",
-                (),
-                dict(
-                    bridge=bridge.url,
-                    cw=cw_app,
-                    pd=pd_app,
-                    cw_url=cw.url,
-                    pd_url=pd.url,
-                    started=started,
-                    client=dev_env.client,
-                ),
+            yield Stack(
+                bridge=bridge.url,
+                cw=cw_app,
+                pd=pd_app,
+                cw_url=cw.url,
+                pd_url=pd.url,
+                client=dev_env.client,
+                pack=load_policy("vip-fast", tmp_path),
+                in_flight=in_flight,
+                started=started,
             )
-            # Replay equals reality: each ticket's recorded inputs replay to its audit trail (dryrun/reality.py).
+            # Replay equals reality: each ticket's recorded inputs replay to its audit
+            # trail (dryrun/reality.py).
             if started:
                 assert await assert_replay_equals_reality(pg_dsn, sorted(set(started))) == len(
                     set(started)
@@ -119,7 +162,7 @@ async def stack(dev_env, pg_dsn: str, tmp_path: Path, http_timeout: float = 10.0
         await pd.stop()
 
 
-async def post_chatwoot(s, body: dict, secret: str = SECRET) -> httpx.Response:
+async def post_chatwoot(s: Stack, body: dict, secret: str = SECRET) -> httpx.Response:
     raw = json.dumps(body).encode()
     async with httpx.AsyncClient() as c:
         resp = await c.post(
@@ -132,7 +175,7 @@ async def post_chatwoot(s, body: dict, secret: str = SECRET) -> httpx.Response:
     return resp
 
 
-async def post_pagerduty(s, event_type: str, incident_key: str) -> httpx.Response:
+async def post_pagerduty(s: Stack, event_type: str, incident_key: str) -> httpx.Response:
     raw = json.dumps(
         {
             "event": {
@@ -160,10 +203,38 @@ async def post_pagerduty(s, event_type: str, incident_key: str) -> httpx.Respons
         )
 
 
-def outgoing(s, conv: int, private: bool | None = None) -> list[dict]:
+def outgoing(s: Stack, conv: int, private: bool | None = None) -> list[dict]:
     conversation = s.cw.state.chatwoot.conversations.get((1, conv))
     msgs = conversation["messages"] if conversation else []
     return [m for m in msgs if private is None or m["private"] is private]
+
+
+def pages_ahead(s: Stack, status: TicketStatus) -> list[str]:
+    """What the ticket still waits for that would page someone: a pending
+    ladder step, a running clock whose breach pages, an open handoff (its
+    on-failure ladder pages).
+
+    The status shows pending steps through `next_wakeup`, the earliest of
+    the running clocks' deadlines and the steps' due times: the ticket
+    waits for a step when no running clock is due then. (A step due after
+    a clock would hide behind it; the fast pack's steps are due seconds
+    after their breach, the clocks left run for an hour.)"""
+    running = [c for c in status.clocks if c.status == "running"]
+    ahead = []
+    if status.next_wakeup != min((c.deadline for c in running), default=None):
+        ahead.append(f"a ladder step due {status.next_wakeup}")
+    ahead += [
+        f"clock {c.name}, whose breach pages"
+        for c in running
+        if any(step.do == "page" for step in s.pack.clocks[c.name].on_breach)
+    ]
+    ahead += [f"handoff {h.name}" for h in status.open_handoffs]
+    return ahead
+
+
+def clock(status: TicketStatus, name: str) -> ClockState:
+    [found] = [c for c in status.clocks if c.name == name]
+    return found
 
 
 def new_conversation(conv: int) -> dict:
@@ -180,11 +251,11 @@ async def test_webhook_to_auto_ack_to_page_and_a_pagerduty_ack_stops_the_ladder(
         runs = {(await post_chatwoot(s, new_conversation(conv))).json()["run_id"] for _ in range(3)}
         assert len(runs) == 1  # redelivered three times: one ticket
         [ack] = await eventually(
-            lambda: _async(outgoing(s, conv, private=False)), lambda m: len(m) >= 1
+            lambda: now_value(outgoing(s, conv, private=False)), lambda m: len(m) >= 1
         )
         assert ack["content"].startswith("Hi Dana") and ack["message_type"] == 1
         alerts = await eventually(
-            lambda: _async(s.pd.state.alerts), lambda a: len(a) >= 1, timeout=30
+            lambda: now_value(s.pd.state.alerts), lambda a: len(a) >= 1, timeout=30
         )
         [(key, alert)] = alerts.items()
         assert (
@@ -192,14 +263,19 @@ async def test_webhook_to_auto_ack_to_page_and_a_pagerduty_ack_stops_the_ladder(
         )
         resp = await post_pagerduty(s, "incident.acknowledged", key)
         assert resp.status_code == 202 and resp.json()["status"] == "accepted"
-        handle = s.client.get_workflow_handle(f"ticket-1-{conv}")
+        handle = s.ticket(conv)
         status = await eventually(
             lambda: handle.query(TicketWorkflow.status),
             lambda st: any(p.status == "acknowledged" for p in st.pages),
             timeout=30,
         )
         assert any("stopped" in entry.summary for entry in status.ladder)
-        await asyncio.sleep(4)  # past the moment Jonathan would have been paged
+        # The ack took Jonathan's page off the ladder: nothing the ticket waits for pages
+        # anyone (had the step stayed, the ticket's next wake would be it, 3 s after the
+        # breach), and everything it did send has landed.
+        status = await s.quiet(conv)
+        assert pages_ahead(s, status) == [], status
+        assert [(p.target, p.status) for p in status.pages] == [("lola", "acknowledged")]
         assert list(s.pd.state.alerts) == [key]  # nobody else was paged
         assert len(outgoing(s, conv, private=False)) == 1  # still one auto-ack
 
@@ -217,17 +293,18 @@ async def test_agent_reply_acknowledges_and_bad_requests_get_4xx(dev_env, postgr
             msg_id=9,
         )
         assert (await post_chatwoot(s, reply)).json()["signal"] == "agent_replied"
-        handle = s.client.get_workflow_handle(f"ticket-1-{conv}")
+        handle = s.ticket(conv)
         status = await eventually(
             lambda: handle.query(TicketWorkflow.status), lambda st: st.stage == "acknowledged"
         )
         assert status.owner == "alicia"
-        await eventually(
-            lambda: _async(s.cw.state.chatwoot.conversations[(1, conv)]["labels"]),
-            lambda labels: "vip_acked" in labels,
-        )
-        await asyncio.sleep(3)
-        assert not s.pd.state.alerts  # acknowledged in time: nobody paged
+        # Acknowledged in time: the ack clock stopped before its breach, nothing the
+        # ticket waits for pages anyone, and every call it made has landed.
+        status = await s.quiet(conv)
+        assert clock(status, "first_ack").status == "stopped", status.clocks
+        assert pages_ahead(s, status) == [] and not status.pages, status
+        assert "vip_acked" in s.cw.state.chatwoot.conversations[(1, conv)]["labels"]
+        assert not s.pd.state.alerts and not s.pd.state.recorder.calls  # nobody paged
         assert (await post_chatwoot(s, new_conversation(7003), secret="wrong")).status_code == 401
         async with httpx.AsyncClient() as c:
             for raw, code in [
@@ -264,23 +341,21 @@ async def test_every_action_lands_exactly_once_with_30_percent_failures(
             await c.post(s.pd_url + "/_sandbox/faults", json={**faults, "seed": 11})
         conv = 7004
         assert (await post_chatwoot(s, new_conversation(conv))).status_code == 202
-        handle = s.client.get_workflow_handle(f"ticket-1-{conv}")
-        # the whole ladder: auto-ack, labels, assignment, Lola paged + reassigned + note, then Jonathan paged
+        handle = s.ticket(conv)
+        # the whole ladder: auto-ack, labels, assignment, Lola paged + reassigned + note,
+        # then Jonathan paged
         await eventually(
             lambda: handle.query(TicketWorkflow.status),
             lambda st: sum(1 for e in st.ladder if e.action == "pagerduty.trigger") == 2,
             timeout=120,
         )
-        await eventually(lambda: _async(s.pd.state.alerts), lambda a: len(a) == 2, timeout=60)
-        # the breach note runs beside the pages (batched actions), so it may still be retrying
-        await eventually(
-            lambda: _async(outgoing(s, conv, private=True)), lambda n: len(n) >= 1, timeout=120
-        )
-        await asyncio.sleep(2)
+        # Every action the ticket decided has completed, retries included (the breach note
+        # runs beside the pages and may still be retrying), and every call the stand-ins
+        # took has landed, the ones whose client gave up included: the counts are final.
+        status = await s.quiet(conv, timeout=120)
         public, notes = outgoing(s, conv, private=False), outgoing(s, conv, private=True)
-        assert (
-            len(public) == 1 and len(notes) == 1
-        )  # no duplicate message despite failures and timeouts
+        # no duplicate message despite failures and timeouts
+        assert len(public) == 1 and len(notes) == 1, (public, notes)
         assert sorted(a["routing_key_suffix"] for a in s.pd.state.alerts.values()) == sorted(
             [KEYS["lola"][-4:], KEYS["jonathan"][-4:]]
         )
@@ -290,7 +365,6 @@ async def test_every_action_lands_exactly_once_with_30_percent_failures(
             c for c in s.cw.state.recorder.calls + s.pd.state.recorder.calls if c["status"] >= 429
         ]
         assert failed, "the fault injection really failed some calls"
-        status = await handle.query(TicketWorkflow.status)
         assert not [e for e in status.ladder if e.action.endswith(".failed")]
 
 
@@ -310,7 +384,3 @@ async def test_reconcile_schedule_is_created_idempotently(dev_env, task_queue):
         assert desc.schedule.spec.intervals[0].every.total_seconds() == 120
     finally:
         await dev_env.client.get_schedule_handle(schedule_id(4)).delete()
-
-
-async def _async(value):
-    return value

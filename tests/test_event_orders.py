@@ -1,4 +1,4 @@
-"""Every SOP under the event orders real agents produce (issue 8): facts that
+"""Every SOP under the event orders real agents produce: facts that
 change after the first reply, "at once" rules whose condition becomes true
 later, handoffs that notify their target, silent tickets, times across DST,
 and tickets started long after their conversation. Each point is a scenario
@@ -9,7 +9,7 @@ pure decision core of every pack whose SLA target depends on a fact."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -18,14 +18,13 @@ from engine.core import TicketEngine
 from engine.policy_loader import load_policy
 from models.ticket import Contact, Ticket
 from models.timezones import zone
-from tests.conftest import POLICIES_DIR
-from tests.test_vip_scenarios import simulate
+from tests.helpers import POLICIES_DIR, simulate
 
 LA, LON, NY = zone("America/Los_Angeles"), zone("Europe/London"), zone("America/New_York")
 
 
-def t(tz, *args) -> str:
-    return datetime(*args, tzinfo=tz).isoformat()
+def t(tz: tzinfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> str:
+    return datetime(year, month, day, hour, minute, tzinfo=tz).isoformat()
 
 
 def response_breaches(r) -> list[dict]:
@@ -64,7 +63,7 @@ async def test_lifecycle_category_after_the_reply_does_not_breach_24h_later(ts_e
     assert not r.actions("sla.breached") and not r.actions("pagerduty.trigger")
 
 
-# ------------------------------------------ 2. "at once" rules fire when their condition becomes true
+# -------------------------------- 2. "at once" rules fire when their condition becomes true
 
 
 async def test_tier_raised_to_critical_pages_on_call_and_management_at_once(ts_env, pg_pool):
@@ -334,7 +333,7 @@ async def test_a_short_catch_up_still_fires_at_once(ts_env, pg_pool):
     assert r.actions("chatwoot.message")  # the acknowledgement, 40 minutes late, still goes
 
 
-# ------------------------------------------ the property: no false breach from any classification order
+# ------------------------------ the property: no false breach from any classification order
 
 PACKS = {  # pack -> (fact the SLA target depends on, its values, the clock-name prefix)
     "tier-escalation": ("urgency", ["critical", "high", "medium", "low"], "response_"),
@@ -393,7 +392,7 @@ def test_no_breach_after_a_reply_made_in_time(pack, data):
     # precondition: every target in force before the reply (even for an instant) had not
     # expired by the time it was replaced or the reply came
     segments = [(0, initial or dim.default)] + [(at, v) for at, v, _ in changes if at < reply_at]
-    for i, (start, value) in enumerate(segments):
+    for i, (_start, value) in enumerate(segments):
         end = segments[i + 1][0] if i + 1 < len(segments) else reply_at
         if value in targets:
             assume(timedelta(minutes=end) < targets[value])

@@ -3,13 +3,9 @@ which speak the real APIs' shapes and reject what they reject."""
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.chatwoot import ChatwootActivities
 from activities.pagerduty import PagerDutyActivities
@@ -22,55 +18,24 @@ from models.chatwoot import (
     UpdateLabelsInput,
 )
 from models.pagerduty import PagerDutyEventInput
-from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
+from tests.helpers import AT, CHATWOOT_TOKEN, CONV, activity_env
 
-AT = datetime(2026, 11, 17, 16, tzinfo=UTC)
-TOKEN = "cw-user-token-SECRET"
 LOLA_KEY = "R" * 31 + "L"
-CONV = dict(account_id=1, conversation_id=5, at=AT)
-
-
-def env(attempt: int = 1) -> ActivityEnvironment:
-    e = ActivityEnvironment()
-    e.info = dataclasses.replace(e.info, attempt=attempt)
-    return e
-
-
-@pytest.fixture
-async def chatwoot():
-    app = create_chatwoot_app(TOKEN, auto_create=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://cw"
-    ) as http:
-        await http.post(
-            "/_sandbox/conversations",
-            json={
-                "account_id": 1,
-                "conversation_id": 5,
-                "labels": ["vip"],
-                "custom_attributes": {"ask_type": "order_status"},
-            },
-        )
-        settings = load_settings(
-            _env_file=None,
-            chatwoot_base_url="http://cw",
-            chatwoot_api_token=TOKEN,
-            chatwoot_account_id=1,
-        )
-        yield ChatwootActivities(http, settings), app, http
 
 
 async def test_message_is_marked_and_a_retry_never_posts_twice(chatwoot):
-    acts, app, http = chatwoot
+    acts, app, _http = chatwoot
     inp = PostMessageInput(**CONV, idempotency_key="ticket-1-5:7", content="Hi Dana")
-    first = await env(1).run(acts.send_message, inp)
-    again = await env(2).run(acts.send_message, inp)  # the first attempt landed but timed out
+    first = await activity_env(1).run(acts.send_message, inp)
+    again = await activity_env(2).run(
+        acts.send_message, inp
+    )  # the first attempt landed but timed out
     assert again.deduplicated and again.message_id == first.message_id
     msgs = app.state.chatwoot.conversations[(1, 5)]["messages"]
     assert len(msgs) == 1 and msgs[0]["content_attributes"]["ticketflow"]["key"] == "ticket-1-5:7"
     assert msgs[0]["message_type"] == 1 and msgs[0]["private"] is False
-    note = await env(1).run(
+    note = await activity_env(1).run(
         acts.send_message, PostMessageInput(**CONV, idempotency_key="k2", content="n", private=True)
     )
     assert (
@@ -81,14 +46,14 @@ async def test_message_is_marked_and_a_retry_never_posts_twice(chatwoot):
 
 async def test_labels_are_read_merged_and_written(chatwoot):
     acts, app, _ = chatwoot
-    out = await env().run(
+    out = await activity_env().run(
         acts.update_labels, UpdateLabelsInput(**CONV, idempotency_key="k", add=["vip_acked"])
     )
     assert out.labels == [
         "vip",
         "vip_acked",
     ]  # the POST replaces the list, so the existing label was kept
-    out = await env().run(
+    out = await activity_env().run(
         acts.update_labels, UpdateLabelsInput(**CONV, idempotency_key="k", remove=["vip"])
     )
     assert app.state.chatwoot.conversations[(1, 5)]["labels"] == ["vip_acked"]
@@ -96,9 +61,11 @@ async def test_labels_are_read_merged_and_written(chatwoot):
 
 async def test_assign_status_and_attribute_merge(chatwoot):
     acts, app, _ = chatwoot
-    await env().run(acts.assign, AssignInput(**CONV, idempotency_key="k", agent_id=2))
-    await env().run(acts.set_status, SetStatusInput(**CONV, idempotency_key="k", status="pending"))
-    await env().run(
+    await activity_env().run(acts.assign, AssignInput(**CONV, idempotency_key="k", agent_id=2))
+    await activity_env().run(
+        acts.set_status, SetStatusInput(**CONV, idempotency_key="k", status="pending")
+    )
+    await activity_env().run(
         acts.merge_custom_attributes,
         MergeAttributesInput(**CONV, idempotency_key="k", set={"ticket_stage": "escalated"}),
     )
@@ -108,7 +75,7 @@ async def test_assign_status_and_attribute_merge(chatwoot):
 
 
 async def test_errors_are_typed_and_never_carry_the_token(chatwoot):
-    acts, app, http = chatwoot
+    acts, _app, http = chatwoot
     bad_token = ChatwootActivities(
         http,
         load_settings(
@@ -119,24 +86,30 @@ async def test_errors_are_typed_and_never_carry_the_token(chatwoot):
         ),
     )
     with pytest.raises(ApplicationError) as err:
-        await env().run(bad_token.assign, AssignInput(**CONV, idempotency_key="k", agent_id=2))
+        await activity_env().run(
+            bad_token.assign, AssignInput(**CONV, idempotency_key="k", agent_id=2)
+        )
     assert err.value.type == "ChatwootUnauthorized" and err.value.non_retryable
     with pytest.raises(ApplicationError) as err:
-        await env().run(
+        await activity_env().run(
             acts.assign,
             AssignInput(account_id=1, conversation_id=99, at=AT, idempotency_key="k", agent_id=2),
         )
     assert (
         err.value.type == "ChatwootNotFound"
         and err.value.non_retryable
-        and TOKEN not in str(err.value)
+        and CHATWOOT_TOKEN not in str(err.value)
     )
     with pytest.raises(ApplicationError) as err:
-        await env().run(acts.assign, AssignInput(**CONV, idempotency_key="k", agent_id=999))
+        await activity_env().run(
+            acts.assign, AssignInput(**CONV, idempotency_key="k", agent_id=999)
+        )
     assert err.value.non_retryable
     await http.post("/_sandbox/faults", json={"rate": 1.0, "kinds": [429], "seed": 3})
     with pytest.raises(ApplicationError) as err:
-        await env().run(acts.set_status, SetStatusInput(**CONV, idempotency_key="k", status="open"))
+        await activity_env().run(
+            acts.set_status, SetStatusInput(**CONV, idempotency_key="k", status="open")
+        )
     assert err.value.type == "ChatwootUnavailable" and not err.value.non_retryable
     assert err.value.next_retry_delay is not None  # honours Retry-After
 
@@ -176,7 +149,7 @@ def trigger(**kw) -> PagerDutyEventInput:
 async def test_trigger_uses_the_named_key_links_back_and_dedups(pagerduty):
     acts, app, _ = pagerduty
     for attempt in (1, 2):
-        out = await env(attempt).run(acts.send_event, trigger())
+        out = await activity_env(attempt).run(acts.send_event, trigger())
         assert out.dedup_key == "ticket-1-5:clock:first_ack:0:0"
     [call, _] = [c for c in app.state.recorder.calls if c["status"] == 202]
     assert call["body"]["routing_key"] == LOLA_KEY
@@ -184,21 +157,21 @@ async def test_trigger_uses_the_named_key_links_back_and_dedups(pagerduty):
     assert "http://ui:8233/namespaces/default/workflows/ticket-1-5" in hrefs
     assert "http://cw/app/accounts/1/conversations/5" in hrefs
     assert app.state.alerts["ticket-1-5:clock:first_ack:0:0"]["triggers"] == 2  # one alert
-    await env().run(acts.send_event, trigger(event_action="resolve"))
+    await activity_env().run(acts.send_event, trigger(event_action="resolve"))
     assert app.state.alerts["ticket-1-5:clock:first_ack:0:0"]["status"] == "resolved"
-    await env().run(
+    await activity_env().run(
         acts.send_event, trigger(routing_key_name="someone_else", dedup_key="x")
     )  # default key
     assert app.state.recorder.calls[-1]["body"]["routing_key"] == "D" * 32
 
 
 async def test_pagerduty_errors(pagerduty):
-    acts, app, http = pagerduty
+    acts, _app, http = pagerduty
     no_keys = PagerDutyActivities(
         acts.http, load_settings(_env_file=None, pagerduty_events_url="http://pd")
     )
     with pytest.raises(ApplicationError) as err:
-        await env().run(no_keys.send_event, trigger())
+        await activity_env().run(no_keys.send_event, trigger())
     assert err.value.type == "PagerDutyNotConfigured" and err.value.non_retryable
     wrong = PagerDutyActivities(
         acts.http,
@@ -207,9 +180,9 @@ async def test_pagerduty_errors(pagerduty):
         ),
     )
     with pytest.raises(ApplicationError) as err:
-        await env().run(wrong.send_event, trigger(routing_key_name=None))
+        await activity_env().run(wrong.send_event, trigger(routing_key_name=None))
     assert err.value.non_retryable and "W" * 32 not in str(err.value)
     await http.post("/_sandbox/faults", json={"rate": 1.0, "kinds": [503]})
     with pytest.raises(ApplicationError) as err:
-        await env().run(acts.send_event, trigger())
+        await activity_env().run(acts.send_event, trigger())
     assert not err.value.non_retryable and LOLA_KEY not in str(err.value)

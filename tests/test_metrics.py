@@ -32,8 +32,7 @@ from sandbox.recording import Recorder, recording_activities
 from starter.bridge import create_app
 from starter.signatures import sign_chatwoot
 from tests import payloads
-from tests.conftest import POLICIES_DIR, terminate_all
-from tests.helpers import eventually
+from tests.helpers import POLICIES_DIR, eventually, terminate_all
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -127,7 +126,8 @@ async def test_worker_serves_sdk_and_business_metrics(ts_env, metrics_worker, cl
     # the time-skipping server fires the timer at the deadline: a lateness of (almost) nothing
     assert value(m, "ticketflow_breach_lateness_seconds_sum", clock="first_ack") < 5
 
-    # An escalation: a handoff starts (counted for the escalation rate), and Alliyson acknowledges it.
+    # An escalation: a handoff starts (counted for the escalation rate), and Alliyson
+    # acknowledges it.
     await handle.execute_update(
         TicketWorkflow.request_escalation,
         Escalate(

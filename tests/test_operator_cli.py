@@ -17,8 +17,7 @@ from dryrun.simulate import terminate_ticket_tree
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
-from tests.conftest import POLICIES_DIR
-from tests.helpers import eventually
+from tests.helpers import POLICIES_DIR, eventually
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -37,6 +36,7 @@ async def cli(dev_env, *args: str) -> tuple[int, str, str]:
         TICKETFLOW, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None  # communicate() waits for the exit
     return proc.returncode, out.decode(), err.decode()
 
 

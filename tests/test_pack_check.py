@@ -13,7 +13,7 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from typer.testing import CliRunner
@@ -23,12 +23,12 @@ from dryrun.scenario import load_scenario
 from engine.core import Rejected, TicketEngine
 from engine.policy_loader import load_policy, load_policy_file
 from engine.templates import FIELDS
+from models.actions import Action
 from models.ticket import Ticket
 from packtools import vocabulary as vocab
 from packtools.check import check_file, check_text
 from packtools.cli import pack_app
-from tests.conftest import POLICIES_DIR
-from tests.helpers import parse_source
+from tests.helpers import POLICIES_DIR, parse_source
 
 PACKS = sorted(POLICIES_DIR.glob("*.yaml"))
 PLANTED = Path(__file__).parent / "packs" / "planted_mistakes.yaml"
@@ -173,7 +173,7 @@ def _strings(node: ast.AST) -> set[str]:
     return {node.value} if isinstance(node, ast.Constant) and isinstance(node.value, str) else set()
 
 
-def test_the_events_are_the_ones_the_engine_emits():
+def test_the_events_are_the_ones_the_engine_emits() -> None:
     emitted: set[str] = set()
     for tree in _engine_sources():
         for node in ast.walk(tree):
@@ -187,7 +187,7 @@ def test_the_events_are_the_ones_the_engine_emits():
     assert set(vocab.EVENT_CONTEXT) >= emitted | {"condition_met"}
 
 
-def test_the_facts_are_the_ones_the_engine_sets():
+def test_the_facts_are_the_ones_the_engine_sets() -> None:
     written: set[str] = set()
     for tree in _engine_sources():
         for node in ast.walk(tree):
@@ -199,13 +199,18 @@ def test_the_facts_are_the_ones_the_engine_sets():
                 written |= _strings(node.slice)
             if (
                 isinstance(node, ast.Call)
-                and getattr(node.func, "attr", None) == "update"
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "update"
                 and node.args
                 and isinstance(node.args[0], ast.Dict)
                 and getattr(node.func.value, "attr", getattr(node.func.value, "id", None))
                 == "facts"
             ):
-                written |= {k.value for k in node.args[0].keys if isinstance(k, ast.Constant)}
+                written |= {
+                    k.value
+                    for k in node.args[0].keys
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                }
     assert {"vip", "escalated_to", "sla_breached"} <= written
     assert written <= vocab.TICKET_FACTS | vocab.HANDOFF_FACTS | vocab.BREACH_FACTS
 
@@ -368,37 +373,47 @@ def _drive(path: Path, seen: list[str], current: list) -> None:
     handle(engine.open(scenario.start), scenario.start)
     for ev in scenario.events:
         run_until(ev.at)
-        f, at = ev.fields, ev.at
-        calls = {
-            "acknowledged": lambda: engine.acknowledged(f["by"], at),
-            "agent_replied": lambda: engine.agent_replied(f["by"], f.get("substantive", True), at),
-            "customer_replied": lambda: engine.customer_replied(at),
-            "resolved": lambda: engine.resolve(f["by"], f.get("resolution", ""), at),
-            "reopened": lambda: engine.reopen(f.get("by"), at),
-            "escalate": lambda: engine.escalate(
-                f["by"], f.get("target"), f["reason"], f.get("payload", {}), at
-            ),
-            "reassign": lambda: engine.reassign(f["to"], f.get("by"), at),
-            "classify": lambda: engine.classify(
-                f.get("ask_type"), f.get("labels"), f.get("custom_attributes"), at
-            ),
-            "vip_flag_changed": lambda: engine.vip_changed(f["vip"], f["by"], f.get("why", ""), at),
-            "status_changed": lambda: engine.status_changed(f["status"], at),
-        }
-        ok = ev.signal != "handoff_failed"
-        call = calls.get(ev.signal) or (
-            lambda: engine.handoff_response(
-                f["by"], f.get("decision"), f.get("founder_action"), ok, f.get("handoff"), at
-            )
-        )
         try:
-            handle(call(), at)
+            handle(_deliver(engine, ev.signal, ev.fields, ev.at), ev.at)
         except Rejected:
             pass
     run_until(scenario.until)
 
 
-def test_the_engine_produces_nothing_the_checks_do_not_know(monkeypatch):
+def _deliver(engine: TicketEngine, signal: str, f: dict[str, Any], at: datetime) -> list[Action]:
+    """A scenario's signal, delivered to the bare engine as the workflow would."""
+    match signal:
+        case "acknowledged":
+            return engine.acknowledged(f["by"], at)
+        case "agent_replied":
+            return engine.agent_replied(f["by"], f.get("substantive", True), at)
+        case "customer_replied":
+            return engine.customer_replied(at)
+        case "resolved":
+            return engine.resolve(f["by"], f.get("resolution", ""), at)
+        case "reopened":
+            return engine.reopen(f.get("by"), at)
+        case "escalate":
+            return engine.escalate(f["by"], f.get("target"), f["reason"], f.get("payload", {}), at)
+        case "reassign":
+            return engine.reassign(f["to"], f.get("by"), at)
+        case "classify":
+            return engine.classify(
+                f.get("ask_type"), f.get("labels"), f.get("custom_attributes"), at
+            )
+        case "vip_flag_changed":
+            return engine.vip_changed(f["vip"], f["by"], f.get("why", ""), at)
+        case "status_changed":
+            return engine.status_changed(f["status"], at)
+    ok = signal != "handoff_failed"
+    return engine.handoff_response(
+        f["by"], f.get("decision"), f.get("founder_action"), ok, f.get("handoff"), at
+    )
+
+
+def test_the_engine_produces_nothing_the_checks_do_not_know(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Every scenario of the shipped packs, on the bare engine: each event it
     raises, each fact a condition sees and each template field it fills is
     one `packtools.vocabulary` knows for that pack (so `pack check` never

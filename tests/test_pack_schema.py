@@ -5,7 +5,9 @@ the loader accepts (durations, times, windows, weekday keys)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -15,7 +17,7 @@ from engine.yaml_loader import load_yaml
 from models.policy import Policy
 from packtools.cli import pack_app
 from packtools.schema import MODELINE, SCHEMA_FILE, as_json, generate, render
-from tests.conftest import POLICIES_DIR
+from tests.helpers import POLICIES_DIR
 
 SCHEMA_PATH = POLICIES_DIR / SCHEMA_FILE
 PACKS = sorted(POLICIES_DIR.glob("*.yaml"))
@@ -90,7 +92,8 @@ BASE = {
     "coverage": [{"owner": "a"}],
     "people": {"a": {"name": "A"}},
 }
-SAMPLES = {
+# kind -> (a pack with the value in place, values to try)
+SAMPLES: dict[str, tuple[Callable[[Any], dict[str, Any]], list[Any]]] = {
     "duration": (
         lambda v: {**BASE, "max_catch_up": v},
         [

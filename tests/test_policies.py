@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from engine.policy_loader import PolicyError, available, load_policy, load_policy_file
-from tests.conftest import POLICIES_DIR
+from tests.helpers import POLICIES_DIR
 
 
 @pytest.mark.parametrize("name", available(POLICIES_DIR))
@@ -74,7 +74,7 @@ def test_bad_packs_name_file_path_and_problem(tmp_path, mutate, fragment):
 
 
 def test_unknown_policy_lists_what_exists():
-    with pytest.raises(PolicyError, match="unknown policy 'nope'.*vip-concierge"):
+    with pytest.raises(PolicyError, match=r"unknown policy 'nope'.*vip-concierge"):
         load_policy("nope", POLICIES_DIR)
 
 

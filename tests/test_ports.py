@@ -72,7 +72,11 @@ def test_a_port_given_by_number_that_is_taken_is_a_clear_error():
 
 
 async def test_a_child_told_port_0_has_the_port_it_bound_read_back():
-    code = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(60)"
+    # holds its port until the test terminates it (and dies with the test run: spawn)
+    code = (
+        "import signal, socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+        "signal.pause()"
+    )
     proc = await processes.spawn(sys.executable, "-c", code)
     try:
         port = await processes.wait_listening(proc, "child", timeout=30)
@@ -119,7 +123,8 @@ async def test_the_dev_server_starts_again_on_fresh_ports_when_the_first_one_is_
         log_path = tmp_path / "temporal.log"
         server = await start_dev_server(ip="127.0.0.1", log_path=log_path, log_level="error")
         try:
-            assert server.port != port and server.port in processes.listening_ports(server.proc.pid)
+            bound = processes.listening_ports(server.proc.pid)
+            assert server.port != port and bound is not None and server.port in bound
             assert (
                 f"can't set frontend port {port}" in log_path.read_text()
             )  # the first attempt, retried

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
+import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -24,11 +25,9 @@ from dryrun.whatif import pick_content, replay_vs_reality
 from models.batch import BatchResult, ChatwootBatchInput, OpOutcome
 from models.chatwoot import PostMessageInput, PostMessageResult
 from sandbox.recording import Recorder, recording_activities
-from tests.conftest import POLICIES_DIR, terminate_all
-from tests.helpers import eventually
+from tests.helpers import POLICIES_DIR, eventually, start, terminate_all
 from tests.replay_check import replay_differences
-from tests.test_ticket_workflow import start
-from tests.whatif_scenario import scenario  # noqa: F401  (the recorded tickets, a module-scoped fixture)
+from tests.whatif_scenario import Scenario
 from workflows.batched import BARRIERS
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
@@ -45,7 +44,9 @@ async def replays(pool, wids):
     ]
 
 
-async def test_every_call_the_workflows_made_is_what_the_replay_decides(scenario, pg_pool):
+async def test_every_call_the_workflows_made_is_what_the_replay_decides(
+    scenario: Scenario, pg_pool: asyncpg.Pool
+) -> None:
     wids = list(scenario.tickets.values())
     async with pg_pool.acquire() as conn:
         replayed, differences = await replay_vs_reality(conn, wids)
@@ -67,7 +68,8 @@ async def test_a_lost_input_or_a_changed_audit_row_is_a_difference(scenario, pg_
     late, close_call = scenario.tickets["late"], scenario.tickets["close_call"]
     [(rec, policy, events)] = await replays(pg_pool, [close_call])
     assert compare(replay_recorded(policy, rec)[0], rec, events, set()) == []
-    # Its 10:25 acknowledgment lost: a gap in the record, never replayed as if nothing were missing...
+    # Its 10:25 acknowledgment lost: a gap in the record, never replayed as if nothing
+    # were missing...
     acked = next(r for r in rec.rows if r.kind == "acknowledged")
     lost = replace(rec, rows=[r for r in rec.rows if r is not acked])
     diffs = compare(replay_recorded(policy, lost)[0], lost, events, set())
@@ -88,7 +90,8 @@ async def test_a_lost_input_or_a_changed_audit_row_is_a_difference(scenario, pg_
 
 
 async def test_the_draft_driver_reproduces_the_pack_in_force(scenario, pg_pool):
-    """Internal inputs regenerated (wakes, handoff results, forwarded responses) at reality's instants."""
+    """Internal inputs regenerated (wakes, handoff results, forwarded responses) at
+    reality's instants."""
     for rec, policy, _ in await replays(pg_pool, list(scenario.tickets.values())):
         current, oracle = replay_recorded(policy, rec)
         again = replay_draft(policy, rec, oracle, rec.last_at + timedelta(microseconds=1))

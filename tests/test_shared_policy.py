@@ -7,8 +7,7 @@ from dryrun.simulate import run_scenario
 from engine import shared_policy
 from engine.policy_loader import load_policy
 from models.policy_io import PackedPolicy
-from tests.conftest import POLICIES_DIR
-from tests.test_vip_scenarios import SCENARIOS
+from tests.helpers import POLICIES_DIR, SCENARIOS
 
 
 def test_same_content_is_one_object_and_an_edit_is_another():

@@ -12,7 +12,7 @@ import pytest
 
 from dryrun.scenario import ScenarioError, load_scenario
 from engine.policy_loader import load_policy
-from tests.conftest import POLICIES_DIR
+from tests.helpers import POLICIES_DIR
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 TICKETFLOW = str(Path(sys.executable).parent / "ticketflow")
@@ -111,7 +111,8 @@ def test_cli_table_and_bad_scenario_exit_code(tmp_path):
     [
         (
             HEAD + "  - {at: 2026-11-31T10:00:00+00:00, signal: resolved, by: alicia}\n",
-            "s.yaml:6: expected an offset like +20m or an ISO 8601 instant such as 2026-11-17T10:00:00-06:00, got "
+            "s.yaml:6: expected an offset like +20m or an ISO 8601 instant such as "
+            "2026-11-17T10:00:00-06:00, got "
             "'2026-11-31T10:00:00+00:00' (day is out of range for month)",
         ),
         (

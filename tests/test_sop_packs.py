@@ -5,21 +5,20 @@ runner on the time-skipping server with a real Postgres."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from dryrun.report import escalation_metrics
 from dryrun.scenario import load_scenario
 from dryrun.simulate import run_scenario
 from engine.policy_loader import load_policy
 from models.timezones import zone
-from tests.conftest import POLICIES_DIR
-from tests.test_vip_scenarios import simulate
+from tests.helpers import POLICIES_DIR, simulate
 
 LA, LON, NY = zone("America/Los_Angeles"), zone("Europe/London"), zone("America/New_York")
 
 
-def t(tz, *args) -> str:
-    return datetime(*args, tzinfo=tz).isoformat()
+def t(tz: tzinfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> str:
+    return datetime(year, month, day, hour, minute, tzinfo=tz).isoformat()
 
 
 def levels(r) -> list[tuple[int, str]]:
@@ -310,7 +309,11 @@ async def test_silence_is_a_policy_level_guarantee():
 
 
 async def test_report_escalation_rate_and_time_to_resolve(ts_env, pg_pool, tmp_path):
-    common = 'policy: tier-escalation\nticket: {conversation_id: %d, contact: {name: Kim, email: k@example.com}, labels: ["urgency:%s"]}\n'
+    common = (
+        "policy: tier-escalation\n"
+        "ticket: {conversation_id: %d, contact: {name: Kim, email: k@example.com}, "
+        'labels: ["urgency:%s"]}\n'
+    )
     (tmp_path / "quick.yaml").write_text(
         common % (601, "low")
         + """start: 2027-03-02T10:00:00-05:00

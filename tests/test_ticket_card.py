@@ -51,7 +51,8 @@ def test_a_message_webhook_adds_the_inbox_name_and_never_the_message():
 
 
 def test_shapes_ticketflow_does_not_know_cost_no_event():
-    """`channel`, `additional_attributes` and `inbox` are read for people only: odd ones are left out, not a 422."""
+    """`channel`, `additional_attributes` and `inbox` are read for people only: odd
+    ones are left out, not a 422."""
     body = payloads.conversation(channel={"type": "Email"}, additional_attributes=["x"])
     ticket = r(body).ticket
     assert ticket.channel is None and ticket.subject is None

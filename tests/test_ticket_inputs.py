@@ -25,11 +25,9 @@ from models.recorded_inputs import InputRow, RecordInputs, RecordInputsResult
 from models.signals import Acknowledged, CustomerReplied, Escalate, Reassign
 from sandbox.recording import Recorder, recording_activities
 from starter import operator_cli
-from starter.chatwoot_events import route
+from starter.chatwoot_events import Route, route
 from tests import payloads
-from tests.conftest import POLICIES_DIR, terminate_all
-from tests.helpers import eventually
-from tests.test_ticket_workflow import TUESDAY_10, start
+from tests.helpers import POLICIES_DIR, TUESDAY_10, eventually, start, terminate_all
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -54,7 +52,7 @@ def kinds(rs) -> list[str]:
 
 def webhook(payload: dict):
     r = route(payload, account_id=1, policy_for_inbox=lambda _inbox: "vip-concierge")
-    assert r.arg.source == "webhook"
+    assert isinstance(r, Route) and getattr(r.arg, "source", None) == "webhook", r
     return r
 
 
@@ -87,7 +85,8 @@ def within(at: datetime, start: datetime, seconds: float = 5.0) -> bool:
 async def test_a_tickets_life_is_recorded_input_by_input(
     ts_env, ticket_worker, cleanup, task_queue, pg_pool
 ):
-    """open → customer reply → timer breach → webhook classify → CLI acknowledge → console resolve."""
+    """open → customer reply → timer breach → webhook classify → CLI acknowledge →
+    console resolve."""
     h = await start(ts_env, task_queue, cleanup)
     offset = await offset_of(h)
     await ts_env.sleep(timedelta(minutes=5))
@@ -138,7 +137,8 @@ async def test_a_tickets_life_is_recorded_input_by_input(
     assert within(opened["at"], TUESDAY_10)
     assert within(replied["at"], replied_at) and within(classified["at"], classified_at)
     assert within(acked["at"], acked_at) and within(resolved["at"], resolved_at)
-    # The breach row holds the instant the timer woke the ticket (a late wake replays late), not the deadline.
+    # The breach row holds the instant the timer woke the ticket (a late wake replays
+    # late), not the deadline.
     deadline = TUESDAY_10 + timedelta(minutes=30)
     assert within(woke["at"], deadline)
     assert abs(woke["at"] - await wake_after_first_timer(h, offset)) < timedelta(milliseconds=1)
@@ -157,8 +157,8 @@ async def test_a_tickets_life_is_recorded_input_by_input(
 
 
 async def test_a_message_body_is_never_stored(ts_env, ticket_worker, cleanup, task_queue, pg_pool):
-    """A customer message's webhook carries its text; the ticket's input does not (the engine never needs it),
-    nor does a sender that adds it to the signal."""
+    """A customer message's webhook carries its text; the ticket's input does not (the
+    engine never needs it), nor does a sender that adds it to the signal."""
     h = await start(ts_env, task_queue, cleanup)
     reply = webhook(payloads.message("incoming", msg_id=9002, content=BODY))
     await h.signal(reply.signal, reply.arg)
@@ -174,7 +174,8 @@ async def test_a_message_body_is_never_stored(ts_env, ticket_worker, cleanup, ta
 async def test_a_ticket_started_again_records_its_life_apart(
     ts_env, ticket_worker, cleanup, task_queue, pg_pool
 ):
-    """A conversation's ticket started again after it closed has a life of its own; its seq starts at 1."""
+    """A conversation's ticket started again after it closed has a life of its own; its
+    seq starts at 1."""
     h = await start(ts_env, task_queue, cleanup, life="status1763400600")
     rs = await rows_until(pg_pool, h.id, lambda rs: len(rs) >= 1)
     assert [(r["life"], r["seq"], r["kind"]) for r in rs] == [("status1763400600", 1, "open")]
@@ -265,7 +266,8 @@ async def test_a_ticket_whose_inputs_cannot_be_recorded_goes_on(
             "Postgres rejected the row", type="AuditDataError", non_retryable=True
         )
 
-    # The real ticket_events writer: the recording stand-in cannot take an `action.failed` row's details.
+    # The real ticket_events writer: the recording stand-in cannot take an
+    # `action.failed` row's details.
     events = AuditActivities(pg_pool).record_ticket_event
     acts = [
         a
@@ -284,8 +286,8 @@ async def test_a_ticket_whose_inputs_cannot_be_recorded_goes_on(
         assert status.stage == "acknowledged"
         failed = await eventually(
             lambda: pg_pool.fetch(
-                "SELECT idempotency_key, details FROM ticket_events WHERE workflow_id = $1 AND action = 'action.failed' "
-                "ORDER BY idempotency_key",
+                "SELECT idempotency_key, details FROM ticket_events"
+                " WHERE workflow_id = $1 AND action = 'action.failed' ORDER BY idempotency_key",
                 h.id,
             ),
             lambda rs: len(rs) == 2,

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -17,43 +16,10 @@ from activities.policy import policy_activities
 from models import search_attributes as sa
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, CustomerReplied, Escalate, Reassign, Reopened, Resolved
-from models.ticket import Contact
-from models.ticket_input import TicketInput
-from models.timezones import zone
 from sandbox.recording import Recorder, recording_activities
-from tests.conftest import POLICIES_DIR
-from tests.helpers import eventually
+from tests.helpers import POLICIES_DIR, eventually, start
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
-
-CT = zone("America/Chicago")
-TUESDAY_10 = datetime(2026, 11, 17, 10, tzinfo=CT)
-
-
-async def start(env, task_queue, cleanup, policy="vip-concierge", at=TUESDAY_10, **kw):
-    offset = (at - await env.get_current_time()).total_seconds()
-    ticket = TicketInput(
-        **{
-            "account_id": 1,
-            "conversation_id": int(uuid.uuid4().int % 10**6) + 1,
-            "policy": policy,
-            "contact": Contact(name="Dana Whitfield", vip=True),
-            "clock_offset_seconds": offset,
-            "created_at": at,
-            **kw,
-        }
-    )
-    wid = f"t-{uuid.uuid4().hex[:10]}"
-    handle = await env.client.start_workflow(
-        TicketWorkflow.run,
-        ticket,
-        id=wid,
-        task_queue=task_queue,
-        search_attributes=sa.initial_search_attributes(wid, ticket),
-    )
-    cleanup.append(handle.id)
-    await eventually(lambda: handle.query(TicketWorkflow.status), lambda s: s.stage != "starting")
-    return handle
 
 
 async def rejected(handle, update, arg) -> str:

@@ -12,13 +12,13 @@ recorded before `CURRENT` still replays: test_replay.py runs the saved
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from tests.helpers import eventually
-from tests.test_ticket_workflow import start
+from tests.helpers import eventually, start
 from workflows.ticket import TicketWorkflow
 from workflows.versions import BUNDLES, CURRENT
 
@@ -66,11 +66,14 @@ def test_older_histories_with_one_marker_per_patch_are_kept_for_replay():
 
 
 def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
-    assert _saved_patch_ids("upserts_vip_2_lola_paged_and_acknowledges.json") == [CURRENT]
+    assert _saved_patch_ids("lanes_vip_2_lola_paged_and_acknowledges.json") == [CURRENT]
+    assert _saved_patch_ids("upserts_vip_2_lola_paged_and_acknowledges.json") == [
+        "patches-2026-12d"
+    ]
     assert _saved_patch_ids("inputs_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12c"]
     assert _saved_patch_ids("packed_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12b"]
     assert _saved_patch_ids("bundled_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12"]
-    for (_, newer), (_, older) in zip(BUNDLES, BUNDLES[1:]):
+    for (_, newer), (_, older) in itertools.pairwise(BUNDLES):
         assert older < newer  # a newer bundle only adds: the older one's code paths stay on
 
 

@@ -1,31 +1,20 @@
-"""The VIP concierge SOP, point by point (issue: engine), each through a
+"""The VIP concierge SOP, point by point, each through a
 scenario file under tests/scenarios/ run by `ticketflow simulate`'s runner
 on the time-skipping server, with a real Postgres."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from dryrun.scenario import load_scenario
-from dryrun.simulate import SimulationResult, run_scenario
+from dryrun.simulate import SimulationResult
 from engine.policy_loader import load_policy
-from models.timezones import zone
-from tests.conftest import POLICIES_DIR
-
-SCENARIOS = Path(__file__).parent / "scenarios"
-CT = zone("America/Chicago")
+from tests.helpers import CT, POLICIES_DIR, simulate
 
 
-def ct(*args) -> str:
-    return datetime(*args, tzinfo=CT).isoformat()
-
-
-async def simulate(name: str, ts_env, pg_pool) -> SimulationResult:
-    scenario = load_scenario(SCENARIOS / f"{name}.yaml", lambda p: load_policy(p, POLICIES_DIR))
-    return await run_scenario(scenario, ts_env, pg_pool, POLICIES_DIR)
+def ct(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> str:
+    return datetime(year, month, day, hour, minute, tzinfo=CT).isoformat()
 
 
 def at(result: SimulationResult, action: str, when: str) -> list[dict]:

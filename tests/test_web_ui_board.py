@@ -55,7 +55,8 @@ async def test_ticket_and_handoff_boards_say_who_what_and_until_when(
     assert "Alicia" in board and "running, deadline Tue 2026-11-17 10:30 CST (UTC-06:00)" in board
     assert f"({CHATWOOT}app/accounts/1/conversations/{conv})" in board
 
-    # Nobody acknowledges: the 30-minute VIP clock breaches at 10:30 Chicago time, Lola is paged and takes it.
+    # Nobody acknowledges: the 30-minute VIP clock breaches at 10:30 Chicago time, Lola
+    # is paged and takes it.
     await ts_env.sleep(timedelta(minutes=31))
     board = await eventually(
         lambda: current_details(handle), lambda b: "BREACHED" in b and "Laura" in b
@@ -67,7 +68,8 @@ async def test_ticket_and_handoff_boards_say_who_what_and_until_when(
     assert "**Owner** Laura" in board and "(`lola`)" in board
     assert "Paged Laura" in board  # the last ladder steps
 
-    # Lola escalates a refund over $200 to Alliyson: an open handoff with its deadline, on both boards.
+    # Lola escalates a refund over $200 to Alliyson: an open handoff with its deadline,
+    # on both boards.
     await handle.execute_update(
         TicketWorkflow.request_escalation,
         Escalate(

@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import POLICIES_DIR
-from tests.whatif_scenario import draft_with_first_ack, scenario  # noqa: F401  (a module-scoped fixture)
+from tests.helpers import POLICIES_DIR
+from tests.whatif_scenario import draft_with_first_ack
 
 PERIOD = ["--since", "2026-11-17", "--until", "2026-11-18"]
 
@@ -29,6 +29,7 @@ async def ticketflow(dsn: str, *args: str) -> tuple[int, str, str]:
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
+    assert proc.returncode is not None  # communicate() waits for the exit
     return proc.returncode, out.decode(), err.decode()
 
 
@@ -151,9 +152,12 @@ async def test_a_draft_handoff_timeout_moves_the_handoffs_pages(scenario, postgr
     assert code == 0, report["differences_from_reality"]
     [changed] = report["changed_tickets"]
     assert changed["ticket"] == scenario.tickets["handoff"]
-    pages = lambda side: {
-        (a["target"], a["at"][-8:]) for a in changed[side] if a["action"] == "pagerduty.trigger"
-    }
+
+    def pages(side: str) -> set[tuple[str, str]]:
+        return {
+            (a["target"], a["at"][-8:]) for a in changed[side] if a["action"] == "pagerduty.trigger"
+        }
+
     assert pages("added") == {("lola", "10:15:00"), ("jonathan", "10:45:00")}
     assert pages("removed") == {("lola", "10:30:00"), ("jonathan", "11:00:00")}
 
@@ -164,9 +168,11 @@ async def test_a_difference_from_reality_is_reported_and_exits_1(
     """Last in this module: it adds an audit row no replay decides (as a workflow bug would)."""
     late = scenario.tickets["late"]
     await pg_pool.execute(
-        """INSERT INTO ticket_events (idempotency_key, workflow_id, account_id, conversation_id, policy, action,
-                                      target, details, at_time)
-           VALUES ($1, $2, 1, 1, 'vip-concierge', 'sla.breached', 'alicia', '{}'::jsonb, '2026-11-17T16:40:00Z')""",
+        """INSERT INTO ticket_events (idempotency_key, workflow_id, account_id,
+                                      conversation_id, policy, action, target, details,
+                                      at_time)
+           VALUES ($1, $2, 1, 1, 'vip-concierge', 'sla.breached', 'alicia', '{}'::jsonb,
+                   '2026-11-17T16:40:00Z')""",
         f"{late}:999",
         late,
     )

@@ -11,9 +11,16 @@ from pydantic import SecretStr
 
 from infra.settings import Settings
 from starter.bridge import create_app
-from tests.test_console import TOKEN, DownGateway
-from tests.test_console_security import FORM, HX, assert_hardened, browser, login
-from tests.whatif_scenario import draft_with_first_ack, scenario  # noqa: F401  (a module-scoped fixture)
+from tests.helpers import (
+    CONSOLE_TOKEN,
+    FORM,
+    HX,
+    DownGateway,
+    assert_hardened,
+    browser,
+    login,
+)
+from tests.whatif_scenario import draft_with_first_ack
 
 
 def app(dsn: str):
@@ -21,7 +28,7 @@ def app(dsn: str):
         _env_file=None,
         webhook_token=SecretStr("x" * 20),
         temporal_address="nowhere:7233",
-        console_operators=SecretStr(json.dumps({TOKEN: "alicia"})),
+        console_operators=SecretStr(json.dumps({CONSOLE_TOKEN: "alicia"})),
         database_url=SecretStr(dsn),
     )
     return create_app(settings, DownGateway(settings))
@@ -88,9 +95,11 @@ async def test_one_replay_at_a_time(scenario, postgres_dsn, tmp_path, monkeypatc
     async with browser(app(postgres_dsn)) as c:
         await login(c)
         first = asyncio.create_task(c.post("/console/whatif", content=form, headers=HX))
-        assert await asyncio.to_thread(started.wait, 30)
-        second = await c.post("/console/whatif", content=form, headers=HX)
-        release.set()
+        try:
+            assert await asyncio.to_thread(started.wait, 30)
+            second = await c.post("/console/whatif", content=form, headers=HX)
+        finally:
+            release.set()  # the first run goes on, whatever happened
         assert (await first).status_code == 200
     assert second.status_code == 429 and "another what-if is running" in second.text
     assert_hardened(second)

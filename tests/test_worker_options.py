@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from infra.settings import SettingsError, load_settings
@@ -42,9 +44,9 @@ def test_dormant_patches_are_declined_for_new_runs_only_by_id(monkeypatch):
     fields = PatchActivationInput.__dataclass_fields__
 
     def ask(pid: str) -> bool:
-        return decide(
-            PatchActivationInput(**{name: (pid if name == "patch_id" else None) for name in fields})
-        )
+        # only the patch id matters to the callback; every other field (whatever the SDK adds) None
+        given: dict[str, Any] = {name: (pid if name == "patch_id" else None) for name in fields}
+        return decide(PatchActivationInput(**given))
 
     assert not ask("next-thing") and not ask("other") and ask("ticket-inputs")
 

@@ -15,7 +15,7 @@ from dryrun.scenario import load_scenario
 from dryrun.simulate import run_scenario
 from engine.policy_loader import load_policy
 from packtools.check import check_file
-from tests.conftest import POLICIES_DIR
+from tests.helpers import POLICIES_DIR
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "your-own-sop.md"
 TYPOS = [
@@ -64,7 +64,8 @@ async def _pages(directory: Path, ts_env, pg_pool) -> list[tuple[str, str]]:
 
 
 async def test_the_friday_dry_run_does_what_the_page_says(walkthrough, ts_env, pg_pool):
-    # Priya at Monday 10:15 (45 minutes on Friday, 75 on Monday), Marcus never: Priya took it at 10:20.
+    # Priya at Monday 10:15 (45 minutes on Friday, 75 on Monday), Marcus never: Priya
+    # took it at 10:20.
     assert await _pages(walkthrough, ts_env, pg_pool) == [("priya", "2026-12-07T10:15:00+00:00")]
     pack = walkthrough / "billing-desk.yaml"
     assert STAGE_GUARD in pack.read_text()

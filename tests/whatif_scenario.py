@@ -9,6 +9,7 @@ Four tickets open Tuesday 10:00 Chicago (Alicia's shift; Lola is her backup):
 - `handoff`: acknowledged, then escalated to Alliyson at 10:00, whose handoff times out at 10:30
   and walks its on-failure ladder; still open at the end.
 Each gets the same Chatwoot inbox, unique to the run: `--inbox` picks them alone.
+The `scenario` fixture (tests/conftest.py) records them once per test module.
 """
 
 from __future__ import annotations
@@ -16,18 +17,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-import pytest
 from temporalio.worker import Worker
 
 from activities.policy import policy_activities
 from client.tickets import send_update
 from console.actions import perform
+from console.packs import Packs
 from models.signals import Acknowledged, Escalate
 from sandbox.recording import Recorder, recording_activities
-from tests.conftest import POLICIES_DIR, terminate_all
-from tests.helpers import eventually
-from tests.test_ticket_workflow import start
+from tests.helpers import POLICIES_DIR, eventually, start
 from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -97,13 +97,21 @@ async def record_scenario(env, pool, task_queue: str, cleanup: list[str]) -> Sce
         await eventually(
             lambda: hs["late"].query(TicketWorkflow.status), lambda s: sum(1 for p in s.pages) >= 2
         )
+        packs = Packs(POLICIES_DIR)
         for name in ("late", "close_call", "early"):
             outcome = await perform(
-                env.client, hs[name].id, "resolve", "alicia", {"resolution": "refunded"}, None, None
+                env.client,
+                hs[name].id,
+                "resolve",
+                "alicia",
+                {"resolution": "refunded"},
+                packs,
+                None,
             )
-            assert outcome.error is None and outcome.status.stage == "closed", outcome.error
+            assert outcome.error is None, outcome.error
+            assert outcome.status is not None and outcome.status.stage == "closed"
         for name in ("late", "close_call", "early"):
-            await eventually(lambda n=name: _rows(pool, hs[n].id, "resolved"), lambda c: c == 1)
+            await eventually(partial(_rows, pool, hs[name].id, "resolved"), lambda c: c == 1)
         # The handoff's ladder has run; its inputs and the ticket's are written beside their loops.
         await eventually(
             lambda: pool.fetchval(
@@ -114,15 +122,6 @@ async def record_scenario(env, pool, task_queue: str, cleanup: list[str]) -> Sce
         )
         await eventually(lambda: _rows(pool, hs["handoff"].id, "handoff_result"), lambda c: c >= 1)
     return Scenario(inbox, {name: h.id for name, h in hs.items()}, rec)
-
-
-@pytest.fixture(scope="module")
-async def scenario(ts_env, pg_pool):
-    """The four tickets, recorded once per test module (its time-skipping server)."""
-    cleanup: list[str] = []
-    s = await record_scenario(ts_env, pg_pool, f"tq-{uuid.uuid4().hex[:8]}", cleanup)
-    yield s
-    await terminate_all(ts_env.client, cleanup)
 
 
 def draft_with_first_ack(directory, minutes: int):

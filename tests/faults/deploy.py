@@ -75,15 +75,16 @@ class DeployStack(Stack):
     async def retire(self, name: str) -> float:
         """SIGTERM a worker and wait for it to drain and exit; the seconds it took."""
         t0 = time.monotonic()
-        await processes.terminate(self.children[name].proc, name, timeout=DRAIN)
+        await processes.terminate(self.children[name].process, name, timeout=DRAIN)
         return time.monotonic() - t0
 
     def identity(self, name: str) -> str:
         """The worker's Temporal identity (the SDK's default: pid@host) without the host."""
-        return f"{self.children[name].proc.pid}@"
+        return f"{self.children[name].process.pid}@"
 
     async def pollers(self) -> set[str]:
-        """Identities (pid@) seen polling the ticket queue for workflow tasks (the server keeps them minutes)."""
+        """Identities (pid@) seen polling the ticket queue for workflow tasks
+        (the server keeps them for minutes)."""
         resp = await self.client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=self.client.namespace,
@@ -94,7 +95,9 @@ class DeployStack(Stack):
         return {p.identity.split("@", 1)[0] + "@" for p in resp.pollers}
 
     async def histories(self, wids: list[str]) -> dict[str, list[HistoryEvent]]:
-        return {w: (await self.client.get_workflow_handle(w).fetch_history()).events for w in wids}
+        return {
+            w: list((await self.client.get_workflow_handle(w).fetch_history()).events) for w in wids
+        }
 
 
 # ------------------------------------------------------------ history readers
@@ -142,7 +145,8 @@ def drained(events: list[HistoryEvent], identity: str, sigterm_at: float, into: 
     for e in events:
         if (
             e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-            and event_time(e).timestamp() >= sigterm_at
+            and (at := event_time(e)) is not None
+            and at.timestamp() >= sigterm_at
         ):
             ran = started.get(e.activity_task_completed_event_attributes.started_event_id)
             into.finished += ran is not None and ran.identity.startswith(identity)

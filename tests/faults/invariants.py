@@ -13,7 +13,8 @@ SETTLE = 240.0  # seconds a scenario may take to reach its end state (condition,
 
 
 async def settled(stack: Stack, wids: list[str]) -> tuple[set[str], set[str]]:
-    """(tickets in their end state, tickets not yet) — both pages raised, auto-ack sent, opening audited."""
+    """(tickets in their end state, tickets not yet) — both pages raised,
+    auto-ack sent, opening audited."""
     pages = await stack.pages_by_ticket(wids)
     msgs = await stack.customer_messages(wids)
     acked = {path.split("/conversations/")[1].split("/")[0] for (path, _key) in msgs}

@@ -26,7 +26,8 @@ class Row:
 
 
 def scale() -> str:
-    """`FAULTS_SCALE=full` runs the issue's sizes (300 tickets, 10,000 bodies); default: bounded for CI."""
+    """`FAULTS_SCALE=full` runs the full sizes (300 tickets, 10,000 bodies);
+    default: bounded for CI."""
     return os.environ.get("FAULTS_SCALE", "ci")
 
 

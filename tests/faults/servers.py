@@ -34,6 +34,13 @@ class DevServer:
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
+    def process(self) -> asyncio.subprocess.Process:
+        """The server's process, once started."""
+        if self.proc is None:
+            raise RuntimeError("the dev server has not been started")
+        return self.proc
+
+    @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
@@ -65,10 +72,10 @@ class DevServer:
                 await asyncio.sleep(0.2)
 
     def pause(self) -> None:
-        os.kill(self.proc.pid, signal.SIGSTOP)
+        os.kill(self.process.pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.kill(self.proc.pid, signal.SIGCONT)
+        os.kill(self.process.pid, signal.SIGCONT)
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown, state only what SQLite already has."""

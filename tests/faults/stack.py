@@ -83,6 +83,13 @@ class Child:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        """The running (or exited) process, once started."""
+        if self.proc is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self.proc
+
     async def kill(self) -> None:
         if self.proc and self.proc.returncode is None:
             self.proc.kill()
@@ -102,16 +109,19 @@ class Child:
 
 @dataclass
 class Stack:
+    """The processes and the clients on them; `start()` sets the servers and
+    clients (a `stop()` after a start that failed part-way stops what it got to)."""
+
     tmp: Path
     queue: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:6]}")
-    temporal: DevServer | None = None
-    pg: EmbeddedPostgres | None = None
     dsn: str = ""
-    client: Client | None = None
     children: dict[str, Child] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
-    http: httpx.AsyncClient | None = None
-    pool: asyncpg.Pool | None = None
+    temporal: DevServer = field(init=False)
+    pg: EmbeddedPostgres = field(init=False)
+    client: Client = field(init=False)
+    http: httpx.AsyncClient = field(init=False)
+    pool: asyncpg.Pool = field(init=False)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -125,8 +135,9 @@ class Stack:
         self.dsn = await self.pg.start()
         await db.migrate(self.dsn)
         self.pool = await db.create_pool(self.dsn, max_size=4)
-        # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s): reusing one
-        # the server is closing at that moment fails with "Server disconnected without sending a response".
+        # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s):
+        # reusing one the server is closing at that moment fails with "Server
+        # disconnected without sending a response".
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=3.0), limits=httpx.Limits(keepalive_expiry=1.0)
         )
@@ -213,13 +224,13 @@ class Stack:
         for child in reversed(list(self.children.values())):
             # stand-ins may hold slow answers open: no graceful drain needed for them
             await (child.kill() if child.name in ("chatwoot", "pagerduty") else child.stop())
-        if self.http:
+        if hasattr(self, "http"):
             await self.http.aclose()
-        if self.pool:
+        if hasattr(self, "pool"):
             await self.pool.close()
-        if self.temporal:
+        if hasattr(self, "temporal"):
             await self.temporal.stop()
-        if self.pg:
+        if hasattr(self, "pg"):
             await self.pg.stop()
 
     # -------------------------------------------------------------- inputs
@@ -287,7 +298,10 @@ class Stack:
         return out
 
     async def failed_workflows(self) -> int:
-        query = f"TaskQueue = '{self.queue}' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'"
+        query = (
+            f"TaskQueue = '{self.queue}'"
+            " AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'"
+        )
         return len([w async for w in self.client.list_workflows(query)])
 
     async def customer_messages(self, wids: list[str]) -> Counter:
@@ -310,7 +324,7 @@ class Stack:
 
     async def repeated_pages(self, wids: list[str]) -> int:
         """Pages raised again after they were resolved (a second incident for one dedup key)."""
-        state: dict[str, str] = {}
+        state: dict[str, str | None] = {}
         repeats = 0
         for c in await self.calls("pagerduty"):
             if c["status"] != 202 or not isinstance(c["body"], dict):
@@ -327,7 +341,8 @@ class Stack:
         """The same logical event recorded twice (different keys, same facts)."""
         rows = await self.pool.fetch(
             """SELECT count(*) - 1 AS extra FROM ticket_events WHERE workflow_id = ANY($1::text[])
-               GROUP BY workflow_id, action, coalesce(target, ''), at_time, details::text HAVING count(*) > 1""",
+               GROUP BY workflow_id, action, coalesce(target, ''), at_time, details::text
+               HAVING count(*) > 1""",
             wids,
         )
         return sum(r["extra"] for r in rows)

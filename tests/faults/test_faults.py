@@ -1,10 +1,10 @@
-"""The fault suite (issue 10): a fault may delay an action, never lose it,
+"""The fault suite: a fault may delay an action, never lose it,
 never do it twice, never block a ticket's other actions.
 
 Each scenario states its invariant and checks it from outside the processes
 (Temporal visibility and queries, the stand-ins' `/_sandbox/calls` and
 `/_sandbox/alerts`, Postgres), then records a row of the summary table.
-Bounded for CI by default; `FAULTS_SCALE=full` runs the issue's sizes (300
+Bounded for CI by default; `FAULTS_SCALE=full` runs the full sizes (300
 tickets, 10,000 bodies). Scenarios run in file order on one stack and leave
 it healthy for the next.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
@@ -263,7 +264,7 @@ def _bodies():
     )
 
     def mutate(body: dict, path: list[str], value):
-        target = body
+        target: Any = body
         for key in path[:-1]:
             target = target.get(key) if isinstance(target, dict) else None
             if not isinstance(target, dict):
@@ -451,7 +452,8 @@ async def test_6_signatures_and_secrets(stack: Stack):
             0,
             0,
             0,
-            f"401 for {refused} forged/stale/unsigned; replay in window: 401; secrets in logs: {len(leaked)}",
+            f"401 for {refused} forged/stale/unsigned; replay in window: 401; "
+            f"secrets in logs: {len(leaked)}",
         )
     )
     assert not leaked, "a secret appeared in a log line"
@@ -471,7 +473,8 @@ async def test_7_replay_equals_reality_over_every_ticket(stack: Stack):
     wids = [
         r["workflow_id"]
         for r in await stack.pool.fetch(
-            "SELECT DISTINCT workflow_id FROM ticket_inputs WHERE position(':handoff:' in workflow_id) = 0"
+            "SELECT DISTINCT workflow_id FROM ticket_inputs"
+            " WHERE position(':handoff:' in workflow_id) = 0"
         )
     ]
     replayed, differences = await replay_differences(stack.dsn, wids, timeout=60.0)

@@ -1,4 +1,4 @@
-"""Fault scenario 8 (issue 21): a rolling deploy of a workflow change, with
+"""Fault scenario 8: a rolling deploy of a workflow change, with
 tickets mid-ladder.
 
 The change (tests/faults/next_version.py, behind `workflow.patched`) makes a
@@ -56,7 +56,8 @@ from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
 pytestmark = pytest.mark.faults
-SLOW = 8.0  # seconds Chatwoot holds its answers back while today's worker is retired (the client waits 10)
+# seconds Chatwoot holds its answers back while today's worker is retired (the client waits 10)
+SLOW = 8.0
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,8 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
         "tickets opened after the deploy did not open"
     )
 
-    # Release 2 rolled back to release 1: its tickets' next tasks reach a worker that never activates the patch.
+    # Release 2 rolled back to release 1: its tickets' next tasks reach a worker that
+    # never activates the patch.
     await stack.deploy("rollback", "dormant")
     await stack.retire("active")
     paged_at_rollback = await stack.pages_by_ticket(after)
@@ -165,12 +167,15 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
             inv["lost"] + sum(1 for w in everyone if runs[w] != 1),
             inv["duplicated"],
             len(pending) + inv["stuck_activities"],
-            f"failed workflow tasks {failures}; new path: opened after {len(new_path & set(after))}/{n}, "
-            f"during {len(new_path & set(during))}/{n}, before {len(new_path & set(before + inflight))}/{2 * n}; "
-            f"mid-ladder tickets that went on: {len(went_on)}/{len(mid_ladder)} on the next version, "
-            f"{len(rolled_back)}/{len(mid_ladder_new)} of the new path after the rollback; drains "
-            f"{drain_today:.1f} s ({drain.finished} calls finished in it) and {drain_dormant:.1f} s; "
-            f"activities retried {drain.retried}; deploy {deployed:.0f} s",
+            f"failed workflow tasks {failures}; new path: "
+            f"opened after {len(new_path & set(after))}/{n}, "
+            f"during {len(new_path & set(during))}/{n}, "
+            f"before {len(new_path & set(before + inflight))}/{2 * n}; "
+            f"mid-ladder tickets that went on: {len(went_on)}/{len(mid_ladder)} "
+            f"on the next version, {len(rolled_back)}/{len(mid_ladder_new)} of the new path "
+            f"after the rollback; drains {drain_today:.1f} s ({drain.finished} calls finished "
+            f"in it) and {drain_dormant:.1f} s; activities retried {drain.retried}; "
+            f"deploy {deployed:.0f} s",
         )
     )
     assert inv["lost"] == 0 and inv["duplicated"] == 0 and inv["failed"] == 0, inv
@@ -189,7 +194,7 @@ async def test_8_rolling_deploy_of_a_patched_change(stack: DeployStack):
     )  # only release 2 starts the new path
     assert mid_ladder and went_on == mid_ladder, (went_on, paged_when_gone)
     assert mid_ladder_new and rolled_back == mid_ladder_new, (rolled_back, paged_at_rollback)
-    assert all(stack.children[w].proc.returncode == 0 for w in ("worker", "dormant", "active"))
+    assert all(stack.children[w].process.returncode == 0 for w in ("worker", "dormant", "active"))
     assert drain.finished >= 1, (
         drain
     )  # a retried call is no duplicate either: `duplicated` counts those

@@ -34,16 +34,17 @@ ROOT = HERE.parent.parent
 SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalation", "vip_5_founder_pull_times_out",
              "vip_6_audit_trail", "ops_2_s2_climbs_to_lead_then_manager", "life_5_refund_over_100_supervisor",
              "life_6_reply_in_verification_reopens", "tier_2_tier1_to_tier2_and_cadence",
-             # recorded with the `sop-event-orders` patch (issue 8)
+             # recorded with the `sop-event-orders` patch
              "tier_6_raised_to_critical", "tier_7_handoff_notifies_its_target", "ops_6_severity_set_after_reply",
              "tier_9_backfill_of_an_old_conversation",
-             # recorded with the Web UI metadata (issue 11): static summary/details on the ticket's
+             # recorded with the Web UI metadata: static summary/details on the ticket's
              # and the handoff's start, current details set after every batch
              "vip_4_web_ui_metadata",
-             # recorded with the `batched-actions` patch (issue 9): saved as batched_<scenario>
+             # recorded with the `batched-actions` patch: saved as batched_<scenario>
              "batched_vip_2_lola_paged_and_acknowledges", "batched_vip_4_refund_over_200_escalation",
              "batched_ops_2_s2_climbs_to_lead_then_manager", "batched_tier_7_handoff_notifies_its_target",
-             # recorded with the `local-lanes` patch (issue 9, second pass): saved as local_<scenario>
+             # recorded with the `local-lanes` patch (PagerDuty, audit and policy calls as local
+             # activities): saved as local_<scenario>
              "local_vip_2_lola_paged_and_acknowledges", "local_vip_4_refund_over_200_escalation",
              "local_ops_2_s2_climbs_to_lead_then_manager", "local_tier_7_handoff_notifies_its_target",
              # recorded with one `patches-2026-12` marker standing for all of the above (workflows/versions.py):
@@ -63,10 +64,15 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
              # the deciding task, before its actions run): saved as upserts_<scenario>
              "upserts_vip_2_lola_paged_and_acknowledges", "upserts_vip_4_refund_over_200_escalation",
              "upserts_ops_2_s2_climbs_to_lead_then_manager", "upserts_tier_7_handoff_notifies_its_target",
-             "upserts_ops_3_s1_level3_and_customer_update"]
+             "upserts_ops_3_s1_level3_and_customer_update",
+             # recorded with `patches-2026-12e`, which adds `background-lanes` (side effects in
+             # lanes beside the loop, events in the order they happened): saved as lanes_<scenario>
+             "lanes_vip_2_lola_paged_and_acknowledges", "lanes_vip_4_refund_over_200_escalation",
+             "lanes_ops_2_s2_climbs_to_lead_then_manager", "lanes_tier_7_handoff_notifies_its_target",
+             "lanes_ops_3_s1_level3_and_customer_update"]
 # saved history name -> the scenario it runs, when they differ
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
-NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_", "upserts_")  # prefix: the same scenario, recorded by newer code
+NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_", "upserts_", "lanes_")  # prefix: the same scenario, recorded by newer code
 
 
 @asynccontextmanager

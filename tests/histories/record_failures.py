@@ -1,4 +1,4 @@
-"""Record the history of a ticket whose actions fail (issue 10), for the replay test.
+"""Record the history of a ticket whose actions fail, for the replay test.
 
     .venv/bin/python -m tests.histories.record_failures
 
