@@ -33,10 +33,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # The fast loop (under a minute): lint, types, and the tests that start no
-# server (engine, models, pack tools, history replay). `-m "not server"`:
-# tests/conftest.py marks every test that needs Postgres or a Temporal server.
+# server (engine, models, pack tools, history replay). tests/conftest.py marks
+# every test that needs Postgres or a Temporal server `server`; tests that start
+# processes or walk the whole tree are marked `slow`.
 check: lint
-	$(VENV)/bin/python -m pytest -q -m "not server" $(ARGS)
+	$(VENV)/bin/python -m pytest -q -m "not server and not slow" $(ARGS)
 
 # The full suite, as CI runs it.
 test: lint

@@ -24,6 +24,9 @@ from tests.faults.servers import DevServer
 BOUND = 4.5  # seconds: Chatwoot gives up at 5
 
 
+pytestmark = pytest.mark.slow  # starts Temporal servers and processes
+
+
 @pytest.fixture
 async def server(tmp_path):
     srv = DevServer(log_path=tmp_path / "temporal.log")

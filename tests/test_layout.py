@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import parse_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +91,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_no_import_cycle_between_modules():
     graph = _graph()
     # A package's __init__ re-exporting its own modules is not a circle.
@@ -122,6 +125,7 @@ MAY_IMPORT = {
 }
 
 
+@pytest.mark.slow
 def test_each_layer_imports_only_from_below():
     wrong = {
         f"{mod} -> {dep}"

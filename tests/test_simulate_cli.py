@@ -18,6 +18,9 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 TICKETFLOW = str(Path(sys.executable).parent / "ticketflow")
 
 
+pytestmark = pytest.mark.slow  # starts Temporal servers and processes
+
+
 def _lookup(name):
     return load_policy(name, POLICIES_DIR)
 
