@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+import time
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -22,7 +23,13 @@ class FaultConfig(BaseModel):
     Independently, `slow_rate` of API calls are *slow answers*: the call is
     carried out at once (the write lands), then its answer is held back for
     `slow_seconds`, beyond the client's timeout and the activity's, so the
-    caller retries a call that in fact succeeded."""
+    caller retries a call that in fact succeeded.
+
+    `outage` takes the whole API down until faults are set again without it:
+    "503" answers every call 503 at once; "hang" holds every call open (as
+    a server that stopped answering), and when the outage ends each held
+    call is answered 503 (its client gave up long before; the write never
+    landed), so only the caller's retries land."""
 
     rate: float = Field(default=0.0, ge=0.0, le=1.0)
     kinds: list[int | str] = Field(default_factory=_DEFAULT_KINDS.copy)
@@ -30,6 +37,7 @@ class FaultConfig(BaseModel):
     slow_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     slow_seconds: float = 35.0
     seed: int | None = None
+    outage: Literal["hang", "503"] | None = None
 
 
 class Recorder:
@@ -37,10 +45,13 @@ class Recorder:
         self.calls: list[dict[str, Any]] = []
         self.faults = FaultConfig()
         self._rng = random.Random()
+        self._outage_over = asyncio.Event()
 
     def set_faults(self, cfg: FaultConfig) -> None:
         self.faults = cfg
         self._rng = random.Random(cfg.seed)
+        self._outage_over.set()  # calls held by a previous outage are answered now
+        self._outage_over = asyncio.Event()
 
     def record(self, request: Request, body: Any, status: int, response: Any = None) -> None:
         self.calls.append(
@@ -51,6 +62,7 @@ class Recorder:
                 "body": body,
                 "status": status,
                 "response": response,
+                "at": time.time(),  # when the call was answered (unix seconds)
             }
         )
 
@@ -59,6 +71,11 @@ class Recorder:
 
     async def maybe_fail(self, request: Request, body: Any) -> JSONResponse | None:
         """Apply fault injection; return the failure response, or None to proceed."""
+        if self.faults.outage is not None:
+            if self.faults.outage == "hang":
+                await self._outage_over.wait()
+            self.record(request, body, 503, {"error": "injected outage"})
+            return JSONResponse({"error": "service unavailable"}, status_code=503)
         if self.faults.rate <= 0 or self._rng.random() >= self.faults.rate:
             return None
         kind = self._rng.choice(self.faults.kinds)

@@ -114,21 +114,30 @@ class Chatwoot:
         return [send_message, apply_batch, check_reply]
 
 
+class Paged(list[tuple[str, datetime]]):
+    """(dedup key, the server's time) of each page sent; `details` by dedup key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.details: dict[str, dict[str, Any]] = {}
+
+
 @pytest.fixture
 async def outage(
     ts_env: WorkflowEnvironment, pg_pool: Any, task_queue: str, tmp_path: Path
-) -> AsyncIterator[tuple[Recorder, Chatwoot, list[tuple[str, datetime]]]]:
+) -> AsyncIterator[tuple[Recorder, Chatwoot, Paged]]:
     """A worker whose Chatwoot can be taken down; PagerDuty calls are noted
     with the server's time at the call (when the page really left)."""
     ack_10m_pack(tmp_path)
     rec = Recorder()
     stand_ins = {activity_name(a): a for a in recording_activities(rec, pg_pool)}
     chatwoot = Chatwoot(stand_ins)
-    paged: list[tuple[str, datetime]] = []
+    paged = Paged()
 
     @activity.defn(name="pagerduty.send_event")
     async def send_event(inp: PagerDutyEventInput) -> PagerDutyEventResult:
         paged.append((inp.dedup_key, await ts_env.get_current_time()))
+        paged.details[inp.dedup_key] = inp.custom_details
         result: PagerDutyEventResult = await stand_ins["pagerduty.send_event"](inp)
         return result
 
@@ -154,7 +163,7 @@ def pages_of(paged: list[tuple[str, datetime]], handle: WorkflowHandle[Any, Any]
 
 async def test_pages_at_the_deadline_and_spares_answered_tickets_while_chatwoot_fails(
     ts_env: WorkflowEnvironment,
-    outage: tuple[Recorder, Chatwoot, list[tuple[str, datetime]]],
+    outage: tuple[Recorder, Chatwoot, Paged],
     cleanup: list[str],
     task_queue: str,
 ) -> None:
@@ -244,7 +253,7 @@ async def start_late_with_reply(
 )
 async def test_a_reply_and_a_deadline_seen_in_one_wake_apply_in_the_order_they_happened(
     ts_env: WorkflowEnvironment,
-    outage: tuple[Recorder, Chatwoot, list[tuple[str, datetime]]],
+    outage: tuple[Recorder, Chatwoot, Paged],
     cleanup: list[str],
     task_queue: str,
     replied_after: timedelta,
@@ -264,7 +273,7 @@ async def test_a_reply_and_a_deadline_seen_in_one_wake_apply_in_the_order_they_h
 
 async def test_a_reply_whose_webhook_was_lost_is_found_before_anyone_is_paged(
     ts_env: WorkflowEnvironment,
-    outage: tuple[Recorder, Chatwoot, list[tuple[str, datetime]]],
+    outage: tuple[Recorder, Chatwoot, Paged],
     cleanup: list[str],
     task_queue: str,
 ) -> None:
@@ -292,7 +301,7 @@ async def test_a_reply_whose_webhook_was_lost_is_found_before_anyone_is_paged(
 
 async def test_a_chatwoot_that_cannot_be_asked_does_not_hold_the_page(
     ts_env: WorkflowEnvironment,
-    outage: tuple[Recorder, Chatwoot, list[tuple[str, datetime]]],
+    outage: tuple[Recorder, Chatwoot, Paged],
     cleanup: list[str],
     task_queue: str,
 ) -> None:
@@ -304,4 +313,7 @@ async def test_a_chatwoot_that_cannot_be_asked_does_not_hold_the_page(
     await ts_env.sleep(ACK + timedelta(minutes=1))
     [page_at] = await eventually(lambda: asyncio.sleep(0, result=pages_of(paged, handle)), bool)
     assert page_at < opened + ACK + timedelta(seconds=5), (page_at, opened)
+    # The page says the check could not be made: the on-call person looks first.
+    [(key, _)] = [(k, at) for k, at in paged if k.startswith(f"{handle.id}:")]
+    assert "Chatwoot did not answer" in paged.details[key]["reply_check"], paged.details[key]
     chatwoot.down = False

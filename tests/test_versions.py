@@ -16,11 +16,12 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 
 from tests.helpers import eventually, start
 from workflows.ticket import TicketWorkflow
-from workflows.versions import BUNDLES, CURRENT
+from workflows.versions import BUNDLES, CURRENT, Patch
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -75,6 +76,24 @@ def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
     assert _saved_patch_ids("bundled_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12"]
     for (_, newer), (_, older) in itertools.pairwise(BUNDLES):
         assert older < newer  # a newer bundle only adds: the older one's code paths stay on
+
+
+def test_bundles_hold_only_declared_patches_with_their_released_members():
+    """Patch ids live in one enum and bundles are built from it: a misspelt id
+    cannot sit in a bundle, and each released bundle keeps exactly its members."""
+    assert all(isinstance(p, Patch) for _, members in BUNDLES for p in members)
+    assert dict(BUNDLES)["patches-2026-12d"] == {
+        "event-stage-markers",
+        "sop-event-orders",
+        "batched-actions",
+        "local-lanes",
+        "packed-policy",
+        "ticket-inputs",
+        "decision-upserts",
+    }
+    assert set(Patch) - dict(BUNDLES)[CURRENT] == {Patch.AUDIT_FAILED_ACTIONS}  # checked alone
+    with pytest.raises(ValueError):
+        Patch("background-lane")
 
 
 async def test_a_new_ticket_records_its_policy_pack_packed(

@@ -80,6 +80,7 @@ class ActionContext:
     stage: str | None = None
     # PagerDuty, audit and query calls as local activities (`local-lanes` patch).
     local: bool = False
+    local_attempt: timedelta | None = None  # the local attempt's bound; LOCAL_ATTEMPT if None
 
 
 class ActionFailed(Exception):
@@ -104,9 +105,10 @@ def failure_message(err: Exception) -> str:
 
 # A local first attempt's whole budget (PagerDuty answers in well under 1 s).
 LOCAL_ATTEMPT = timedelta(seconds=3)
-_LOCAL_OPTS: dict[str, Any] = dict(
-    start_to_close_timeout=LOCAL_ATTEMPT, retry_policy=RetryPolicy(maximum_attempts=1)
-)
+# Beside the loop (`background-lanes`) a local attempt holds the ticket's
+# workflow task, so no signal or update is taken while it runs: half a second
+# at most (an audit insert or a page takes milliseconds when its system answers).
+LOCAL_ATTEMPT_BESIDE_LOOP = timedelta(seconds=0.5)
 
 
 def _final(err: Exception) -> bool:
@@ -115,13 +117,20 @@ def _final(err: Exception) -> bool:
     return isinstance(cause, ApplicationError) and cause.non_retryable
 
 
-async def run_activity(fn, arg, summary: str, local: bool = False):
+async def run_activity(
+    fn, arg, summary: str, local: bool = False, local_attempt: timedelta | None = None
+):
     """Run `fn` as a regular activity, or (`local`) first as one local
-    attempt and, when that does not succeed, as a regular activity."""
+    attempt (bounded to `local_attempt`, else LOCAL_ATTEMPT) and, when that
+    does not succeed, as a regular activity."""
     if local:
         try:
             return await workflow.execute_local_activity_method(
-                fn, arg, summary=summary[:200], **_LOCAL_OPTS
+                fn,
+                arg,
+                summary=summary[:200],
+                start_to_close_timeout=local_attempt or LOCAL_ATTEMPT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
             )
         except ACTIVITY_FAILED as err:
             if _final(err):
@@ -129,9 +138,11 @@ async def run_activity(fn, arg, summary: str, local: bool = False):
     return await workflow.execute_activity_method(fn, arg, summary=summary[:200], **_OPTS)
 
 
-async def _call(fn, arg, summary: str, local: bool = False):
+async def _call(fn, arg, summary: str, ctx: ActionContext | None = None):
+    """Run the action's activity (locally first when `ctx.local`)."""
+    local, bound = (ctx.local, ctx.local_attempt) if ctx is not None else (False, None)
     try:
-        return await run_activity(fn, arg, summary, local)
+        return await run_activity(fn, arg, summary, local, bound)
     except ACTIVITY_FAILED as err:
         raise ActionFailed(f"{summary}: {failure_message(err)}") from None
 
@@ -230,7 +241,7 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
     p = a.params
     if a.kind in MARKERS:
         return await _call(
-            AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary, ctx.local
+            AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary, ctx
         )
     if a.kind.startswith("chatwoot."):
         op = chatwoot_op(a, ctx)
@@ -249,9 +260,9 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
             at=a.at,
             target=a.target,
         )
-        return await _call(PagerDutyActivities.send_event, event, a.summary, ctx.local)
+        return await _call(PagerDutyActivities.send_event, event, a.summary, ctx)
     if a.kind in _AUDIT:
-        return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary, ctx.local)
+        return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary, ctx)
     if a.kind == "query.recent_level":
         return await _call(
             AuditActivities.count_recent_level,
@@ -263,6 +274,6 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
                 exclude_workflow_id=ctx.workflow_id,
             ),
             a.summary,
-            ctx.local,
+            ctx,
         )
     raise ActionFailed(f"no executor for action {a.kind}")

@@ -44,10 +44,6 @@ with workflow.unsafe.imports_passed_through():
         run_activity,
     )
 
-# patch id: a decision's actions run concurrently, batched per system
-BATCHED_ACTIONS = "batched-actions"
-# patch id: the PagerDuty and audit lanes run as local activities (see workflows/actions.py)
-LOCAL_LANES = "local-lanes"
 
 BARRIERS = {"handoff.start", "handoff.signal", "handoff.page", "query.recent_level"}
 
@@ -110,10 +106,16 @@ async def _one_by_one(actions: list[Action], ctx: ActionContext, on_failed: OnFa
 
 
 async def _batch(
-    fn, arg, actions: list[Action], summary: str, on_failed: OnFailed, local: bool = False
+    fn,
+    arg,
+    actions: list[Action],
+    summary: str,
+    on_failed: OnFailed,
+    ctx: ActionContext | None = None,
 ) -> None:
+    local, bound = (ctx.local, ctx.local_attempt) if ctx is not None else (False, None)
     try:
-        result: BatchResult = await run_activity(fn, arg, summary, local)
+        result: BatchResult = await run_activity(fn, arg, summary, local, bound)
     except ACTIVITY_FAILED as err:
         why = failure_message(err)
         for a in actions:
@@ -157,5 +159,5 @@ async def _audit(actions: list[Action], ctx: ActionContext, on_failed: OnFailed)
         actions,
         _summary("Audit", actions),
         on_failed,
-        ctx.local,
+        ctx,
     )

@@ -4,7 +4,7 @@ The ladder (`status().ladder`, via `TicketEngine.record_failure`) already
 shows a failed action; this adds a `ticket_events` row (`action.failed`,
 keyed by the action's key, so a retry or replay never writes it twice), so
 `ticketflow show`, reports and an auditor see the failure where they see
-every other action. Behind `workflow.patched(AUDIT_FAILED_ACTIONS)`: it adds
+every other action. Behind `workflow.patched(Patch.AUDIT_FAILED_ACTIONS)`: it adds
 an activity to the failure path of running tickets. If the row itself cannot
 be written (the data error that failed the action may be in the ticket's own
 ids), the ladder entry stands alone and the ticket goes on.
@@ -21,12 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from models.actions import Action
     from models.audit import TicketEventRow
     from workflows.actions import ACTIVITY_FAILED, ActionContext, failure_message, run_activity
-
-AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # patch id: a failed action gets an audit row
+    from workflows.versions import Patch
 
 
 async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: datetime) -> None:
-    if not workflow.patched(AUDIT_FAILED_ACTIONS):
+    if not workflow.patched(Patch.AUDIT_FAILED_ACTIONS):
         return
     t = ctx.ticket
     row = TicketEventRow(
@@ -42,7 +41,11 @@ async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: date
     )
     try:
         await run_activity(
-            AuditActivities.record_ticket_event, row, f"Record failure: {a.summary}", ctx.local
+            AuditActivities.record_ticket_event,
+            row,
+            f"Record failure: {a.summary}",
+            ctx.local,
+            ctx.local_attempt,
         )
     except ACTIVITY_FAILED as err:
         workflow.logger.warning(

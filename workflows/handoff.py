@@ -33,12 +33,12 @@ with workflow.unsafe.imports_passed_through():
         HandoffStatus,
     )
     from models.signals import PageUpdate
-    from workflows.actions import ActionContext, ActionFailed, execute
-    from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES, run_batched
-    from workflows.inputs import TICKET_INPUTS, InputLog
-    from workflows.lanes import BACKGROUND_LANES, Lanes, Learned, lane_of
+    from workflows.actions import LOCAL_ATTEMPT_BESIDE_LOOP, ActionContext, ActionFailed, execute
+    from workflows.batched import run_batched
+    from workflows.inputs import InputLog
+    from workflows.lanes import Lanes, Learned, lane_of
     from workflows.metrics import WorkflowMetrics
-    from workflows.versions import patches_in_effect
+    from workflows.versions import Patch, patches_in_effect
 
 
 @workflow.defn
@@ -62,10 +62,12 @@ class HandoffWorkflow:
     @workflow.run
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
-        patches = patches_in_effect(BATCHED_ACTIONS, LOCAL_LANES, TICKET_INPUTS, BACKGROUND_LANES)
-        self._batched = BATCHED_ACTIONS in patches
-        self._local = self._batched and LOCAL_LANES in patches
-        if BACKGROUND_LANES in patches:  # side effects beside the wait, a lane per system
+        patches = patches_in_effect(
+            Patch.BATCHED_ACTIONS, Patch.LOCAL_LANES, Patch.TICKET_INPUTS, Patch.BACKGROUND_LANES
+        )
+        self._batched = Patch.BATCHED_ACTIONS in patches
+        self._local = self._batched and Patch.LOCAL_LANES in patches
+        if Patch.BACKGROUND_LANES in patches:  # side effects beside the wait, a lane per system
             self._lanes = Lanes(
                 self._now, self._alone_in_lane, self._learned, self._metrics.lane_job
             )
@@ -75,9 +77,11 @@ class HandoffWorkflow:
             inp.policy,
             self._ctx,
             self._now,
-            seq=0 if TICKET_INPUTS in patches else None,
+            seq=0 if Patch.TICKET_INPUTS in patches else None,
             local=self._local,
         )
+        if self._lanes is not None:
+            inputs.local_attempt = LOCAL_ATTEMPT_BESIDE_LOOP
         inputs.add("open", self._now(), inp.model_dump(mode="json", exclude={"policy"}))
         while not engine.finished:
             self._show_board()

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -50,8 +51,6 @@ with workflow.unsafe.imports_passed_through():
     from models.signals import Source
     from workflows.actions import ACTIVITY_FAILED, ActionContext, failure_message, run_activity
     from workflows.failures import audit_failed_action
-
-TICKET_INPUTS = "ticket-inputs"  # patch id: the ticket and its handoffs record their engine inputs
 
 
 class Timed(Protocol):
@@ -88,6 +87,10 @@ class InputLog:
         self._ctx = ctx
         self._now = now
         self._local = local
+        # Beside the loop (`background-lanes`): local attempts bounded to this, and made
+        # only while Postgres answered the last write within it (see workflows/lanes.py).
+        self.local_attempt: timedelta | None = None
+        self._answering = True
         self._notes: list[InputRow] = []  # this decision's, until `flush`
         self._ready: list[InputRow] = []  # flushed, for the writer
         self._writer: asyncio.Task | None = None
@@ -174,11 +177,19 @@ class InputLog:
 
     async def _write(self, rows: list[InputRow]) -> None:
         summary = f"Record inputs {rows[0].seq}-{rows[-1].seq}: " + ", ".join(r.kind for r in rows)
+        began = self._now()
+        local = self._local and self._answering
         try:
             await run_activity(
-                AuditActivities.record_inputs, RecordInputs(rows=rows), summary, self._local
+                AuditActivities.record_inputs,
+                RecordInputs(rows=rows),
+                summary,
+                local,
+                self.local_attempt,
             )
+            self._answering = self._answered_in_time(began)
         except ACTIVITY_FAILED as err:
+            self._answering = self._answered_in_time(began)
             why = failure_message(err)
             workflow.logger.warning("inputs not recorded", extra={"seq": rows[0].seq, "error": why})
             # Not one of the engine's actions (no such kind): built unchecked, for its audit
@@ -192,4 +203,12 @@ class InputLog:
                 summary=summary[:200],
                 params={},
             )
-            await audit_failed_action(a, self._ctx(), why, self._now())
+            ctx = replace(
+                self._ctx(),
+                local=self._local and self._answering,
+                local_attempt=self.local_attempt,
+            )
+            await audit_failed_action(a, ctx, why, self._now())
+
+    def _answered_in_time(self, began: datetime) -> bool:
+        return self.local_attempt is None or self._now() - began < self.local_attempt

@@ -14,7 +14,16 @@ jobs one after another, in the order they were decided, across decisions:
 - `handoff`: child handoff workflows started, signalled, told of a page.
 
 So a page never waits for Chatwoot or Postgres, and a Chatwoot note never
-waits for Postgres: a system that hangs holds only its own lane. What a lane
+waits for Postgres: a system that hangs holds only its own lane.
+
+A local activity holds the ticket's whole workflow task while it runs (no
+signal or update is taken until it ends), so the lanes that run locally
+(`local-lanes`: PagerDuty, Postgres) try a job locally only while their
+system answers: a local first attempt is bounded to `LOCAL_ATTEMPT` (half a
+second), and a lane whose last job took longer (its local attempt timed out
+and a regular activity took over) runs its next jobs as regular activities
+until one is done within that bound again. A hung Postgres therefore holds
+the ticket for half a second once, not at every decision. What a lane
 learns goes back to the ticket as an input (`Learned`: an action that failed
 after its retries, the answer to a count), which the loop applies and
 records like any other. An exception that is not an action's failure (a bug)
@@ -35,10 +44,15 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.actions import MARKERS, Action
-    from workflows.actions import _AUDIT, ActionContext, ActionFailed, execute
+    from workflows.actions import (
+        _AUDIT,
+        LOCAL_ATTEMPT_BESIDE_LOOP,
+        ActionContext,
+        ActionFailed,
+        execute,
+    )
     from workflows.batched import _audit, _chatwoot, _one_by_one
 
-BACKGROUND_LANES = "background-lanes"  # patch id: actions run beside the loop, a lane per system
 
 LaneName = Literal["pagerduty", "chatwoot", "postgres", "handoff"]
 LANE_NAMES: tuple[LaneName, ...] = ("pagerduty", "chatwoot", "postgres", "handoff")
@@ -69,7 +83,9 @@ class Learned:
     count: int = 0
 
 
-Job = Callable[[], Awaitable[None]]
+# A job gets `local`: whether its system answered the lane's last job in time
+# (workflows/actions.py runs it locally first only then).
+Job = Callable[[bool], Awaitable[None]]
 Observe = Callable[[str, str, "float | None"], None]
 
 
@@ -86,6 +102,7 @@ class Lane:
         self._jobs: deque[tuple[datetime, Job]] = deque()
         self._task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
+        self.answering = True  # the last job was done within LOCAL_ATTEMPT_BESIDE_LOOP
 
     @property
     def backlog(self) -> int:
@@ -110,7 +127,9 @@ class Lane:
     async def _run(self) -> None:
         try:
             while self._jobs:
-                await self._jobs[0][1]()
+                began = self._now()
+                await self._jobs[0][1](self.answering)
+                self.answering = self._now() - began < LOCAL_ATTEMPT_BESIDE_LOOP
                 submitted, _ = self._jobs.popleft()
                 if self._observe is not None:
                     waited = (self._now() - submitted).total_seconds()
@@ -189,12 +208,12 @@ class Lanes:
 
     def _job(self, name: LaneName, items: list[Action], ctx: ActionContext) -> Job:
         if name == "handoff":
-            return lambda: self._handoffs(items)
+            return lambda _local: self._handoffs(items)
         if name == "postgres":
-            return lambda: self._postgres(items, ctx)
+            return lambda local: self._postgres(items, local_if(ctx, local))
         if name == "chatwoot":
-            return lambda: _chatwoot(items, ctx, self._failed)
-        return lambda: _one_by_one(items, ctx, self._failed)
+            return lambda _local: _chatwoot(items, ctx, self._failed)
+        return lambda local: _one_by_one(items, local_if(ctx, local), self._failed)
 
     def _failed(self, a: Action, exc: ActionFailed) -> None:
         self._learned(Learned("failed", a, why=str(exc)))
@@ -227,3 +246,11 @@ class Lanes:
             self._failed(a, exc)
             return
         self._learned(Learned("counted", a, count=result.count))
+
+
+def local_if(ctx: ActionContext, answering: bool) -> ActionContext:
+    """The context a lane's job runs with: local first attempts (bounded to
+    LOCAL_ATTEMPT_BESIDE_LOOP) only while the lane's system answers."""
+    if not ctx.local:
+        return ctx
+    return replace(ctx, local=answering, local_attempt=LOCAL_ATTEMPT_BESIDE_LOOP)

@@ -12,12 +12,13 @@ should have been (at the instant it was sent, with the webhook's event id,
 so a late webhook is not applied twice), and the deadline and the reply
 then apply in the order they happened. If Chatwoot does not answer in time,
 or this ticket's own Chatwoot calls are still waiting in their lane
-(Chatwoot is failing), the page goes out without the check, and the
-ticket's log says why.
+(Chatwoot is failing), the page goes out without the check, and the page's
+details say so (`reply_check`), as does the ticket's log.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -26,6 +27,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.chatwoot import ChatwootActivities
     from engine.core import TicketEngine
+    from models.actions import Action
     from models.chatwoot import ReplyCheckInput
     from models.signals import AgentReplied
     from workflows.actions import ACTIVITY_FAILED, failure_message
@@ -46,20 +48,33 @@ def clocks_a_reply_would_stop(engine: TicketEngine, now: datetime) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class ReplyCheck:
+    """What the check found: a reply the ticket never heard of, or why no
+    check could be made (`unchecked`), for the pages it lets through."""
+
+    reply: AgentReplied | None = None
+    unchecked: str | None = None
+
+
 async def check_reply(
-    engine: TicketEngine, now: datetime, chatwoot_busy: bool
-) -> AgentReplied | None:
-    """The agent reply Chatwoot has that the ticket never heard of, if any."""
+    engine: TicketEngine, now: datetime, chatwoot_busy: bool, waiting: set[str]
+) -> ReplyCheck:
+    """The agent reply Chatwoot has that the ticket never heard of, if any
+    (none asked for when the inbox already holds a reply: `waiting` names)."""
     due = clocks_a_reply_would_stop(engine, now)
-    if not due:
-        return None
+    if not due or waiting & {"agent_replied", "acknowledged"}:
+        return ReplyCheck()
     wid, t = engine.state.workflow_id, engine.state.ticket
     if chatwoot_busy:
         workflow.logger.warning(
             "paging without checking Chatwoot for a reply: its calls are failing",
             extra={"ticket": wid, "clocks": due},
         )
-        return None
+        return ReplyCheck(
+            unchecked="not checked: this ticket's Chatwoot calls are failing, "
+            "an agent may have answered"
+        )
     since = engine.state.opened_at or min(engine.state.clocks[n].started_at for n in due)
     try:
         found = await workflow.execute_local_activity_method(
@@ -76,13 +91,41 @@ async def check_reply(
             "paging without checking Chatwoot for a reply: it did not answer",
             extra={"ticket": wid, "clocks": due, "error": failure_message(err)},
         )
-        return None
+        return ReplyCheck(
+            unchecked=f"not checked: Chatwoot did not answer within "
+            f"{CHECK_BOUND.total_seconds():g} s, an agent may have answered"
+        )
     if found.message_id is None or found.at is None:
-        return None
-    return AgentReplied(
-        by=found.by or "agent",
-        substantive=True,
-        event_id=f"message:{found.message_id}",
-        occurred_at=found.at,
-        source="system",
+        return ReplyCheck()
+    return ReplyCheck(
+        reply=AgentReplied(
+            by=found.by or "agent",
+            substantive=True,
+            event_id=f"message:{found.message_id}",
+            occurred_at=found.at,
+            source="system",
+        )
     )
+
+
+def with_check_noted(actions: list[Action], check: ReplyCheck) -> list[Action]:
+    """The decision's pages, their details saying the reply check could not
+    be made (the on-call person then looks at the conversation first)."""
+    if check.unchecked is None:
+        return actions
+    return [
+        a.model_copy(
+            update={
+                "params": {
+                    **a.params,
+                    "custom_details": {
+                        **a.params.get("custom_details", {}),
+                        "reply_check": check.unchecked,
+                    },
+                }
+            }
+        )
+        if a.kind == "pagerduty.trigger"
+        else a
+        for a in actions
+    ]

@@ -48,25 +48,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
-    from workflows.actions import ACTIVITY_FAILED, failure_message
-    from workflows.batched import BATCHED_ACTIONS, LOCAL_LANES
-    from workflows.inputs import TICKET_INPUTS, InputLog
-    from workflows.lanes import BACKGROUND_LANES, Learned
+    from workflows.actions import ACTIVITY_FAILED, LOCAL_ATTEMPT_BESIDE_LOOP, failure_message
+    from workflows.inputs import InputLog
+    from workflows.lanes import Learned
     from workflows.metrics import WorkflowMetrics
-    from workflows.reply_check import check_reply
+    from workflows.reply_check import check_reply, with_check_noted
     from workflows.ticket_actions import TicketActionRunner, load_policy
     from workflows.ticket_inbox import LANE, Queued, decide_in_order, drain
     from workflows.ticket_view import SearchAttributes, show_board, ticket_status
-    from workflows.versions import patches_in_effect
-
-
-# Patch ids: each guards one change to a live ticket's code path (see README).
-EVENT_STAGE_MARKERS = "event-stage-markers"
-# Clocks gated by conditions, condition_met rules, on_start, catch-up.
-SOP_EVENT_ORDERS = "sop-event-orders"
-PACKED_POLICY = "packed-policy"  # the pack loads compressed (models/policy_io.PackedPolicy)
-# Search attributes upserted in the task that decides, before the decision's actions run.
-DECISION_UPSERTS = "decision-upserts"
+    from workflows.versions import Patch, patches_in_effect
 
 
 @workflow.defn
@@ -93,19 +83,19 @@ class TicketWorkflow:
     async def run(self, ticket: TicketInput) -> TicketStatus:
         wid = workflow.info().workflow_id
         patches = patches_in_effect(
-            EVENT_STAGE_MARKERS,
-            SOP_EVENT_ORDERS,
-            BATCHED_ACTIONS,
-            LOCAL_LANES,
-            PACKED_POLICY,
-            TICKET_INPUTS,
-            DECISION_UPSERTS,
-            BACKGROUND_LANES,
+            Patch.EVENT_STAGE_MARKERS,
+            Patch.SOP_EVENT_ORDERS,
+            Patch.BATCHED_ACTIONS,
+            Patch.LOCAL_LANES,
+            Patch.PACKED_POLICY,
+            Patch.TICKET_INPUTS,
+            Patch.DECISION_UPSERTS,
+            Patch.BACKGROUND_LANES,
         )
-        stage_markers = EVENT_STAGE_MARKERS in patches
-        sop_orders = SOP_EVENT_ORDERS in patches
-        self._batched = BATCHED_ACTIONS in patches
-        self._local = self._batched and LOCAL_LANES in patches
+        stage_markers = Patch.EVENT_STAGE_MARKERS in patches
+        sop_orders = Patch.SOP_EVENT_ORDERS in patches
+        self._batched = Patch.BATCHED_ACTIONS in patches
+        self._local = self._batched and Patch.LOCAL_LANES in patches
         opening: datetime | None = None  # a new ticket's first `now` (a continued run has none)
         if ticket.carry is not None:
             carried, inputs_seq = ticket.carry.state, ticket.carry.inputs_seq
@@ -119,7 +109,7 @@ class TicketWorkflow:
             try:
                 # One shared object per pack content: this frame lives as long as the ticket.
                 policy = await load_policy(
-                    ticket.policy, packed=PACKED_POLICY in patches, local=self._local
+                    ticket.policy, packed=Patch.PACKED_POLICY in patches, local=self._local
                 )
             except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
@@ -136,7 +126,7 @@ class TicketWorkflow:
             batched=self._batched,
             local=self._local,
             clock_offset_seconds=self._input.clock_offset_seconds,
-            inputs_seq=inputs_seq if TICKET_INPUTS in patches else None,
+            inputs_seq=inputs_seq if Patch.TICKET_INPUTS in patches else None,
         )
         self._inputs = inputs = runner.inputs
         if opening is not None:
@@ -151,8 +141,8 @@ class TicketWorkflow:
                 },
                 None,
             )
-        decision_upserts = DECISION_UPSERTS in patches
-        if BACKGROUND_LANES in patches:
+        decision_upserts = Patch.DECISION_UPSERTS in patches
+        if Patch.BACKGROUND_LANES in patches:
             # A new ticket has applied everything up to its opening (its creation in
             # Chatwoot when known); a continued run, everything up to now.
             opened = engine.state.opened_at if opening is not None else None
@@ -194,6 +184,7 @@ class TicketWorkflow:
         its timers and its inbox: a page never waits for Chatwoot or Postgres,
         an operator's update is answered while a lane is stuck."""
         engine, inputs = cast(TicketEngine, self._engine), runner.inputs
+        inputs.local_attempt = LOCAL_ATTEMPT_BESIDE_LOOP
         lanes = runner.lanes(self._learned)
         while True:
             self._upsert_search_attributes()
@@ -211,10 +202,11 @@ class TicketWorkflow:
                     self._continue_as_new(ticket, engine, inputs)
             await self._sleep(engine, lambda: lanes.error is not None)
             lanes.raise_error()
-            if not any(q.name in ("agent_replied", "acknowledged") for q in self._inbox):
-                if reply := await check_reply(engine, self._now(), lanes.busy("chatwoot")):
-                    self._queue("agent_replied", reply)
-            actions = self._decide_in_order(runner, self._now())
+            waiting = {q.name for q in self._inbox}
+            check = await check_reply(engine, self._now(), lanes.busy("chatwoot"), waiting)
+            if check.reply is not None:
+                self._queue("agent_replied", check.reply)
+            actions = with_check_noted(self._decide_in_order(runner, self._now()), check)
         # Closed: what the lanes still learn (a failure) is kept in the ladder and
         # audited; events that come after the close are not applied, as before lanes.
         while True:

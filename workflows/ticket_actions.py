@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import audit_failed_action
     from workflows.handoff import HandoffWorkflow
     from workflows.inputs import InputLog
-    from workflows.lanes import Lanes, Learned, lane_of
+    from workflows.lanes import Lanes, Learned, lane_of, local_if
     from workflows.metrics import WorkflowMetrics
 
 
@@ -160,7 +160,9 @@ class TicketActionRunner:
         _, why = self._action_failed(a, ActionFailed(item.why))
         ctx = self._ctx()
         assert self._lanes is not None, "a lane's answer before lanes"
-        self._lanes.submit("postgres", lambda: audit_failed_action(a, ctx, why, now))
+        self._lanes.submit(
+            "postgres", lambda local: audit_failed_action(a, local_if(ctx, local), why, now)
+        )
         return []
 
     async def _run_handoff(self, a: Action) -> None:

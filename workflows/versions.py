@@ -14,77 +14,67 @@ has none, so it checks each id as it always did, in the same order, and its
 history replays unchanged. A later change to a live code path adds its id
 to a new bundle placed first in `BUNDLES`; the older bundles keep their
 members, so the runs that recorded them keep their code paths.
+
+Every patch id is a member of `Patch`, defined here and nowhere else, and
+the bundles are built from those members: a misspelt id is an error when
+the module loads, never a code path silently turned off.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from temporalio import workflow
 
-# Newest first. Each bundle's members are fixed once released: runs recorded them.
-BUNDLES: tuple[tuple[str, frozenset[str]], ...] = (
-    (
-        "patches-2026-12e",
-        frozenset(
-            {
-                "event-stage-markers",
-                "sop-event-orders",
-                "batched-actions",
-                "local-lanes",
-                "packed-policy",
-                "ticket-inputs",
-                "decision-upserts",
-                "background-lanes",
-            }
-        ),
-    ),  # + side effects in lanes beside the loop, events in the order they happened
-    (
-        "patches-2026-12d",
-        frozenset(
-            {
-                "event-stage-markers",
-                "sop-event-orders",
-                "batched-actions",
-                "local-lanes",
-                "packed-policy",
-                "ticket-inputs",
-                "decision-upserts",
-            }
-        ),
-    ),  # + workflows/ticket.py
-    (
-        "patches-2026-12c",
-        frozenset(
-            {
-                "event-stage-markers",
-                "sop-event-orders",
-                "batched-actions",
-                "local-lanes",
-                "packed-policy",
-                "ticket-inputs",
-            }
-        ),
-    ),  # + engine inputs recorded (inputs.py)
-    (
-        "patches-2026-12b",
-        frozenset(
-            {
-                "event-stage-markers",
-                "sop-event-orders",
-                "batched-actions",
-                "local-lanes",
-                "packed-policy",
-            }
-        ),
-    ),
+
+class Patch(StrEnum):
+    """Each guards one change to a live ticket's (or handoff's) code path."""
+
+    EVENT_STAGE_MARKERS = "event-stage-markers"  # stage changes audited as markers
+    SOP_EVENT_ORDERS = "sop-event-orders"  # gated clocks, condition_met rules, on_start, catch-up
+    BATCHED_ACTIONS = "batched-actions"  # a decision's actions run concurrently, batched per system
+    LOCAL_LANES = "local-lanes"  # the PagerDuty and audit lanes run as local activities
+    PACKED_POLICY = "packed-policy"  # the pack loads compressed (models/policy_io.PackedPolicy)
+    TICKET_INPUTS = "ticket-inputs"  # the ticket and its handoffs record their engine inputs
+    DECISION_UPSERTS = "decision-upserts"  # search attributes upserted in the deciding task
+    BACKGROUND_LANES = "background-lanes"  # side effects in lanes beside the loop, events in order
+    AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # a failed action gets an audit row (unbundled)
+
+
+# Each release's bundle: the one before it plus what it added. Oldest first; fixed once
+# released, since runs recorded them.
+_RELEASES: tuple[tuple[str, tuple[Patch, ...]], ...] = (
     (
         "patches-2026-12",
-        frozenset({"event-stage-markers", "sop-event-orders", "batched-actions", "local-lanes"}),
+        (
+            Patch.EVENT_STAGE_MARKERS,
+            Patch.SOP_EVENT_ORDERS,
+            Patch.BATCHED_ACTIONS,
+            Patch.LOCAL_LANES,
+        ),
     ),
+    ("patches-2026-12b", (Patch.PACKED_POLICY,)),
+    ("patches-2026-12c", (Patch.TICKET_INPUTS,)),
+    ("patches-2026-12d", (Patch.DECISION_UPSERTS,)),
+    ("patches-2026-12e", (Patch.BACKGROUND_LANES,)),
 )
+
+
+def _bundles() -> tuple[tuple[str, frozenset[Patch]], ...]:
+    built: list[tuple[str, frozenset[Patch]]] = []
+    members: frozenset[Patch] = frozenset()
+    for name, added in _RELEASES:
+        members = members | frozenset(added)
+        built.append((name, members))
+    return tuple(reversed(built))
+
+
+# Newest first, each with every patch of the releases up to it.
+BUNDLES: tuple[tuple[str, frozenset[Patch]], ...] = _bundles()
 CURRENT = BUNDLES[0][0]  # the bundle a new run records: the newest
 
 
-def patches_in_effect(*ids: str) -> frozenset[str]:
+def patches_in_effect(*ids: Patch) -> frozenset[Patch]:
     """The ids among `ids` that this run has: those of the bundle it
     recorded, else (a run older than every bundle) each as
     `workflow.patched` says, in order."""

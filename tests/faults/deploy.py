@@ -52,11 +52,13 @@ class DeployStack(Stack):
     def env(self) -> dict[str, str]:
         return super().env() | {"DEFAULT_POLICY": DEPLOY_POLICY}
 
-    async def open_tickets(self, conv_ids: list[int], concurrency: int = 4) -> list[str]:
+    async def open_tickets(
+        self, conv_ids: list[int], concurrency: int = 4, created_at: int | None = None
+    ) -> list[str]:
         """Paced at 4 webhooks at a time: at full scale a burst of 16 beside
         hundreds of pages due at once got answers from the dev server after
         the bridge's 2-second budget (503s, counted as lost tickets)."""
-        return await super().open_tickets(conv_ids, concurrency)
+        return await super().open_tickets(conv_ids, concurrency, created_at)
 
     async def deploy(self, name: str, mode: str, timeout: float = 60.0) -> None:
         """Start a worker of the next version (`tests.faults.next_worker <mode>`)

@@ -253,10 +253,13 @@ class Stack:
             f"{self.urls['bridge']}/webhooks/chatwoot", content=raw, headers=h
         )
 
-    async def open_tickets(self, conv_ids: list[int], concurrency: int = 16) -> list[str]:
-        """conversation_created for each id (a VIP, created now); the accepted workflow ids."""
+    async def open_tickets(
+        self, conv_ids: list[int], concurrency: int = 16, created_at: int | None = None
+    ) -> list[str]:
+        """conversation_created for each id (a VIP, created at `created_at`, else
+        now); the accepted workflow ids."""
         sem = asyncio.Semaphore(concurrency)
-        now = int(time.time())
+        now = created_at or int(time.time())
 
         async def one(cid: int) -> str | None:
             body = payloads.conversation(conv_id=cid, created_at=now, timestamp=now)
