@@ -1,5 +1,8 @@
 """Postgres audit activities. Every insert is idempotent: its unique key is
-the ticket's action key, and `ON CONFLICT DO NOTHING` makes a retry a no-op."""
+the ticket's action key, and `ON CONFLICT DO NOTHING` makes a retry a no-op.
+Each activity is one delivery attempt on `postgres`
+(activities/delivery_metrics.py): counted, and shown on the console's board
+while Postgres fails."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from datetime import timedelta
 import asyncpg
 from temporalio import activity
 
+from activities.delivery_metrics import delivers_to
 from activities.errors import data_errors_are_final
 from models.audit import (
     AuditRowInput,
@@ -36,6 +40,7 @@ def _inserted(status: str) -> InsertResult:
     return InsertResult(inserted=status.endswith(" 1"))
 
 
+@delivers_to("postgres")
 @data_errors_are_final  # a row Postgres rejects fails at once, never wedges the ticket
 class AuditActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:

@@ -5,7 +5,9 @@ Each item is written by the same statement as its single activity
 is a no-op for rows already there). Each item runs in a savepoint: a row
 Postgres refuses as bad data (a value out of range) is reported in its
 outcome and the others are still written; any other error (connection
-lost) fails the attempt and the batch retries.
+lost) fails the attempt and the batch retries. The batch is one delivery
+attempt on `postgres` (activities/delivery_metrics.py), its rows' single
+activities inside it are not counted again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditActivities
+from activities.delivery_metrics import delivers_to
 from activities.errors import DATA_ERROR_TYPE, DATA_ERRORS
 from models.batch import AuditBatchInput, AuditBatchItem, BatchResult, OpOutcome
 
@@ -31,6 +34,7 @@ _ROWS = {
 _ITEM_ERRORS: tuple[type[BaseException], ...] = (*DATA_ERRORS, ValueError)
 
 
+@delivers_to("postgres")
 class AuditBatchActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # ticketflow's business metrics) at /metrics; unset or "off": none. `ticketflow dev` has
     # its own flag.
     worker_metrics_address: str | None = None
+    # Where the operator console reads the workers' metrics, to show on its board which outside
+    # system is failing (console/system_health.py): their base URLs, comma-separated,
+    # WORKER_METRICS_URLS="http://worker-1:9464,http://worker-2:9464" (each serves /metrics).
+    # Unset: no such banner. `ticketflow dev` sets it to its worker's address.
+    worker_metrics_urls: str | None = None
     # Operator console (/console): who may log in, as a JSON object token -> party id of the packs,
     # CONSOLE_OPERATORS='{"long-random-token": "lola"}'. Unset: the console is off (except
     # under `ticketflow dev`).
@@ -127,6 +132,16 @@ class Settings(BaseSettings):
     def _metrics_address(cls, value: object) -> object:
         return check_metrics_address(value)
 
+    @field_validator("worker_metrics_urls", mode="before")
+    @classmethod
+    def _metrics_urls(cls, value: object) -> object:
+        return check_metrics_urls(value)
+
+    @property
+    def worker_metrics_url_list(self) -> tuple[str, ...]:
+        """WORKER_METRICS_URLS, one base URL each (no trailing slash)."""
+        return tuple(u for u in (self.worker_metrics_urls or "").split(",") if u)
+
     @property
     def chatwoot_configured(self) -> bool:
         return bool(self.chatwoot_base_url and self.chatwoot_account_id and self.chatwoot_api_token)
@@ -157,6 +172,19 @@ def check_metrics_address(value: object) -> str | None:
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected host:port (e.g. 0.0.0.0:9464) or off, got {value!r}")
     return str(value).strip()
+
+
+def check_metrics_urls(value: object) -> str | None:
+    """Comma-separated http(s) base URLs, normalized (no spaces, no trailing slash);
+    empty means none."""
+    if value is None:
+        return None
+    urls = [u.strip().rstrip("/") for u in str(value).split(",") if u.strip()]
+    for url in urls:
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest:
+            raise ValueError(f"expected http(s)://host:port, comma-separated, got {url!r}")
+    return ",".join(urls) or None
 
 
 def _describe(err: ValidationError) -> str:

@@ -159,6 +159,11 @@ async def _run(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> Non
         from infra.schedules import ensure_reconcile_schedule
 
         await ensure_reconcile_schedule(client, settings)
+        if worker.metrics_address and not settings.worker_metrics_urls:
+            # The console's board reads which outside system fails from this worker's metrics.
+            settings = settings.model_copy(
+                update={"worker_metrics_urls": f"http://{worker.metrics_address}"}
+            )
 
         # 5. Webhook bridge
         gateway = TemporalGateway(settings, client)
