@@ -35,6 +35,7 @@ from infra import db
 from infra.settings import Settings
 from workflows.handoff import HandoffWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.routes import activity_name, routed_activity_names
 from workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)
@@ -79,7 +80,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
         ChatwootBatchActivities(chatwoot).apply_batch,
         AuditBatchActivities(pool).record_batch,
     ]
-    return [
+    registered = [
         *batches,
         *policy_activities(settings.policies_dir, pool),
         chatwoot.send_message,
@@ -92,6 +93,10 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
         reconcile.sync_open_conversations,
         *audit_activities(pool),
     ]
+    missing = routed_activity_names() - {activity_name(fn) for fn in registered}
+    if missing:  # an action kind would wait for an activity no worker runs
+        raise RuntimeError(f"the worker does not register {sorted(missing)} (workflows/routes.py)")
+    return registered
 
 
 def worker_options(settings: Settings) -> dict:

@@ -28,8 +28,8 @@ from sandbox.recording import Recorder, recording_activities
 from tests.helpers import POLICIES_DIR, eventually, start, terminate_all
 from tests.replay_check import replay_differences
 from tests.whatif_scenario import Scenario
-from workflows.batched import BARRIERS
 from workflows.handoff import HandoffWorkflow
+from workflows.routes import BARRIERS
 from workflows.ticket import TicketWorkflow
 
 

@@ -32,9 +32,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditActivities
-    from activities.chatwoot import ChatwootActivities
-    from activities.pagerduty import PagerDutyActivities
     from models.actions import MARKERS, Action
     from models.audit import AuditRowInput, CountRecentLevelInput, TicketEventRow
     from models.batch import AuditBatchItem, ChatwootOp
@@ -47,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.pagerduty import PagerDutyEventInput
     from models.ticket import Ticket
+    from workflows.routes import AUDIT_ROWS, route
 
 # Retries back off 1s, 2s, 4s ... 30s; 429s follow the API's Retry-After instead.
 RETRY = RetryPolicy(
@@ -59,14 +57,6 @@ _OPTS: dict[str, Any] = dict(
     schedule_to_close_timeout=timedelta(minutes=15),
     retry_policy=RETRY,
 )
-
-_AUDIT = {
-    "audit.vip_concierge_action": AuditActivities.record_vip_concierge_action,
-    "audit.support_escalations": AuditActivities.record_support_escalation,
-    "audit.founder_pull": AuditActivities.record_founder_pull,
-    "audit.vip_flag_change": AuditActivities.record_vip_flag_change,
-    "audit.decision_log": AuditActivities.record_decision_log,
-}
 
 
 @dataclass
@@ -202,7 +192,7 @@ def audit_item(a: Action, ctx: ActionContext) -> AuditBatchItem:
                 at=a.at,
             )
         )
-    if a.kind in _AUDIT:
+    if a.kind in AUDIT_ROWS:
         return AuditBatchItem(
             row=AuditRowInput(
                 table=a.kind.split(".", 1)[1],
@@ -225,27 +215,19 @@ def audit_item(a: Action, ctx: ActionContext) -> AuditBatchItem:
     raise ActionFailed(f"no executor for action {a.kind}")
 
 
-_CHATWOOT_CALL = {
-    "message": ChatwootActivities.send_message,
-    "labels": ChatwootActivities.update_labels,
-    "assign": ChatwootActivities.assign,
-    "status": ChatwootActivities.set_status,
-    "attributes": ChatwootActivities.merge_custom_attributes,
-}
-
-
 async def execute(a: Action, ctx: ActionContext) -> Any:
-    """Run one action; return the activity result (or None). ActionFailed
-    when it could not be done."""
+    """Run one action's activity (workflows/routes.py); return its result (or
+    None). ActionFailed when it could not be done."""
     t = ctx.ticket
     p = a.params
+    fn = route(a.kind).activity
+    if fn is None:
+        raise ActionFailed(f"no activity for action {a.kind}: the workflow carries it out")
     if a.kind in MARKERS:
-        return await _call(
-            AuditActivities.record_ticket_event, audit_item(a, ctx).event, a.summary, ctx
-        )
+        return await _call(fn, audit_item(a, ctx).event, a.summary, ctx)
     if a.kind.startswith("chatwoot."):
         op = chatwoot_op(a, ctx)
-        return await _call(_CHATWOOT_CALL[op.kind], getattr(op, op.kind), a.summary)
+        return await _call(fn, getattr(op, op.kind), a.summary)
     if a.kind.startswith("pagerduty."):
         event = PagerDutyEventInput(
             event_action=a.kind.split(".", 1)[1],
@@ -260,12 +242,12 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
             at=a.at,
             target=a.target,
         )
-        return await _call(PagerDutyActivities.send_event, event, a.summary, ctx)
-    if a.kind in _AUDIT:
-        return await _call(_AUDIT[a.kind], audit_item(a, ctx).row, a.summary, ctx)
+        return await _call(fn, event, a.summary, ctx)
+    if a.kind in AUDIT_ROWS:
+        return await _call(fn, audit_item(a, ctx).row, a.summary, ctx)
     if a.kind == "query.recent_level":
         return await _call(
-            AuditActivities.count_recent_level,
+            fn,
             CountRecentLevelInput(
                 policy=p["policy"],
                 level=p["level"],

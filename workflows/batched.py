@@ -28,12 +28,9 @@ from collections.abc import Awaitable, Callable
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit_batch import AuditBatchActivities
-    from activities.chatwoot_batch import ChatwootBatchActivities
-    from models.actions import MARKERS, Action
+    from models.actions import Action
     from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput
     from workflows.actions import (
-        _AUDIT,
         ACTIVITY_FAILED,
         ActionContext,
         ActionFailed,
@@ -43,9 +40,8 @@ with workflow.unsafe.imports_passed_through():
         failure_message,
         run_activity,
     )
+    from workflows.routes import BARRIERS, BATCH_ACTIVITIES, route
 
-
-BARRIERS = {"handoff.start", "handoff.signal", "handoff.page", "query.recent_level"}
 
 OnFailed = Callable[[Action, ActionFailed], None]
 # A barrier's runner returns the actions its result adds (query.recent_level).
@@ -53,13 +49,9 @@ RunBarrier = Callable[[Action], Awaitable[list[Action]]]
 
 
 def _lane(a: Action) -> str:
-    if a.kind.startswith("chatwoot."):
-        return "chatwoot"
-    if a.kind.startswith("pagerduty."):
-        return "pagerduty"
-    if a.kind in MARKERS or a.kind in _AUDIT:
-        return "audit"
-    return "other"
+    """The batch that carries the action with others of its segment, else its lane."""
+    r = route(a.kind)
+    return r.batch or r.lane
 
 
 def _summary(prefix: str, actions: list[Action]) -> str:
@@ -91,7 +83,7 @@ async def _run_segment(segment: list[Action], ctx: ActionContext, on_failed: OnF
     lanes: dict[str, list[Action]] = {}
     for a in segment:
         lanes.setdefault(_lane(a), []).append(a)
-    runners = {"chatwoot": _chatwoot, "audit": _audit}
+    runners = {"chatwoot": _chatwoot, "audit": _audit}  # the batches of workflows/routes.py
     await asyncio.gather(
         *(runners.get(name, _one_by_one)(items, ctx, on_failed) for name, items in lanes.items())
     )
@@ -142,7 +134,7 @@ async def _chatwoot(actions: list[Action], ctx: ActionContext, on_failed: OnFail
         return
     actions = batched
     await _batch(
-        ChatwootBatchActivities.apply_batch,
+        BATCH_ACTIVITIES["chatwoot"],
         ChatwootBatchInput(ops=ops),
         actions,
         _summary("Chatwoot", actions),
@@ -154,7 +146,7 @@ async def _audit(actions: list[Action], ctx: ActionContext, on_failed: OnFailed)
     if len(actions) == 1:
         return await _one_by_one(actions, ctx, on_failed)
     await _batch(
-        AuditBatchActivities.record_batch,
+        BATCH_ACTIVITIES["audit"],
         AuditBatchInput(items=[audit_item(a, ctx) for a in actions]),
         actions,
         _summary("Audit", actions),

@@ -38,37 +38,28 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.actions import MARKERS, Action
+    from models.actions import Action
     from workflows.actions import (
-        _AUDIT,
         LOCAL_ATTEMPT_BESIDE_LOOP,
         ActionContext,
         ActionFailed,
         execute,
     )
     from workflows.batched import _audit, _chatwoot, _one_by_one
+    from workflows.routes import LaneName, route
 
 
-LaneName = Literal["pagerduty", "chatwoot", "postgres", "handoff"]
-LANE_NAMES: tuple[LaneName, ...] = ("pagerduty", "chatwoot", "postgres", "handoff")
+LANE_NAMES: tuple[LaneName, ...] = get_args(LaneName)
 
 
 def lane_of(a: Action) -> LaneName:
-    """The system an action's side effect goes to."""
-    if a.kind.startswith("pagerduty."):
-        return "pagerduty"
-    if a.kind.startswith("chatwoot."):
-        return "chatwoot"
-    if a.kind.startswith("handoff.") and a.kind not in MARKERS:
-        return "handoff"
-    if a.kind in MARKERS or a.kind in _AUDIT or a.kind == "query.recent_level":
-        return "postgres"
-    raise ValueError(f"no lane for action {a.kind}")
+    """The system an action's side effect goes to (workflows/routes.py)."""
+    return route(a.kind).lane
 
 
 @dataclass(frozen=True)
