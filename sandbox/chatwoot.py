@@ -33,6 +33,18 @@ class SeedConversation(BaseModel):
     contact: dict[str, Any] = Field(default_factory=dict)
 
 
+class SeedMessage(BaseModel):
+    """A message as Chatwoot holds it, whoever wrote it and whenever (tests of
+    what the bridge never heard: a customer's message, an agent's reply)."""
+
+    message_type: str = "incoming"
+    content: str = "hello"
+    private: bool = False
+    sender: dict[str, Any] = Field(default_factory=lambda: {"id": 1, "type": "contact"})
+    created_at: int | None = None  # Unix seconds; now when absent
+    content_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
 class ChatwootState:
     def __init__(self, token: str, auto_create: bool) -> None:
         self.token = token
@@ -86,6 +98,30 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
     async def seed(s: SeedConversation) -> dict[str, Any]:
         return _public(state.seed(s))
 
+    @app.post("/_sandbox/conversations/{account_id}/{conversation_id}/messages")
+    async def seed_message(account_id: int, conversation_id: int, m: SeedMessage):
+        conv = state.conversations.get((account_id, conversation_id))
+        if conv is None or m.message_type not in MESSAGE_TYPES:
+            return _err(404 if conv is None else 422, "unknown conversation or message_type")
+        at = m.created_at if m.created_at is not None else int(time.time())
+        msg = {
+            "id": next(state.message_ids),
+            "content": m.content,
+            "account_id": account_id,
+            "inbox_id": conv["inbox_id"],
+            "conversation_id": conversation_id,
+            "message_type": MESSAGE_TYPES[m.message_type],
+            "content_type": "text",
+            "content_attributes": m.content_attributes,
+            "private": m.private,
+            "created_at": at,
+            "source_id": None,
+            "sender": m.sender,
+        }
+        conv["messages"].append(msg)
+        conv["last_activity_at"] = at  # as Chatwoot does for every new message
+        return msg
+
     async def guard(request: Request, account: int, conv: int | None):
         """Common checks; return (body, conversation) or an error response."""
         raw = await request.body()
@@ -120,7 +156,11 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
 
     @app.get(base)
     async def list_conversations(
-        request: Request, account_id: int, status: str = "open", page: int = 1
+        request: Request,
+        account_id: int,
+        status: str = "open",
+        page: int = 1,
+        sort_by: str | None = None,
     ):
         body, _, error = await guard(request, account_id, None)
         if error:
@@ -130,6 +170,8 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
             for (a, _), c in sorted(state.conversations.items())
             if a == account_id and (status == "all" or c["status"] == status)
         ]
+        if sort_by == "last_activity_at_desc":  # Chatwoot's default order; the stand-in keeps ids
+            convs.sort(key=lambda c: -c["last_activity_at"])
         chunk = convs[(page - 1) * 25 : page * 25]
         return ok(request, body, {"data": {"meta": {"all_count": len(convs)}, "payload": chunk}})
 

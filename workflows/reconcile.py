@@ -1,4 +1,4 @@
-"""ReconcileWorkflow: run by a Temporal Schedule every few minutes."""
+"""ReconcileWorkflow: run by a Temporal Schedule every few minutes (activities/reconcile.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class ReconcileWorkflow:
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=RETRY,
             summary=(
-                "Start tickets for open Chatwoot conversations the bridge missed "
-                f"(account {inp.account_id})"
+                "Start missed tickets and recover missed replies and resolutions "
+                f"from Chatwoot (account {inp.account_id})"
             ),
         )
