@@ -158,7 +158,16 @@ async def running_worker(
 
 async def run_until_signalled(settings: Settings, workflows: Sequence[type] = ()) -> None:
     from infra.temporal import connect
+    from infra.version import new_ticket_bundle, version
 
+    # Which code this is, and the patch bundle the tickets it starts record (the newest one
+    # WORKER_DORMANT_PATCHES leaves on): what a rollout or a rollback must keep replayable.
+    log.info(
+        "worker starting",
+        version=version(),
+        new_tickets_record=new_ticket_bundle(settings.worker_dormant_patches),
+        dormant_patches=sorted(settings.worker_dormant_patches) or None,
+    )
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -23,13 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from dryrun.inputs_store import Recorded, Row
 from dryrun.replay_handoff import HandoffSim
 from engine.core import Rejected, TicketEngine
-from engine.inbox import INBOX, receive
 from models.actions import Action
+from models.events import KINDS, TicketEvent, event_of
 from models.handoff import HandoffInput, HandoffResponse
 from models.policy import Policy
 from models.signals import PageUpdate
@@ -43,11 +41,11 @@ HANDOFF_INBOX: dict[str, type[HandoffResponse] | type[PageUpdate]] = {
 
 
 def apply_inbox(
-    engine: TicketEngine, name: str, arg: BaseModel, now: datetime
+    engine: TicketEngine, name: str, arg: TicketEvent, now: datetime
 ) -> tuple[list[Action], str | None]:
     """One inbox item, exactly as the workflow applies it: (actions, the refusal if any)."""
     try:
-        return receive(engine, name, arg, now), None
+        return engine.receive(arg, now), None
     except Rejected as exc:
         engine.reject(name, str(exc), now)
         return [], str(exc)
@@ -168,14 +166,14 @@ def replay_recorded(policy: Policy, rec: Recorded) -> tuple[Replay, Oracle]:
                 oracle.failures[(match.key, match.kind, match.at)] = (row.at, p.get("error", ""))
                 queries.pop(match.key, None)
             new = []
-        elif k in INBOX:
+        elif k in KINDS:
             if not (prev.kind == "advance" and prev.at == row.at) and (
                 why := _due_problem(engine, row)
             ):
                 out.problems.append(why)
             if k == "handoff_result":
                 results.setdefault(row.payload.get("handoff_id"), []).append(row)
-            new, refused = apply_inbox(engine, k, INBOX[k].model_validate(row.payload), row.at)
+            new, refused = apply_inbox(engine, k, event_of(k, row.payload), row.at)
             if (refused or None) != (row.rejected or None):
                 out.problems.append(
                     f"{k} (seq {row.seq}): "
@@ -275,7 +273,7 @@ def _check_results(
         got = results.get(hid, [])
         # Either side may be longer (reported below when the record has more).
         for n, ((at, result), row) in enumerate(zip(sim.results, got, strict=False)):
-            if result.model_dump(mode="json", exclude={"source"}) != row.payload:
+            if result.model_dump(mode="json", exclude={"source", "kind"}) != row.payload:
                 out.problems.append(
                     f"handoff {hid} result {n + 1}: replay reports {result.outcome} "
                     f"differently from the recorded one (seq {row.seq})"

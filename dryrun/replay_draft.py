@@ -28,12 +28,11 @@ import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
-
 from dryrun.inputs_store import Recorded
-from dryrun.replay import HANDOFF_INBOX, INBOX, Oracle, Replay, apply_inbox, new_engine
+from dryrun.replay import HANDOFF_INBOX, Oracle, Replay, apply_inbox, new_engine
 from dryrun.replay_handoff import HandoffSim, handoff_input
 from models.actions import Action
+from models.events import KINDS, TicketEvent, event_of
 from models.handoff import HandoffResponse
 from models.policy import Policy
 from models.signals import PageUpdate
@@ -57,15 +56,15 @@ class DraftRun:
         self.engine = new_engine(policy, rec)
         self.out = Replay(rec.workflow_id, self.engine.key_base, rec.opened_at)
         self._order = itertools.count()
-        self._inbox: list[tuple[datetime, int, str, BaseModel]] = []  # the ticket's, a heap
+        self._inbox: list[tuple[datetime, int, str, TicketEvent]] = []  # the ticket's, a heap
         self._sims: dict[str, HandoffSim] = {}
         self._sim_inbox: dict[str, list[tuple[datetime, int, HandoffResponse | PageUpdate]]] = {}
         self._forwards: dict[str, int] = {}
         for row in rec.rows[1:]:
             if (
-                row.kind in INBOX and row.kind != "handoff_result"
+                row.kind in KINDS and row.kind != "handoff_result"
             ):  # a handoff's result is the draft's own
-                self._push(row.at, row.kind, INBOX[row.kind].model_validate(row.payload))
+                self._push(row.at, row.kind, event_of(row.kind, row.payload))
         self._outside_to_handoffs = [
             (hid, r)
             for hid, rows in rec.handoffs.items()
@@ -96,7 +95,7 @@ class DraftRun:
 
     # ------------------------------------------------------------ the ticket
 
-    def _push(self, at: datetime, name: str, arg: BaseModel) -> None:
+    def _push(self, at: datetime, name: str, arg: TicketEvent) -> None:
         heapq.heappush(self._inbox, (at, next(self._order), name, arg))
 
     def _ticket_next(self) -> datetime | None:

@@ -43,8 +43,23 @@ from engine.template_fields import template_context
 from engine.ticket_handoffs import TicketHandoffs
 from engine.ticket_ids import customer_uuid, short_id
 from models.actions import Action
+from models.events import TicketEvent
+from models.handoff import HandoffResponse, HandoffResult
 from models.policy import Policy
-from models.signals import PageUpdateStatus
+from models.signals import (
+    Acknowledged,
+    AgentReplied,
+    Classify,
+    CustomerReplied,
+    Escalate,
+    PageUpdate,
+    PageUpdateStatus,
+    Reassign,
+    Reopened,
+    Resolved,
+    StatusChanged,
+    VipFlagChanged,
+)
 from models.state import HandoffState, LadderEntry, RejectedSignal, TicketState
 from models.ticket import Ticket
 
@@ -177,6 +192,55 @@ class TicketEngine:
         finally:
             c.wall = None
         return actions
+
+    def receive(self, event: TicketEvent, now: datetime) -> list[Action]:
+        """Apply one event at `now` (the instant it happened, as the workflow
+        ordered it); `Rejected` when the ticket refuses it."""
+        match event:
+            case Acknowledged():
+                return self.acknowledged(event.by, now, event.event_id)
+            case AgentReplied():
+                return self.agent_replied(event.by, event.substantive, now, event.event_id)
+            case CustomerReplied():
+                return self.customer_replied(now, event.event_id)
+            case Resolved():
+                return self.resolve(event.by, event.resolution, now, event.event_id)
+            case Reopened():
+                return self.reopen(event.by, now, event.event_id)
+            case Escalate():
+                e = event
+                return self.escalate(e.by, e.target, e.reason, e.payload, now, e.event_id)
+            case Reassign():
+                return self.reassign(event.to, event.by, now, event.event_id)
+            case Classify():
+                e2 = event
+                return self.classify(e2.ask_type, e2.labels, e2.custom_attributes, now, e2.event_id)
+            case VipFlagChanged():
+                return self.vip_changed(event.vip, event.by, event.why, now, event.event_id)
+            case StatusChanged():
+                return self.status_changed(event.status, now, event.event_id)
+            case HandoffResponse():
+                r = event
+                return self.handoff_response(
+                    r.by, r.decision, r.founder_action, r.ok, r.handoff, now, r.event_id
+                )
+            case PageUpdate():
+                return self.page_update(
+                    event.dedup_key, event.status, event.by, now, event.event_id
+                )
+            case HandoffResult():
+                h = event
+                return self.handoff_result(
+                    h.handoff_id,
+                    h.outcome,
+                    h.by,
+                    h.decision,
+                    h.founder_action,
+                    h.new_owner,
+                    h.ladder,
+                    now,
+                )
+        raise Rejected(f"unknown event {type(event).__name__}")
 
     def acknowledged(self, by: str, now: datetime, event_id: str | None = None) -> list[Action]:
         if self.ctx.seen(event_id):

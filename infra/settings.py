@@ -4,19 +4,48 @@ Every process (worker, bridge, CLI, dev stack) calls `load_settings()` at
 start-up; a bad or missing value stops it with a message that names the
 setting. Secrets are `SecretStr`, so they print as `**********` in reprs,
 logs and tracebacks.
+
+Every secret can also come from a file (Docker and Kubernetes secrets):
+`X_FILE=/run/secrets/x` reads X from that file, trailing newline stripped.
+X and X_FILE both set in one place (the environment, or `.env`) is an error
+that names both; across the two, the environment wins over `.env` as it does
+for every setting. The file is read as the settings load and `X_FILE` then
+reads back as None: the settings hold the value itself, so a child process
+given these settings (`ticketflow dev`'s worker) gets X alone.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names it."""
+
+
+# The secrets that may come from a file, X_FILE: every SecretStr setting (a test
+# keeps this list whole).
+SECRET_FILE_SETTINGS = (
+    "temporal_api_key",
+    "database_url",
+    "chatwoot_api_token",
+    "pagerduty_routing_key",
+    "pagerduty_routing_keys",
+    "pagerduty_webhook_secret",
+    "webhook_secret",
+    "webhook_token",
+    "console_operators",
+)
 
 
 class Settings(BaseSettings):
@@ -32,6 +61,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "ticketflow"
     temporal_api_key: SecretStr | None = None
+    temporal_api_key_file: Path | None = None
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None  # client cert (mTLS), PEM
     temporal_tls_key: Path | None = None
@@ -39,23 +69,30 @@ class Settings(BaseSettings):
 
     # Postgres
     database_url: SecretStr | None = None  # may carry a password
+    database_url_file: Path | None = None
 
     # Chatwoot
     chatwoot_base_url: AnyHttpUrl | None = None
     chatwoot_account_id: int | None = None
     chatwoot_api_token: SecretStr | None = None
+    chatwoot_api_token_file: Path | None = None
 
     # PagerDuty
     pagerduty_events_url: AnyHttpUrl = AnyHttpUrl("https://events.pagerduty.com")
     pagerduty_routing_key: SecretStr | None = None
+    pagerduty_routing_key_file: Path | None = None
     # Per-target keys named by policy packs:
     # PAGERDUTY_ROUTING_KEYS='{"lola": "...", "jonathan": "..."}'
     pagerduty_routing_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    pagerduty_routing_keys_file: Path | None = None  # the same JSON object, in a file
     pagerduty_webhook_secret: SecretStr | None = None
+    pagerduty_webhook_secret_file: Path | None = None
 
     # Webhook bridge
     webhook_secret: SecretStr | None = None  # Chatwoot >= 4.12 HMAC signing secret
+    webhook_secret_file: Path | None = None
     webhook_token: SecretStr | None = None  # older Chatwoot: shared token in URL or header
+    webhook_token_file: Path | None = None
     bridge_host: str = "127.0.0.1"
     bridge_port: int = Field(default=8080, ge=0, le=65535)
     webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
@@ -75,6 +112,7 @@ class Settings(BaseSettings):
     # CONSOLE_OPERATORS='{"long-random-token": "lola"}'. Unset: the console is off (except
     # under `ticketflow dev`).
     console_operators: SecretStr | None = None
+    console_operators_file: Path | None = None
 
     # Worker sizing. One worker keeps every open ticket in its workflow cache
     # (an evicted ticket replays its whole history on its next task), so the
@@ -107,6 +145,22 @@ class Settings(BaseSettings):
     inbox_policies: Annotated[dict[int, str], NoDecode] = Field(default_factory=dict)
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = Field(default="info", pattern="^(?i)(debug|info|warning|error)$")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Each source resolves its own X_FILE, so "both set" means both in one place, and
+        # the usual order (arguments, then the environment, then .env) decides between places.
+        return tuple(
+            _SecretFiles(source)
+            for source in (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        )
 
     @field_validator("pagerduty_routing_keys", "inbox_policies", mode="before")
     @classmethod
@@ -162,6 +216,68 @@ class Settings(BaseSettings):
         if name and name in self.pagerduty_routing_keys:
             return self.pagerduty_routing_keys[name]
         return self.pagerduty_routing_key
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """One settings source with each X_FILE it sets replaced by X, read from the file."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+        self.__name__ = type(inner).__name__  # the name pydantic-settings files its data under
+
+    def _set_current_state(self, state: dict[str, Any]) -> None:
+        super()._set_current_state(state)
+        self.inner._set_current_state(state)
+
+    def _set_settings_sources_data(self, states: dict[str, dict[str, Any]]) -> None:
+        super()._set_settings_sources_data(states)
+        self.inner._set_settings_sources_data(states)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = dict(self.inner())
+        problems = []
+        for name in SECRET_FILE_SETTINGS:
+            path = data.pop(f"{name}_file", None)
+            if _unset(path):
+                continue
+            file_setting = f"{name}_file".upper()
+            if not _unset(data.get(name)):
+                # Never the values: one is a secret, and the other may be one too.
+                problems.append(f"{name.upper()} and {file_setting} are both set: set one of them")
+                continue
+            try:
+                data[name] = read_secret_file(Path(str(path)))
+            except ValueError as exc:
+                problems.append(f"{file_setting}: {exc}")
+        if problems:
+            raise SettingsError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
+        return data
+
+
+def _unset(value: object) -> bool:
+    """Not given, or given empty (`X=` in a compose file that passes an unset variable)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is None or (isinstance(value, str | Path) and str(value) == "")
+
+
+def read_secret_file(path: Path) -> str:
+    """A secret from its file, without the trailing newline `echo` and editors add.
+    ValueError (naming the file, never its content) when it cannot be read or is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    value = text.rstrip("\r\n")
+    if not value:
+        raise ValueError(f"{path} is empty")
+    return value
 
 
 def check_metrics_address(value: object) -> str | None:

@@ -38,6 +38,7 @@ class HandoffResponse(BaseModel):
     """The SOP's SUCCESS RESPONSE (`{acknowledged: true, ack_by}` or
     `{decision, founder_action}`) or FAILURE RESPONSE (`{ok: false}`)."""
 
+    kind: Literal["handoff_response"] = "handoff_response"
     by: str = Field(min_length=1)
     ok: bool = True
     decision: str | None = None
@@ -50,6 +51,7 @@ class HandoffResponse(BaseModel):
 class HandoffResult(BaseModel):
     """What a handoff reports to its ticket."""
 
+    kind: Literal["handoff_result"] = "handoff_result"
     handoff_id: str
     outcome: Literal["acknowledged", "decided", "failed"]
     by: str | None = None

@@ -15,6 +15,10 @@ events in that order (clamped between the last instant it applied and its
 now), so a reply that came before a deadline stops the clock even when the
 ticket sees both in one wake. Events without it count from their arrival.
 
+`kind` names the event (a literal per class, defaulted: senders never set
+it): the discriminator of `models.events.TicketEvent`, the one union of what
+a ticket receives.
+
 `source` says who sent it (the bridge, the CLI, the console, a handoff): the
 ticket records it with every input it applies (`ticket_inputs`). Histories
 and senders older than the field have none.
@@ -47,28 +51,33 @@ class Event(BaseModel):
 
 
 class Acknowledged(Event):
+    kind: Literal["acknowledged"] = "acknowledged"
     by: str = Field(min_length=1)
 
 
 class AgentReplied(Event):
+    kind: Literal["agent_replied"] = "agent_replied"
     by: str = Field(min_length=1)
     substantive: bool = True
 
 
 class CustomerReplied(Event):
-    pass
+    kind: Literal["customer_replied"] = "customer_replied"
 
 
 class Resolved(Event):
+    kind: Literal["resolved"] = "resolved"
     by: str = Field(min_length=1)
     resolution: str = ""
 
 
 class Reopened(Event):
+    kind: Literal["reopened"] = "reopened"
     by: str | None = None
 
 
 class Escalate(Event):
+    kind: Literal["escalate"] = "escalate"
     by: str = Field(min_length=1)
     target: str | None = None  # default: the pack's escalation table for this reason
     reason: str = Field(min_length=1)
@@ -76,6 +85,7 @@ class Escalate(Event):
 
 
 class Reassign(Event):
+    kind: Literal["reassign"] = "reassign"
     to: str = Field(min_length=1)
     by: str | None = None
 
@@ -84,6 +94,7 @@ class Classify(Event):
     """An ask type set by an operator, or Chatwoot labels / custom attributes
     that changed (the ticket maps them to an ask type through its policy)."""
 
+    kind: Literal["classify"] = "classify"
     ask_type: str | None = None
     labels: list[str] | None = None
     custom_attributes: dict[str, object] | None = None
@@ -91,6 +102,7 @@ class Classify(Event):
 
 
 class VipFlagChanged(Event):
+    kind: Literal["vip_flag_changed"] = "vip_flag_changed"
     vip: bool
     by: str = Field(min_length=1)
     why: str = ""
@@ -100,6 +112,7 @@ class StatusChanged(Event):
     """Chatwoot status moved to pending or snoozed (open/resolved map to
     `reopened`/`resolved`)."""
 
+    kind: Literal["status_changed"] = "status_changed"
     status: Literal["open", "pending", "snoozed", "resolved"]
     by: str | None = None
 
@@ -108,6 +121,7 @@ class PageUpdate(Event):
     """A PagerDuty incident ticketflow raised was acknowledged or resolved in
     PagerDuty (V3 webhook): the ladder that raised it stops."""
 
+    kind: Literal["page_update"] = "page_update"
     dedup_key: str = Field(min_length=1, max_length=255)
     status: PageUpdateStatus
     by: str | None = None  # PagerDuty's name of the responder, informational

@@ -27,6 +27,7 @@ from client.gateway import TemporalGateway, TemporalUnavailable
 from console import mount_console
 from console.whatif import build_whatif_router
 from infra.settings import Settings
+from infra.version import version
 from models.chatwoot import INT4_MAX
 from starter import bridge_metrics, signatures
 from starter.chatwoot_events import Ignored, WebhookError, route
@@ -89,12 +90,17 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         return _error(422, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
 
+    running = version()  # in both answers: a rollout can tell which code answers, up or not
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         if await gateway.healthy():
-            return JSONResponse({"status": "ok", "temporal": settings.temporal_address})
+            return JSONResponse(
+                {"status": "ok", "temporal": settings.temporal_address, "version": running}
+            )
         return JSONResponse(
-            {"status": "unavailable", "error": "cannot reach Temporal"}, status_code=503
+            {"status": "unavailable", "error": "cannot reach Temporal", "version": running},
+            status_code=503,
         )
 
     seen = signatures.SeenSignatures()

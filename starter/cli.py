@@ -32,17 +32,42 @@ app = typer.Typer(
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+VERSION_HELP = "Print the version and the patch bundle new tickets record, then exit."
 
 
-def _settings(*, metrics: Callable[[Settings], str | None] | None = None, **overrides) -> Settings:
+def _print_version(value: bool) -> None:
+    if value:
+        from infra.version import describe
+
+        typer.echo(describe())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help=VERSION_HELP
+    ),
+) -> None:
+    pass
+
+
+def _settings(
+    *, metrics: Callable[[Settings], str | None] | None = None, check_packs=False, **overrides
+) -> Settings:
     """Settings, logging and the process's one Temporal runtime; `metrics`
-    gives the address where it serves Prometheus metrics (the worker only)."""
+    gives the address where it serves Prometheus metrics (the worker only).
+    `check_packs`: refuse to start unless every pack the settings name loads."""
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        configure_logging(settings.log_format, settings.log_level)
+        if check_packs:  # before the runtime takes the metrics port: a refused worker never listens
+            from infra.startup_checks import check_packs_at_start
+
+            check_packs_at_start(settings)
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    configure_logging(settings.log_format, settings.log_level)
     try:
         configure_temporal_runtime(metrics_address=metrics(settings) if metrics else None)
     except MetricsUnavailable as exc:
@@ -90,7 +115,7 @@ def dev(
     except ValueError as exc:
         typer.echo(f"--metrics-address: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    settings = _settings()
+    settings = _settings(check_packs=True)
     # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there
     # (port 0: the one the OS picked, read back for the banner).
     settings = settings.model_copy(update={"worker_metrics_address": checked_metrics_address})
@@ -120,7 +145,7 @@ def worker() -> None:
     """
     from worker import run_until_signalled
 
-    settings = _settings(metrics=lambda s: s.worker_metrics_address)
+    settings = _settings(metrics=lambda s: s.worker_metrics_address, check_packs=True)
     asyncio.run(run_until_signalled(settings))
 
 
@@ -132,7 +157,7 @@ def bridge(host: str = typer.Option(None), port: int = typer.Option(None)) -> No
     from client.gateway import TemporalGateway
     from starter.bridge import create_app
 
-    settings = _settings()
+    settings = _settings(check_packs=True)
     try:
         application = create_app(settings, TemporalGateway(settings))
     except RuntimeError as exc:
@@ -153,7 +178,7 @@ def setup() -> None:
     from infra import db
     from infra.temporal import connect, register_search_attributes
 
-    settings = _settings()
+    settings = _settings(check_packs=True)
     database_url = settings.database_url
     if database_url is None:
         typer.echo("DATABASE_URL: required for setup", err=True)

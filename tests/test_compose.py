@@ -1,36 +1,52 @@
 """No Docker engine runs here, so check docker-compose.yml's structure:
-every service the README names is there, with its ports, health check and
-the volumes it needs."""
+every service the manual names is there, with its ports, health check and
+the volumes it needs; what it publishes and how it takes its settings and
+secrets (safe by default); and that the Dockerfile builds the image from the
+package's wheel. tests/test_image.py runs what that wheel holds."""
 
+import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
+DEPLOYING = (ROOT / "docs" / "deploying.md").read_text()
 
-# service -> published host port (None: none published), as the README's table says
+# service -> what it publishes on the host, as docs/deploying.md says (None: nothing)
 EXPECTED = {
-    "temporal": "7233",
-    "temporal-ui": "8233",
-    "ticketflow-db": "5433",
+    "temporal": None,
+    "temporal-ui": "127.0.0.1:8233",
+    "ticketflow-db": None,
     "temporal-db": None,
     "worker": None,
-    "bridge": "8080",
+    "bridge": "${BRIDGE_BIND:-127.0.0.1}:8080",
     "setup": None,
+    "prometheus": None,
+    "grafana": "127.0.0.1:3000",
 }
+TICKETFLOW = ("setup", "worker", "bridge")  # built from the Dockerfile
 
 
-def _host_ports(svc: dict) -> set[str]:
-    return {str(p).split(":")[0] for p in svc.get("ports", [])}
+def _published(svc: dict) -> set[str]:
+    """host address:port of each published port (short or long syntax)."""
+    out = set()
+    for p in svc.get("ports", []):
+        if isinstance(p, dict):
+            out.add(f"{p.get('host_ip', '')}:{p.get('published', '')}")
+        else:
+            host, _, _container = str(p).rpartition(":")
+            out.add(host)
+    return out
 
 
 def test_every_service_is_there_with_its_ports():
     assert set(EXPECTED) <= set(SERVICES)
-    for name, port in EXPECTED.items():
-        if port:
-            assert port in _host_ports(SERVICES[name]), name
+    for name, published in EXPECTED.items():
+        assert _published(SERVICES[name]) == ({published} if published else set()), name
 
 
 def test_long_running_services_have_health_checks():
@@ -47,23 +63,323 @@ def test_databases_use_named_volumes():
 def test_official_images_and_built_services():
     assert SERVICES["temporal"]["image"].startswith("temporalio/")
     assert SERVICES["temporal-ui"]["image"].startswith("temporalio/ui")
-    for name in ("worker", "bridge", "setup"):
+    for name in TICKETFLOW:
         assert SERVICES[name]["build"] == "."
-        assert SERVICES[name]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert SERVICES[name]["environment"]["TEMPORAL_ADDRESS"] == (
+            "${TEMPORAL_ADDRESS:-temporal:7233}"
+        )
     assert (ROOT / "Dockerfile").exists()
 
 
-def test_readme_names_the_services_and_ports():
+def test_manual_names_the_services_and_what_they_publish():
     readme = (ROOT / "README.md").read_text()
-    for name, port in EXPECTED.items():
+    for name, published in EXPECTED.items():
         assert f"`{name}`" in readme, name
-        if port:
-            assert port in readme
+        assert f"`{name}`" in DEPLOYING, name
+        if published:
+            assert published.replace("${BRIDGE_BIND:-127.0.0.1}", "127.0.0.1") in DEPLOYING
+
+
+# -------------------------------------------------------- safe by default
+
+# Passwords of the stack's own services: `.env` must set them, non-empty.
+STACK_PASSWORDS = {"TEMPORAL_DB_PASSWORD", "TICKETFLOW_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+# ticketflow's secrets: `.env` must name them; empty when their *_FILE is set.
+FILE_SECRETS = {
+    "WEBHOOK_SECRET",
+    "CHATWOOT_API_TOKEN",
+    "PAGERDUTY_ROUTING_KEYS",
+    "PAGERDUTY_WEBHOOK_SECRET",
+}
+SECRETISH = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|_KEY")
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _strings(node):
+    """Every string value of a parsed YAML tree (keys aside)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def _environment(svc: dict) -> dict[str, str]:
+    env = svc.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_no_password_or_secret_is_written_in_the_file():
+    """Every secret-looking setting takes its value from `.env` and has no default."""
+    for name, svc in SERVICES.items():
+        for key, value in _environment(svc).items():
+            if SECRETISH.search(key) and not key.endswith("_FILE"):
+                match = re.fullmatch(r"\$\{([A-Z_]+)(:?\?)[^}]*\}", value)
+                assert match, f"{name}: {key}={value!r} is not a required ${{VAR}}"
+                assert match[1] in STACK_PASSWORDS | FILE_SECRETS, (name, key)
+    # the DSN's password too, and no leftover default anywhere
+    url = _environment(SERVICES["worker"])["DATABASE_URL"]
+    assert "postgresql://ticketflow:${TICKETFLOW_DB_PASSWORD:?" in url
+    assert not re.search(r"(PASSWORD|PWD|SECRET|TOKEN|KEYS?)[A-Z_]*:?-", COMPOSE_TEXT)
+    for literal in ("ticketflow:ticketflow@", "PASSWORD: temporal", "PWD: temporal"):
+        assert literal not in COMPOSE_TEXT, literal
+
+
+def test_each_secret_is_required() -> None:
+    """`${X:?...}` (the stack's passwords) and `${X?...}` (ticketflow's secrets,
+    which may be empty beside their *_FILE) stop `docker compose up` with a
+    message; no use of them anywhere has a default."""
+    uses: dict[str, set[str]] = {}
+    for text in _strings(COMPOSE):
+        for m in re.finditer(r"\$\{([A-Z_]+)(:?[-?+]?)", text):
+            uses.setdefault(m[1], set()).add(m[2])
+    for name in STACK_PASSWORDS:
+        assert uses.get(name) == {":?"}, name
+    for name in FILE_SECRETS:
+        assert uses.get(name) == {"?"}, name
+
+
+def test_file_secrets_have_a_file_setting():
+    from infra.settings import SECRET_FILE_SETTINGS, Settings
+
+    for name in FILE_SECRETS:
+        assert name.lower() in SECRET_FILE_SETTINGS, name
+        assert f"{name.lower()}_file" in Settings.model_fields, name
+
+
+def test_only_the_bridge_is_reachable_beyond_this_host():
+    """The bridge on 127.0.0.1 unless BRIDGE_BIND says otherwise; the Web UI and
+    Grafana on 127.0.0.1 only; nothing else published, nothing on every interface."""
+    for name, svc in SERVICES.items():
+        for host in _published(svc):
+            address = host.rpartition(":")[0]
+            if name == "bridge":
+                assert address == "${BRIDGE_BIND:-127.0.0.1}", host
+            else:
+                assert name in ("temporal-ui", "grafana") and address == "127.0.0.1", (name, host)
+
+
+def test_grafana_needs_a_login():
+    env = _environment(SERVICES["grafana"])
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+
+
+def test_health_checks_use_what_their_images_have():
+    """The ticketflow image (python:3.11-slim) has Python, not pgrep, ps or
+    curl; the others use their own tools (pg_isready, busybox's nc and wget)."""
+    for name, svc in SERVICES.items():
+        if "healthcheck" not in svc:
+            continue
+        test = svc["healthcheck"]["test"]
+        command = " ".join(test[1:])
+        assert not re.search(r"\b(pgrep|pkill|ps|curl)\b", command), name
+        if name in TICKETFLOW:
+            assert test[:2] == ["CMD", "python"], name
+    # the worker's answers on the metrics address it is given
+    worker = SERVICES["worker"]
+    port = _environment(worker)["WORKER_METRICS_ADDRESS"].rpartition(":")[2]
+    assert f"http://127.0.0.1:{port}/metrics" in " ".join(worker["healthcheck"]["test"])
+
+
+# ------------------------------------------------------ .env and .env.example
+
+EXAMPLE = (ROOT / ".env.example").read_text()
+
+
+def _dotenv(text: str) -> dict[str, str]:
+    """The variables a .env sets (comments aside), quotes removed."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line.strip())
+        if m:
+            value = m[2].strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            out[m[1]] = value
+    return out
+
+
+def test_env_example_lists_every_variable_the_file_reads():
+    listed = set(re.findall(r"^#? ?([A-Za-z_][A-Za-z0-9_]*)=", EXAMPLE, re.M))
+    read = {m for text in _strings(COMPOSE) for m in VARIABLE.findall(text)}
+    assert read - listed == set()
+
+
+def test_env_example_holds_no_secret():
+    example = _dotenv(EXAMPLE)
+    for name in STACK_PASSWORDS | FILE_SECRETS:
+        assert example[name] == "", name
+
+
+class Missing(Exception):
+    pass
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one value: ${VAR}, ${VAR:-default},
+    ${VAR-default}, ${VAR:?message}, ${VAR?message}, nested; $$ is a `$`."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("${", i):
+            depth, j = 0, i
+            while True:
+                if text.startswith("${", j):
+                    depth, j = depth + 1, j + 2
+                    continue
+                if text[j] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            body = text[i + 2 : j]
+            m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(:?[-?])?(.*)", body, re.S)
+            assert m, body
+            name, op, rest = m[1], m[2], _interpolate(m[3], env)
+            value = env.get(name)
+            if op in (":?", "?") and (value is None or (op == ":?" and not value)):
+                raise Missing(f"{name}: {rest}")
+            if (op == ":-" and not value) or (op == "-" and value is None):
+                value = rest
+            out.append(value or "")
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _resolve(node, env: dict[str, str]):
+    if isinstance(node, str):
+        return _interpolate(node, env)
+    if isinstance(node, dict):
+        return {k: _resolve(v, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, env) for v in node]
+    return node
+
+
+FILLED = _dotenv(EXAMPLE) | {
+    "TEMPORAL_DB_PASSWORD": "tdbpw",
+    "TICKETFLOW_DB_PASSWORD": "tfdbpw",
+    "GRAFANA_ADMIN_PASSWORD": "gfpw",
+    "WEBHOOK_SECRET": "whsec",
+}
+
+
+def test_up_stops_until_env_sets_the_passwords():
+    with pytest.raises(Missing, match="PASSWORD"):
+        _resolve(COMPOSE, _dotenv(EXAMPLE))  # the example as it is
+    for name in STACK_PASSWORDS | FILE_SECRETS:
+        env = {k: v for k, v in FILLED.items() if k != name}
+        with pytest.raises(Missing, match=name):
+            _resolve(COMPOSE, env)
+
+
+def test_env_wins_over_the_defaults():
+    services = _resolve(COMPOSE, FILLED)["services"]
+    env = _environment(services["worker"])
+    assert env["DATABASE_URL"] == "postgresql://ticketflow:tfdbpw@ticketflow-db:5432/ticketflow"
+    assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert env["TEMPORAL_UI_URL"] == "http://localhost:8233"
+    assert _environment(services["ticketflow-db"])["POSTGRES_PASSWORD"] == "tfdbpw"
+    assert _environment(services["temporal"])["POSTGRES_PWD"] == "tdbpw"
+    assert services["bridge"]["ports"] == ["127.0.0.1:8080:8080"]
+
+    mine = {
+        "TEMPORAL_ADDRESS": "temporal.internal:7233",
+        "TEMPORAL_UI_URL": "https://temporal.example.com",
+        "DATABASE_URL": "postgresql://tf:pw@db.internal/tf",
+        "BRIDGE_BIND": "10.0.0.5",
+    }
+    services = _resolve(COMPOSE, FILLED | mine)["services"]
+    for name in TICKETFLOW:
+        env = _environment(services[name])
+        for key in ("TEMPORAL_ADDRESS", "TEMPORAL_UI_URL", "DATABASE_URL"):
+            assert env[key] == mine[key], (name, key)
+        assert env["WEBHOOK_SECRET"] == "whsec"
+    assert services["bridge"]["ports"] == ["10.0.0.5:8080:8080"]
+
+
+def test_secrets_can_come_from_files():
+    """Empty in `.env` beside its *_FILE (which reaches the containers with
+    the rest of `.env`): compose starts, and ticketflow reads the file."""
+    env = FILLED | {"WEBHOOK_SECRET": "", "WEBHOOK_SECRET_FILE": "/run/secrets/webhook_secret"}
+    env |= {"DATABASE_URL": "", "DATABASE_URL_FILE": "/run/secrets/database_url"}
+    services = _resolve(COMPOSE, env)["services"]
+    for name in TICKETFLOW:
+        assert SERVICES[name]["env_file"] == [{"path": ".env", "required": False}]
+        resolved = _environment(services[name])
+        assert resolved["WEBHOOK_SECRET"] == "" and resolved["DATABASE_URL"] == ""
+
+
+def test_ticketflow_reads_an_empty_secret_beside_its_file(tmp_path, monkeypatch):
+    """What the containers get in that case: the file wins, no "both set" error."""
+    from infra.settings import load_settings
+
+    for name in FILE_SECRETS:
+        path = tmp_path / name.lower()
+        path.write_text('{"lola": "from-a-file"}\n')
+        monkeypatch.setenv(name, "")
+        monkeypatch.setenv(f"{name}_FILE", str(path))
+    settings = load_settings(_env_file=None)
+    assert settings.webhook_secret and settings.chatwoot_api_token
+    assert settings.webhook_secret.get_secret_value() == '{"lola": "from-a-file"}'
+    assert settings.pagerduty_routing_keys["lola"].get_secret_value() == "from-a-file"
+
+
+# ------------------------------------------------------------- the image
+
+
+def _instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, args = line.partition(" ")
+            out.append((word.upper(), args.strip()))
+    return out
+
+
+def _source_packages() -> set[str]:
+    """The tree's top-level packages and data directories."""
+    return {p.parent.name for p in ROOT.glob("*/__init__.py")} | {"policies", "migrations"}
+
+
+def test_dockerfile_installs_the_wheel_and_copies_no_source_folder():
+    steps = _instructions(ROOT / "Dockerfile")
+    stages = [i for i, (word, _) in enumerate(steps) if word == "FROM"]
+    assert len(stages) >= 2, "multi-stage: a build stage and a runtime stage"
+    build, runtime = steps[stages[0] : stages[-1]], steps[stages[-1] :]
+    runs = " ".join(args for word, args in build if word == "RUN")
+    assert "pip wheel --no-deps" in runs or "python -m build" in runs
+    assert re.search(r"pip install [^&]*\.whl", runs)
+    assert not re.search(r"pip install[^&]*(-e|--editable)\b", runs)
+    for word, args in steps:
+        if word in ("COPY", "ADD"):
+            sources = [a for a in args.split()[:-1] if not a.startswith("--")]
+            assert not set(s.strip("./") for s in sources) & _source_packages(), args
+    copies = [args for word, args in runtime if word in ("COPY", "ADD")]
+    assert copies and all(args.startswith("--from=") for args in copies), copies
+    users = [args for word, args in runtime if word == "USER"]
+    assert users and users[-1] not in ("root", "0", "0:0")
+    assert ("CMD", '["ticketflow", "worker"]') in runtime
 
 
 # ----------------------------------------------------------- metrics: Prometheus, Grafana
 
-METRICS_SERVICES = {"prometheus": "9090", "grafana": "3000"}
+METRICS_SERVICES = {"prometheus": "9090", "grafana": "3000"}  # the port each listens on
 BUSINESS_METRICS = (
     "ticketflow_tickets_opened_total",
     "ticketflow_sla_breaches_total",
@@ -89,10 +405,9 @@ def _mounts(svc: dict) -> dict[str, str]:
     return out
 
 
-def test_prometheus_and_grafana_are_there_with_ports_health_and_volumes():
-    for name, port in METRICS_SERVICES.items():
+def test_prometheus_and_grafana_are_there_with_health_and_volumes():
+    for name in METRICS_SERVICES:  # what they publish: EXPECTED
         svc = SERVICES[name]
-        assert port in _host_ports(svc), name
         assert "healthcheck" in svc, name
         assert svc["volumes"][0].split(":")[0] in COMPOSE["volumes"], (
             name

@@ -120,12 +120,12 @@ class InputLog:
     def applied(self, kind: str, arg: BaseModel, at: datetime, rejected: str | None = None) -> None:
         """A signal or update the engine was given (or refused), as sent; `at` is
         the instant it was applied at (its `occurred_at`, clamped), so that is
-        not repeated in the payload."""
+        not repeated in the payload, nor its `kind` (the row's own)."""
         if self.on:
             self.add(
                 kind,
                 at,
-                arg.model_dump(mode="json", exclude={"source", "occurred_at"}),
+                arg.model_dump(mode="json", exclude={"source", "occurred_at", "kind"}),
                 getattr(arg, "source", None),
                 rejected,
             )

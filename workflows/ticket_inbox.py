@@ -28,7 +28,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from engine.context import Rejected
     from engine.core import TicketEngine
-    from engine.inbox import receive
     from models.actions import Action
     from workflows.inputs import InputLog
     from workflows.lanes import Learned
@@ -51,7 +50,7 @@ class Queued:
 def _apply_one(engine: TicketEngine, inputs: InputLog, q: Queued, now: datetime) -> list[Action]:
     actions: list[Action] = []
     try:
-        actions = receive(engine, q.name, q.arg, now)
+        actions = engine.receive(q.arg, now)
     except Rejected as exc:
         q.error = str(exc)
         engine.reject(q.name, str(exc), now)
