@@ -1,7 +1,8 @@
 """What every fault scenario checks from outside the processes: a ticket's
 end state on the fast VIP pack (both pages raised, the auto-acknowledgement
 sent, the opening audited) and the invariants (nothing lost, nothing done
-twice, nothing stuck). Shared by test_faults.py and test_rolling_deploy.py."""
+twice, nothing stuck), and replay equals reality over every ticket. Shared by
+test_faults.py, test_outages.py and test_rolling_deploy.py."""
 
 from __future__ import annotations
 
@@ -53,3 +54,19 @@ async def invariants(stack: Stack, wids: list[str], accepted: int) -> dict[str, 
 
 def ids(start: int, n: int) -> list[int]:
     return list(range(start, start + n))
+
+
+async def replay_every_ticket(stack: Stack) -> tuple[int, list]:
+    """Every ticket the stack ran, replayed from its recorded inputs against the
+    pack it ran (tests/replay_check.py): (tickets replayed, differences from
+    their audit trail)."""
+    from tests.replay_check import replay_differences
+
+    wids = [
+        r["workflow_id"]
+        for r in await stack.pool.fetch(
+            "SELECT DISTINCT workflow_id FROM ticket_inputs"
+            " WHERE position(':handoff:' in workflow_id) = 0"
+        )
+    ]
+    return await replay_differences(stack.dsn, wids, timeout=60.0)

@@ -24,7 +24,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from starter.delivery import REQUEST_BUDGET
 from tests import payloads
-from tests.faults.invariants import SETTLE, ids, invariants, wait_settled
+from tests.faults.invariants import SETTLE, ids, invariants, replay_every_ticket, wait_settled
 from tests.faults.report import Row, record, sized
 from tests.faults.stack import Stack, until
 from workflows.ticket import TicketWorkflow
@@ -468,16 +468,7 @@ async def test_7_replay_equals_reality_over_every_ticket(stack: Stack):
     against the pack content it ran (no Temporal), decide its audit trail action
     for action and instant for instant (dryrun/reality.py): a fault may delay a
     decision, never make the record and what was done disagree."""
-    from tests.replay_check import replay_differences
-
-    wids = [
-        r["workflow_id"]
-        for r in await stack.pool.fetch(
-            "SELECT DISTINCT workflow_id FROM ticket_inputs"
-            " WHERE position(':handoff:' in workflow_id) = 0"
-        )
-    ]
-    replayed, differences = await replay_differences(stack.dsn, wids, timeout=60.0)
+    replayed, differences = await replay_every_ticket(stack)
     tickets = len({d.workflow_id for d in differences})
     record(
         Row(

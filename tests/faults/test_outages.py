@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.faults.invariants import invariants, wait_settled
+from tests.faults.invariants import invariants, replay_every_ticket, wait_settled
 from tests.faults.outages import (
     ACK_SECONDS,
     acknowledge,
@@ -336,16 +336,7 @@ async def test_6_replay_equals_reality_over_the_outage_tickets(stack: Stack) -> 
     an outage may delay a side effect, never make the record and what was
     done disagree (the reply found in Chatwoot, the late acknowledgement and
     the burst's events included)."""
-    from tests.replay_check import replay_differences
-
-    wids = [
-        r["workflow_id"]
-        for r in await stack.pool.fetch(
-            "SELECT DISTINCT workflow_id FROM ticket_inputs"
-            " WHERE position(':handoff:' in workflow_id) = 0"
-        )
-    ]
-    replayed, differences = await replay_differences(stack.dsn, wids, timeout=60.0)
+    replayed, differences = await replay_every_ticket(stack)
     record(
         Row(
             "Outages: replay equals reality",
