@@ -24,6 +24,14 @@ def settings(directory: Path, **kw: object) -> Settings:
     return load_settings(_env_file=None, policies_dir=directory, **kw)
 
 
+@pytest.fixture(autouse=True)
+def no_secrets_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's own settings (CI sets DATABASE_URL) stay out of these tests."""
+    for name in SECRET_FILE_SETTINGS:
+        monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.delenv(f"{name.upper()}_FILE", raising=False)
+
+
 @pytest.fixture
 def packs(tmp_path: Path) -> Path:
     """A policies directory holding the four shipped packs."""
