@@ -8,7 +8,9 @@ Base `{CHATWOOT_BASE_URL}/api/v1/accounts/{account_id}`, header
   the bridge also uses the marker to ignore its own messages' webhooks;
 - `POST .../labels` replaces the whole list, so adding a label is read,
   merge, write; `POST .../custom_attributes` replaces the whole object, so
-  merging is read, merge, write too.
+  merging is read, merge, write too;
+- a private note ends with a link to the ticket's page in the console when
+  PUBLIC_URL is set (infra/links.py); public replies never do.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery_metrics import attempt
 from activities.http_errors import raise_for
 from activities.stragglers import let_earlier_attempt_land
+from infra.links import console_ticket_url
 from infra.settings import Settings
 from models.chatwoot import (
     ECHO_MARKER,
@@ -38,6 +41,7 @@ from models.chatwoot import (
     UpdateLabelsInput,
     instant,
 )
+from models.ticket import ticket_workflow_id
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +53,7 @@ class ChatwootActivities:
             str(settings.chatwoot_base_url).rstrip("/") if settings.chatwoot_base_url else None
         )
         self._token = settings.chatwoot_api_token
+        self.settings = settings
 
     def _url(self, account_id: int, conversation_id: int, suffix: str = "") -> str:
         if not self.base or not self._token:
@@ -90,6 +95,16 @@ class ChatwootActivities:
                 return msg.get("id")
         return None
 
+    def _content(self, inp: PostMessageInput) -> str:
+        """The message as posted: a private note with the console link under it."""
+        wid = ticket_workflow_id(inp.account_id, inp.conversation_id)
+        link = console_ticket_url(self.settings, wid) if inp.private else None
+        return (
+            f"{inp.content}\n\n[Open the ticket in the ticketflow console]({link})"
+            if link
+            else inp.content
+        )
+
     @activity.defn(name="chatwoot.send_message")
     async def send_message(self, inp: PostMessageInput) -> PostMessageResult:
         """A public reply or (private=True) a private note, exactly once."""
@@ -106,7 +121,7 @@ class ChatwootActivities:
             "POST",
             self._url(inp.account_id, inp.conversation_id, "/messages"),
             {
-                "content": inp.content,
+                "content": self._content(inp),
                 "message_type": "outgoing",
                 "private": inp.private,
                 "content_attributes": {ECHO_MARKER: {"key": inp.idempotency_key}},

@@ -3,6 +3,12 @@
 The dedup key (stable per ticket and ladder step) makes a retried trigger
 the same alert. The routing key is looked up here, by the name the policy
 gives, so it never enters workflow history, logs or error messages.
+
+A trigger links first to the console's ticket page, where the person paged
+can act (acknowledge, take the ticket, escalate), when PUBLIC_URL is set;
+then to the ticket's history in the Temporal Web UI (read-only) and to the
+Chatwoot conversation. The console link is in its `custom_details` too
+(`console`), for the integrations that show details but not links.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery_metrics import attempt
 from activities.http_errors import raise_for
+from infra.links import console_ticket_url
 from infra.settings import Settings
 from models.pagerduty import PagerDutyEventInput, PagerDutyEventResult
 
@@ -26,12 +33,15 @@ class PagerDutyActivities:
     def _links(self, inp: PagerDutyEventInput) -> list[dict[str, str]]:
         s = self.settings
         links = []
+        console = console_ticket_url(s, inp.workflow_id)
+        if console:
+            links.append({"href": console, "text": "Open the ticket in the console (act here)"})
         if inp.workflow_id:
             links.append(
                 {
                     "href": f"{s.temporal_ui_url.rstrip('/')}/namespaces/"
                     f"{s.temporal_namespace}/workflows/{inp.workflow_id}",
-                    "text": "Ticket history (Temporal)",
+                    "text": "Ticket history (Temporal Web UI, read-only)",
                 }
             )
         if s.chatwoot_base_url and inp.account_id and inp.conversation_id:
@@ -43,6 +53,10 @@ class PagerDutyActivities:
                 }
             )
         return links
+
+    def _details(self, inp: PagerDutyEventInput) -> dict:
+        console = console_ticket_url(self.settings, inp.workflow_id)
+        return {**inp.custom_details, "console": console} if console else inp.custom_details
 
     @activity.defn(name="pagerduty.send_event")
     async def send_event(self, inp: PagerDutyEventInput) -> PagerDutyEventResult:
@@ -68,7 +82,7 @@ class PagerDutyActivities:
                 "summary": inp.summary[:1024] or inp.dedup_key,
                 "source": inp.source,
                 "severity": inp.severity,
-                "custom_details": inp.custom_details,
+                "custom_details": self._details(inp),
             }
             event["links"] = self._links(inp)
             event["client"] = "ticketflow"

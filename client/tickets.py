@@ -33,13 +33,6 @@ from workflows.ticket import TicketWorkflow
 _WID = re.compile(r"^ticket-(\d+)-(\d+)$")
 
 
-def ticket_id(ticket: str, settings: Settings) -> str:
-    """A workflow id from a workflow id or a Chatwoot conversation id."""
-    if ticket.isdigit():
-        return f"ticket-{settings.chatwoot_account_id or 1}-{ticket}"
-    return ticket
-
-
 def conversation_of(wid: str) -> tuple[int, int] | None:
     """(account id, conversation id) of a ticket workflow id, if it is one."""
     m = _WID.match(wid)

@@ -3,7 +3,8 @@ row's next deadline and last page from its `status` query.
 
 Cost per refresh, the same with 100 or 10,000 open tickets: one visibility
 list call for the page (two or three when a page spans SLA groups, below),
-two count calls (the totals in the header, shared for STATUS_TTL), and one
+three count calls (the totals in the header and the tickets parked in
+`policy_error`, shared for STATUS_TTL), and one
 `status` query per row of the page (at most PAGE_SIZE, QUERY_CONCURRENCY at
 a time, each bounded by QUERY_TIMEOUT, so a ticket whose worker is down
 shows "status unavailable" instead of stalling the page). Queries run on
@@ -57,6 +58,9 @@ GROUPS = (
     ("the rest", f"({_SLA} IS NULL OR {_SLA} NOT IN ('breached', 'running'))"),
 )
 SORTS = {"deadline": "next deadline", "level": "escalation level", "age": "longest open"}
+# Tickets whose pack would not load: nobody is paged for them (docs/operating.md). Counted
+# whatever the filters, since an operator filtering by owner must still see them.
+PARKED = f"{TicketFilter().visibility_query()} AND {sa.TICKET_STAGE.name} = 'policy_error'"
 
 T = TypeVar("T")
 
@@ -180,6 +184,7 @@ class BoardPage:
     next: Cursor | None
     total: int | None  # open tickets matching the filters; None when the count failed
     breached: int | None
+    parked: int | None = None  # open tickets in policy_error (any filter)
     calls: Calls = field(default_factory=Calls)
 
     @property
@@ -258,12 +263,13 @@ async def load_board(
     cache = cache if cache is not None else StatusCache(ttl=0)
     counts = counts if counts is not None else TtlCache(ttl=0)
     calls = Calls()
-    (rows, nxt), total, breached = await asyncio.gather(
+    (rows, nxt), total, breached, parked = await asyncio.gather(
         _rows(client, flt, cursor, calls),
         _count(client, flt.visibility_query(), counts, calls),
         _count(client, f"{flt.visibility_query()} AND {GROUPS[0][1]}", counts, calls)
         if not flt.breached
         else asyncio.sleep(0),
+        _count(client, PARKED, counts, calls),
     )
     breached = total if flt.breached else breached
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
@@ -274,7 +280,7 @@ async def load_board(
     for (group, r), s in zip(rows, statuses, strict=True):  # one status per row
         nd = next_deadline(s) if s else None
         board.append(BoardRow(r, s, nd[0] if nd else None, nd[1] if nd else None, group))
-    return BoardPage(sort_board(board, sort), cursor, nxt, total, breached, calls)
+    return BoardPage(sort_board(board, sort), cursor, nxt, total, breached, parked, calls)
 
 
 def sort_board(board: list[BoardRow], sort: str) -> list[BoardRow]:

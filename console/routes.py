@@ -8,7 +8,7 @@ console's CSRF guard). Headers, framing: console/security.py; login
 throttling: console/throttle.py.
 
 The pages' routes live by page (console/login_routes.py, board_routes.py,
-ticket_routes.py, chatwoot_routes.py) on helpers they share
+search_routes.py, ticket_routes.py, chatwoot_routes.py) on helpers they share
 (console/pages.py) and the `Console` they read (console/state.py); this
 module puts them on one router and mounts it on the bridge.
 """
@@ -24,6 +24,7 @@ from console.board_routes import add_board_routes
 from console.chatwoot_routes import add_chatwoot_routes
 from console.login_routes import add_login_routes
 from console.pages import Pages, form_values
+from console.search_routes import add_search_routes
 from console.security import ConsoleSecurity
 from console.state import HERE, Console
 from console.ticket_routes import add_ticket_routes
@@ -41,6 +42,7 @@ def build_router(console: Console) -> APIRouter:
     # In this order, the order routes are matched in.
     add_login_routes(router, pages)
     add_board_routes(router, pages)
+    add_search_routes(router, pages)
     add_ticket_routes(router, pages)
     add_chatwoot_routes(router, pages)
     return router

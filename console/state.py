@@ -22,6 +22,7 @@ from console.security import origin_of
 from console.throttle import LoginThrottle
 from infra import db
 from infra.settings import Settings
+from infra.version import version
 
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -54,6 +55,7 @@ class Console:
             dev_mode=dev_mode,
             escalation_form_for=escalation_form,
             age=age,
+            version=version(),
         )
 
     async def pool(self) -> asyncpg.Pool | None:

@@ -66,6 +66,11 @@ class TicketContext:
         # The real "now" while a batch of decisions runs: steps replayed at
         # their own due instant (a breach's ladder) still know how late they are.
         self.wall: datetime | None = None
+        # A handoff workflow's ladder (engine/handoff.py) runs on a state of its
+        # own, keyed by the handoff's id: the ticket it belongs to (what its
+        # templates and pages name), and the deadline its pages are about.
+        self.ticket_id: str | None = None
+        self.answer_due: tuple[str, datetime] | None = None
         self._reactor: Reactor | None = None
 
     @property
@@ -81,6 +86,11 @@ class TicketContext:
     @property
     def key_base(self) -> str:
         return self.state.key_base or self.state.workflow_id
+
+    @property
+    def ticket_workflow_id(self) -> str:
+        """The ticket's workflow id (the one people and the console know it by)."""
+        return self.ticket_id or self.state.workflow_id
 
     @property
     def closed(self) -> bool:

@@ -31,6 +31,10 @@ class HandoffEngine:
         # A handoff's own ladder runs without the `sop-event-orders` rules:
         # every step runs when it falls due, however late (no `max_catch_up`).
         self.steps.sop_orders = False
+        # Its templates and pages name the ticket, not the handoff's own id; its
+        # pages are about the deadline the handoff was given.
+        self.steps.ctx.ticket_id = inp.ticket_workflow_id
+        self.steps.ctx.answer_due = (f"Handoff: {self.spec.title}", inp.deadline)
         self.status = "open"
         self.by: str | None = None
         self.decision: str | None = None

@@ -17,6 +17,7 @@ from typing import Any, cast
 from engine.conditions import holds
 from engine.context import TicketContext, jsonable
 from engine.lifecycle import Lifecycle
+from engine.page_details import page_details
 from engine.pages import Pages
 from engine.payloads import PayloadError, validate_payload
 from engine.targets import resolve_target
@@ -84,13 +85,7 @@ class StepRunner:
                         "routing_key_name": party.pagerduty if party else None,
                         "severity": step.severity,
                         "summary": f"[{ctx['short_id']}] {text}"[:1024],
-                        "custom_details": {
-                            "ticket": s.workflow_id,
-                            "conversation_id": s.ticket.conversation_id,
-                            "owner": s.owner,
-                            "stage": s.stage,
-                            "source": pending.source,
-                        },
+                        "custom_details": page_details(c, pending, at),
                     },
                     key=key,
                 )

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     bridge_host: str = "127.0.0.1"
     bridge_port: int = Field(default=8080, ge=0, le=65535)
     webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # The address people reach the bridge (and its console, /console) at, e.g.
+    # https://ticketflow.example.com: pages and private notes link to the console's ticket page,
+    # PUBLIC_URL/console/tickets/<workflow id>. Unset: they carry no console link (the Temporal
+    # Web UI and Chatwoot links only).
+    public_url: AnyHttpUrl | None = None
     reconcile_every_seconds: int = Field(
         default=300, ge=30
     )  # the reconciliation schedule's interval

@@ -2,8 +2,9 @@
 
 Each action is a Temporal *update* on the ticket, so a refusal comes back
 at once with the validator's message. TICKET is a workflow id
-(`ticket-1-101`) or a Chatwoot conversation id (`101`, in CHATWOOT_ACCOUNT_ID
-or account 1).
+(`ticket-1-101`), a Chatwoot conversation id (`101`, in CHATWOOT_ACCOUNT_ID
+or account 1), or the short id a page's summary prints (`AB12CD34`; see
+client/ticket_lookup.py).
 
 Exit codes a script can use: 0 done, 1 unexpected failure, 2 bad argument
 or settings, 3 refused by the ticket, 4 unknown ticket, 5 Temporal unreachable.
@@ -22,17 +23,18 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.ticket_lookup import AmbiguousTicket, TicketNotFound, find_ticket
 from client.tickets import (
     NoAnswer,
     TicketFilter,
     refusal,
     send_update,
-    ticket_id,
     time_left,
     ui_link,
     when,
 )
 from client.tickets import list_tickets as list_tickets_
+from infra.links import console_ticket_url
 from infra.settings import Settings
 from models.handoff import HandoffResponse
 from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
@@ -71,6 +73,10 @@ def run(settings: Settings, action: Callable[[Client], Awaitable[Any]]) -> Any:
             _fail(EXIT_REFUSED, refusal(exc))
         except NoAnswer as exc:
             _fail(EXIT_UNREACHABLE, str(exc))
+        except TicketNotFound as exc:
+            _fail(EXIT_UNKNOWN, str(exc))
+        except AmbiguousTicket as exc:
+            _fail(EXIT_USAGE, str(exc))
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 _fail(EXIT_UNKNOWN, f"no such ticket (or it has finished): {exc.message}")
@@ -81,10 +87,13 @@ def run(settings: Settings, action: Callable[[Client], Awaitable[Any]]) -> Any:
     return asyncio.run(go())
 
 
-def update(settings: Settings, ticket: str, fn, arg) -> None:
-    wid = ticket_id(ticket, settings)
+async def _find(client: Client, ticket: str, settings: Settings) -> str:
+    return await find_ticket(client, ticket, settings.chatwoot_account_id)
 
+
+def update(settings: Settings, ticket: str, fn, arg) -> None:
     async def action(client: Client) -> TicketStatus:
+        wid = await _find(client, ticket, settings)
         return await send_update(client, wid, fn, arg, source="cli")
 
     status = run(settings, action)
@@ -92,9 +101,8 @@ def update(settings: Settings, ticket: str, fn, arg) -> None:
 
 
 def show(settings: Settings, ticket: str, as_json: bool) -> None:
-    wid = ticket_id(ticket, settings)
-
     async def action(client: Client) -> TicketStatus:
+        wid = await _find(client, ticket, settings)
         return await client.get_workflow_handle(wid).query(TicketWorkflow.status)
 
     status = run(settings, action)
@@ -139,6 +147,9 @@ def print_status(s: TicketStatus, settings: Settings) -> None:
     if s.rejected_signals:
         for r in s.rejected_signals[-5:]:
             console.print(f"[yellow]rejected {r.signal}:[/yellow] {r.reason}")
+    link = console_ticket_url(settings, s.ticket_id)
+    if link:
+        console.print(f"Console: {link}")
     console.print(f"Web UI: {ui_link(settings, s.ticket_id)}")
 
 
@@ -255,7 +266,9 @@ def build(app: typer.Typer, settings_factory: Callable[[], Settings]) -> None:
     def show_cmd(
         ticket: str, json_: bool = typer.Option(False, "--json", help="Machine-readable status.")
     ) -> None:
-        """Owner, stage, SLA clocks with time left, handoffs, ladder, Web UI link."""
+        """Owner, stage, SLA clocks with time left, handoffs, ladder, console and Web UI links.
+
+        TICKET: a workflow id, a conversation number or a page's short id (AB12CD34)."""
         show(settings_factory(), ticket, json_)
 
     @app.command("list")

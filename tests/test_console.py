@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from pydantic import SecretStr
+from temporalio.service import RPCError, RPCStatusCode
 
 from client.gateway import TemporalGateway
 from console.auth import COOKIE, Operator, Sessions, parse_operators
@@ -267,6 +268,10 @@ class Visibility:
                 continue
             if any(clause in query and t["sla"] not in states for clause, states in sla.items()):
                 continue
+            if "TicketStage = 'policy_error'" in query and t.get("stage") != "policy_error":
+                continue
+            if "ExecutionStatus != 'Running'" in query:  # every ticket here is open
+                continue
             out.append(t)
         return out
 
@@ -304,6 +309,10 @@ class Visibility:
                 self.current_page = [execution(t) for t in rows[start:end]]
                 self.next_page_token = str(end).encode() if end < len(rows) else None
 
+            async def __aiter__(self):  # every page, as the client's iterator walks them
+                for t in rows:
+                    yield execution(t)
+
         return Page()
 
     async def count_workflows(self, query: str, **_):
@@ -317,6 +326,12 @@ class Visibility:
             async def query(self, *_a, **_k):
                 outer.calls.append(("query", wid))
                 return outer.tickets[wid]["status"]
+
+            async def describe(self, **_k):
+                outer.calls.append(("describe", wid))
+                if wid not in outer.tickets:
+                    raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+                return SimpleNamespace(id=wid)
 
         return Handle()
 
@@ -416,9 +431,10 @@ async def test_the_board_pages_breached_first_and_names_each_customer():
         assert ">Customer 9</a>" in r.text  # no memo: named by its status query
         assert 'class="page page-triggered">jonathan' in r.text and "no ack yet" in r.text
         # One refresh: two visibility lists (the breached group ran out, the next filled
-        # the page), two counts, one status query per row of the page, and none of the
-        # other 80.
-        assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 2, 50)
+        # the page), three counts (open, breached, parked in policy_error), one status
+        # query per row of the page, and none of the other 80.
+        assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 3, 50)
+        assert "policy_error</code>: their pack" not in r.text  # none parked: no banner
         vis.calls.clear()
         await c.get("/console")  # a later load: statuses and counts are shared for STATUS_TTL
         assert (vis.count("list"), vis.count("count"), vis.count("query")) == (2, 0, 0)
@@ -445,7 +461,7 @@ async def test_a_page_costs_the_same_with_100_or_10000_open_tickets():
             r = await c.get("/console")
             assert len(rows_of(r.text)) == 50 and f"<b>{n:,}</b> open" in r.text
         counts.append((vis.count("list"), vis.count("count"), vis.count("query")))
-    assert counts[0] == counts[1] == (3, 2, 50)
+    assert counts[0] == counts[1] == (3, 3, 50)
 
 
 async def test_mine_is_the_logged_in_partys_tickets():
@@ -455,7 +471,9 @@ async def test_mine_is_the_logged_in_partys_tickets():
         wids = rows_of(r.text)
         assert wids and all(vis.tickets[w]["owner"] == "alicia" for w in wids) and len(wids) == 20
         assert all(
-            'TicketOwner = "alicia"' in q for kind, q in vis.calls if kind in ("list", "count")
+            'TicketOwner = "alicia"' in q
+            for kind, q in vis.calls
+            if kind in ("list", "count") and "policy_error" not in q  # parked: any owner
         )
         assert 'name="mine" value="1" checked' in r.text and 'id="owner-filter" disabled' in r.text
 
@@ -511,3 +529,77 @@ async def test_the_ticket_page_says_who_and_offers_only_what_applies():
             "No actions: the ticket is closed; nothing changes it now." in r.text
             and "hx-post" not in r.text
         )
+
+
+# ------------------------------------------------ the search box, the footer, parked tickets
+
+
+async def test_the_search_box_finds_a_ticket_by_short_id_conversation_or_workflow_id():
+    from engine.ticket_ids import short_id
+
+    vis = Visibility(tickets(30))
+    async with logged_in(app_on(vis)) as c:
+        board = await c.get("/console")
+        assert 'action="/console/find"' in board.text and 'name="q"' in board.text
+        wid = "ticket-1-17"
+        for q in (short_id(wid), f"#{short_id(wid).lower()}", f"[{short_id(wid)}]", "17", wid):
+            r = await c.get("/console/find", params={"q": q})
+            assert r.status_code == 303 and r.headers["location"] == f"/console/tickets/{wid}", q
+        for q, why in (
+            ("ABCDEF12", "no ticket has the short id ABCDEF12"),
+            ("999", "no ticket for conversation 999 (no workflow ticket-1-999)"),
+            ("ticket-7-7", "no ticket &#39;ticket-7-7&#39;"),
+            ("", "no ticket given"),
+        ):
+            r = await c.get("/console/find", params={"q": q})
+            assert r.status_code == 404 and why in r.text, q
+            assert "No ticket to show for" in r.text and 'action="/console/find"' in r.text
+
+
+async def test_a_short_id_two_tickets_share_is_refused_with_both_names(monkeypatch):
+    import client.ticket_lookup as lookup
+
+    monkeypatch.setattr(
+        lookup, "short_id", lambda wid: "BEEF0000" if wid in {"ticket-1-2", "ticket-1-5"} else "X"
+    )
+    async with logged_in(app_on(Visibility(tickets(6)))) as c:
+        r = await c.get("/console/find", params={"q": "beef0000"})
+        assert r.status_code == 409
+        assert "2 tickets have the short id BEEF0000: ticket-1-2, ticket-1-5" in r.text
+
+
+async def test_search_needs_a_login_and_says_when_temporal_is_down():
+    async with client_for(app_for()) as c:
+        r = await c.get("/console/find", params={"q": "42"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=")
+        await c.post(
+            "/console/login",
+            content=f"token={CONSOLE_TOKEN}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        r = await c.get("/console/find", params={"q": "42"})
+        assert r.status_code == 503 and "cannot reach Temporal" in r.text
+
+
+async def test_every_page_shows_the_version_in_its_footer():
+    from infra.version import version
+
+    async with client_for(app_for()) as c:
+        r = await c.get("/console/login")
+        assert f'<footer class="version muted">ticketflow {version()}</footer>' in r.text
+    async with logged_in(app_on(Visibility(tickets(3)))) as c:
+        for path in ("/console", "/console/tickets/ticket-1-2", "/console/find?q=nope"):
+            assert f"ticketflow {version()}</footer>" in (await c.get(path)).text, path
+
+
+async def test_the_board_counts_tickets_parked_in_policy_error_whatever_the_filter():
+    rows = tickets(12)
+    for t in rows[7:10]:
+        t["stage"] = "policy_error"
+    vis = Visibility(rows)
+    async with logged_in(app_on(vis)) as c:
+        r = await c.get("/console", params={"owner": "nobody-at-all"})
+        assert not rows_of(r.text)  # the filter matches none of them...
+        assert re.search(r"<b>3</b>\s+ticket\(s\) parked in <code>policy_error</code>", r.text)
+        parked = [q for kind, q in vis.calls if kind == "count" and "policy_error" in q]
+        assert parked and all("TicketOwner" not in q for q in parked)  # ...yet all three count

@@ -73,6 +73,7 @@ async def test_every_console_response_carries_the_headers():
             await c.post(
                 f"/console/tickets/{wid}/acknowledge", content="go=1", headers=FORM
             ),  # 403: not htmx
+            await c.get("/console/find", params={"q": "42"}),  # 503: Temporal down
             await c.get("/console/whatif"),
             await c.post(
                 "/console/whatif", content="pack=vip-concierge", headers=FORM

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import AnyHttpUrl
 from temporalio.exceptions import ApplicationError
 
 from activities.chatwoot import ChatwootActivities
@@ -154,8 +155,11 @@ async def test_trigger_uses_the_named_key_links_back_and_dedups(pagerduty):
     [call, _] = [c for c in app.state.recorder.calls if c["status"] == 202]
     assert call["body"]["routing_key"] == LOLA_KEY
     hrefs = [link["href"] for link in call["body"]["links"]]
-    assert "http://ui:8233/namespaces/default/workflows/ticket-1-5" in hrefs
-    assert "http://cw/app/accounts/1/conversations/5" in hrefs
+    assert hrefs == [  # no PUBLIC_URL: no console link, the other two as before
+        "http://ui:8233/namespaces/default/workflows/ticket-1-5",
+        "http://cw/app/accounts/1/conversations/5",
+    ]
+    assert "console" not in call["body"]["payload"]["custom_details"]
     assert app.state.alerts["ticket-1-5:clock:first_ack:0:0"]["triggers"] == 2  # one alert
     await activity_env().run(acts.send_event, trigger(event_action="resolve"))
     assert app.state.alerts["ticket-1-5:clock:first_ack:0:0"]["status"] == "resolved"
@@ -186,3 +190,48 @@ async def test_pagerduty_errors(pagerduty):
     with pytest.raises(ApplicationError) as err:
         await activity_env().run(acts.send_event, trigger())
     assert not err.value.non_retryable and LOLA_KEY not in str(err.value)
+
+
+async def test_a_page_links_first_to_the_console_ticket_page_when_public_url_is_set(pagerduty):
+    acts, app, _ = pagerduty
+    settings = acts.settings.model_copy(
+        update={"public_url": AnyHttpUrl("https://tf.example.com/")}
+    )
+    with_console = PagerDutyActivities(acts.http, settings)
+    details = {"customer": "Dana Whitfield", "late_by": "10 minutes"}
+    await activity_env().run(with_console.send_event, trigger(custom_details=details))
+    alert = app.state.alerts["ticket-1-5:clock:first_ack:0:0"]
+    console = "https://tf.example.com/console/tickets/ticket-1-5"
+    assert alert["links"][0] == {
+        "href": console,
+        "text": "Open the ticket in the console (act here)",
+    }
+    assert len(alert["links"]) == 3  # then the Temporal Web UI and Chatwoot
+    assert alert["custom_details"] == {**details, "console": console}
+    # An acknowledge or resolve carries no payload and no links.
+    await activity_env().run(with_console.send_event, trigger(event_action="resolve"))
+    assert "links" not in app.state.recorder.calls[-1]["body"]
+
+
+async def test_a_private_note_links_to_the_console_a_public_reply_never_does(chatwoot):
+    acts, app, _ = chatwoot
+    plain = await activity_env().run(
+        acts.send_message, PostMessageInput(**CONV, idempotency_key="n0", content="n", private=True)
+    )
+    assert plain.message_id
+    settings = acts.settings.model_copy(update={"public_url": AnyHttpUrl("https://tf.example.com")})
+    linked = ChatwootActivities(acts.http, settings)
+    for key, private in (("n1", True), ("m1", False)):
+        await activity_env().run(
+            linked.send_message,
+            PostMessageInput(
+                **CONV, idempotency_key=key, content="Ack SLA breached", private=private
+            ),
+        )
+    msgs = app.state.chatwoot.conversations[(1, 5)]["messages"]
+    assert [m["content"] for m in msgs] == [
+        "n",  # PUBLIC_URL unset: the note as the pack wrote it
+        "Ack SLA breached\n\n[Open the ticket in the ticketflow console]"
+        "(https://tf.example.com/console/tickets/ticket-1-5)",
+        "Ack SLA breached",  # the customer never sees the console
+    ]
