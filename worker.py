@@ -167,6 +167,8 @@ async def run_until_signalled(settings: Settings, workflows: Sequence[type] = ()
         version=version(),
         new_tickets_record=new_ticket_bundle(settings.worker_dormant_patches),
         dormant_patches=sorted(settings.worker_dormant_patches) or None,
+        # Where pages and notes send the person paged to act (infra/links.py).
+        console_links=str(settings.public_url) if settings.public_url else "off: PUBLIC_URL unset",
     )
     client = await connect(settings)
     stop = asyncio.Event()

@@ -80,15 +80,15 @@ async def find_ticket(client: Client, text: str, account_id: int | None) -> str:
         if int(text) > 0 and await _exists(client, wid):
             return wid
         if short is None:
-            raise TicketNotFound(f"no ticket for conversation {text} (no workflow {wid})")
+            raise TicketNotFound(f"no such ticket for conversation {text} (no workflow {wid})")
     elif short is None:
         if await _exists(client, text):
             return text
-        raise TicketNotFound(f"no ticket {text!r}")
+        raise TicketNotFound(f"no such ticket: {text}")
     assert short is not None
     found = await by_short_id(client, short)
     if not found:
-        raise TicketNotFound(f"no ticket has the short id {short}")
+        raise TicketNotFound(f"no such ticket: none has the short id {short}")
     if len(found) > 1:
         raise AmbiguousTicket(
             f"{len(found)} tickets have the short id {short}: {', '.join(found)}; "

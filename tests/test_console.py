@@ -546,9 +546,9 @@ async def test_the_search_box_finds_a_ticket_by_short_id_conversation_or_workflo
             r = await c.get("/console/find", params={"q": q})
             assert r.status_code == 303 and r.headers["location"] == f"/console/tickets/{wid}", q
         for q, why in (
-            ("ABCDEF12", "no ticket has the short id ABCDEF12"),
-            ("999", "no ticket for conversation 999 (no workflow ticket-1-999)"),
-            ("ticket-7-7", "no ticket &#39;ticket-7-7&#39;"),
+            ("ABCDEF12", "no such ticket: none has the short id ABCDEF12"),
+            ("999", "no such ticket for conversation 999 (no workflow ticket-1-999)"),
+            ("ticket-7-7", "no such ticket: ticket-7-7"),
             ("", "no ticket given"),
         ):
             r = await c.get("/console/find", params={"q": q})

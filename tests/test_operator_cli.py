@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.policy import policy_activities
 from dryrun.simulate import terminate_ticket_tree
+from engine.ticket_ids import short_id
 from models.ticket import Contact
 from models.ticket_input import TicketInput
 from sandbox.recording import Recorder, recording_activities
@@ -31,6 +32,7 @@ async def cli(dev_env, *args: str) -> tuple[int, str, str]:
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "CHATWOOT_ACCOUNT_ID": "9",
         "TEMPORAL_UI_URL": "http://ui.example:8233",
+        "PUBLIC_URL": "https://tf.example.com",
     }
     proc = await asyncio.create_subprocess_exec(
         TICKETFLOW, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -109,6 +111,15 @@ async def test_operator_commands(dev_env, pg_pool, task_queue):
             assert code == 0 and wid in out
             code, out, _ = await cli(dev_env, "list", "--owner", "jonathan")
             assert wid not in out
+            # The short id a page's summary prints, as printed or as typed.
+            short = short_id(wid)
+            for text in (short, f"#{short.lower()}", f"[{short}]"):
+                code, out, _ = await cli(dev_env, "show", text)
+                assert code == 0 and wid in out and f"(#{short})" in out, text
+                assert f"Console: https://tf.example.com/console/tickets/{wid}" in out
+            other = "ABCDEF01" if short != "ABCDEF01" else "ABCDEF02"
+            code, _, err = await cli(dev_env, "show", other)
+            assert code == 4 and "none has the short id" in err
             code, _, err = await cli(dev_env, "show", "ticket-9-0")
             assert code == 4 and "no such ticket" in err
         finally:

@@ -108,3 +108,4 @@ async def test_the_worker_logs_its_version_and_bundle_as_it_starts():
     assert line["version"] == PYPROJECT_VERSION
     assert line["new_tickets_record"] == BUNDLES[1][0]  # the newest is held back
     assert line["dormant_patches"] == [CURRENT]
+    assert line["console_links"] == "off: PUBLIC_URL unset"  # pages carry no console link
