@@ -100,3 +100,34 @@ def test_going_live_sends_what_falls_due_after_it_once():
     resolved = {a.params["dedup_key"] for a in closing if a.kind == "pagerduty.resolve"}
     assert resolved == {k for k, p in e.state.pages.items() if not p.withheld}
     assert any(p.withheld for p in e.state.pages.values())
+
+
+def test_the_web_ui_board_says_shadow_and_withheld():
+    from engine.board import ticket_board
+    from models.status import TicketStatus
+
+    e = engine(WHY)
+    run_two_hours(e)
+    s = e.state
+    status = TicketStatus(
+        ticket_id=s.workflow_id,
+        policy=POLICY.name,
+        stage=s.stage,
+        owner=s.owner,
+        pages=list(s.pages.values()),
+        shadow=s.shadow,
+    )
+    board = ticket_board(status, POLICY)
+    assert board.startswith("**SHADOW**") and WHY in board
+    assert "withheld" in board
+
+
+def test_the_settings_name_packs_and_inboxes():
+    from infra.settings import load_settings
+
+    scope = load_settings(shadow_policies="vip-concierge, ops-ladder", shadow_inboxes="3,5")
+    why = scope.shadow_scope.why
+    assert why("ops-ladder", None) == "SHADOW_POLICIES names ops-ladder"
+    assert why("lifecycle", 5) == "SHADOW_INBOXES names inbox 5"
+    assert why("lifecycle", 4) is None and why("lifecycle", None) is None
+    assert load_settings().shadow_scope.why("vip-concierge", 3) is None  # none by default
