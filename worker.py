@@ -82,7 +82,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
     ]
     registered = [
         *batches,
-        *policy_activities(settings.policies_dir, pool),
+        *policy_activities(settings.policies_dir, pool, settings.shadow_scope),
         chatwoot.send_message,
         chatwoot.update_labels,
         chatwoot.assign,

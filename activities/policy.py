@@ -8,7 +8,11 @@ New tickets call `load_packed` (see models/policy_io.PackedPolicy for why);
 Given the audit pool, each pack content loaded is also kept in
 `pack_versions` (migrations/0004), once per content and process, so a
 what-if run replays a recorded ticket against the pack it really ran. That
-write never fails a load: a ticket must start while Postgres is down."""
+write never fails a load: a ticket must start while Postgres is down.
+
+The worker's shadow settings (models/shadow.py) travel with the pack: a new
+ticket learns from `load_packed` whether it runs in shadow, and a ticket in
+shadow asks `mode` before each decision whether it still does."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from engine.policy_loader import PolicyError, load_policy
 from models.policy import Policy
 from models.policy_io import LoadPolicyInput, PackedPolicy
+from models.shadow import ModeQuery, ShadowScope, TicketMode
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +34,12 @@ STORE_TIMEOUT = 2.0  # seconds: a slow Postgres must not eat a local attempt's 3
 
 
 class PolicyActivities:
-    def __init__(self, policies_dir: Path, pool=None) -> None:
+    def __init__(self, policies_dir: Path, pool=None, shadow: ShadowScope | None = None) -> None:
         self.policies_dir = Path(policies_dir)
         self.pool = pool  # asyncpg pool: keep each loaded content in `pack_versions`
+        # The packs and inboxes in shadow mode (SHADOW_POLICIES, SHADOW_INBOXES); read, never
+        # copied, at each call.
+        self.shadow = shadow if shadow is not None else ShadowScope()
         self._stored: set[str] = set()  # content hashes this process has written
 
     @activity.defn(name="policy.load")
@@ -72,11 +80,19 @@ class PolicyActivities:
 
     @activity.defn(name="policy.load_packed")
     async def load_packed(self, inp: LoadPolicyInput) -> PackedPolicy:
-        return PackedPolicy.of(await self.load(inp))
+        packed = PackedPolicy.of(await self.load(inp))
+        packed.shadow = self.shadow.why(inp.name, inp.inbox_id)
+        return packed
+
+    @activity.defn(name="policy.mode")
+    async def mode(self, inp: ModeQuery) -> TicketMode:
+        """Whether a ticket of this pack and inbox runs in shadow mode on this worker now."""
+        return TicketMode(shadow=self.shadow.why(inp.policy, inp.inbox_id))
 
 
-def policy_activities(policies_dir: Path, pool=None) -> list:
-    """Both loaders, for a worker: new tickets call `load_packed`, older ones `load`
-    (with `pool`, each pack content loaded is kept in `pack_versions`)."""
-    loader = PolicyActivities(policies_dir, pool)
-    return [loader.load_packed, loader.load]
+def policy_activities(policies_dir: Path, pool=None, shadow: ShadowScope | None = None) -> list:
+    """The loaders and the mode, for a worker: new tickets call `load_packed`, older
+    ones `load` (with `pool`, each pack content loaded is kept in `pack_versions`);
+    `shadow`: the packs and inboxes in shadow mode (none by default)."""
+    loader = PolicyActivities(policies_dir, pool, shadow)
+    return [loader.load_packed, loader.load, loader.mode]

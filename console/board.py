@@ -148,6 +148,11 @@ class BoardRow:
         return bool(self.status.vip if self.status else self.row.vip)
 
     @property
+    def shadow(self) -> str | None:
+        """Why the ticket runs in shadow mode (from its status; None: live or unknown)."""
+        return self.status.shadow if self.status else None
+
+    @property
     def sla_state(self) -> str | None:
         return self.status.sla_state if self.status else self.row.sla_state
 

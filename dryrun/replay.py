@@ -54,7 +54,11 @@ def apply_inbox(
 def new_engine(policy: Policy, rec: Recorded) -> TicketEngine:
     opening = rec.rows[0].payload
     engine = TicketEngine.new(
-        policy, Ticket.model_validate(opening["ticket"]), rec.workflow_id, life=opening.get("life")
+        policy,
+        Ticket.model_validate(opening["ticket"]),
+        rec.workflow_id,
+        life=opening.get("life"),
+        shadow=opening.get("shadow"),  # a ticket that opened in shadow mode (engine/shadow.py)
     )
     engine.event_stage_markers = bool(opening.get("event_stage_markers", True))
     engine.sop_orders = bool(opening.get("sop_orders", True))

@@ -93,4 +93,5 @@ def handoff_input(params: dict, policy, ticket, clock_offset_seconds: float = 0.
         facts=params.get("facts", {}),
         context=params.get("context", {}),
         clock_offset_seconds=clock_offset_seconds,
+        shadow=params.get("shadow"),
     )

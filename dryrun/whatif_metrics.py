@@ -4,6 +4,11 @@ notes and customer messages, time to first page, pages after hours, the
 page load by hour of week, and each ticket's outcome.
 
 After hours: outside Monday to Friday 09:00-17:00 in the pack's time zone.
+
+A ticket in shadow mode (engine/shadow.py) sent nothing: each call it
+withheld counts here as the call it would have been (its page, note or
+message), so a pack run in shadow compares with a draft as if it were live;
+`withheld` says how many of a side's calls were only recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from datetime import datetime
 from statistics import quantiles
 
 from dryrun.replay import Replay
+from engine.shadow import WITHHELD
+from models.actions import Action
 from models.timezones import zone
 
 PAGE = "pagerduty.trigger"
@@ -46,6 +53,7 @@ class Side:
     notes: int = 0
     messages: int = 0
     suppressed: int = 0
+    withheld: int = 0  # calls a ticket in shadow mode recorded instead of making
     first_page: list[float] = field(
         default_factory=list
     )  # seconds from opening, paged tickets only
@@ -56,19 +64,21 @@ class Side:
         self.tickets += 1
         first: datetime | None = None
         for a in r.actions:
-            if a.kind == "sla.breached":
+            kind = would(a)
+            self.withheld += a.kind == WITHHELD
+            if kind == "sla.breached":
                 self.breaches[a.params.get("clock", "?")] += 1
-            elif a.kind == PAGE:
+            elif kind == PAGE:
                 self.pages[a.target or "?"] += 1
                 first = a.at if first is None or a.at < first else first
                 local = a.at.astimezone(tz)
                 self.heat[(local.weekday(), local.hour)] += 1
                 self.after_hours += after_hours(a.at, tz)
-            elif a.kind == "chatwoot.note":
+            elif kind == "chatwoot.note":
                 self.notes += 1
-            elif a.kind == "chatwoot.message":
+            elif kind == "chatwoot.message":
                 self.messages += 1
-            elif a.kind == "message.suppressed":
+            elif kind == "message.suppressed":
                 self.suppressed += 1
         if first is not None:
             self.first_page.append(max((first - r.opened_at).total_seconds(), 0.0))
@@ -81,6 +91,7 @@ class Side:
         self.notes += other.notes
         self.messages += other.messages
         self.suppressed += other.suppressed
+        self.withheld += other.withheld
         self.first_page += other.first_page
         self.after_hours += other.after_hours
         self.heat += other.heat
@@ -103,6 +114,7 @@ class Side:
             "notes": self.notes,
             "messages": self.messages,
             "suppressed_messages": self.suppressed,
+            "withheld_in_shadow": self.withheld,
             "paged_tickets": len(self.first_page),
             "first_page_p50_s": self.percentile(50),
             "first_page_p90_s": self.percentile(90),
@@ -113,11 +125,17 @@ class Side:
 
 def outcome(r: Replay, tz) -> Counter:
     """The ticket's outcome as a multiset of (what, who, local time to the second)."""
+    kinds = ((would(a), a) for a in r.actions)
     return Counter(
-        (a.kind, a.target or "", a.at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M:%S"))
-        for a in r.actions
-        if a.kind in OUTCOME
+        (kind, a.target or "", a.at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M:%S"))
+        for kind, a in kinds
+        if kind in OUTCOME
     )
+
+
+def would(a: Action) -> str:
+    """The action's kind, or for a call withheld in shadow mode, the call's."""
+    return str(a.params.get("would", a.kind)) if a.kind == WITHHELD else a.kind
 
 
 @dataclass

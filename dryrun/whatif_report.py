@@ -45,6 +45,8 @@ def rows(w: WhatIf) -> list[tuple[str, str, str, str]]:
         ("customer messages suppressed", c.suppressed, d.suppressed),
         ("tickets paged", len(c.first_page), len(d.first_page)),
     ]
+    if c.withheld or d.withheld:  # tickets in shadow mode: counted above as if sent
+        out.append(("  of which withheld (shadow mode)", c.withheld, d.withheld))
     lines = [(name, str(a), str(b), _delta(a, b)) for name, a, b in out]
     for q in (50, 90):
         lines.append((f"time to first page p{q}", _dur(c.percentile(q)), _dur(d.percentile(q)), ""))

@@ -126,7 +126,11 @@ def ticket_board(
         head.append(f"**Level** {status.level}" + (f" {level_name}" if level_name else ""))
     if status.vip:
         head.insert(0, "**VIP**")
+    if status.shadow:
+        head.insert(0, "**SHADOW**")
     out = [" · ".join(head)]
+    if status.shadow:
+        out.append(f"**Shadow mode** nothing is sent to Chatwoot or PagerDuty ({status.shadow})")
     if status.error:
         out.append(f"**Problem** {status.error}")
     if status.clocks:
@@ -138,7 +142,9 @@ def ticket_board(
         out.append(
             "**Pages open** "
             + ", ".join(
-                f"{_party(p.target, name)} {p.status} {_short_time(p.at, tz)}" for p in pages
+                f"{_party(p.target, name)} {'withheld' if p.withheld else p.status} "
+                f"{_short_time(p.at, tz)}"
+                for p in pages
             )
         )
     open_handoffs = [h for h in status.handoffs if h.status in OPEN_HANDOFF]

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from engine import business_time
 from engine.conditions import holds
+from engine.shadow import WITHHELD_KINDS, withhold
 from models.actions import Action
 from models.policy import EventName, Policy
 from models.state import LadderEntry, TicketState
@@ -114,6 +115,11 @@ class TicketContext:
             out.update(extra)
         return out
 
+    @property
+    def shadow(self) -> bool:
+        """In shadow mode: nothing decided reaches Chatwoot or PagerDuty (engine/shadow.py)."""
+        return self.state.shadow is not None
+
     def silent(self) -> bool:
         return self.policy.silent_when is not None and holds(self.policy.silent_when, self.facts())
 
@@ -162,6 +168,9 @@ class TicketContext:
         key: str | None = None,
     ) -> Action:
         key = key or f"{self.key_base}:{self.next_seq()}"
+        if self.state.shadow is not None and kind in WITHHELD_KINDS:
+            # Shadow mode: recorded as what would have been sent, never sent (engine/shadow.py).
+            kind, summary, params = withhold(kind, summary, target, params or {}, self.name)
         return Action(
             kind=kind, key=key, at=at, target=target, summary=summary, params=params or {}
         )

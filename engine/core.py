@@ -59,6 +59,7 @@ from models.signals import (
     Resolved,
     StatusChanged,
     VipFlagChanged,
+    WentLive,
 )
 from models.state import HandoffState, LadderEntry, RejectedSignal, TicketState
 from models.ticket import Ticket
@@ -118,12 +119,20 @@ class TicketEngine:
 
     @classmethod
     def new(
-        cls, policy: Policy, ticket: Ticket, workflow_id: str, life: str | None = None
+        cls,
+        policy: Policy,
+        ticket: Ticket,
+        workflow_id: str,
+        life: str | None = None,
+        shadow: str | None = None,
     ) -> TicketEngine:
         """A new ticket. `life` namespaces its keys when the conversation's
-        ticket ran and closed before (see TicketInput.life)."""
+        ticket ran and closed before (see TicketInput.life); `shadow` says why
+        it runs in shadow mode (engine/shadow.py), None: live."""
         key_base = f"{workflow_id}:{life}" if life else None
-        return cls(policy, TicketState(ticket=ticket, workflow_id=workflow_id, key_base=key_base))
+        state = TicketState(ticket=ticket, workflow_id=workflow_id, key_base=key_base)
+        state.shadow = shadow
+        return cls(policy, state)
 
     # ------------------------------------------------------------------ views
 
@@ -240,6 +249,10 @@ class TicketEngine:
                     h.ladder,
                     now,
                 )
+            case WentLive():
+                if self.ctx.seen(event.event_id):
+                    return []
+                return self.lifecycle.go_live(event.why, event.seen_at, now)
         raise Rejected(f"unknown event {type(event).__name__}")
 
     def acknowledged(self, by: str, now: datetime, event_id: str | None = None) -> list[Action]:

@@ -26,6 +26,7 @@ class HandoffEngine:
             owner=inp.owner,
             facts=dict(inp.facts),
             stage="escalated",
+            shadow=inp.shadow,
         )
         self.steps = TicketEngine(inp.policy, state, reactive=False)
         # A handoff's own ladder runs without the `sop-event-orders` rules:

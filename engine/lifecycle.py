@@ -7,7 +7,8 @@ started before the `event-stage-markers` patch move silently on events
 (the `event_stage_markers` flag). Closing is final: clocks stop, the ladder
 empties (audit rows excepted), pages are resolved. Assignment changes the
 owner (keeping the previous one for `target: previous_owner`) and tells
-Chatwoot who it is.
+Chatwoot who it is. A ticket in shadow mode goes live once, with its instant
+(engine/shadow.py).
 """
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ class Lifecycle:
         actions = self.event_stage("open", now, "ticket")
         actions.append(c.marker("ticket.reopened", now, "Reopened", by))
         return actions + c.reactor.emit("reopened", now, {"by": by})
+
+    def go_live(self, why: str, seen_at: datetime | None, now: datetime) -> list[Action]:
+        """Shadow mode ends: what the ticket decides from `now` on is sent. A
+        live ticket stays live (a repeat does nothing)."""
+        c, s = self.ctx, self.ctx.state
+        if s.shadow is None:
+            return []
+        was, s.shadow, s.live_at = s.shadow, None, now
+        seen = f", seen at {c.local(seen_at)}" if seen_at is not None and seen_at != now else ""
+        summary = f"Live: shadow mode ended ({why or 'settings changed'}{seen})"[:300]
+        c.log(now, "ticket", "live", None, summary)
+        params = {"was": was, "why": why, "seen_at": seen_at.isoformat() if seen_at else None}
+        return [c.marker("ticket.live", now, summary, None, params)]
 
     def assign(self, to: str, at: datetime, summary: str, source: str) -> list[Action]:
         c, s = self.ctx, self.ctx.state

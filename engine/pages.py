@@ -29,6 +29,16 @@ class Pages:
         for page in c.state.pages.values():
             if page.status != "resolved" and which(page):
                 page.status = "resolved"
+                if page.withheld and not c.shadow:
+                    # Decided in shadow mode, never sent: nothing to resolve in PagerDuty.
+                    c.log(
+                        at,
+                        page.source,
+                        "pagerduty.resolve",
+                        page.target,
+                        f"Page to {c.name(page.target)} (withheld in shadow mode) closed",
+                    )
+                    continue
                 target = c.policy.party(page.target)
                 actions.append(
                     c.action(

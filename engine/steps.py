@@ -72,8 +72,16 @@ class StepRunner:
         if do == "page":
             party = c.policy.party(cast(str, target))
             text = summary or f"{ctx.get('clock') or 'Escalation'}: {ctx['summary']}"
-            s.pages[key] = PageState(dedup_key=key, target=target, source=pending.source, at=at)
-            c.log(at, pending.source, "pagerduty.trigger", target, f"Paged {c.name(target)}")
+            s.pages[key] = PageState(
+                dedup_key=key, target=target, source=pending.source, at=at, withheld=c.shadow
+            )
+            c.log(
+                at,
+                pending.source,
+                "pagerduty.trigger",
+                target,
+                f"{'Would page' if c.shadow else 'Paged'} {c.name(target)}",
+            )
             return [
                 c.action(
                     "pagerduty.trigger",

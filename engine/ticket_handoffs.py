@@ -172,6 +172,8 @@ class TicketHandoffs:
                     "context": jsonable(template_context(c, context)),
                     "facts": jsonable(c.facts()),
                     "owner": s.owner,
+                    # A handoff started in shadow mode runs in shadow to its end.
+                    **({"shadow": s.shadow} if s.shadow is not None else {}),
                 },
             ),
         ]

@@ -28,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from models.shadow import ShadowScope
+
 
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names it."""
@@ -148,6 +150,12 @@ class Settings(BaseSettings):
     default_policy: str = "vip-concierge"  # pack for conversations no inbox mapping names
     # Which pack runs a conversation, by Chatwoot inbox id: INBOX_POLICIES='{"3": "ops-ladder"}'
     inbox_policies: Annotated[dict[int, str], NoDecode] = Field(default_factory=dict)
+    # Shadow mode (docs/deploying.md): tickets of these packs, or of these Chatwoot inboxes, run
+    # the whole SOP but send nothing to Chatwoot or PagerDuty; the audit says what would have
+    # been sent. Comma-separated: SHADOW_POLICIES="vip-concierge", SHADOW_INBOXES="3,5". Read by
+    # the worker; a pack or inbox taken out goes live, running tickets at their next decision.
+    shadow_policies: Annotated[frozenset[str], NoDecode] = Field(default_factory=frozenset)
+    shadow_inboxes: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = Field(default="info", pattern="^(?i)(debug|info|warning|error)$")
 
@@ -179,7 +187,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be a JSON object ({exc.msg})") from None
         return value
 
-    @field_validator("worker_dormant_patches", mode="before")
+    @field_validator("worker_dormant_patches", "shadow_policies", "shadow_inboxes", mode="before")
     @classmethod
     def _parse_patch_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -215,6 +223,11 @@ class Settings(BaseSettings):
             if inbox_id
             else self.default_policy
         )
+
+    @property
+    def shadow_scope(self) -> ShadowScope:
+        """SHADOW_POLICIES and SHADOW_INBOXES, as the worker's policy activities read them."""
+        return ShadowScope(set(self.shadow_policies), set(self.shadow_inboxes))
 
     def routing_key_for(self, name: str | None) -> SecretStr | None:
         """The routing key a policy names (`routing_key: lola`), else the default key."""

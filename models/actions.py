@@ -49,6 +49,8 @@ ActionKind = Literal[
     "message.suppressed",
     "page.updated",
     "ladder.missed",
+    "shadow.withheld",
+    "ticket.live",
 ]
 
 MARKERS = {
@@ -65,6 +67,9 @@ MARKERS = {
     "message.suppressed",
     "page.updated",
     "ladder.missed",
+    # shadow mode (engine/shadow.py): what would have been sent, and going live
+    "shadow.withheld",
+    "ticket.live",
 }
 
 

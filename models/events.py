@@ -24,6 +24,7 @@ from models.signals import (
     Resolved,
     StatusChanged,
     VipFlagChanged,
+    WentLive,
 )
 
 TicketEvent = Annotated[
@@ -39,7 +40,8 @@ TicketEvent = Annotated[
     | StatusChanged
     | HandoffResponse
     | PageUpdate
-    | HandoffResult,
+    | HandoffResult
+    | WentLive,
     Field(discriminator="kind"),
 ]
 

@@ -29,6 +29,8 @@ class HandoffInput(BaseModel):
     facts: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)  # template context at start
     clock_offset_seconds: float = 0.0
+    # Started by a ticket in shadow mode (models/shadow.py): why nothing it decides is sent.
+    shadow: str | None = None
 
 
 HANDOFF_RESULT_SIGNAL = "handoff_result"  # the ticket's signal a handoff reports to

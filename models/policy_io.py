@@ -13,6 +13,7 @@ from models.policy import Policy
 
 class LoadPolicyInput(BaseModel):
     name: str = Field(min_length=1)
+    inbox_id: int | None = None  # the ticket's inbox: for the worker's SHADOW_INBOXES
 
 
 class PackedPolicy(BaseModel):
@@ -33,6 +34,9 @@ class PackedPolicy(BaseModel):
     version: str
     sha256: str  # of the JSON: engine.shared_policy's key, so equal packs share one parsed object
     json_zlib_b64: str
+    # Why tickets of this pack and inbox run in shadow mode on this worker (models/shadow.py);
+    # None: live. Not part of the content (nor of its hash).
+    shadow: str | None = None
 
     @classmethod
     def of(cls, policy: Policy) -> PackedPolicy:

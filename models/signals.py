@@ -125,3 +125,14 @@ class PageUpdate(Event):
     dedup_key: str = Field(min_length=1, max_length=255)
     status: PageUpdateStatus
     by: str | None = None  # PagerDuty's name of the responder, informational
+
+
+class WentLive(Event):
+    """A ticket in shadow mode goes live (models/shadow.py): from its instant
+    on, what it decides is sent. `why`: what the worker's settings say now;
+    `seen_at`: when the ticket learned it (the event is applied at the last
+    instant the ticket had applied, before anything else of that decision)."""
+
+    kind: Literal["went_live"] = "went_live"
+    why: str = Field(default="", max_length=300)
+    seen_at: datetime | None = None

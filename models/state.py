@@ -47,6 +47,7 @@ class PageState(CompactModel):
     source: str
     status: Literal["triggered", "acknowledged", "resolved"] = "triggered"
     at: datetime
+    withheld: bool = False  # decided in shadow mode: never sent to PagerDuty
 
 
 class HandoffState(CompactModel):
@@ -105,3 +106,7 @@ class TicketState(CompactModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     resolution: str | None = None
+    # Shadow mode (models/shadow.py): why nothing it decides is sent, or None
+    # (live); `live_at`: when a ticket that started in shadow went live.
+    shadow: str | None = None
+    live_at: datetime | None = None

@@ -38,6 +38,10 @@ class TicketStatus(BaseModel):
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
+    # Shadow mode (models/shadow.py): why nothing this ticket decides is sent (None: live);
+    # `live_at`: when a ticket that started in shadow went live.
+    shadow: str | None = None
+    live_at: datetime | None = None
 
     @property
     def last_page(self) -> PageState | None:

@@ -25,12 +25,17 @@ the SDK adds namespace, task_queue and workflow_type.
 | `ticketflow_lane_jobs_total` | counter | pack, lane, state (submitted, done) |
 | `ticketflow_lane_wait_seconds` | histogram | pack, lane (from a job's submission to its end) |
 | `ticketflow_policy_errors_total` | counter | pack (a ticket parked: its pack would not load) |
+| `ticketflow_shadow_withheld_total` | counter | pack, would (the call a shadow ticket withheld) |
 
 A lane's backlog is `submitted - done` of `ticketflow_lane_jobs_total`, and
 `ticketflow_lane_wait_seconds` says how long its jobs waited: both grow while
 a system hangs or fails, and the PagerDuty lane's stay flat while Chatwoot's
 grow (pages unaffected). The activities count each delivery attempt too
 (`ticketflow_delivery_attempts_total`, activities/delivery_metrics.py).
+
+A ticket in shadow mode (models/shadow.py) sends nothing: its withheld
+pages are counted in `ticketflow_shadow_withheld_total`, never in
+`ticketflow_pages_total`.
 
 Breach lateness is measured from the deadline to the moment the worker
 decided the breach and dispatched its first action (timer lateness plus
@@ -63,6 +68,7 @@ ACTIONS_FAILED = "ticketflow_actions_failed_total"
 LANE_JOBS = "ticketflow_lane_jobs_total"
 LANE_WAIT = "ticketflow_lane_wait_seconds"
 POLICY_ERRORS = "ticketflow_policy_errors_total"
+SHADOW_WITHHELD = "ticketflow_shadow_withheld_total"
 # Seconds: a breach acted on within a second is healthy, minutes means a backlog.
 LATENESS_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
@@ -77,6 +83,7 @@ _COUNTERS = {
     ACTIONS_FAILED: "Actions given up after their retries, by lane",
     LANE_JOBS: "Lane jobs submitted and done (backlog = submitted - done)",
     POLICY_ERRORS: "Tickets parked in policy_error (their pack would not load)",
+    SHADOW_WITHHELD: "Chatwoot and PagerDuty calls tickets in shadow mode recorded, not sent",
 }
 _HISTOGRAMS = {
     BREACH_LATENESS: "Seconds from an SLA deadline to its first action",
@@ -157,6 +164,8 @@ class WorkflowMetrics:
                 self._count(HANDOFFS, outcome="failed")
             elif kind == "ladder.missed":
                 self._count(STEPS_MISSED)
+            elif kind == "shadow.withheld":
+                self._count(SHADOW_WITHHELD, would=str(p.get("would", "unknown")))
 
 
 def _instant(value: object) -> datetime | None:

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.lanes import Learned
     from workflows.metrics import WorkflowMetrics
     from workflows.reply_check import check_reply, with_check_noted
+    from workflows.shadow import went_live
     from workflows.ticket_actions import TicketActionRunner, load_policy
     from workflows.ticket_inbox import LANE, Queued, decide_in_order, drain
     from workflows.ticket_view import SearchAttributes, show_board, ticket_status
@@ -91,6 +92,7 @@ class TicketWorkflow:
             Patch.TICKET_INPUTS,
             Patch.DECISION_UPSERTS,
             Patch.BACKGROUND_LANES,
+            Patch.SHADOW_MODE,
         )
         stage_markers = Patch.EVENT_STAGE_MARKERS in patches
         sop_orders = Patch.SOP_EVENT_ORDERS in patches
@@ -108,12 +110,12 @@ class TicketWorkflow:
         else:
             try:
                 # One shared object per pack content: this frame lives as long as the ticket.
-                policy = await load_policy(
-                    ticket.policy, packed=Patch.PACKED_POLICY in patches, local=self._local
+                policy, shadow = await load_policy(
+                    ticket.policy, ticket.inbox_id, Patch.PACKED_POLICY in patches, self._local
                 )
             except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
-            self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
+            self._engine = TicketEngine.new(policy, ticket.ticket(), wid, ticket.life, shadow)
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
             opening, inputs_seq = self._now(), 0
@@ -138,6 +140,7 @@ class TicketWorkflow:
                     "life": ticket.life,
                     "event_stage_markers": stage_markers,
                     "sop_orders": sop_orders,
+                    **({"shadow": engine.state.shadow} if engine.state.shadow else {}),
                 },
                 None,
             )
@@ -147,7 +150,8 @@ class TicketWorkflow:
             # Chatwoot when known); a continued run, everything up to now.
             opened = engine.state.opened_at if opening is not None else None
             self._applied_at = opened or self._now()
-            return await self._run_beside_lanes(ticket, runner, actions)
+            checks = Patch.SHADOW_MODE in patches  # a ticket in shadow asks before each decision
+            return await self._run_beside_lanes(ticket, runner, actions, checks)
         while True:
             if decision_upserts:
                 # What the decision changed reaches visibility in the task that decided it,
@@ -177,7 +181,7 @@ class TicketWorkflow:
         return self._status()
 
     async def _run_beside_lanes(
-        self, ticket: TicketInput, runner: TicketActionRunner, actions: list[Action]
+        self, ticket: TicketInput, runner: TicketActionRunner, actions: list[Action], checks: bool
     ) -> TicketStatus:
         """The loop behind `background-lanes`: a decision's actions go to
         their lanes (workflows/lanes.py) and the loop goes straight back to
@@ -202,6 +206,9 @@ class TicketWorkflow:
                     self._continue_as_new(ticket, engine, inputs)
             await self._sleep(engine, lambda: lanes.error is not None)
             lanes.raise_error()
+            if checks and engine.state.shadow is not None:
+                # Going live, if the worker says so, comes first in this decision.
+                self._inbox[:0] = await went_live(engine, self._now(), self._applied_at)
             waiting = {q.name for q in self._inbox}
             check = await check_reply(engine, self._now(), lanes.busy("chatwoot"), waiting)
             if check.reply is not None:

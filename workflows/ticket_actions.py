@@ -43,17 +43,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows.metrics import WorkflowMetrics
 
 
-async def load_policy(name: str, *, packed: bool, local: bool) -> Policy:
+async def load_policy(
+    name: str, inbox_id: int | None, packed: bool, local: bool
+) -> tuple[Policy, str | None]:
     """The ticket's pack, one shared object per pack content: compressed and
     a local attempt first after `packed-policy` (as the actions' calls,
-    workflows/actions.py); the older paths as they always ran."""
-    inp, summary = LoadPolicyInput(name=name), f"Load policy pack {name}"
+    workflows/actions.py); the older paths as they always ran. With it, why
+    the worker runs this pack and inbox in shadow mode (None: live; always
+    None on the older paths)."""
+    inp, summary = LoadPolicyInput(name=name, inbox_id=inbox_id), f"Load policy pack {name}"
     if packed:
-        return shared_packed(
-            await run_activity(PolicyActivities.load_packed, inp, summary, local=local)
-        )
+        loaded = await run_activity(PolicyActivities.load_packed, inp, summary, local=local)
+        return shared_packed(loaded), loaded.shadow
     if local:
-        return shared(await run_activity(PolicyActivities.load, inp, summary, local=True))
+        return shared(await run_activity(PolicyActivities.load, inp, summary, local=True)), None
     return shared(
         await workflow.execute_activity_method(
             PolicyActivities.load,
@@ -62,7 +65,7 @@ async def load_policy(name: str, *, packed: bool, local: bool) -> Policy:
             retry_policy=RETRY,
             summary=summary,
         )
-    )
+    ), None
 
 
 class TicketActionRunner:
@@ -223,6 +226,7 @@ class TicketActionRunner:
             facts=p.get("facts", {}),
             context=p.get("context", {}),
             clock_offset_seconds=self._clock_offset_seconds,
+            shadow=p.get("shadow"),
         )
         meta = handoff_start_metadata(inp, a.summary)  # the start options for the Web UI
         await workflow.start_child_workflow(

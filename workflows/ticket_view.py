@@ -63,6 +63,8 @@ def ticket_status(
         acknowledged_at=s.acknowledged_at,
         acknowledged_by=s.acknowledged_by,
         resolved_at=s.resolved_at,
+        shadow=s.shadow,
+        live_at=s.live_at,
     )
 
 
