@@ -7,7 +7,10 @@ within the lookback through the Application API (`status=all`, most
 recently active first, at most `max_conversations` a pass) and for each:
 
 - an open conversation with no ticket: starts it (never a second one: a
-  running ticket is kept, a closed one is not started again);
+  running ticket is kept, a closed one is not started again), adopting
+  what Chatwoot knows of it (models/adoption.py: its replies, customer
+  messages and status, read through starter/chatwoot_history.py), so an
+  answered conversation does not start breached;
 - a running ticket: sends the signals the bridge would have sent for what
   the ticket missed. They are built by the bridge's own mapping
   (`starter.chatwoot_events.route`: same signal, payload and event id) and
@@ -57,6 +60,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.chatwoot import ChatwootActivities
 from infra.settings import Settings
+from models.adoption import Adoption
 from models.chatwoot import instant
 from models.reconcile import ReconcileInput, ReconcileResult
 from models.search_attributes import initial_search_attributes
@@ -243,7 +247,14 @@ class ReconcileActivities:
             log.warning("reconcile: conversation skipped", error=str(exc))
             return
         wid = f"ticket-{account_id}-{ticket.conversation_id}"
-        if conv.get("status") == "open":
+        if conv.get("status") == "open" and not await self._exists(wid):
+            try:
+                adopted = await self._adoption(conv, account_id, ticket.conversation_id)
+            except ApplicationError as exc:  # started next pass, with what Chatwoot knows
+                result.skipped += 1
+                log.warning("reconcile: history not read", workflow_id=wid, error=str(exc))
+                return
+            ticket = ticket.model_copy(update={"adopted": adopted})
             try:
                 # A closed ticket is not started again (its reopen webhook does that).
                 ticket, ui = for_web_ui(ticket, self.settings.chatwoot_base_url)
@@ -263,6 +274,24 @@ class ReconcileActivities:
             except WorkflowAlreadyStartedError:
                 pass
         await self._recover(conv, account_id, ticket.conversation_id, wid, result, packs)
+
+    async def _exists(self, wid: str) -> bool:
+        """Whether the conversation has a ticket, running or closed."""
+        try:
+            await self.client.get_workflow_handle(wid).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _adoption(self, conv: dict[str, Any], account_id: int, number: int) -> Adoption:
+        """What Chatwoot knows of a conversation a ticket starts for (models/adoption.py)."""
+        from starter.chatwoot_history import adoption, read_messages
+
+        messages = await read_messages(self.chatwoot, account_id, number)
+        at = datetime.now(UTC)
+        return adoption(conv, messages, account_id, self.settings.policy_for_inbox, at)
 
     async def _recover(
         self,

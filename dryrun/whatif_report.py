@@ -112,8 +112,9 @@ def _change_lines(w: WhatIf) -> list[str]:
 
 def _reality_lines(w: WhatIf) -> list[str]:
     if not w.differences:
+        live = w.replayed - w.imported
         return [
-            f"Replay vs reality: no difference ({w.replayed} tickets replayed against the pack "
+            f"Replay vs reality: no difference ({live} tickets replayed against the pack "
             "they ran reproduce their audit trail action for action)."
         ]
     tickets = len({d.workflow_id for d in w.differences})
@@ -145,6 +146,12 @@ def format_text(w: WhatIf, heatmap: str | None = None) -> str:
         out.append(
             f"NOT REPLAYED: {len(wids)} tickets ran {w.pack} {version}, whose content was "
             f"never recorded (no worker with pack recording loaded it), e.g. {wids[0]}"
+        )
+    if w.imported:
+        out.append(
+            f"Imported from Chatwoot: {w.imported} of these tickets are past conversations "
+            "(`ticketflow import chatwoot`); the pack in force is replayed on them as the "
+            "draft is, with no live run to check against"
         )
     if w.unrecorded:
         out.append(

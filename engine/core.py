@@ -29,6 +29,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.adopt import adopt
 from engine.clocks import Clocks
 from engine.context import Rejected, TicketContext
 from engine.facts import FactsAndRules
@@ -171,7 +172,8 @@ class TicketEngine:
     # --------------------------------------------------------------- entry points
 
     def open(self, now: datetime) -> list[Action]:
-        """The ticket was created: classify, pick the owner, start clocks, run rules.
+        """The ticket was created: classify, pick the owner, start clocks, run rules,
+        then apply what Chatwoot already knew of an existing conversation.
 
         SLAs count from the conversation's creation in Chatwoot when known
         (a webhook delivered late, or a ticket started by reconciliation,
@@ -198,6 +200,8 @@ class TicketEngine:
         c.wall = wall
         try:
             actions += self.reactions.emit("ticket_opened", now)
+            if t.adopted is not None:  # what Chatwoot already knew (engine/adopt.py)
+                actions += adopt(t.adopted, now, wall, self.advance, self.receive, self.reject)
         finally:
             c.wall = None
         return actions

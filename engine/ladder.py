@@ -30,6 +30,10 @@ from models.state import ClockState, PendingStep
 # level, audit, handoff, close ...) still run late.
 NOTIFYING_STEPS = frozenset({"page", "message", "note"})
 
+# Why a missed step was not sent, in its summary.
+CATCH_UP_WHY = "over the pack's max_catch_up"
+ADOPTED_WHY = "before the ticket adopted a conversation older than adopt_messages_within"
+
 # What falls due: a running clock's deadline (a breach) or a pending step.
 DueKind = Literal["clock", "step"]
 
@@ -77,12 +81,23 @@ class Ladder:
     def too_late(self, due: datetime, now: datetime) -> bool:
         return self.ctx.sop_orders and (self.ctx.wall or now) - due > self.ctx.policy.max_catch_up
 
+    def before_adoption(self, due: datetime) -> bool:
+        """A customer message due before this ticket adopted a conversation that was
+        older than the pack's `adopt_messages_within` then (models/adoption.py)."""
+        t = self.ctx.state.ticket
+        if t.adopted is None or due >= t.adopted.at:
+            return False
+        age = t.adopted.at - (t.created_at or t.adopted.at)
+        return age > self.ctx.policy.adopt_messages_within
+
     def run_due(
         self, item: PendingStep, now: datetime, run: Callable[[PendingStep], list[Action]]
     ) -> list[Action]:
         """Take a due step off the ladder and `run` it -- or, past `max_catch_up`,
         record it as missed (a notifying step) or run it as of now."""
         self.ctx.state.pending.remove(item)
+        if item.step.do == "message" and self.before_adoption(item.due):
+            return self.missed(item, self.ctx.wall or now, ADOPTED_WHY)
         if not self.too_late(item.due, now):
             return run(item)
         if item.step.do in NOTIFYING_STEPS:
@@ -90,8 +105,9 @@ class Ladder:
         # state still moves (assign, label, level, a handoff ...), as of now
         return run(item.model_copy(update={"due": self.ctx.wall or now}))
 
-    def missed(self, pending: PendingStep, now: datetime) -> list[Action]:
-        """A notifying step overdue past `max_catch_up`: on record, not sent."""
+    def missed(self, pending: PendingStep, now: datetime, why: str = CATCH_UP_WHY) -> list[Action]:
+        """A notifying step overdue past `max_catch_up` (or a customer message due
+        before an old conversation was adopted): on record, not sent."""
         c, step = self.ctx, pending.step
         if not holds(step.when, c.facts(pending.context, at=pending.due)):
             return []
@@ -100,7 +116,7 @@ class Ladder:
         late = human_duration(now - pending.due, approx=True)
         summary = (
             f"Missed {step.do}{what}{' to ' + c.name(target) if target else ''}: due "
-            f"{c.local(pending.due)}, {late} ago (over the pack's max_catch_up)"
+            f"{c.local(pending.due)}, {late} ago ({why})"
         )
         c.log(now, pending.source, f"{step.do}.missed", target, summary)
         return [

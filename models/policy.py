@@ -109,6 +109,16 @@ class Policy(_Strict):
         timedelta(hours=2),
         description="Notifying steps overdue by more are recorded as missed, not sent.",
     )
+    # A ticket started for a conversation that already had a history in
+    # Chatwoot (models/adoption.py) sends a customer message that fell due
+    # before it started only when the conversation was younger than this then:
+    # at go-live, a customer whose conversation agents are handling gets no
+    # acknowledgment an hour late. Messages due after the start are sent.
+    adopt_messages_within: Duration = Field(
+        timedelta(minutes=10),
+        description="An adopted conversation older than this at its ticket's start gets "
+        "no customer message that fell due before the start (recorded as missed).",
+    )
 
     @field_validator("name")
     @classmethod

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from models.adoption import Adoption
 from models.compact import CompactModel
 
 
@@ -44,6 +45,9 @@ class Ticket(CompactModel):
     # The conversation's page in Chatwoot, set by whoever starts the ticket when
     # Chatwoot's address is known (workflows never read settings): the Web UI board links it.
     conversation_url: str | None = None
+    # Set when the ticket starts for a conversation that already has a history in
+    # Chatwoot (models/adoption.py): the engine applies it at opening.
+    adopted: Adoption | None = None
 
 
 def ticket_workflow_id(account_id: int, conversation_id: int) -> str:

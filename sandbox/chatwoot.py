@@ -21,6 +21,7 @@ from sandbox.recorder import Recorder, mount_control
 
 MESSAGE_TYPES = {"incoming": 0, "outgoing": 1, "activity": 2, "template": 3}
 STATUSES = {"open", "resolved", "pending", "snoozed"}
+MESSAGES_PAGE = 20  # messages a list call returns, as Chatwoot's MessageFinder does
 
 
 class SeedConversation(BaseModel):
@@ -31,6 +32,7 @@ class SeedConversation(BaseModel):
     labels: list[str] = Field(default_factory=list)
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
     contact: dict[str, Any] = Field(default_factory=dict)
+    created_at: int | None = None  # Unix seconds; now when absent (an older conversation)
 
 
 class SeedMessage(BaseModel):
@@ -64,8 +66,8 @@ class ChatwootState:
             "custom_attributes": dict(s.custom_attributes),
             "meta": {"sender": {"type": "contact", **s.contact}, "assignee": None, "team": None},
             "messages": [],
-            "created_at": int(time.time()),
-            "last_activity_at": int(time.time()),
+            "created_at": s.created_at if s.created_at is not None else int(time.time()),
+            "last_activity_at": s.created_at if s.created_at is not None else int(time.time()),
             "snoozed_until": None,
         }
         self.conversations[(s.account_id, s.conversation_id)] = conv
@@ -181,9 +183,15 @@ def create_chatwoot_app(token: str = "sandbox-token", *, auto_create: bool = Tru
         return error or ok(request, body, _public(conv))
 
     @app.get(base + "/{conversation_id}/messages")
-    async def list_messages(request: Request, account_id: int, conversation_id: int):
+    async def list_messages(
+        request: Request, account_id: int, conversation_id: int, before: int | None = None
+    ):
+        """The latest 20 messages, oldest first; with `before`, the 20 before that id."""
         body, conv, error = await guard(request, account_id, conversation_id)
-        return error or ok(request, body, {"meta": {}, "payload": conv["messages"]})
+        if error:
+            return error
+        msgs = [m for m in conv["messages"] if before is None or m["id"] < before]
+        return ok(request, body, {"meta": {}, "payload": msgs[-MESSAGES_PAGE:]})
 
     @app.post(base + "/{conversation_id}/messages")
     async def create_message(request: Request, account_id: int, conversation_id: int):

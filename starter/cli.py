@@ -3,8 +3,8 @@
 Platform commands: `dev` (whole stack), `worker`, `bridge`, `setup`
 (migrations, search attributes, reconciliation schedule), `simulate`,
 `whatif` (a draft pack replayed on recorded tickets, dryrun/whatif.py);
-operator commands (`ack`, `resolve`, `reopen`, `escalate`, `decide`,
-`reassign`, `show`, `list`) live in `starter/operator_cli.py`.
+`import chatwoot` (starter/import_cli.py); operator commands (`ack`, `resolve`,
+`reopen`, `escalate`, `decide`, `reassign`, `show`, `list`) in starter/operator_cli.py.
 Exit codes: 0 ok, 1 failure, 2 bad settings or arguments, 3 refused by the
 ticket, 4 unknown ticket, 5 Temporal unreachable.
 """
@@ -401,9 +401,10 @@ def whatif(
     raise typer.Exit(EXIT_FAILURE if result.differences else 0)
 
 
-from starter import operator_cli  # noqa: E402
+from starter import import_cli, operator_cli  # noqa: E402
 
 operator_cli.build(app, lambda: _settings(log_level="warning"))
+import_cli.build(app, lambda: _settings(log_level="warning"))
 
 from packtools.cli import pack_app  # noqa: E402  (pack authors' commands: no settings, no Temporal)
 
