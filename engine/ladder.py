@@ -28,7 +28,7 @@ from models.state import ClockState, PendingStep
 # Steps that tell people something: past `max_catch_up` they are recorded
 # as missed instead of sent. Steps that keep state (assign, label, stage,
 # level, audit, handoff, close ...) still run late.
-NOTIFYING_STEPS = frozenset({"page", "message", "note"})
+NOTIFYING_STEPS = frozenset({"page", "message", "note", "slack", "email"})
 
 # What falls due: a running clock's deadline (a breach) or a pending step.
 DueKind = Literal["clock", "step"]

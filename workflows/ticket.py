@@ -91,6 +91,7 @@ class TicketWorkflow:
             Patch.TICKET_INPUTS,
             Patch.DECISION_UPSERTS,
             Patch.BACKGROUND_LANES,
+            Patch.CHAT_CHANNELS,
         )
         stage_markers = Patch.EVENT_STAGE_MARKERS in patches
         sop_orders = Patch.SOP_EVENT_ORDERS in patches
@@ -103,6 +104,7 @@ class TicketWorkflow:
             ticket.carry = None  # its policy copy would stay alive with the input otherwise
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
+            self._engine.chat_updates = Patch.CHAT_CHANNELS in patches
             self._metrics.escalated = bool(carried.level or carried.facts.get("escalated"))
             actions: list[Action] = []
         else:
@@ -116,6 +118,7 @@ class TicketWorkflow:
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, life=ticket.life)
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
+            self._engine.chat_updates = Patch.CHAT_CHANNELS in patches
             opening, inputs_seq = self._now(), 0
             actions = self._engine.open(opening)
         engine = self._engine

@@ -38,6 +38,7 @@ class Patch(StrEnum):
     TICKET_INPUTS = "ticket-inputs"  # the ticket and its handoffs record their engine inputs
     DECISION_UPSERTS = "decision-upserts"  # search attributes upserted in the deciding task
     BACKGROUND_LANES = "background-lanes"  # side effects in lanes beside the loop, events in order
+    CHAT_CHANNELS = "chat-channels"  # Slack posts kept current on ack, take and resolve
     AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # a failed action gets an audit row (unbundled)
 
 
@@ -56,7 +57,7 @@ _RELEASES: tuple[tuple[str, tuple[Patch, ...]], ...] = (
     ("patches-2026-12b", (Patch.PACKED_POLICY,)),
     ("patches-2026-12c", (Patch.TICKET_INPUTS,)),
     ("patches-2026-12d", (Patch.DECISION_UPSERTS,)),
-    ("patches-2026-12e", (Patch.BACKGROUND_LANES,)),
+    ("patches-2026-12e", (Patch.BACKGROUND_LANES, Patch.CHAT_CHANNELS)),
 )
 
 
