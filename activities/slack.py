@@ -1,11 +1,6 @@
 """Slack Web API activities: post a ticket's message, keep it current.
 
-Calls `{SLACK_API_URL}/<method>` with the bot token in `Authorization:
-Bearer` (never in a log, history or error). Slack answers most failures
-with HTTP 200 and `{"ok": false, "error": ...}`: the errors no retry can
-fix (an unknown channel, a bad token, a refused block) are non-retryable,
-the rest (rate limits, Slack's own trouble) are retried, honouring
-Retry-After.
+Web API calls and their errors: activities/slack_api.py.
 
 Exactly one message per action key. The posted message's channel and ts
 are kept in Postgres (`channel_messages`, by action key): a post whose key
@@ -31,8 +26,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery_metrics import attempt
-from activities.http_errors import raise_for
+from activities.slack_api import SlackApi
 from activities.slack_blocks import blocks, fallback_text, is_marked, links
 from activities.stragglers import let_earlier_attempt_land
 from infra.settings import Settings
@@ -45,34 +39,6 @@ from models.channels import (
 
 log = structlog.get_logger(__name__)
 
-# Slack's `error` codes that retrying cannot fix.
-FINAL_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "missing_scope",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "too_many_attachments",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "user_not_found",
-        "user_disabled",
-        "cannot_dm_bot",
-        "invalid_arguments",
-        "invalid_arg_name",
-        "restricted_action",
-    }
-)
 HISTORY_PAGES = 10  # conversations.history pages (200 messages each) searched for a key
 
 
@@ -81,43 +47,8 @@ class SlackActivities:
         self.http = http
         self.settings = settings
         self.pool = pool
-        self.api = str(settings.slack_api_url).rstrip("/")
-        self._token = settings.slack_bot_token
-
-    # ------------------------------------------------------------- the API
-
-    async def call(self, method: str, body: dict[str, Any] | None = None, **query: Any) -> dict:
-        """One Web API method: JSON POST with `body`, or GET with `query`."""
-        if self._token is None:
-            raise ApplicationError(
-                "Slack is not configured (SLACK_BOT_TOKEN)",
-                type="SlackNotConfigured",
-                non_retryable=True,
-            )
-        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
-        url = f"{self.api}/{method}"
-        async with attempt("slack", method):
-            try:
-                if body is None:
-                    resp = await self.http.get(url, params=query, headers=headers)
-                else:
-                    resp = await self.http.post(url, json=body, headers=headers)
-            except httpx.TimeoutException:
-                raise ApplicationError(f"Slack {method} timed out", type="SlackTimeout") from None
-            except httpx.TransportError as exc:
-                raise ApplicationError(
-                    f"Slack {method}: {type(exc).__name__}", type="SlackUnavailable"
-                ) from None
-            raise_for("Slack", resp)
-            answer = resp.json()
-            if not answer.get("ok"):
-                error = str(answer.get("error") or "unknown_error")
-                raise ApplicationError(
-                    f"Slack {method}: {error}",
-                    type="SlackRejected" if error in FINAL_ERRORS else "SlackError",
-                    non_retryable=error in FINAL_ERRORS,
-                )
-            return answer
+        self.api = SlackApi(http, settings)
+        self.call = self.api.call
 
     def _link_line(self, m: ChannelMessage) -> str:
         s = self.settings
@@ -227,7 +158,3 @@ class SlackActivities:
             },
         )
         return ref
-
-    async def ephemeral(self, channel: str, user: str, text: str) -> None:
-        """A message only `user` sees (chat.postEphemeral): a click that changed nothing."""
-        await self.call("chat.postEphemeral", {"channel": channel, "user": user, "text": text})
