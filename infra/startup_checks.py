@@ -90,23 +90,26 @@ def pack_uses(settings: Settings) -> dict[str, list[str]]:
     return uses
 
 
-def check_packs_at_start(settings: Settings) -> None:
+def check_packs_at_start(settings: Settings, channels: frozenset[str] | None = None) -> None:
     """`check_packs`, logging its warnings and the version of each pack new
-    tickets will load; PackMappingError (a SettingsError) when one fails."""
-    checked = check_packs(settings)
+    tickets will load; PackMappingError (a SettingsError) when one fails.
+    `channels`: the Slack and e-mail channels there will be (`ticketflow dev`
+    brings stand-ins for those unset); default: those the settings configure."""
+    checked = check_packs(settings, channels)
     for warning in checked.warnings:
         log.warning("policy pack has problems", problem=warning.format())
     log.info("policy packs checked", packs=checked.versions)
 
 
-def check_packs(settings: Settings) -> PackCheck:
+def check_packs(settings: Settings, channels: frozenset[str] | None = None) -> PackCheck:
     """Load every pack DEFAULT_POLICY and INBOX_POLICIES name, from
     POLICIES_DIR, as a ticket would. PackMappingError names each that fails."""
+    reachable = configured_channels(settings) if channels is None else channels
     directory = Path(settings.policies_dir)
     uses = pack_uses(settings)
     result, problems = PackCheck(), []
     for pack, named_by in uses.items():
-        outcome = _check_one(directory, pack, tuple(named_by), configured_channels(settings))
+        outcome = _check_one(directory, pack, tuple(named_by), reachable)
         if isinstance(outcome, PackProblem):
             problems.append(outcome)
             continue

@@ -53,7 +53,10 @@ def _root(
 
 
 def _settings(
-    *, metrics: Callable[[Settings], str | None] | None = None, check_packs=False, **overrides
+    *,
+    metrics: Callable[[Settings], str | None] | None = None,
+    check_packs: bool | str = False,
+    **overrides,
 ) -> Settings:
     """Settings, logging and the process's one Temporal runtime; `metrics`
     gives the address where it serves Prometheus metrics (the worker only).
@@ -64,7 +67,10 @@ def _settings(
         if check_packs:  # before the runtime takes the metrics port: a refused worker never listens
             from infra.startup_checks import check_packs_at_start
 
-            check_packs_at_start(settings)
+            # `ticketflow dev` stands in for Slack and e-mail when they are unset.
+            check_packs_at_start(
+                settings, frozenset({"slack", "email"}) if check_packs == "dev" else None
+            )
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -97,6 +103,8 @@ def dev(
     sandbox_pagerduty_port: int = typer.Option(
         0, help="PagerDuty sandbox port (0: any free port)."
     ),
+    sandbox_slack_port: int = typer.Option(0, help="Slack sandbox port (0: any free port)."),
+    sandbox_smtp_port: int = typer.Option(0, help="SMTP sink port (0: any free port)."),
     metrics_address: str = typer.Option(
         DEV_METRICS_ADDRESS,
         help="Worker's Prometheus /metrics (host:port, port 0: any free port; or off).",
@@ -115,7 +123,7 @@ def dev(
     except ValueError as exc:
         typer.echo(f"--metrics-address: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    settings = _settings(check_packs=True)
+    settings = _settings(check_packs="dev")
     # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there
     # (port 0: the one the OS picked, read back for the banner).
     settings = settings.model_copy(update={"worker_metrics_address": checked_metrics_address})
@@ -127,6 +135,8 @@ def dev(
         host=host,
         sandbox_chatwoot_port=sandbox_chatwoot_port,
         sandbox_pagerduty_port=sandbox_pagerduty_port,
+        sandbox_slack_port=sandbox_slack_port,
+        sandbox_smtp_port=sandbox_smtp_port,
     )
     raise typer.Exit(dev_main(settings, opts))
 
