@@ -122,6 +122,10 @@ def check_packs(settings: Settings, channels: frozenset[str] | None = None) -> P
     return result
 
 
+# The channels `ticketflow dev` stands in for when they are unset (starter/dev.py).
+STAND_INS = frozenset({"slack", "email"})
+
+
 def configured_channels(settings: Settings) -> frozenset[str]:
     """The optional channels this deployment can reach (`do: slack`, `do: email`)."""
     return frozenset(
