@@ -23,6 +23,8 @@ OUTCOME = {
     "chatwoot.message",
     "chatwoot.note",
     "chatwoot.assign",
+    "slack.post",
+    "email.send",
     "sla.breached",
     "ticket.level",
     "handoff.started",
@@ -45,6 +47,8 @@ class Side:
     pages: Counter = field(default_factory=Counter)  # person -> pages
     notes: int = 0
     messages: int = 0
+    slack_posts: int = 0
+    emails: int = 0
     suppressed: int = 0
     first_page: list[float] = field(
         default_factory=list
@@ -68,6 +72,10 @@ class Side:
                 self.notes += 1
             elif a.kind == "chatwoot.message":
                 self.messages += 1
+            elif a.kind == "slack.post":
+                self.slack_posts += 1
+            elif a.kind == "email.send":
+                self.emails += 1
             elif a.kind == "message.suppressed":
                 self.suppressed += 1
         if first is not None:
@@ -80,6 +88,8 @@ class Side:
         self.pages += other.pages
         self.notes += other.notes
         self.messages += other.messages
+        self.slack_posts += other.slack_posts
+        self.emails += other.emails
         self.suppressed += other.suppressed
         self.first_page += other.first_page
         self.after_hours += other.after_hours
@@ -102,6 +112,8 @@ class Side:
             "pages_total": sum(self.pages.values()),
             "notes": self.notes,
             "messages": self.messages,
+            "slack_posts": self.slack_posts,
+            "emails": self.emails,
             "suppressed_messages": self.suppressed,
             "paged_tickets": len(self.first_page),
             "first_page_p50_s": self.percentile(50),

@@ -227,3 +227,20 @@ def test_pack_check_knows_slack_and_email_steps():
     assert "channel-not-configured" not in kinds
     configured = {p.kind for p in check_text(PACK, configured=frozenset({"email"})).problems}
     assert "channel-not-configured" in configured
+
+
+def test_whatif_counts_slack_posts_and_emails_beside_pages_and_notes():
+    from zoneinfo import ZoneInfo
+
+    from dryrun.replay import Replay
+    from dryrun.whatif_metrics import Side
+    from models.actions import Action
+
+    def act(kind: str) -> Action:
+        return Action(kind=kind, key=kind, at=AT, summary=kind)
+
+    kinds = ["slack.post", "slack.post", "email.send", "chatwoot.note", "pagerduty.trigger"]
+    side = Side()
+    side.add(Replay("w", "w", AT, [act(k) for k in kinds]), ZoneInfo("UTC"))
+    out = side.as_dict()
+    assert (out["slack_posts"], out["emails"], out["notes"], out["pages_total"]) == (2, 1, 1, 1)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from dryrun.report import escalation_metrics
 from dryrun.scenario import load_scenario
-from dryrun.simulate import run_scenario
+from dryrun.simulate import run_scenario, sent_line
 from engine.policy_loader import load_policy
 from models.timezones import zone
 from tests.helpers import POLICIES_DIR, simulate
@@ -49,6 +49,7 @@ async def test_ops_s2_level1_at_30_minutes_level2_at_60_with_decision_log(ts_env
     )
     assert "Summary:" in post["text"] and "Evidence" in post["text"]
     assert not [x for x in r.actions("chatwoot.note") if x["target"] == "support_lead"]
+    assert "pages 1" in sent_line(r) and "Slack posts 1" in sent_line(r)  # simulate's count
     assert [(x["target"], x["at"]) for x in r.actions("pagerduty.trigger")] == [
         ("manager", t(LA, 2026, 11, 17, 11))
     ]
