@@ -28,9 +28,11 @@ from activities.audit import AuditActivities
 from activities.audit_batch import AuditBatchActivities
 from activities.chatwoot import ChatwootActivities
 from activities.chatwoot_batch import ChatwootBatchActivities
+from activities.email import EmailActivities
 from activities.pagerduty import PagerDutyActivities
 from activities.policy import policy_activities
 from activities.reconcile import ReconcileActivities
+from activities.slack import SlackActivities
 from infra import db
 from infra.settings import Settings
 from workflows.handoff import HandoffWorkflow
@@ -76,6 +78,8 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
     chatwoot = ChatwootActivities(http, settings)
     reconcile = ReconcileActivities(http, settings, client)
     pagerduty = PagerDutyActivities(http, settings)
+    slack = SlackActivities(http, settings, pool)
+    email = EmailActivities(settings, pool)
     batches = [
         ChatwootBatchActivities(chatwoot).apply_batch,
         AuditBatchActivities(pool).record_batch,
@@ -90,6 +94,9 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
         chatwoot.merge_custom_attributes,
         chatwoot.check_reply,
         pagerduty.send_event,
+        slack.post,
+        slack.update,
+        email.send,
         reconcile.sync_open_conversations,
         *audit_activities(pool),
     ]
@@ -97,6 +104,17 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
     if missing:  # an action kind would wait for an activity no worker runs
         raise RuntimeError(f"the worker does not register {sorted(missing)} (workflows/routes.py)")
     return registered
+
+
+def unconfigured_channels(settings: Settings) -> list[str]:
+    """The optional channels this worker cannot reach (said at start: a pack's `do: slack` or
+    `do: email` fails without them, and `pack check` refuses such packs)."""
+    out = []
+    if not settings.slack_configured:
+        out.append("SLACK_BOT_TOKEN (do: slack)")
+    if not settings.email_configured:
+        out.append("SMTP_URL (do: email)")
+    return out
 
 
 def worker_options(settings: Settings) -> dict:
@@ -170,6 +188,8 @@ async def run_until_signalled(settings: Settings, workflows: Sequence[type] = ()
         # Where pages and notes send the person paged to act (infra/links.py).
         console_links=str(settings.public_url) if settings.public_url else "off: PUBLIC_URL unset",
     )
+    for missing in unconfigured_channels(settings):
+        log.warning("channel not configured: packs that use it are refused", missing=missing)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

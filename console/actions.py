@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from client.tickets import ACTIONS, NoAnswer, refusal, send_update
 from console.packs import Packs, escalation_form, payload_from_form
 from models.handoff import HandoffResponse
-from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved
+from models.signals import Acknowledged, Escalate, Reassign, Reopened, Resolved, Source
 from models.status import TicketStatus
 
 log = structlog.get_logger(__name__)
@@ -87,7 +87,9 @@ async def perform(
     values: dict[str, str],
     packs: Packs,
     policy: str | None,
+    source: Source = "console",
 ) -> Outcome:
+    """Send an operator's action (`source`: the console, or a Slack button)."""
     if action not in ACTIONS:
         return Outcome(error=f"unknown action {action!r}")
     try:
@@ -98,7 +100,7 @@ async def perform(
         return Outcome(error=str(err))
     update, _ = ACTIONS[action]
     try:
-        status = await send_update(client, wid, update, arg, source="console")
+        status = await send_update(client, wid, update, arg, source=source)
     except WorkflowUpdateFailedError as exc:
         log.info("console action refused", workflow_id=wid, action=action, by=by)
         return Outcome(error=refusal(exc))

@@ -260,7 +260,25 @@ def format_table(result: SimulationResult) -> str:
     if result.status is not None:
         s = result.status
         out.write(f"final: stage={s.stage} owner={s.owner} sla={s.sla_state} level={s.level}\n")
+    out.write(sent_line(result) + "\n")
     return out.getvalue()
+
+
+def sent_line(result: SimulationResult) -> str:
+    """How many of each notification the scenario sent, side by side."""
+    n = {k: len(result.actions(k)) for k in SENT}
+    return "sent: " + ", ".join(f"{label} {n[k]}" for k, label in SENT.items())
+
+
+# What reaches people, as `simulate` and `whatif` count it.
+SENT = {
+    "pagerduty.trigger": "pages",
+    "chatwoot.note": "notes",
+    "chatwoot.message": "customer messages",
+    "slack.post": "Slack posts",
+    "slack.update": "Slack updates",
+    "email.send": "e-mails",
+}
 
 
 async def simulate_file(

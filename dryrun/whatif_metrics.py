@@ -30,6 +30,8 @@ OUTCOME = {
     "chatwoot.message",
     "chatwoot.note",
     "chatwoot.assign",
+    "slack.post",
+    "email.send",
     "sla.breached",
     "ticket.level",
     "handoff.started",
@@ -52,6 +54,8 @@ class Side:
     pages: Counter = field(default_factory=Counter)  # person -> pages
     notes: int = 0
     messages: int = 0
+    slack_posts: int = 0
+    emails: int = 0
     suppressed: int = 0
     withheld: int = 0  # calls a ticket in shadow mode recorded instead of making
     first_page: list[float] = field(
@@ -78,6 +82,10 @@ class Side:
                 self.notes += 1
             elif kind == "chatwoot.message":
                 self.messages += 1
+            elif kind == "slack.post":
+                self.slack_posts += 1
+            elif kind == "email.send":
+                self.emails += 1
             elif kind == "message.suppressed":
                 self.suppressed += 1
         if first is not None:
@@ -90,6 +98,8 @@ class Side:
         self.pages += other.pages
         self.notes += other.notes
         self.messages += other.messages
+        self.slack_posts += other.slack_posts
+        self.emails += other.emails
         self.suppressed += other.suppressed
         self.withheld += other.withheld
         self.first_page += other.first_page
@@ -113,6 +123,8 @@ class Side:
             "pages_total": sum(self.pages.values()),
             "notes": self.notes,
             "messages": self.messages,
+            "slack_posts": self.slack_posts,
+            "emails": self.emails,
             "suppressed_messages": self.suppressed,
             "withheld_in_shadow": self.withheld,
             "paged_tickets": len(self.first_page),

@@ -41,6 +41,8 @@ def rows(w: WhatIf) -> list[tuple[str, str, str, str]]:
         out.append((f"  pages to {who}", c.pages[who], d.pages[who]))
     out += [
         ("private notes", c.notes, d.notes),
+        ("Slack posts", c.slack_posts, d.slack_posts),
+        ("e-mails", c.emails, d.emails),
         ("customer messages", c.messages, d.messages),
         ("customer messages suppressed", c.suppressed, d.suppressed),
         ("tickets paged", len(c.first_page), len(d.first_page)),

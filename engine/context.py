@@ -63,6 +63,10 @@ class TicketContext:
         # `max_catch_up` (see README). Tickets started before the
         # `sop-event-orders` patch replay without them.
         self.sop_orders = True
+        # Slack posts edited in place when the ticket is acknowledged, taken or
+        # resolved (engine/channels.py). Tickets started before the
+        # `chat-channels` patch replay without them.
+        self.chat_updates = True
         self.depth = 0  # events raised while handling an event (a rule loop guard)
         # The real "now" while a batch of decisions runs: steps replayed at
         # their own due instant (a breach's ladder) still know how late they are.

@@ -103,6 +103,7 @@ class TicketEngine:
     # `workflow.patched` (see engine/context.py for what each one guards).
     event_stage_markers = _OnContext(settable=True)
     sop_orders = _OnContext(settable=True)
+    chat_updates = _OnContext(settable=True)
 
     def __init__(self, policy: Policy, state: TicketState, *, reactive: bool = True) -> None:
         """`reactive=False` runs steps only (no clocks, no rules): what a
@@ -303,9 +304,15 @@ class TicketEngine:
             return []
         self.ctx.require_open("reassign")
         self.check_party(to)
-        return self.lifecycle.assign(
+        actions = self.lifecycle.assign(
             to, now, f"Reassigned to {self.ctx.name(to)} by {by or 'operator'}", "operator"
         )
+        said = (
+            self.lifecycle.said("Taken", to, now)
+            if by == to
+            else self.lifecycle.said(f"Reassigned to {self.ctx.name(to)}", by, now)
+        )
+        return actions + self.lifecycle.channels.updated(said, now)
 
     def classify(
         self,

@@ -28,7 +28,7 @@ from models.state import ClockState, PendingStep
 # Steps that tell people something: past `max_catch_up` they are recorded
 # as missed instead of sent. Steps that keep state (assign, label, stage,
 # level, audit, handoff, close ...) still run late.
-NOTIFYING_STEPS = frozenset({"page", "message", "note"})
+NOTIFYING_STEPS = frozenset({"page", "message", "note", "slack", "email"})
 
 # Why a missed step was not sent, in its summary.
 CATCH_UP_WHY = "over the pack's max_catch_up"

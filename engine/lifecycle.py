@@ -15,16 +15,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from engine.channels import Channels
 from engine.context import Rejected, TicketContext
 from engine.pages import Pages
 from engine.ticket_ids import short_id
 from models.actions import Action
+from models.timezones import local_time
 
 
 class Lifecycle:
     def __init__(self, ctx: TicketContext, pages: Pages) -> None:
         self.ctx = ctx
         self.pages = pages
+        self.channels = Channels(ctx)
+
+    def said(self, what: str, by: str | None, at: datetime) -> str:
+        """`Acknowledged by Lola at 03:14 PDT (UTC-07:00)`: what a kept-current post says."""
+        who = f" by {self.ctx.name(by)}" if by else ""
+        return f"{what}{who} at {local_time(at, self.ctx.policy.timezone, '%H:%M')}"
 
     def acknowledge(self, by: str, now: datetime) -> list[Action]:
         """The first acknowledgement (explicit, or an agent's reply); later ones do nothing."""
@@ -36,6 +44,7 @@ class Lifecycle:
         if s.stage == "open" and "acknowledged" in c.policy.stages:
             actions = self.event_stage("acknowledged", now, "ticket")
         c.log(now, "ticket", "acknowledged", by, f"Acknowledged by {c.name(by)}")
+        actions += self.channels.updated(self.said("Acknowledged", by, now), now)
         return actions + c.reactor.emit("acknowledged", now, {"by": by})
 
     def resolve(self, by: str, resolution: str, now: datetime) -> list[Action]:
@@ -51,6 +60,7 @@ class Lifecycle:
                 "ticket.resolved", now, f"Resolved by {c.name(by)}", by, {"resolution": resolution}
             )
         )
+        actions += self.channels.updated(self.said("Resolved", by, now), now, done=True)
         return actions + c.reactor.emit("resolved", now, {"by": by, "resolution": resolution})
 
     def reopen(self, by: str | None, now: datetime) -> list[Action]:
@@ -128,5 +138,6 @@ class Lifecycle:
                 clock.status, clock.stopped_at = "stopped", at
         s.pending = [p for p in s.pending if p.step.do in ("audit",)]
         actions += self.pages.resolve(lambda p: True, at, "ticket closed")
+        actions += self.channels.updated(self.said("Closed", None, at), at, done=True)
         actions.append(self.ctx.marker("ticket.closed", at, "Ticket closed", None))
         return actions

@@ -3,8 +3,8 @@ of calling Chatwoot and PagerDuty (models/shadow.py says which tickets).
 
 Every action the core builds goes through `TicketContext.action`; for a
 ticket in shadow, one that would reach Chatwoot (message, note, labels,
-assignment, status, attributes) or PagerDuty (trigger, acknowledge,
-resolve) is turned here into a `shadow.withheld` marker: an audit row
+assignment, status, attributes), PagerDuty (trigger, acknowledge,
+resolve), Slack (post, update) or e-mail is turned here into a `shadow.withheld` marker: an audit row
 (`ticket_events`) whose summary says what would have been sent, keyed as
 the withheld action would have been. Everything else the ticket decides
 (clocks, the ladder, owner, level, stage, its own audit rows, handoffs)
@@ -31,6 +31,9 @@ WITHHELD_KINDS = frozenset(
         "pagerduty.trigger",
         "pagerduty.acknowledge",
         "pagerduty.resolve",
+        "slack.post",
+        "slack.update",
+        "email.send",
     }
 )
 CONTENT_SHOWN = 300  # characters of a message or note the summary quotes
@@ -44,6 +47,10 @@ def would(kind: str, summary: str, target: str | None, params: dict[str, Any]) -
         return f"Would message the customer: {content}"
     if kind == "chatwoot.note":
         return f"Would post a private note: {content}"
+    if kind == "slack.post":
+        return f"Would post to Slack ({target or 'a channel'}): {summary}"
+    if kind == "email.send":
+        return f"Would e-mail {target or 'someone'}: {summary}"
     if kind == "chatwoot.assign":
         return f"Would assign the conversation to {target or 'nobody'} in Chatwoot"
     text = summary[:1].lower() + summary[1:]

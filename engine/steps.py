@@ -159,6 +159,10 @@ class StepRunner:
                     key=key,
                 )
             ]
+        if do in ("slack", "email"):
+            text = render(c.policy.templates[cast(str, step.template)], ctx)
+            channels = self.lifecycle.channels
+            return channels.send(pending, cast(str, target), text, ctx, key, summary)
         if do == "status":
             c.log(at, pending.source, "chatwoot.status", None, f"Status {step.status}")
             return [

@@ -47,6 +47,9 @@ SECRET_FILE_SETTINGS = (
     "webhook_secret",
     "webhook_token",
     "console_operators",
+    "slack_bot_token",
+    "slack_signing_secret",
+    "smtp_url",
 )
 
 
@@ -89,6 +92,23 @@ class Settings(BaseSettings):
     pagerduty_routing_keys_file: Path | None = None  # the same JSON object, in a file
     pagerduty_webhook_secret: SecretStr | None = None
     pagerduty_webhook_secret_file: Path | None = None
+
+    # Slack (docs/operating.md, Connecting Slack): the bot token posts and edits messages; the
+    # signing secret checks the button clicks Slack sends to /webhooks/slack. Both optional:
+    # without them a pack that posts to Slack is refused at start-up (`pack check`).
+    slack_bot_token: SecretStr | None = None  # xoxb-...
+    slack_bot_token_file: Path | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_signing_secret_file: Path | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api")
+    # E-mail: SMTP_URL='smtp://user:password@host:587' (STARTTLS), 'smtps://...:465' (TLS) or
+    # 'smtp://host:25' (plain, a local relay). Optional, as Slack.
+    smtp_url: SecretStr | None = None  # may carry a password
+    smtp_url_file: Path | None = None
+    email_from: str = "ticketflow <ticketflow@localhost>"
+    # Where the console's ticket pages are, for links in Slack posts and e-mails
+    # (default: the bridge's own address).
+    console_url: str | None = None
 
     # Webhook bridge
     webhook_secret: SecretStr | None = None  # Chatwoot >= 4.12 HMAC signing secret
@@ -212,6 +232,30 @@ class Settings(BaseSettings):
     @property
     def chatwoot_configured(self) -> bool:
         return bool(self.chatwoot_base_url and self.chatwoot_account_id and self.chatwoot_api_token)
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def email_configured(self) -> bool:
+        return self.smtp_url is not None
+
+    def console_link(self, wid: str) -> str:
+        base = self.console_url or f"http://{self.bridge_host}:{self.bridge_port}/console"
+        return f"{base.rstrip('/')}/tickets/{wid}"
+
+    def web_ui_link(self, wid: str) -> str:
+        return (
+            f"{self.temporal_ui_url.rstrip('/')}/namespaces/{self.temporal_namespace}"
+            f"/workflows/{wid}"
+        )
+
+    def chatwoot_link(self, account_id: int | None, conversation_id: int | None) -> str | None:
+        if not (self.chatwoot_base_url and account_id and conversation_id):
+            return None
+        base = str(self.chatwoot_base_url).rstrip("/")
+        return f"{base}/app/accounts/{account_id}/conversations/{conversation_id}"
 
     @property
     def pagerduty_configured(self) -> bool:

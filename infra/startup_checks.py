@@ -90,23 +90,26 @@ def pack_uses(settings: Settings) -> dict[str, list[str]]:
     return uses
 
 
-def check_packs_at_start(settings: Settings) -> None:
+def check_packs_at_start(settings: Settings, channels: frozenset[str] | None = None) -> None:
     """`check_packs`, logging its warnings and the version of each pack new
-    tickets will load; PackMappingError (a SettingsError) when one fails."""
-    checked = check_packs(settings)
+    tickets will load; PackMappingError (a SettingsError) when one fails.
+    `channels`: the Slack and e-mail channels there will be (`ticketflow dev`
+    brings stand-ins for those unset); default: those the settings configure."""
+    checked = check_packs(settings, channels)
     for warning in checked.warnings:
         log.warning("policy pack has problems", problem=warning.format())
     log.info("policy packs checked", packs=checked.versions)
 
 
-def check_packs(settings: Settings) -> PackCheck:
+def check_packs(settings: Settings, channels: frozenset[str] | None = None) -> PackCheck:
     """Load every pack DEFAULT_POLICY and INBOX_POLICIES name, from
     POLICIES_DIR, as a ticket would. PackMappingError names each that fails."""
+    reachable = configured_channels(settings) if channels is None else channels
     directory = Path(settings.policies_dir)
     uses = pack_uses(settings)
     result, problems = PackCheck(), []
     for pack, named_by in uses.items():
-        outcome = _check_one(directory, pack, tuple(named_by))
+        outcome = _check_one(directory, pack, tuple(named_by), reachable)
         if isinstance(outcome, PackProblem):
             problems.append(outcome)
             continue
@@ -119,10 +122,25 @@ def check_packs(settings: Settings) -> PackCheck:
     return result
 
 
+# The channels `ticketflow dev` stands in for when they are unset (starter/dev.py).
+STAND_INS = frozenset({"slack", "email"})
+
+
+def configured_channels(settings: Settings) -> frozenset[str]:
+    """The optional channels this deployment can reach (`do: slack`, `do: email`)."""
+    return frozenset(
+        kind
+        for kind, on in (("slack", settings.slack_configured), ("email", settings.email_configured))
+        if on
+    )
+
+
 def _check_one(
-    directory: Path, pack: str, named_by: tuple[str, ...]
+    directory: Path, pack: str, named_by: tuple[str, ...], configured: frozenset[str]
 ) -> PackProblem | tuple[str, PackProblem | None]:
-    """The pack's problem, or its version and what `pack check` says of it."""
+    """The pack's problem, or its version and what `pack check` says of it. A pack that
+    posts to Slack or sends e-mail without those configured is refused: each such step
+    would fail."""
     if not pack or "/" in pack or "\\" in pack or pack.startswith("."):
         return PackProblem(
             pack, named_by, "is not a pack name (a file name in POLICIES_DIR, without .yaml)"
@@ -145,7 +163,16 @@ def _check_one(
     except (PolicyError, OSError) as exc:
         first, more = _first_problem(path, str(exc))
         return PackProblem(pack, named_by, f"does not load: {first}", more, path)
-    report = check_file(path)
+    report = check_file(path, configured)
+    unreachable = [p for p in report.problems if p.kind == "channel-not-configured"]
+    if unreachable:
+        return PackProblem(
+            pack,
+            named_by,
+            f"cannot run here: {_one_line(unreachable[0])}",
+            len(unreachable) - 1,
+            path,
+        )
     warning = None
     if report.problems:
         first_found = report.problems[0]

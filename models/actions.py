@@ -35,6 +35,9 @@ ActionKind = Literal[
     "handoff.signal",
     "handoff.page",
     "query.recent_level",
+    "slack.post",
+    "slack.update",
+    "email.send",
     # markers: no external call, one ticket_events row each
     "sla.breached",
     "handoff.started",

@@ -17,7 +17,9 @@ class Party(_Strict):
     """A person or a team that can own, be paged or receive a handoff."""
 
     name: str = Field(description="The name people read: `Alicia Garrett`, `Tier 1 support`.")
-    kind: Literal["person", "team"] = "person"
+    kind: Literal["person", "team", "channel"] = Field(
+        "person", description="person, team, or channel (a Slack channel or a mailbox only)."
+    )
     chatwoot_agent_id: int | None = Field(
         None, description="The Chatwoot agent to assign (a person)."
     )
@@ -26,6 +28,15 @@ class Party(_Strict):
         None,
         description="The *name* of a routing key in settings "
         "(PAGERDUTY_ROUTING_KEYS), never the key itself.",
+    )
+    slack: str | None = Field(
+        None,
+        pattern=r"^[UWCG][A-Z0-9]{2,}$",
+        description="A Slack user id (U..., W...: a direct message, and whose buttons count "
+        "as this person's) or a channel id (C..., G...) for `do: slack`.",
+    )
+    email: str | None = Field(
+        None, pattern=r"^[^@\s]+@[^@\s]+$", description="The address `do: email` sends to."
     )
     backup: str | None = Field(
         None, description="Who covers when this party does not answer (a person or team id)."
@@ -37,6 +48,11 @@ class Party(_Strict):
     @property
     def first_name(self) -> str:
         return self.name.split()[0]
+
+    @property
+    def slack_user(self) -> str | None:
+        """The Slack user id of this party, if its `slack` names a person."""
+        return self.slack if self.slack and self.slack[0] in "UW" else None
 
 
 class CoverageRule(_Strict):

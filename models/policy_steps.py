@@ -30,6 +30,8 @@ StepAction = Literal[
     "reopen",
     "count_recent_level",  # read other tickets' history: sets fact `recent_level_count`
     "emit",  # raise an event of this pack (e.g. to chain rules)
+    "slack",  # Slack post to `target`'s channel, or a DM to a person (kept current, with buttons)
+    "email",  # e-mail to `target`'s address
 ]
 
 
@@ -51,7 +53,7 @@ class Step(_Strict):
         description="A person or team id, or owner, backup, backup2, handoff_target, "
         "secondary, previous_owner, coverage.",
     )
-    template: str | None = Field(None, description="A template id (note, message).")
+    template: str | None = Field(None, description="A template id (note, message, slack, email).")
     label: str | None = None
     status: Literal["open", "resolved", "pending", "snoozed"] | None = None
     stage: str | None = None
@@ -95,6 +97,8 @@ class Step(_Strict):
                 "audit": ["table"],
                 "emit": ["event"],
                 "count_recent_level": ["level", "window"],
+                "slack": ["target", "template"],
+                "email": ["target", "template"],
             }[self.do]
             if self.do
             in {
@@ -111,6 +115,8 @@ class Step(_Strict):
                 "audit",
                 "emit",
                 "count_recent_level",
+                "slack",
+                "email",
             }
             else []
         )

@@ -32,7 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 # Who sent a signal or update: recorded with it in `ticket_inputs`.
-Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "system"]
+Source = Literal["webhook", "cli", "console", "pagerduty", "handoff", "timer", "system", "slack"]
 
 # What PagerDuty can say about a page ticketflow raised.
 PageUpdateStatus = Literal["acknowledged", "resolved"]

@@ -65,6 +65,15 @@ class HandoffState(CompactModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class SlackPostState(CompactModel):
+    """A Slack post the ticket keeps current (engine/channels.py), by its action key."""
+
+    to: str  # the channel or user id it was posted to
+    target: str  # the party of the pack
+    at: datetime  # when it was decided
+    message: dict[str, Any]  # the ChannelMessage as last sent
+
+
 class LadderEntry(CompactModel):
     at: datetime
     source: str
@@ -91,6 +100,7 @@ class TicketState(CompactModel):
     pending: list[PendingStep] = Field(default_factory=list)
     pages: dict[str, PageState] = Field(default_factory=dict)
     handoffs: dict[str, HandoffState] = Field(default_factory=dict)
+    slack_posts: dict[str, SlackPostState] = Field(default_factory=dict)
     ladder: list[LadderEntry] = Field(default_factory=list)
     seen_events: list[str] = Field(default_factory=list)
     rejected: list[RejectedSignal] = Field(default_factory=list)

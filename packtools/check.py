@@ -21,6 +21,7 @@ import yaml
 from engine.policy_loader import (
     cross_check,
 )  # the loader's own reference checks, so a clean pack loads
+from packtools.channels import check_channels
 from packtools.locate import PackDocument, Position, yaml_error_position
 from packtools.problems import Problem, dotted
 from packtools.references import Names, check_references
@@ -57,7 +58,7 @@ class Report:
         return EXIT_UNREADABLE if self.unreadable else EXIT_PROBLEMS if self.problems else EXIT_OK
 
 
-def check_file(path: Path | str) -> Report:
+def check_file(path: Path | str, configured: frozenset[str] | None = None) -> Report:
     name = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -74,10 +75,12 @@ def check_file(path: Path | str) -> Report:
             f"not UTF-8 text: {exc.reason}",
             "save the pack as UTF-8",
         )
-    return check_text(text, name)
+    return check_text(text, name, configured)
 
 
-def check_text(text: str, name: str = "<pack>") -> Report:
+def check_text(text: str, name: str = "<pack>", configured: frozenset[str] | None = None) -> Report:
+    """Every problem of a pack's text. `configured`: the channels (`slack`, `email`) this
+    deployment can reach, when the caller knows them (packtools/channels.py)."""
     try:
         doc = PackDocument(text)
     except yaml.YAMLError as exc:
@@ -110,6 +113,7 @@ def check_text(text: str, name: str = "<pack>") -> Report:
         ours: list[Problem] = []
         for problem in (
             *check_references(checked.policy, names),
+            *check_channels(checked.policy, configured),
             *check_structure(
                 checked.policy, lambda loc: doc.position(checked.original(loc), key=True).line
             ),

@@ -25,6 +25,13 @@ from models.audit import (
     TicketEventRow,
 )
 from models.batch import AuditBatchInput, BatchResult, ChatwootBatchInput, OpOutcome
+from models.channels import (
+    EmailInput,
+    EmailResult,
+    SlackMessageRef,
+    SlackPostInput,
+    SlackUpdateInput,
+)
 from models.chatwoot import (
     AssignInput,
     ChatwootCallResult,
@@ -104,7 +111,7 @@ class Recorder:
 
 
 def recording_activities(rec: Recorder, audit_pool=None) -> list:
-    """Stand-ins for every Chatwoot and PagerDuty activity, plus the real
+    """Stand-ins for every Chatwoot, PagerDuty, Slack and e-mail activity, plus the real
     audit activities wrapped to record (when a pool is given)."""
 
     @activity.defn(name="chatwoot.send_message")
@@ -171,6 +178,24 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
         )
         return PagerDutyEventResult(status="success", dedup_key=inp.dedup_key)
 
+    @activity.defn(name="slack.post")
+    async def slack_post(inp: SlackPostInput) -> SlackMessageRef:
+        m = inp.message
+        rec.add(inp.at, "slack.post", inp.target, m.key, to=inp.to, title=m.title, text=m.text)
+        return SlackMessageRef(channel=inp.to, ts=f"{len(rec.entries)}.000100")
+
+    @activity.defn(name="slack.update")
+    async def slack_update(inp: SlackUpdateInput) -> SlackMessageRef:
+        m = inp.message
+        rec.add(inp.at, "slack.update", None, inp.update_key, post=m.key, status=m.status)
+        return SlackMessageRef(channel=inp.to, ts="0.000100")
+
+    @activity.defn(name="email.send")
+    async def email_send(inp: EmailInput) -> EmailResult:
+        m = inp.message
+        rec.add(inp.at, "email.send", inp.target, m.key, to=inp.to, subject=inp.subject)
+        return EmailResult(message_id=f"<{m.key}@simulated>")
+
     chatwoot: dict[str, Callable[[Any], Awaitable[object]]] = {
         "message": send_message,
         "labels": update_labels,
@@ -198,6 +223,9 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
         merge_custom_attributes,
         send_event,
         apply_batch,
+        slack_post,
+        slack_update,
+        email_send,
     ]
     if audit_pool is None:
         return stand_ins

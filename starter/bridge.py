@@ -1,4 +1,5 @@
-"""The webhook bridge: Chatwoot (and PagerDuty) webhooks -> ticket workflows.
+"""The webhook bridge: Chatwoot (and PagerDuty) webhooks -> ticket workflows;
+Slack button clicks -> operator actions (starter/slack_webhook.py).
 
 Chatwoot delivers each webhook once, with a 5-second timeout and no retry,
 so the only work on the request path is one Temporal call (a start or a
@@ -39,6 +40,7 @@ from starter.delivery import (
     signal_page_update,
 )
 from starter.pagerduty_events import route_pagerduty
+from starter.slack_webhook import SlackWebhook
 from starter.webhook_body import MalformedBody, parse_json
 
 log = structlog.get_logger(__name__)
@@ -233,6 +235,17 @@ def create_app(settings: Settings, gateway: TemporalGateway, *, dev_mode: bool =
         return JSONResponse(
             {"status": "accepted", "workflow_id": decision.workflow_id}, status_code=202
         )
+
+    slack_clicks = SlackWebhook(settings, gateway)
+
+    @app.post("/webhooks/slack")
+    async def slack(request: Request) -> JSONResponse:
+        """Slack button clicks (Acknowledge, Take it, Escalate), signed by Slack."""
+        try:
+            body = await read_capped_body(request, settings.webhook_max_body_bytes)
+        except _BodyTooLarge:
+            return _error(413, f"body larger than {settings.webhook_max_body_bytes} bytes")
+        return await slack_clicks.handle(request, body)
 
     @app.post("/webhooks/chatwoot")
     async def chatwoot(request: Request) -> JSONResponse:

@@ -53,18 +53,17 @@ def _root(
 
 
 def _settings(
-    *, metrics: Callable[[Settings], str | None] | None = None, check_packs=False, **overrides
+    *, metrics: Callable[[Settings], str | None] | None = None, check_packs: object = False, **kw
 ) -> Settings:
-    """Settings, logging and the process's one Temporal runtime; `metrics`
-    gives the address where it serves Prometheus metrics (the worker only).
-    `check_packs`: refuse to start unless every pack the settings name loads."""
+    """Settings, logging and the Temporal runtime (`metrics`: its Prometheus address, worker
+    only). `check_packs`: refuse to start unless every pack the settings name loads ("dev")."""
     try:
-        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(**{k: v for k, v in kw.items() if v is not None})
         configure_logging(settings.log_format, settings.log_level)
         if check_packs:  # before the runtime takes the metrics port: a refused worker never listens
-            from infra.startup_checks import check_packs_at_start
+            from infra.startup_checks import STAND_INS, check_packs_at_start
 
-            check_packs_at_start(settings)
+            check_packs_at_start(settings, STAND_INS if check_packs == "dev" else None)
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -94,9 +93,9 @@ def dev(
     bridge_port: int = typer.Option(None, help="Default: BRIDGE_PORT or 8080; 0: any free port."),
     host: str = typer.Option("127.0.0.1", envvar="TICKETFLOW_HOST"),
     sandbox_chatwoot_port: int = typer.Option(0, help="Chatwoot sandbox port (0: any free port)."),
-    sandbox_pagerduty_port: int = typer.Option(
-        0, help="PagerDuty sandbox port (0: any free port)."
-    ),
+    sandbox_pagerduty_port: int = typer.Option(0, help="PagerDuty sandbox port (0: any)."),
+    sandbox_slack_port: int = typer.Option(0, help="Slack sandbox port (0: any free port)."),
+    sandbox_smtp_port: int = typer.Option(0, help="SMTP sink port (0: any free port)."),
     metrics_address: str = typer.Option(
         DEV_METRICS_ADDRESS,
         help="Worker's Prometheus /metrics (host:port, port 0: any free port; or off).",
@@ -115,7 +114,7 @@ def dev(
     except ValueError as exc:
         typer.echo(f"--metrics-address: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    settings = _settings(check_packs=True)
+    settings = _settings(check_packs="dev")
     # The worker runs in its own process (starter/dev.py): it serves its runtime's metrics there
     # (port 0: the one the OS picked, read back for the banner).
     settings = settings.model_copy(update={"worker_metrics_address": checked_metrics_address})
@@ -127,6 +126,8 @@ def dev(
         host=host,
         sandbox_chatwoot_port=sandbox_chatwoot_port,
         sandbox_pagerduty_port=sandbox_pagerduty_port,
+        sandbox_slack_port=sandbox_slack_port,
+        sandbox_smtp_port=sandbox_smtp_port,
     )
     raise typer.Exit(dev_main(settings, opts))
 

@@ -42,6 +42,8 @@ log = structlog.get_logger(__name__)
 
 SANDBOX_TOKEN = "sandbox-token"
 SANDBOX_ROUTING_KEY = "sandbox-routing-key-0000000000000"
+SANDBOX_SLACK_TOKEN = "xoxb-sandbox-token"
+SANDBOX_SLACK_SECRET = "sandbox-slack-signing-secret"
 
 
 @dataclass
@@ -52,6 +54,8 @@ class DevOptions:
     bridge_port: int = 8080
     sandbox_chatwoot_port: int = 0
     sandbox_pagerduty_port: int = 0
+    sandbox_slack_port: int = 0
+    sandbox_smtp_port: int = 0
     host: str = "127.0.0.1"
 
 
@@ -228,7 +232,49 @@ async def _start_sandboxes(
         banner.append(("PagerDuty", f"SANDBOX {srv.url} (calls at {srv.url}/_sandbox/calls)"))
     else:
         banner.append(("PagerDuty", str(settings.pagerduty_events_url)))
+    banner += await _start_channel_sandboxes(settings, opts, stack, updates)
     return (settings.model_copy(update=updates) if updates else settings), banner
+
+
+async def _start_channel_sandboxes(
+    settings: Settings, opts: DevOptions, stack: AsyncExitStack, updates: dict[str, object]
+) -> list[tuple[str, str]]:
+    """A Slack stand-in and an SMTP sink where SLACK_BOT_TOKEN and SMTP_URL are unset."""
+    from sandbox.slack import create_slack_app
+    from sandbox.smtp_sink import SmtpSink
+
+    banner: list[tuple[str, str]] = []
+    slack_app = create_slack_app(None)
+    if not settings.slack_configured:
+        sock = listen(opts.host, opts.sandbox_slack_port, "--sandbox-slack-port")
+        srv = await InProcessServer(slack_app, host=opts.host, sock=sock).start()
+        stack.push_async_callback(srv.stop)
+        updates.update(
+            slack_api_url=AnyHttpUrl(f"{srv.url}/api"),
+            slack_bot_token=SecretStr(SANDBOX_SLACK_TOKEN),
+            slack_signing_secret=settings.slack_signing_secret or SecretStr(SANDBOX_SLACK_SECRET),
+        )
+        log.warning("Slack settings absent: using the local Slack sandbox", url=srv.url)
+        banner.append(("Slack", f"SANDBOX {srv.url} (posts at {srv.url}/_sandbox/slack/messages)"))
+    else:
+        banner.append(("Slack", str(settings.slack_api_url)))
+    if not settings.email_configured:
+        sock = listen(opts.host, opts.sandbox_smtp_port, "--sandbox-smtp-port")
+        sink = await SmtpSink().start(sock=sock)
+        stack.push_async_callback(sink.stop)
+        sink.mount(slack_app)  # its messages, beside the Slack stand-in's
+        updates.update(smtp_url=SecretStr(f"smtp://{opts.host}:{sink.port}"))
+        log.warning("SMTP_URL absent: using the local SMTP sink", port=sink.port)
+        where = (
+            f" (messages at {updates['slack_api_url']!s}".removesuffix("/api")
+            + "/_sandbox/email/messages)"
+            if "slack_api_url" in updates
+            else ""
+        )
+        banner.append(("E-mail", f"SANDBOX smtp://{opts.host}:{sink.port}{where}"))
+    else:
+        banner.append(("E-mail", "SMTP_URL"))
+    return banner
 
 
 def main(settings: Settings, opts: DevOptions) -> int:

@@ -8,6 +8,10 @@
 - A signed Chatwoot delivery is accepted once: Chatwoot never redelivers, so
   the same signature seen again inside the window is a replay (401).
   `SeenSignatures` remembers them per bridge process for the window's span.
+- Slack interactivity (button clicks): `X-Slack-Request-Timestamp` and
+  `X-Slack-Signature: v0=<hex HMAC-SHA256(signing secret, "v0:{ts}:{raw
+  body}")>`, five-minute window; the bridge refuses a signature seen before
+  (`SeenSignatures`), as for Chatwoot.
 - PagerDuty V3 webhooks: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256(secret,
   raw body)>`, possibly several comma-separated (during secret rotation).
 """
@@ -106,3 +110,29 @@ def verify_pagerduty(secret: str, body: bytes, header: str | None) -> None:
     expected = "v1=" + _hmac_hex(secret, body)
     if not any(hmac.compare_digest(expected, part.strip()) for part in header.split(",")):
         raise SignatureError("X-PagerDuty-Signature does not match the body")
+
+
+def sign_slack(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """Headers Slack would send for `body` (used by tests and the sandbox)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + ts.encode() + b":" + body
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + _hmac_hex(secret, base)}
+
+
+def verify_slack(
+    secret: str, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None
+) -> None:
+    """Slack's v0 request signature: `v0=<hex HMAC-SHA256(secret, "v0:{ts}:{raw body}")>`,
+    the timestamp within five minutes (replays of older requests refused)."""
+    if not timestamp or not signature:
+        raise SignatureError("missing X-Slack-Request-Timestamp or X-Slack-Signature header")
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise SignatureError("X-Slack-Request-Timestamp is not a unix timestamp") from None
+    current = time.time() if now is None else now
+    if abs(current - ts) > MAX_SKEW_SECONDS:
+        raise SignatureError("stale or future X-Slack-Request-Timestamp (more than 5 minutes off)")
+    expected = "v0=" + _hmac_hex(secret, b"v0:" + timestamp.encode() + b":" + body)
+    if not hmac.compare_digest(expected, signature.strip()):
+        raise SignatureError("X-Slack-Signature does not match the body")

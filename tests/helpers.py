@@ -31,6 +31,7 @@ from dryrun.scenario import load_scenario
 from dryrun.simulate import SimulationResult, run_scenario, terminate_ticket_tree
 from engine.policy_loader import load_policy
 from models import search_attributes as sa
+from models.channels import ChannelMessage
 from models.status import TicketStatus
 from models.ticket import Contact
 from models.ticket_input import TicketInput
@@ -336,3 +337,26 @@ def parse_source(path: Path) -> ast.Module:
         return ast.parse(path.read_text(), str(path))
     finally:
         gc.enable()
+
+
+# ------------------------------------------------------------ slack, e-mail
+
+
+def channel_message(key: str, **kw: Any) -> ChannelMessage:
+    """A ticket's Slack or e-mail message as the engine would decide it."""
+    base: dict[str, Any] = dict(
+        key=key,
+        title="Level 1 — support lead",
+        text="S1 issue on conversation 7. Evidence: ticket ticket-1-7.",
+        workflow_id="ticket-1-7",
+        account_id=1,
+        conversation_id=7,
+        customer="Dana Reyes <dana@example.com>",
+        clock="Response SLA 30m",
+        deadline="Mon 2026-12-07 03:30 PST (UTC-08:00)",
+        late="5 minutes late",
+        level="3 — On-call DevOps / Engineering",
+        reasons=["cant_resolve_30m", "legal"],
+    )
+    base.update(kw)
+    return ChannelMessage(**base)

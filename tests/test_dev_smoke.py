@@ -63,9 +63,13 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "WEBHOOK_SECRET", "WEBHOOK_TOKEN")
+        if k
+        not in ("DATABASE_URL", "WEBHOOK_SECRET", "WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SMTP_URL")
     }
-    env.update(LOG_FORMAT="json", CHATWOOT_ACCOUNT_ID="1")
+    # An inbox on a pack that posts to Slack and sends e-mail: dev's stand-ins stand for them.
+    env.update(
+        LOG_FORMAT="json", CHATWOOT_ACCOUNT_ID="1", INBOX_POLICIES='{"9": "tier-escalation"}'
+    )
     log_path = tmp_path / "dev.log"
     with open(log_path, "wb") as log:
         proc = await asyncio.create_subprocess_exec(
@@ -95,6 +99,9 @@ async def test_dev_stack_end_to_end(tmp_path: Path):
         assert "SANDBOX" in banner["Chatwoot"] and not any(
             u.endswith(":0") for u in (bridge, ui, chatwoot, worker_metrics_url)
         )
+        # Slack and e-mail unset: their stand-ins, on real ports, in the banner.
+        assert "SANDBOX http://" in banner["Slack"] and ":0 " not in banner["Slack"]
+        assert "SANDBOX smtp://" in banner["E-mail"] and ":0 " not in banner["E-mail"]
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("temporal" in (c.name() or "") for c in children)
         assert any(

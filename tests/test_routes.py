@@ -44,8 +44,15 @@ def test_lanes_and_batches_as_before():
     assert BARRIERS == {"handoff.start", "handoff.signal", "handoff.page", "query.recent_level"}
     for kind in set(ROUTES) - BARRIERS:
         group = _lane(_action(kind))
-        expected = kind.split(".")[0] if kind.startswith(("chatwoot.", "pagerduty.")) else "audit"
+        own_lane = ("chatwoot.", "pagerduty.", "slack.", "email.")
+        expected = kind.split(".")[0] if kind.startswith(own_lane) else "audit"
         assert group == expected, kind
+
+
+def test_slack_and_email_have_lanes_of_their_own():
+    """A Slack outage holds neither the pages nor Chatwoot; a post runs before its updates."""
+    assert {k for k in ROUTES if lane_of(_action(k)) == "slack"} == {"slack.post", "slack.update"}
+    assert {k for k in ROUTES if lane_of(_action(k)) == "email"} == {"email.send"}
 
 
 def test_an_unknown_kind_is_named():

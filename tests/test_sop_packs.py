@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from dryrun.report import escalation_metrics
 from dryrun.scenario import load_scenario
-from dryrun.simulate import run_scenario
+from dryrun.simulate import run_scenario, sent_line
 from engine.policy_loader import load_policy
 from models.timezones import zone
 from tests.helpers import POLICIES_DIR, simulate
@@ -40,8 +40,16 @@ async def test_ops_no_severity_is_s3_with_a_30_minute_response_sla(ts_env, pg_po
 async def test_ops_s2_level1_at_30_minutes_level2_at_60_with_decision_log(ts_env, pg_pool):
     r = await simulate("ops_2_s2_climbs_to_lead_then_manager", ts_env, pg_pool)
     assert levels(r) == [(1, t(LA, 2026, 11, 17, 10, 30)), (2, t(LA, 2026, 11, 17, 11))]
-    note = [x for x in r.actions("chatwoot.note") if x["target"] == "support_lead"]
-    assert note and "Summary:" in note[0]["content"] and "Evidence" in note[0]["content"]
+    # SOP Level 1: "post summary + evidence in #support-hotdash (Slack)", not a Chatwoot note.
+    [post] = r.actions("slack.post")
+    assert (post["target"], post["to"], post["at"]) == (
+        "support_hotdash",
+        "C0HOTDASH1",
+        t(LA, 2026, 11, 17, 10, 30),
+    )
+    assert "Summary:" in post["text"] and "Evidence" in post["text"]
+    assert not [x for x in r.actions("chatwoot.note") if x["target"] == "support_lead"]
+    assert "pages 1" in sent_line(r) and "Slack posts 1" in sent_line(r)  # simulate's count
     assert [(x["target"], x["at"]) for x in r.actions("pagerduty.trigger")] == [
         ("manager", t(LA, 2026, 11, 17, 11))
     ]

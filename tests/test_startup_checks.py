@@ -53,10 +53,30 @@ def test_the_shipped_packs_pass():
     s = load_settings(
         _env_file=None,
         inbox_policies='{"3": "ops-ladder", "4": "lifecycle", "5": "tier-escalation"}',
+        slack_bot_token="xoxb-test",
+        smtp_url="smtp://localhost:2525",
     )
     checked = check_packs(s)
     assert sorted(checked.versions) == list(SHIPPED)
     assert checked.warnings == []
+
+
+def test_a_pack_that_posts_to_slack_is_refused_without_slack_configured():
+    s = load_settings(
+        _env_file=None, inbox_policies='{"3": "ops-ladder"}', smtp_url="smtp://localhost:2525"
+    )
+    with pytest.raises(PackMappingError) as err:
+        check_packs(s)
+    text = str(err.value)
+    assert "INBOX_POLICIES (inbox 3): pack 'ops-ladder' cannot run here" in text
+    assert "`do: slack` but SLACK_BOT_TOKEN is not set" in text
+    assert "ops-ladder.yaml:" in text  # placed at the step
+    # E-mail alone: tier-escalation sends e-mail too.
+    s = load_settings(
+        _env_file=None, inbox_policies='{"5": "tier-escalation"}', slack_bot_token="xoxb-test"
+    )
+    with pytest.raises(PackMappingError, match=r"`do: email` but SMTP_URL is not set"):
+        check_packs(s)
 
 
 def test_a_missing_inbox_pack_is_refused_naming_setting_and_pack(packs):

@@ -24,7 +24,7 @@ heartbeat to find an earlier copy (see activities/chatwoot.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.actions import MARKERS, Action
     from models.audit import AuditRowInput, CountRecentLevelInput, TicketEventRow
     from models.batch import AuditBatchItem, ChatwootOp
+    from models.channels import ChannelMessage, EmailInput, SlackPostInput, SlackUpdateInput
     from models.chatwoot import (
         AssignInput,
         MergeAttributesInput,
@@ -215,6 +216,23 @@ def audit_item(a: Action, ctx: ActionContext) -> AuditBatchItem:
     raise ActionFailed(f"no executor for action {a.kind}")
 
 
+def channel_input(a: Action) -> SlackPostInput | SlackUpdateInput | EmailInput:
+    """The activity input of a Slack post or update, or an e-mail (engine/channels.py)."""
+    p = a.params
+    message = ChannelMessage.model_validate(p["message"])
+    if a.kind == "slack.post":
+        return SlackPostInput(message=message, to=p["to"], target=a.target, at=a.at)
+    if a.kind == "slack.update":
+        return SlackUpdateInput(
+            message=message,
+            to=p["to"],
+            posted_at=datetime.fromisoformat(p["posted_at"]),
+            update_key=a.key,
+            at=a.at,
+        )
+    return EmailInput(message=message, to=p["to"], subject=p["subject"], target=a.target, at=a.at)
+
+
 async def execute(a: Action, ctx: ActionContext) -> Any:
     """Run one action's activity (workflows/routes.py); return its result (or
     None). ActionFailed when it could not be done."""
@@ -245,6 +263,8 @@ async def execute(a: Action, ctx: ActionContext) -> Any:
         return await _call(fn, event, a.summary, ctx)
     if a.kind in AUDIT_ROWS:
         return await _call(fn, audit_item(a, ctx).row, a.summary, ctx)
+    if a.kind in ("slack.post", "slack.update", "email.send"):
+        return await _call(fn, channel_input(a), a.summary)
     if a.kind == "query.recent_level":
         return await _call(
             fn,

@@ -23,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit_batch import AuditBatchActivities
     from activities.chatwoot import ChatwootActivities
     from activities.chatwoot_batch import ChatwootBatchActivities
+    from activities.email import EmailActivities
     from activities.pagerduty import PagerDutyActivities
+    from activities.slack import SlackActivities
     from models.actions import MARKERS, ActionKind
 
-LaneName = Literal["pagerduty", "chatwoot", "postgres", "handoff"]
+LaneName = Literal["pagerduty", "chatwoot", "postgres", "handoff", "slack", "email"]
 Batch = Literal["chatwoot", "audit"]
 
 
@@ -70,6 +72,10 @@ ROUTES: dict[str, Route] = {
     **{k: Route("postgres", fn, batch="audit") for k, fn in _AUDIT_ROWS.items()},
     **{k: Route("postgres", AuditActivities.record_ticket_event, batch="audit") for k in MARKERS},
     "query.recent_level": Route("postgres", AuditActivities.count_recent_level, barrier=True),
+    # A post before its updates, in order: one lane, one call at a time.
+    "slack.post": Route("slack", SlackActivities.post),
+    "slack.update": Route("slack", SlackActivities.update),
+    "email.send": Route("email", EmailActivities.send),
     **{
         k: Route("handoff", None, barrier=True)
         for k in ("handoff.start", "handoff.signal", "handoff.page")

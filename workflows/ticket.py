@@ -93,6 +93,7 @@ class TicketWorkflow:
             Patch.DECISION_UPSERTS,
             Patch.BACKGROUND_LANES,
             Patch.SHADOW_MODE,
+            Patch.CHAT_CHANNELS,
         )
         stage_markers = Patch.EVENT_STAGE_MARKERS in patches
         sop_orders = Patch.SOP_EVENT_ORDERS in patches
@@ -105,6 +106,7 @@ class TicketWorkflow:
             ticket.carry = None  # its policy copy would stay alive with the input otherwise
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
+            self._engine.chat_updates = Patch.CHAT_CHANNELS in patches
             self._metrics.escalated = bool(carried.level or carried.facts.get("escalated"))
             actions: list[Action] = []
         else:
@@ -118,6 +120,7 @@ class TicketWorkflow:
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, ticket.life, shadow)
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
+            self._engine.chat_updates = Patch.CHAT_CHANNELS in patches
             opening, inputs_seq = self._now(), 0
             actions = self._engine.open(opening)
         engine = self._engine

@@ -39,6 +39,7 @@ class Patch(StrEnum):
     DECISION_UPSERTS = "decision-upserts"  # search attributes upserted in the deciding task
     BACKGROUND_LANES = "background-lanes"  # side effects in lanes beside the loop, events in order
     SHADOW_MODE = "shadow-mode"  # a ticket in shadow asks the worker before each decision
+    CHAT_CHANNELS = "chat-channels"  # Slack posts kept current on ack, take and resolve
     AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # a failed action gets an audit row (unbundled)
 
 
@@ -57,7 +58,7 @@ _RELEASES: tuple[tuple[str, tuple[Patch, ...]], ...] = (
     ("patches-2026-12b", (Patch.PACKED_POLICY,)),
     ("patches-2026-12c", (Patch.TICKET_INPUTS,)),
     ("patches-2026-12d", (Patch.DECISION_UPSERTS,)),
-    ("patches-2026-12e", (Patch.BACKGROUND_LANES, Patch.SHADOW_MODE)),
+    ("patches-2026-12e", (Patch.BACKGROUND_LANES, Patch.SHADOW_MODE, Patch.CHAT_CHANNELS)),
 )
 
 
