@@ -1,16 +1,17 @@
 """Shadow mode in the decision core: what a ticket in shadow does instead
-of calling Chatwoot and PagerDuty (models/shadow.py says which tickets).
+of calling Chatwoot, PagerDuty, Slack or e-mail (models/shadow.py says which
+tickets).
 
 Every action the core builds goes through `TicketContext.action`; for a
 ticket in shadow, one that would reach Chatwoot (message, note, labels,
-assignment, status, attributes), PagerDuty (trigger, acknowledge,
-resolve), Slack (post, update) or e-mail is turned here into a `shadow.withheld` marker: an audit row
-(`ticket_events`) whose summary says what would have been sent, keyed as
-the withheld action would have been. Everything else the ticket decides
-(clocks, the ladder, owner, level, stage, its own audit rows, handoffs)
-happens as on a live ticket, so the board, the Web UI and `whatif` show
-what the SOP does. The same code runs in the workflow, `simulate` and the
-what-if replay, so they agree.
+assignment, status, attributes), PagerDuty (trigger, acknowledge, resolve),
+Slack (post, update) or e-mail is turned here into a `shadow.withheld`
+marker: an audit row (`ticket_events`) whose summary says what would have
+been sent, keyed as the withheld action would have been. Everything else
+the ticket decides (clocks, the ladder, owner, level, stage, its own audit
+rows, handoffs) happens as on a live ticket, so the board, the Web UI and
+`whatif` show what the SOP does. The same code runs in the workflow,
+`simulate` and the what-if replay, so they agree.
 """
 
 from __future__ import annotations
