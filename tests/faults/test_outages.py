@@ -14,7 +14,7 @@ dependency is failing; then checks from outside the processes:
   tickets decided lands, none twice (the fault suite's invariants).
 
 The outages: Chatwoot hangs (every call held open, then 503); Chatwoot
-answers 503 (40 s, five minutes at `FAULTS_SCALE=full`); Postgres hangs
+answers 503 (16 s, five minutes at `FAULTS_SCALE=full`); Postgres hangs
 (its processes SIGSTOPped: queries and connections hang); Temporal is down
 when the agent's reply is delivered, so the bridge answers 503 and Chatwoot
 never resends it. Then one conversation's burst: hundreds of valid
@@ -91,10 +91,12 @@ async def answer_during_fault(stack: Stack, mix: Mix) -> float:
     return took
 
 
-async def wait_first_pages(stack: Stack, mix: Mix) -> dict[str, list[float]]:
+async def wait_pages(stack: Stack, mix: Mix, n: int = 1) -> dict[str, list[float]]:
+    """Until every unanswered ticket has `n` pages raised (60 s at most)."""
+
     async def all_paged():
         pages = await page_times(stack, mix.unanswered)
-        return pages if all(pages.values()) else None
+        return pages if all(len(p) >= n for p in pages.values()) else None
 
     await until(all_paged, 60)
     return await page_times(stack, mix.unanswered)
@@ -148,18 +150,21 @@ async def outage_scenario(
     first: int,
     begin: Callable[[], Awaitable[object]],
     end: Callable[[object], Awaitable[None]],
-    hold: float,
     chatwoot_down: bool,
+    hold: float = 0.0,
 ) -> None:
     """Open the mix with the fault already on, answer during it, keep the
-    fault `hold` seconds past the opening, end it, then check. With Chatwoot
-    down the pages go out without the reply check and say so."""
+    fault until every unanswered ticket's second page is out too (the whole
+    ladder ran during it) and at least `hold` seconds past the opening, end
+    it, then check. With Chatwoot down the pages go out without the reply
+    check and say so."""
     token = await begin()
     try:
         mix = await open_mix(stack, first, unanswered=sized(4, 40))
         took = await answer_during_fault(stack, mix)
-        pages = await wait_first_pages(stack, mix)
+        pages = await wait_pages(stack, mix)
         checks = await reply_checks(stack, mix.unanswered)
+        second = await wait_pages(stack, mix, 2)
         await asyncio.sleep(max(0.0, mix.created + hold - time.time()))
     finally:
         await end(token)
@@ -180,6 +185,7 @@ async def outage_scenario(
     )
     assert took < 1.0, took
     assert all(0 <= x <= ON_TIME for x in late), late
+    assert all(len(p) >= 2 for p in second.values()), second  # the ladder went on in the fault
     assert all(bool(c) == chatwoot_down for c in checks.values()), checks
     check_recovered(mix, result)
 
@@ -194,9 +200,7 @@ async def test_1_chatwoot_hangs_across_the_deadline(stack: Stack) -> None:
     async def end(_token):
         await stack.set_faults("chatwoot")
 
-    await outage_scenario(
-        stack, "Chatwoot hangs across the deadline", 610_001, begin, end, 20, True
-    )
+    await outage_scenario(stack, "Chatwoot hangs across the deadline", 610_001, begin, end, True)
 
 
 # ----------------------------------------------------------------------------- 2
@@ -209,9 +213,11 @@ async def test_2_chatwoot_answers_503_for_minutes(stack: Stack) -> None:
     async def end(_token):
         await stack.set_faults("chatwoot")
 
-    hold = float(sized(40, 300))
+    # Long enough for the refused calls' retries to back off to 16 s apart (their
+    # fifth attempt, 15 s in, is refused too); the ladder's two pages are out by 8 s.
+    hold = float(sized(16, 300))
     await outage_scenario(
-        stack, f"Chatwoot answers 503 for {hold:.0f} s", 620_001, begin, end, hold, True
+        stack, f"Chatwoot answers 503 for {hold:.0f} s", 620_001, begin, end, True, hold
     )
 
 
@@ -225,9 +231,7 @@ async def test_3_postgres_hangs_across_the_deadline(stack: Stack) -> None:
     async def end(pids):
         postgres_resume(pids)
 
-    await outage_scenario(
-        stack, "Postgres hangs across the deadline", 630_001, begin, end, 20, False
-    )
+    await outage_scenario(stack, "Postgres hangs across the deadline", 630_001, begin, end, False)
 
 
 # ----------------------------------------------------------------------------- 4
