@@ -80,7 +80,20 @@ async def open_mix(stack: Stack, first: int, unanswered: int, answered: int = 2)
 
 async def answer_during_fault(stack: Stack, mix: Mix) -> float:
     """The agents' replies (webhooks the bridge takes) and the operator's
-    acknowledge, 1 s in; the seconds the acknowledge took to answer."""
+    acknowledge, 1 s in; the seconds the acknowledge took to answer.
+
+    The tickets have started first (their pack loaded: before that a ticket
+    refuses operator actions, "still starting"); on a worker still busy with
+    the previous scenario's retries that can take past 1 s."""
+
+    async def started() -> bool:
+        for wid in mix.all:
+            status = await stack.client.get_workflow_handle(wid).query(TicketWorkflow.status)
+            if status.stage == "starting":
+                return False
+        return True
+
+    assert await until(started, 3, interval=0.1), "the tickets did not start in 3 s"
     await asyncio.sleep(max(0.0, mix.created + REPLY_AT - time.time()))
     for i, wid in enumerate(mix.answered):
         conv = int(wid.rsplit("-", 1)[1])
