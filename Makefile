@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test check lint install bench clean
+.PHONY: dev test check lint install bench clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ check: lint
 # The full suite, as CI runs it.
 test: lint
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+# Retake the manual's console screenshots (docs/img/) from the browser tests;
+# plain test runs write theirs to a scratch directory.
+screenshots: $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/python -m pytest -q tests/test_console_browser.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .ticketflow .pytest_cache

@@ -25,7 +25,7 @@ class BreachPhases(Measures):
 
     async def single_breach(self) -> None:
         [c] = self.convs(1)
-        due = _now() + timedelta(seconds=8)
+        due = _now() + timedelta(seconds=8 * self.margin)
         await self.start_direct([c], due - ACK_SLA)
         await self.wait_breaches([c], 120)
         self.single = self.calls.page[c] - due.timestamp()
@@ -34,7 +34,7 @@ class BreachPhases(Measures):
 
     async def burst(self) -> None:
         n = self.args.burst
-        lead = n / max(self.open_rate, 0.5) * 2 + 20
+        lead = n / max(self.open_rate, 0.5) * 2 + 20 * self.margin
         due = _now() + timedelta(seconds=min(lead, 25 * 60))
         convs = self.convs(n)
         print(
@@ -108,7 +108,7 @@ class BreachPhases(Measures):
 
     async def catch_up(self) -> None:
         n, outage = self.args.catchup, self.args.outage
-        lead = n / max(self.open_rate, 0.5) * 2 + 15 + outage / 2
+        lead = n / max(self.open_rate, 0.5) * 2 + 15 * self.margin + outage / 2
         due = _now() + timedelta(seconds=lead)
         convs = self.convs(n)
         await self.start_direct(convs, due - ACK_SLA)

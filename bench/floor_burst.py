@@ -44,7 +44,7 @@ async def floor_burst(bench, n: int) -> dict:
     try:
         convs = bench.convs(n)
         due = _now() + timedelta(
-            seconds=n / 10 + 30
+            seconds=n / 10 + 30 * bench.margin
         )  # all asleep first, even at 10 starts/s (a loaded machine)
         sem = asyncio.Semaphore(32)
 

@@ -35,7 +35,7 @@ class LoadPhases(Measures):
         convs = self.convs(3)
         await self.start_direct(convs, _now())
         await self.wait_opened(self.started, 120)
-        await asyncio.sleep(2)
+        await asyncio.sleep(2 * self.margin)
         self.base_tickets = self.started
         self.base_rss = self.rss()
         self.base_cpu = self.cpu(self.args.idle_seconds)
@@ -140,7 +140,7 @@ class LoadPhases(Measures):
                     if time.monotonic() > deadline:
                         raise RuntimeError("floor workflows did not all reach their sleep")
                     await asyncio.sleep(0.5)
-                await asyncio.sleep(3)
+                await asyncio.sleep(3 * self.margin)
 
             await start(0, 3)
             base = psutil.Process(proc.pid).memory_info().rss
@@ -158,7 +158,7 @@ class LoadPhases(Measures):
                 await self.start_direct(convs, _now())
                 await self.wait_opened(self.started, 120 + len(convs) * 2)
                 await self.wait_idle([ticket_workflow_id(1, c) for c in convs], 0, 300)
-            await asyncio.sleep(3)
+            await asyncio.sleep(3 * self.margin)
             rss = self.rss()
             per = (rss - self.base_rss) / max(1, self.started - self.base_tickets) / 1024
             self.raw[f"worker_rss_mib_at_{level}"] = rss / 2**20

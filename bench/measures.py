@@ -42,6 +42,8 @@ class Measures:
             5.0  # tickets/s, until the throughput phase measures it (sizes the breach phases' lead)
         )
         self.single: float | None = None  # single breach lateness, the breach phases' baseline
+        # Scales the fixed waits (settling, margins before deadlines): 1, or less for --smoke.
+        self.margin: float = getattr(args, "margin", 1.0)
         self.raw: dict[str, Any] = {}  # the run's other figures, of every JSON shape
 
     def convs(self, n: int) -> list[int]:

@@ -324,19 +324,26 @@ def signed(secret: str, raw: bytes) -> dict[str, str]:
     return sign_chatwoot(secret, raw, timestamp=ts)
 
 
-def parse_source(path: Path) -> ast.Module:
-    """`ast.parse` a project file with the garbage collector held off.
+def parse_sources(paths: Iterable[Path]) -> dict[Path, ast.Module]:
+    """`ast.parse` project files with the garbage collector held off.
 
     Earlier tests leave workflow futures behind; when the collector
     finalises one mid-parse its `__del__` logs, and CPython 3.11's AST
     builder then fails with "AST constructor recursion depth mismatch".
-    Collecting first and pausing the collector keeps the parse alone."""
+    Collecting once first and pausing the collector for the whole batch
+    keeps the parses alone (a collection per file costs seconds each late
+    in a full run, when the heap is large)."""
     gc.collect()
     gc.disable()
     try:
-        return ast.parse(path.read_text(), str(path))
+        return {path: ast.parse(path.read_text(), str(path)) for path in paths}
     finally:
         gc.enable()
+
+
+def parse_source(path: Path) -> ast.Module:
+    """One file, as `parse_sources`."""
+    return parse_sources([path])[path]
 
 
 # ------------------------------------------------------------ slack, e-mail

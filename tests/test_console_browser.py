@@ -6,8 +6,10 @@ Chatwoot Dashboard App page fed a synthetic `appContext` message, and a
 ticket's and a handoff's boards in the Temporal Web UI.
 
 Skipped, with a message saying how to enable it, when chromium is missing.
-Every run also rewrites the manual's console screenshots in docs/img/, so
-they show the console as it is.
+The tests take the manual's console screenshots as they go; they rewrite
+docs/img/ only when asked (`make screenshots`, or UPDATE_SCREENSHOTS=1),
+else they land in a scratch directory and a test run leaves the checkout
+as it found it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +52,12 @@ except ImportError:  # pragma: no cover - the test extra pins it
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=HOW)]
 
 TOKEN = "tok-alicia-browser-test-0001"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
+SCREENSHOTS = (
+    Path(__file__).resolve().parent.parent / "docs" / "img"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "ticketflow-screenshots"  # overwritten each run
+)
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 ACCOUNT = 9
 
 
@@ -153,7 +161,7 @@ async def console(dev_env, pg_pool, postgres_dsn, task_queue):
 
 
 async def shot(page, name: str, height: int = 860) -> None:
-    """Rewrite one of the manual's screenshots (docs/img/), cropped to `height`."""
+    """Take one of the manual's screenshots (into SCREENSHOTS), cropped to `height`."""
     await page.screenshot(
         path=str(SCREENSHOTS / name), clip={"x": 0, "y": 0, "width": 1280, "height": height}
     )

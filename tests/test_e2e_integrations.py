@@ -349,6 +349,21 @@ async def test_every_action_lands_exactly_once_with_30_percent_failures(
             lambda st: sum(1 for e in st.ladder if e.action == "pagerduty.trigger") == 2,
             timeout=120,
         )
+
+        # The faults last until both pages have reached PagerDuty (answered or failed), so
+        # every action the ticket decides makes its first attempts against them. Kept on to
+        # the end, a batch failing one attempt in two retried for a minute at the backoff cap.
+        async def pages_tried() -> set[str]:
+            return {
+                c["body"]["dedup_key"]
+                for c in s.pd.state.recorder.calls
+                if isinstance(c["body"], dict) and c["body"].get("event_action") == "trigger"
+            }
+
+        await eventually(pages_tried, lambda keys: len(keys) >= 2, timeout=120)
+        async with httpx.AsyncClient() as c:
+            await c.post(s.cw_url + "/_sandbox/faults", json={"rate": 0.0})
+            await c.post(s.pd_url + "/_sandbox/faults", json={"rate": 0.0})
         # Every action the ticket decided has completed, retries included (the breach note
         # runs beside the pages and may still be retrying), and every call the stand-ins
         # took has landed, the ones whose client gave up included: the counts are final.

@@ -6,11 +6,12 @@ module is so large that it holds more than one idea."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import parse_source
+from tests.helpers import parse_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
@@ -40,11 +41,11 @@ def _modules() -> dict[str, Path]:
     return mods
 
 
-def _imports(path: Path, name: str, known: set[str]) -> set[str]:
-    """Project modules that `name` imports, anywhere in the file."""
+def _imports(tree: ast.Module, path: Path, name: str, known: set[str]) -> set[str]:
+    """Project modules that `name` (parsed: `tree`) imports, anywhere in the file."""
     is_pkg = path.name == "__init__.py"
     found: set[str] = set()
-    for node in ast.walk(parse_source(path)):
+    for node in ast.walk(tree):
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
@@ -63,9 +64,18 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+@functools.cache
+def _parsed_graph() -> dict[str, frozenset[str]]:
     mods = _modules()
-    return {name: _imports(path, name, set(mods)) for name, path in mods.items()}
+    trees = parse_sources(mods.values())
+    return {
+        name: frozenset(_imports(trees[path], path, name, set(mods))) for name, path in mods.items()
+    }
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (the tree is parsed once a run)."""
+    return {name: set(deps) for name, deps in _parsed_graph().items()}
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:

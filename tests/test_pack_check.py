@@ -8,6 +8,7 @@ engine through every scenario of the shipped packs."""
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 import sys
@@ -28,7 +29,7 @@ from models.ticket import Ticket
 from packtools import vocabulary as vocab
 from packtools.check import check_file, check_text
 from packtools.cli import pack_app
-from tests.helpers import POLICIES_DIR, parse_source
+from tests.helpers import POLICIES_DIR, parse_sources
 
 PACKS = sorted(POLICIES_DIR.glob("*.yaml"))
 PLANTED = Path(__file__).parent / "packs" / "planted_mistakes.yaml"
@@ -162,8 +163,14 @@ def test_a_pack_that_passes_the_check_loads():
 ENGINE_DIR = Path(core.__file__).parent
 
 
+@functools.cache
+def _engine_trees() -> tuple[ast.Module, ...]:
+    return tuple(parse_sources(sorted(ENGINE_DIR.glob("*.py"))).values())
+
+
 def _engine_sources() -> list[ast.Module]:
-    return [parse_source(p) for p in sorted(ENGINE_DIR.glob("*.py"))]
+    """The engine's modules, parsed once a run (the tests only read the trees)."""
+    return list(_engine_trees())
 
 
 def _strings(node: ast.AST) -> set[str]:

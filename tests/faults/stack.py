@@ -359,6 +359,19 @@ class Stack:
         )
         return Counter(r["workflow_id"] for r in rows)
 
+    async def page_attempts(self, wids: list[str]) -> Counter:
+        """Pages each ticket has tried to raise: distinct dedup keys of the
+        triggers that reached PagerDuty, answered or failed."""
+        keys: dict[str, set[str]] = {w: set() for w in wids}
+        for c in await self.calls("pagerduty"):
+            body = c["body"] if isinstance(c["body"], dict) else {}
+            key = body.get("dedup_key") or ""
+            if body.get("event_action") == "trigger":
+                for w in wids:
+                    if key.startswith(w + ":"):
+                        keys[w].add(key)
+        return Counter({w: len(k) for w, k in keys.items()})
+
     async def pages_by_ticket(self, wids: list[str]) -> Counter:
         alerts = await self.alerts()
         out: Counter = Counter()

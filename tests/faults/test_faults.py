@@ -173,7 +173,14 @@ async def test_4_sandboxes_fail_30_percent(stack: Stack):
     with Retry-After, calls that hang past the client's timeout and then
     land) and answering some calls only after the activity gave up, every
     action is eventually done once: no message twice, one incident per
-    dedup key, every ticket reaches its end state."""
+    dedup key, every ticket reaches its end state.
+
+    The faults last while every ticket runs its whole ladder: until each
+    ticket's second page has reached PagerDuty (answered or failed), so every
+    action the tickets decide makes its first attempts against them. Kept on
+    until the last retry chain ends, they made the run's length a lottery:
+    a batch whose every attempt has a one-in-two chance to fail retries for
+    minutes at the 30 s backoff cap."""
     n = sized(15, 300)
     faults = dict(
         rate=0.3,
@@ -187,10 +194,16 @@ async def test_4_sandboxes_fail_30_percent(stack: Stack):
         await stack.set_faults(which, **faults)
     try:
         wids = await stack.open_tickets(ids(400_001, n))
-        pending = await wait_settled(stack, wids, timeout=SETTLE + 60)
+
+        async def ladders_ran() -> bool:  # both pages of every ticket tried at least once
+            attempts = await stack.page_attempts(wids)
+            return all(attempts[w] >= 2 for w in wids)
+
+        assert await until(ladders_ran, SETTLE), await stack.page_attempts(wids)
     finally:
         for which in ("chatwoot", "pagerduty"):
             await stack.set_faults(which, rate=0.0, slow_rate=0.0)
+    pending = await wait_settled(stack, wids)
 
     async def drained() -> bool:  # a retry in backoff when the faults stop is not stuck: it lands
         return await stack.stuck_activities(wids) == 0
@@ -212,6 +225,7 @@ async def test_4_sandboxes_fail_30_percent(stack: Stack):
             f"{injected} injected errors; duplicate messages {inv['dup_msgs']}",
         )
     )
+    assert injected > 0, "the fault injection really failed some calls"
     assert inv["lost"] == 0 and inv["failed"] == 0 and not pending, (inv, pending)
     assert inv["duplicated"] == 0 and inv["stuck_activities"] == 0, inv
 
