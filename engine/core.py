@@ -4,13 +4,8 @@ Pure and deterministic, so the same code runs inside `TicketWorkflow`,
 inside `ticketflow simulate` and under hypothesis. It never reads a clock:
 callers pass `now` (the workflow's `workflow.now()` plus its offset).
 
-The workflow's loop is:
-
-    actions = engine.open(now)                 # once
-    loop:
-        run(actions)                           # activities, child workflows
-        wait for a signal or engine.next_wakeup()
-        actions = engine.<event>(..., now)  or  engine.advance(now)
+The workflow opens the ticket (`open`), then applies each event
+(`receive`) and each deadline due (`advance`), running the actions returned.
 
 Deadlines are absolute instants kept in state (never a relative timer that
 restarts and drifts); clocks can count business time of a named calendar.

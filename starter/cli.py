@@ -3,8 +3,7 @@
 Platform commands: `dev` (whole stack), `worker`, `bridge`, `setup`
 (migrations, search attributes, reconciliation schedule), `simulate`,
 `whatif` (a draft pack replayed on recorded tickets, dryrun/whatif.py);
-`import chatwoot` (starter/import_cli.py); operator commands (`ack`, `resolve`,
-`reopen`, `escalate`, `decide`, `reassign`, `show`, `list`) in starter/operator_cli.py.
+`import chatwoot` (starter/import_cli.py); operator commands in starter/operator_cli.py.
 Exit codes: 0 ok, 1 failure, 2 bad settings or arguments, 3 refused by the
 ticket, 4 unknown ticket, 5 Temporal unreachable.
 """

@@ -12,8 +12,7 @@ deadline the engine holds.
   message (unknown person, reason outside the enum, resolve when closed).
 - The policy is loaded once by an activity, so the pack version the ticket
   started with is pinned in its history; continue-as-new carries it on.
-- Timers and activities carry human summaries for the Temporal Web UI, and
-  search attributes let it filter (breached VIP tickets owned by Lola).
+- Timers and activities carry summaries for the Web UI; search attributes filter.
 - Every input the engine consumes is recorded in Postgres (`ticket_inputs`,
   workflows/inputs.py), enough to replay the ticket's life without Temporal.
 """
