@@ -156,6 +156,14 @@ class Lanes:
     def error(self) -> BaseException | None:
         return next((lane.error for lane in self._lanes.values() if lane.error), None)
 
+    def failing(self, name: LaneName) -> bool:
+        """The lane has work waiting and its last job took longer than
+        LOCAL_ATTEMPT_BESIDE_LOOP: its system is failing or slow. A lane whose
+        first job is still out is not (that call may only be waiting on
+        Temporal, after an outage of Temporal's own)."""
+        lane = self._lanes[name]
+        return lane.backlog > 0 and not lane.answering
+
     def busy(self, name: LaneName) -> bool:
         """The lane still has work waiting (its system is slow or failing)."""
         return self._lanes[name].backlog > 0

@@ -11,9 +11,12 @@ conversation's latest messages first (`chatwoot.check_reply`), bounded to
 should have been (at the instant it was sent, with the webhook's event id,
 so a late webhook is not applied twice), and the deadline and the reply
 then apply in the order they happened. If Chatwoot does not answer in time,
-or this ticket's own Chatwoot calls are still waiting in their lane
-(Chatwoot is failing), the page goes out without the check, and the page's
-details say so (`reply_check`), as does the ticket's log.
+or this ticket's own Chatwoot calls are waiting in their lane behind one
+that already took too long (Chatwoot is failing: `Lanes.failing`), the page
+goes out without the check, and the page's details say so (`reply_check`),
+as does the ticket's log. A lane whose first call is merely still out is
+not failing: after an outage of Temporal's own, that call may only be
+waiting on Temporal, and skipping the check would page for a lost reply.
 """
 
 from __future__ import annotations

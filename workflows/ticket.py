@@ -212,7 +212,7 @@ class TicketWorkflow:
                 # Going live, if the worker says so, comes first in this decision.
                 self._inbox[:0] = await went_live(engine, self._now(), self._applied_at)
             waiting = {q.name for q in self._inbox}
-            check = await check_reply(engine, self._now(), lanes.busy("chatwoot"), waiting)
+            check = await check_reply(engine, self._now(), lanes.failing("chatwoot"), waiting)
             if check.reply is not None:
                 self._queue("agent_replied", check.reply)
             actions = with_check_noted(self._decide_in_order(runner, self._now()), check)
