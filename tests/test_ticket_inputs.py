@@ -66,16 +66,21 @@ async def offset_of(handle) -> float:
     return json.loads(first.input.payloads[0].data)["clock_offset_seconds"]
 
 
-async def wake_after_first_timer(handle, offset: float) -> datetime:
-    """The ticket's `now` in the workflow task its first fired timer woke."""
+async def wakes_after_first_timer(handle, offset: float) -> list[datetime]:
+    """The ticket's `now` in each workflow task started after its first timer
+    fired, up to the next timer: the one that applied the deadline is among
+    them (a task that failed on a loaded server is started again)."""
     events = list((await handle.fetch_history()).events)
     fired = next(
         i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED
     )
-    task = next(
-        e for e in events[fired:] if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
-    )
-    return task.event_time.ToDatetime(tzinfo=UTC) + timedelta(seconds=offset)
+    tasks = []
+    for e in events[fired + 1 :]:
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            break
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            tasks.append(e.event_time.ToDatetime(tzinfo=UTC) + timedelta(seconds=offset))
+    return tasks
 
 
 def within(at: datetime, start: datetime, seconds: float = 5.0) -> bool:
@@ -141,7 +146,11 @@ async def test_a_tickets_life_is_recorded_input_by_input(
     # late), not the deadline.
     deadline = TUESDAY_10 + timedelta(minutes=30)
     assert within(woke["at"], deadline)
-    assert abs(woke["at"] - await wake_after_first_timer(h, offset)) < timedelta(milliseconds=1)
+    # Noted at the instant the ticket woke, not at the deadline (the server's event times
+    # and the workflow's clock differ by a few milliseconds on a loaded machine).
+    wakes = await wakes_after_first_timer(h, offset)
+    assert woke["at"] > deadline, woke
+    assert any(abs(woke["at"] - t) < timedelta(milliseconds=50) for t in wakes), (woke, wakes)
     # Typed payloads, as the engine got them.
     ticket = json.loads(opened["payload"])
     assert (
