@@ -5,7 +5,7 @@
 A VIP ticket opens and resolves while Chatwoot refuses every message (a
 non-retryable 401): the failure path with the `audit-failed-actions` patch,
 each failed message recorded in the ladder and as an `action.failed` row. Saved as
-`issue10_failed_actions_audited.json` unless it exists.
+`failed_actions_audited.json` unless it exists.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from workflows.handoff import HandoffWorkflow
 from workflows.ticket import TicketWorkflow
 
 HERE = Path(__file__).parent
-NAME = "issue10_failed_actions_audited"
+NAME = "failed_actions_audited"
 
 
 @activity.defn(name="chatwoot.send_message")
