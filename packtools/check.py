@@ -212,6 +212,8 @@ def _locate(name: str, doc: PackDocument, problems: list[Problem]) -> list[Locat
     return sorted(out.values(), key=lambda x: (x.position, x.message))
 
 
-def check_files(paths: Iterable[Path | str]) -> tuple[list[Report], int]:
-    reports = [check_file(p) for p in paths]
+def check_files(
+    paths: Iterable[Path | str], configured: frozenset[str] | None = None
+) -> tuple[list[Report], int]:
+    reports = [check_file(p, configured) for p in paths]
     return reports, max((r.exit_code for r in reports), default=EXIT_OK)

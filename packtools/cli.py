@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from packtools.check import EXIT_PROBLEMS, EXIT_UNREADABLE, check_files
+from packtools.deployment import configured_channels, parse_channels
 from packtools.schema import SCHEMA_FILE, render, write
 from packtools.starter_pack import modeline_for, starter_pack
 
@@ -58,12 +59,25 @@ def schema(
 @pack_app.command()
 def check(
     files: list[Path] = typer.Argument(..., help="Pack files, or folders of *.yaml packs."),
+    channels: str = typer.Option(
+        "auto",
+        "--channels",
+        help="The channels the deployment can send to: 'slack', 'email', 'slack,email' or "
+        "'none'. 'auto': those whose setting (SLACK_BOT_TOKEN, SMTP_URL, or their *_FILE) "
+        "is set in the environment or ./.env. A pack that uses one of the others is refused.",
+    ),
 ) -> None:
     """Report every mistake of each pack, as file:line:col: message, with a hint."""
+    try:
+        configured = parse_channels(channels)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--channels") from None
+    if configured is None:
+        configured = configured_channels()
     paths: list[Path] = []
     for f in files:
         paths += sorted(f.glob("*.yaml")) if f.is_dir() else [f]
-    reports, code = check_files(paths)
+    reports, code = check_files(paths, configured)
     count = 0
     for report in reports:
         for problem in report.problems:

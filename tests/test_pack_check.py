@@ -432,3 +432,31 @@ def test_the_engine_produces_nothing_the_checks_do_not_know(
         _drive(path, seen, current)
     assert len(SCENARIOS) >= 30 and all(n > 100 for n in calls.values()), calls
     assert not seen, "\n".join(dict.fromkeys(seen))
+
+
+def test_a_channel_the_deployment_cannot_send_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """ops-ladder posts to Slack, tier-escalation also e-mails: refused where the
+    deployment has neither, by `--channels` or read as the settings read it."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN_FILE", "SMTP_URL", "SMTP_URL_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    packs = [str(POLICIES_DIR / "ops-ladder.yaml"), str(POLICIES_DIR / "tier-escalation.yaml")]
+    runner = CliRunner()
+
+    def check(*args: str) -> Any:
+        return runner.invoke(pack_app, ["check", *packs, *args])
+
+    unset = check()
+    assert unset.exit_code == 1
+    assert "SLACK_BOT_TOKEN is not set" in unset.stdout
+    assert "SMTP_URL is not set" in unset.stdout
+    assert check("--channels", "slack,email").exit_code == 0
+    only_slack = check("--channels", "slack")
+    assert only_slack.exit_code == 1 and "SLACK_BOT_TOKEN" not in only_slack.stdout
+    assert check("--channels", "pigeon").exit_code == 2
+    # As the worker would read them: the environment, or ./.env (no secret is read).
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    (tmp_path / ".env").write_text("SMTP_URL_FILE=/run/secrets/smtp\n")
+    assert check().exit_code == 0, check().stdout
