@@ -108,7 +108,8 @@ class Stages(NamedTuple):
 
 async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stages:
     """Where a burst's lateness goes, from a sample of histories: the
-    timer firing, the workflow task that decides the breach starting and
+    instant the timer was set to fire (`timer_due`: late when the task that
+    set it was held), the timer firing, the workflow task that decides the breach starting and
     completing, the page activity (regular or local) scheduled and done,
     each in seconds after the deadline (p50/p99 over the sample); and how
     many pages fell back from a local to a regular activity and which
@@ -116,6 +117,7 @@ async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stag
     stages: dict[str, list[float]] = {
         k: []
         for k in (
+            "timer_due",
             "timer_fired",
             "decision_started",
             "page_scheduled",
@@ -158,7 +160,24 @@ async def breach_stages(client: Client, convs: list[int], due: datetime) -> Stag
                 kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
                 task_timeouts[kind] = task_timeouts.get(kind, 0) + 1
         page = next((call for call in pages if not call.failed), None)
+        started = next(
+            (
+                e
+                for e in events
+                if e.event_id == fired.timer_fired_event_attributes.started_event_id
+            ),
+            None,
+        )
+        # When the server was told to fire it: started (as the task that set it completed) +
+        # its duration (computed from the clock the task started with).
+        due_at = (
+            started.event_time.ToDatetime(UTC)
+            + started.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            if started is not None
+            else None
+        )
         for key, t in (
+            ("timer_due", due_at),
             ("timer_fired", event_time(fired)),
             ("decision_started", wft),
             ("decision_completed", wft_done),
