@@ -54,5 +54,5 @@ def new_ticket_bundle(dormant: frozenset[str] = frozenset()) -> str | None:
 
 
 def describe() -> str:
-    """`ticketflow 0.9.0 (new tickets record patches-2026-12e)`."""
+    """`ticketflow 0.9.0 (new tickets record patches-2026-12f)`."""
     return f"{DISTRIBUTION} {version()} (new tickets record {CURRENT})"

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.pagerduty import PagerDutyEventInput
     from models.ticket import Ticket
+    from workflows.held_task import LocalCalls, counted
     from workflows.routes import AUDIT_ROWS, route
 
 # Retries back off 1s, 2s, 4s ... 30s; 429s follow the API's Retry-After instead.
@@ -72,6 +73,7 @@ class ActionContext:
     # PagerDuty, audit and query calls as local activities (`local-lanes` patch).
     local: bool = False
     local_attempt: timedelta | None = None  # the local attempt's bound; LOCAL_ATTEMPT if None
+    calls: LocalCalls | None = None  # local activities in flight, counted (`held-timers`)
 
 
 class ActionFailed(Exception):
@@ -109,20 +111,27 @@ def _final(err: Exception) -> bool:
 
 
 async def run_activity(
-    fn, arg, summary: str, local: bool = False, local_attempt: timedelta | None = None
+    fn,
+    arg,
+    summary: str,
+    local: bool = False,
+    local_attempt: timedelta | None = None,
+    calls: LocalCalls | None = None,
 ):
     """Run `fn` as a regular activity, or (`local`) first as one local
-    attempt (bounded to `local_attempt`, else LOCAL_ATTEMPT) and, when that
-    does not succeed, as a regular activity."""
+    attempt (bounded to `local_attempt`, else LOCAL_ATTEMPT; counted in
+    `calls` while it runs) and, when that does not succeed, as a regular
+    activity."""
     if local:
         try:
-            return await workflow.execute_local_activity_method(
-                fn,
-                arg,
-                summary=summary[:200],
-                start_to_close_timeout=local_attempt or LOCAL_ATTEMPT,
-                retry_policy=RetryPolicy(maximum_attempts=1),
-            )
+            with counted(calls):
+                return await workflow.execute_local_activity_method(
+                    fn,
+                    arg,
+                    summary=summary[:200],
+                    start_to_close_timeout=local_attempt or LOCAL_ATTEMPT,
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
         except ACTIVITY_FAILED as err:
             if _final(err):
                 raise
@@ -131,9 +140,9 @@ async def run_activity(
 
 async def _call(fn, arg, summary: str, ctx: ActionContext | None = None):
     """Run the action's activity (locally first when `ctx.local`)."""
-    local, bound = (ctx.local, ctx.local_attempt) if ctx is not None else (False, None)
+    local, bound, calls = (ctx.local, ctx.local_attempt, ctx.calls) if ctx else (False, None, None)
     try:
-        return await run_activity(fn, arg, summary, local, bound)
+        return await run_activity(fn, arg, summary, local, bound, calls)
     except ACTIVITY_FAILED as err:
         raise ActionFailed(f"{summary}: {failure_message(err)}") from None
 

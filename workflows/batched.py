@@ -105,9 +105,9 @@ async def _batch(
     on_failed: OnFailed,
     ctx: ActionContext | None = None,
 ) -> None:
-    local, bound = (ctx.local, ctx.local_attempt) if ctx is not None else (False, None)
+    local, bound, calls = (ctx.local, ctx.local_attempt, ctx.calls) if ctx else (False, None, None)
     try:
-        result: BatchResult = await run_activity(fn, arg, summary, local, bound)
+        result: BatchResult = await run_activity(fn, arg, summary, local, bound, calls)
     except ACTIVITY_FAILED as err:
         why = failure_message(err)
         for a in actions:

@@ -46,6 +46,7 @@ async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: date
             f"Record failure: {a.summary}",
             ctx.local,
             ctx.local_attempt,
+            ctx.calls,
         )
     except ACTIVITY_FAILED as err:
         workflow.logger.warning(

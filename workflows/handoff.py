@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.signals import PageUpdate
     from workflows.actions import LOCAL_ATTEMPT_BESIDE_LOOP, ActionContext, ActionFailed, execute
     from workflows.batched import run_batched
+    from workflows.held_task import LocalCalls, before_arming
     from workflows.inputs import InputLog
     from workflows.lanes import Lanes, Learned, lane_of
     from workflows.metrics import WorkflowMetrics
@@ -55,6 +56,7 @@ class HandoffWorkflow:
         self._local = False  # PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None
         self._lanes: Lanes | None = None  # behind `background-lanes`
+        self._calls: LocalCalls | None = None  # local activities in flight (`held-timers`)
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
@@ -63,7 +65,11 @@ class HandoffWorkflow:
     async def run(self, inp: HandoffInput) -> HandoffResult:
         engine = self._engine
         patches = patches_in_effect(
-            Patch.BATCHED_ACTIONS, Patch.LOCAL_LANES, Patch.TICKET_INPUTS, Patch.BACKGROUND_LANES
+            Patch.BATCHED_ACTIONS,
+            Patch.LOCAL_LANES,
+            Patch.TICKET_INPUTS,
+            Patch.BACKGROUND_LANES,
+            Patch.HELD_TIMERS,
         )
         self._batched = Patch.BATCHED_ACTIONS in patches
         self._local = self._batched and Patch.LOCAL_LANES in patches
@@ -82,12 +88,16 @@ class HandoffWorkflow:
         )
         if self._lanes is not None:
             inputs.local_attempt = LOCAL_ATTEMPT_BESIDE_LOOP
+        if Patch.HELD_TIMERS in patches:  # its timer armed once its local activities are done
+            self._calls = inputs.calls = LocalCalls()
         inputs.add("open", self._now(), inp.model_dump(mode="json", exclude={"policy"}))
         while not engine.finished:
             self._show_board()
             # What the last round consumed (first: the opening), written beside the wait.
             inputs.flush()
             wake = engine.next_wakeup()
+            if not self._inbox and wake is not None:
+                await before_arming(self._calls, lambda: bool(self._inbox))
             if not self._inbox and wake is not None:
                 timeout = max((wake - self._now()).total_seconds(), 0.0)
                 summary = (
@@ -149,6 +159,7 @@ class HandoffWorkflow:
             owner=state.owner,
             stage="escalated",
             local=self._local,
+            calls=self._calls,
         )
 
     async def _execute(self, actions: list[Action]) -> None:

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from models.signals import Source
     from workflows.actions import ACTIVITY_FAILED, ActionContext, failure_message, run_activity
     from workflows.failures import audit_failed_action
+    from workflows.held_task import LocalCalls
 
 
 class Timed(Protocol):
@@ -90,6 +91,7 @@ class InputLog:
         # Beside the loop (`background-lanes`): local attempts bounded to this, and made
         # only while Postgres answered the last write within it (see workflows/lanes.py).
         self.local_attempt: timedelta | None = None
+        self.calls: LocalCalls | None = None  # its local attempts, counted (`held-timers`)
         self._answering = True
         self._notes: list[InputRow] = []  # this decision's, until `flush`
         self._ready: list[InputRow] = []  # flushed, for the writer
@@ -186,6 +188,7 @@ class InputLog:
                 summary,
                 local,
                 self.local_attempt,
+                self.calls,
             )
             self._answering = self._answered_in_time(began)
         except ACTIVITY_FAILED as err:

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
     from workflows.actions import ACTIVITY_FAILED, LOCAL_ATTEMPT_BESIDE_LOOP, failure_message
+    from workflows.held_task import DeadlineTimer
     from workflows.inputs import InputLog
     from workflows.lanes import Learned
     from workflows.metrics import WorkflowMetrics
@@ -73,6 +74,7 @@ class TicketWorkflow:
         self._local = False  # policy load, PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None  # what the engine consumed (workflows/inputs.py)
         self._applied_at = workflow.now()  # the last instant applied (`background-lanes`)
+        self._timer = DeadlineTimer()  # how the next deadline's timer is armed (`held-timers`)
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._input.clock_offset_seconds)
@@ -93,6 +95,7 @@ class TicketWorkflow:
             Patch.BACKGROUND_LANES,
             Patch.SHADOW_MODE,
             Patch.CHAT_CHANNELS,
+            Patch.HELD_TIMERS,
         )
         stage_markers = Patch.EVENT_STAGE_MARKERS in patches
         sop_orders = Patch.SOP_EVENT_ORDERS in patches
@@ -153,6 +156,8 @@ class TicketWorkflow:
             opened = engine.state.opened_at if opening is not None else None
             self._applied_at = opened or self._now()
             checks = Patch.SHADOW_MODE in patches  # a ticket in shadow asks before each decision
+            if Patch.HELD_TIMERS in patches:
+                self._timer = DeadlineTimer(runner.count_local_calls(), opening is not None)
             return await self._run_beside_lanes(ticket, runner, actions, checks)
         while True:
             if decision_upserts:
@@ -259,20 +264,15 @@ class TicketWorkflow:
         return self._status()
 
     async def _sleep(self, engine: TicketEngine, woken: Callable[[], bool]) -> None:
-        """Until the next deadline, an inbox item, or `woken()`."""
+        """Until the next deadline, an inbox item, or `woken()` (workflows/held_task.py)."""
         if self._inbox:
             return
-        wake = engine.next_wakeup()
-        timeout = None if wake is None else max((wake - self._now()).total_seconds(), 0.0)
-        if timeout is None or timeout > 0:
-            try:
-                await workflow.wait_condition(
-                    lambda: bool(self._inbox) or woken(),
-                    timeout=timeout,
-                    timeout_summary=engine.next_wakeup_summary(),
-                )
-            except TimeoutError:
-                pass
+        await self._timer.sleep(
+            engine.next_wakeup(),
+            self._now,
+            lambda: bool(self._inbox) or woken(),
+            engine.next_wakeup_summary(),
+        )
 
     def _continue_as_new(self, ticket: TicketInput, engine: TicketEngine, inputs: InputLog) -> None:
         engine.state.runs += 1

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.batched import run_batched
     from workflows.failures import audit_failed_action
     from workflows.handoff import HandoffWorkflow
+    from workflows.held_task import LocalCalls
     from workflows.inputs import InputLog
     from workflows.lanes import Lanes, Learned, lane_of, local_if
     from workflows.metrics import WorkflowMetrics
@@ -96,6 +97,7 @@ class TicketActionRunner:
         # The source of what it forwards to a handoff.
         self._forwarded = "system" if self.inputs.on else None
         self._lanes: Lanes | None = None  # behind `background-lanes` (`lanes`)
+        self._calls: LocalCalls | None = None  # behind `held-timers` (`count_local_calls`)
 
     def _ctx(self) -> ActionContext:
         e = self._engine
@@ -108,7 +110,14 @@ class TicketActionRunner:
             level=e.state.level,
             stage=e.state.stage,
             local=self._local,
+            calls=self._calls,
         )
+
+    def count_local_calls(self) -> LocalCalls:
+        """Count the local activities the lanes and the inputs record have
+        in flight (workflows/held_task.py)."""
+        self._calls = self.inputs.calls = LocalCalls()
+        return self._calls
 
     async def execute(self, actions: list[Action]) -> None:
         """Count a decided batch in the business metrics, then run it."""

@@ -69,10 +69,15 @@ SCENARIOS = ["vip_2_lola_paged_and_acknowledges", "vip_4_refund_over_200_escalat
              # lanes beside the loop, events in the order they happened): saved as lanes_<scenario>
              "lanes_vip_2_lola_paged_and_acknowledges", "lanes_vip_4_refund_over_200_escalation",
              "lanes_ops_2_s2_climbs_to_lead_then_manager", "lanes_tier_7_handoff_notifies_its_target",
-             "lanes_ops_3_s1_level3_and_customer_update"]
+             "lanes_ops_3_s1_level3_and_customer_update",
+             # recorded with `patches-2026-12f`, which adds `held-timers` (a timer armed once the
+             # task's local activities are done): saved as held_<scenario>
+             "held_vip_2_lola_paged_and_acknowledges", "held_vip_4_refund_over_200_escalation",
+             "held_ops_2_s2_climbs_to_lead_then_manager", "held_tier_7_handoff_notifies_its_target",
+             "held_ops_3_s1_level3_and_customer_update"]
 # saved history name -> the scenario it runs, when they differ
 SCENARIO_OF = {"vip_4_web_ui_metadata": "vip_4_refund_over_200_escalation"}
-NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_", "upserts_", "lanes_")  # prefix: the same scenario, recorded by newer code
+NEWER_CODE = ("batched_", "local_", "bundled_", "packed_", "inputs_", "upserts_", "lanes_", "held_")  # prefix: the same scenario, recorded by newer code
 
 
 @asynccontextmanager
