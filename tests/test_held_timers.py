@@ -70,7 +70,8 @@ async def test_a_timer_armed_in_a_held_task_fires_at_its_deadline(
     ]
     assert fired, "no timer fired near the deadline"
     # Armed once, the timer would start when the opening task ended, 0.4 s after it began.
-    assert fired[0] - deadline < timedelta(seconds=0.1), fired[0] - deadline
+    # (0.25 s: room for a loaded machine's task processing, well under the 0.4 s hold.)
+    assert fired[0] - deadline < timedelta(seconds=0.25), fired[0] - deadline
     # The re-arm is decided from the history alone: the run replays.
     await Replayer(
         workflows=[TicketWorkflow, HandoffWorkflow], data_converter=pydantic_data_converter
