@@ -15,8 +15,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-SETTINGS = {"slack": "SLACK_BOT_TOKEN", "email": "SMTP_URL"}
-CHANNELS = frozenset(SETTINGS)
+from packtools.channels import SETTING
+
+CHANNELS = frozenset(SETTING)
 
 
 def configured_channels(env_file: Path = Path(".env")) -> frozenset[str]:
@@ -27,7 +28,7 @@ def configured_channels(env_file: Path = Path(".env")) -> frozenset[str]:
     def is_set(name: str) -> bool:
         return any(bool(src.get(n)) for src in (environ, dotenv) for n in (name, f"{name}_FILE"))
 
-    return frozenset(kind for kind, name in SETTINGS.items() if is_set(name))
+    return frozenset(kind for kind, name in SETTING.items() if is_set(name))
 
 
 def parse_channels(text: str) -> frozenset[str] | None:

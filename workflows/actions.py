@@ -138,11 +138,17 @@ async def run_activity(
     return await workflow.execute_activity_method(fn, arg, summary=summary[:200], **_OPTS)
 
 
+def local_options(
+    ctx: ActionContext | None,
+) -> tuple[bool, timedelta | None, LocalCalls | None]:
+    """`run_activity`'s local, local_attempt and calls for `ctx` (None: a regular activity)."""
+    return (ctx.local, ctx.local_attempt, ctx.calls) if ctx is not None else (False, None, None)
+
+
 async def _call(fn, arg, summary: str, ctx: ActionContext | None = None):
     """Run the action's activity (locally first when `ctx.local`)."""
-    local, bound, calls = (ctx.local, ctx.local_attempt, ctx.calls) if ctx else (False, None, None)
     try:
-        return await run_activity(fn, arg, summary, local, bound, calls)
+        return await run_activity(fn, arg, summary, *local_options(ctx))
     except ACTIVITY_FAILED as err:
         raise ActionFailed(f"{summary}: {failure_message(err)}") from None
 

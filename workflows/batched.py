@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         chatwoot_op,
         execute,
         failure_message,
+        local_options,
         run_activity,
     )
     from workflows.routes import BARRIERS, BATCH_ACTIVITIES, route
@@ -105,9 +106,8 @@ async def _batch(
     on_failed: OnFailed,
     ctx: ActionContext | None = None,
 ) -> None:
-    local, bound, calls = (ctx.local, ctx.local_attempt, ctx.calls) if ctx else (False, None, None)
     try:
-        result: BatchResult = await run_activity(fn, arg, summary, local, bound, calls)
+        result: BatchResult = await run_activity(fn, arg, summary, *local_options(ctx))
     except ACTIVITY_FAILED as err:
         why = failure_message(err)
         for a in actions:

@@ -20,7 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from models.actions import Action
     from models.audit import TicketEventRow
-    from workflows.actions import ACTIVITY_FAILED, ActionContext, failure_message, run_activity
+    from workflows.actions import (
+        ACTIVITY_FAILED,
+        ActionContext,
+        failure_message,
+        local_options,
+        run_activity,
+    )
     from workflows.versions import Patch
 
 
@@ -44,9 +50,7 @@ async def audit_failed_action(a: Action, ctx: ActionContext, why: str, now: date
             AuditActivities.record_ticket_event,
             row,
             f"Record failure: {a.summary}",
-            ctx.local,
-            ctx.local_attempt,
-            ctx.calls,
+            *local_options(ctx),
         )
     except ACTIVITY_FAILED as err:
         workflow.logger.warning(

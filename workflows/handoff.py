@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.signals import PageUpdate
     from workflows.actions import LOCAL_ATTEMPT_BESIDE_LOOP, ActionContext, ActionFailed, execute
     from workflows.batched import run_batched
-    from workflows.held_task import LocalCalls, before_arming
+    from workflows.held_task import DeadlineTimer, LocalCalls
     from workflows.inputs import InputLog
     from workflows.lanes import Lanes, Learned, lane_of
     from workflows.metrics import WorkflowMetrics
@@ -56,7 +56,7 @@ class HandoffWorkflow:
         self._local = False  # PagerDuty and audit calls as local activities
         self._inputs: InputLog | None = None
         self._lanes: Lanes | None = None  # behind `background-lanes`
-        self._calls: LocalCalls | None = None  # local activities in flight (`held-timers`)
+        self._timer = DeadlineTimer()  # how its next timer is armed (`held-timers`)
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self._inp.clock_offset_seconds)
@@ -89,33 +89,25 @@ class HandoffWorkflow:
         if self._lanes is not None:
             inputs.local_attempt = LOCAL_ATTEMPT_BESIDE_LOOP
         if Patch.HELD_TIMERS in patches:  # its timer armed once its local activities are done
-            self._calls = inputs.calls = LocalCalls()
+            self._timer = DeadlineTimer(LocalCalls())
+            inputs.calls = self._timer.calls
         inputs.add("open", self._now(), inp.model_dump(mode="json", exclude={"policy"}))
         while not engine.finished:
             self._show_board()
             # What the last round consumed (first: the opening), written beside the wait.
             inputs.flush()
             wake = engine.next_wakeup()
-            if not self._inbox and wake is not None:
-                await before_arming(self._calls, lambda: bool(self._inbox))
-            if not self._inbox and wake is not None:
-                timeout = max((wake - self._now()).total_seconds(), 0.0)
+            if not self._inbox:
                 summary = (
-                    f"{engine.spec.title}: waiting for {inp.target} until {wake.isoformat()}"
+                    None
+                    if wake is None
+                    else f"{engine.spec.title}: waiting for {inp.target} until {wake.isoformat()}"
                     if engine.status == "open"
                     else f"{engine.spec.title}: next on-failure step"
                 )
-                if timeout > 0:
-                    try:
-                        await workflow.wait_condition(
-                            lambda: bool(self._inbox),
-                            timeout=timeout,
-                            timeout_summary=summary[:200],
-                        )
-                    except TimeoutError:
-                        pass
-            elif not self._inbox:
-                await workflow.wait_condition(lambda: bool(self._inbox))
+                await self._timer.sleep(
+                    wake, self._now, lambda: bool(self._inbox), summary and summary[:200]
+                )
             now = self._now()
             while self._inbox:
                 response = self._inbox.pop(0)
@@ -159,7 +151,7 @@ class HandoffWorkflow:
             owner=state.owner,
             stage="escalated",
             local=self._local,
-            calls=self._calls,
+            calls=self._timer.calls,
         )
 
     async def _execute(self, actions: list[Action]) -> None:

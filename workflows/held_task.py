@@ -41,23 +41,17 @@ class LocalCalls:
     def __init__(self) -> None:
         self.running = 0
 
-    @contextmanager
-    def one(self) -> Iterator[None]:
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-
 
 @contextmanager
 def counted(calls: LocalCalls | None) -> Iterator[None]:
-    """Count a local activity in `calls`, when the run counts them."""
-    if calls is None:
+    """Count a local activity in `calls` while it runs, when the run counts them."""
+    if calls is not None:
+        calls.running += 1
+    try:
         yield
-        return
-    with calls.one():
-        yield
+    finally:
+        if calls is not None:
+            calls.running -= 1
 
 
 async def before_arming(calls: LocalCalls | None, woken: Callable[[], bool]) -> None:
