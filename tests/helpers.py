@@ -14,7 +14,8 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -367,3 +368,35 @@ def channel_message(key: str, **kw: Any) -> ChannelMessage:
     )
     base.update(kw)
     return ChannelMessage(**base)
+
+
+@asynccontextmanager
+async def worker_and_bridge(
+    settings: Any, client: Client, pg_dsn: str, http_timeout: float = 10.0
+) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """ticketflow's own worker (every activity, built as `ticketflow worker`
+    builds them) and bridge, in this process, for `settings`; yields the
+    bridge's URL and the worker's Postgres pool. For end-to-end stacks whose
+    stand-ins the caller starts and stops."""
+    from temporalio.worker import Worker
+
+    from infra import db
+    from infra.http_server import InProcessServer
+    from starter.bridge import create_app
+    from worker import WORKFLOWS, build_activities
+
+    pool = await db.create_pool(pg_dsn, max_size=4)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout, connect=2.0))
+    bridge = await InProcessServer(create_app(settings, TemporalGateway(settings, client))).start()
+    try:
+        async with Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(settings, http, pool, client),
+        ):
+            yield bridge.url, pool
+    finally:
+        await bridge.stop()
+        await http.aclose()
+        await pool.close()

@@ -26,9 +26,7 @@ import pytest
 from fastapi import FastAPI
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from client.gateway import TemporalGateway
 from dryrun.simulate import terminate_ticket_tree
 from engine.policy_loader import load_policy
 from infra.http_server import InProcessServer
@@ -38,12 +36,18 @@ from models.state import ClockState
 from models.status import TicketStatus
 from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
-from starter.bridge import create_app
 from starter.signatures import sign_pagerduty
 from tests import payloads
-from tests.helpers import POLICIES_DIR, InFlight, eventually, now_value, settled, signed
+from tests.helpers import (
+    POLICIES_DIR,
+    InFlight,
+    eventually,
+    now_value,
+    settled,
+    signed,
+    worker_and_bridge,
+)
 from tests.replay_check import assert_replay_equals_reality
-from worker import WORKFLOWS, build_activities
 from workflows.ticket import TicketWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -120,23 +124,14 @@ async def stack(
         policies_dir=tmp_path,
         default_policy="vip-fast",
     )
-    from infra import db
-
-    pool = await db.create_pool(pg_dsn, max_size=4)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(http_timeout, connect=2.0))
-    bridge = await InProcessServer(
-        create_app(settings, TemporalGateway(settings, dev_env.client))
-    ).start()
     started: list[str] = []
     try:
-        async with Worker(
-            dev_env.client,
-            task_queue=queue,
-            workflows=WORKFLOWS,
-            activities=build_activities(settings, http, pool, dev_env.client),
+        async with worker_and_bridge(settings, dev_env.client, pg_dsn, http_timeout) as (
+            bridge,
+            _pool,
         ):
             yield Stack(
-                bridge=bridge.url,
+                bridge=bridge,
                 cw=cw_app,
                 pd=pd_app,
                 cw_url=cw.url,
@@ -155,9 +150,6 @@ async def stack(
             for wid in started:
                 await terminate_ticket_tree(dev_env.client, wid, "test cleanup")
     finally:
-        await bridge.stop()
-        await http.aclose()
-        await pool.close()
         await cw.stop()
         await pd.stop()
 

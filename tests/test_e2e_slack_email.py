@@ -23,13 +23,10 @@ import pytest
 from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.email import EmailActivities
 from activities.slack_blocks import ACK
-from client.gateway import TemporalGateway
 from dryrun.simulate import terminate_ticket_tree
-from infra import db
 from infra.http_server import InProcessServer
 from infra.settings import Settings, load_settings
 from models.channels import EmailInput
@@ -37,7 +34,6 @@ from sandbox.chatwoot import create_chatwoot_app
 from sandbox.pagerduty import create_pagerduty_app
 from sandbox.slack import create_slack_app
 from sandbox.smtp_sink import SmtpSink
-from starter.bridge import create_app
 from starter.signatures import sign_slack
 from tests import payloads
 from tests.helpers import (
@@ -49,8 +45,8 @@ from tests.helpers import (
     now_value,
     settled,
     signed,
+    worker_and_bridge,
 )
-from worker import WORKFLOWS, build_activities
 
 pytestmark = pytest.mark.e2e
 
@@ -97,26 +93,13 @@ async def stack(
         policies_dir=POLICIES_DIR,
         default_policy=default_policy,
     )
-    pool = await db.create_pool(pg_dsn, max_size=4)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
-    bridge = await InProcessServer(
-        create_app(settings, TemporalGateway(settings, dev_env.client))
-    ).start()
     started: list[str] = []
     try:
-        async with Worker(
-            dev_env.client,
-            task_queue=queue,
-            workflows=WORKFLOWS,
-            activities=build_activities(settings, http, pool, dev_env.client),
-        ):
-            yield Stack(bridge.url, slack_app, sink, dev_env.client, pool, settings, started)
+        async with worker_and_bridge(settings, dev_env.client, pg_dsn) as (bridge, pool):
+            yield Stack(bridge, slack_app, sink, dev_env.client, pool, settings, started)
             for wid in started:
                 await terminate_ticket_tree(dev_env.client, wid, "test cleanup")
     finally:
-        await bridge.stop()
-        await http.aclose()
-        await pool.close()
         for srv in (cw, pd, sl):
             await srv.stop()
         await sink.stop()
