@@ -21,8 +21,10 @@ from datetime import timedelta
 import httpx
 import structlog
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import PatchActivationInput, PollerBehaviorSimpleMaximum, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.audit import AuditActivities
 from activities.audit_batch import AuditBatchActivities
@@ -34,6 +36,7 @@ from activities.policy import policy_activities
 from activities.reconcile import ReconcileActivities
 from activities.slack import SlackActivities
 from infra import db
+from infra.sandbox_runner import sandboxed_runner
 from infra.settings import Settings
 from workflows.handoff import HandoffWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -117,13 +120,14 @@ def unconfigured_channels(settings: Settings) -> list[str]:
     return out
 
 
-def worker_options(settings: Settings) -> dict:
-    """Cache, concurrency, pollers and sandbox from WORKER_* settings (see infra/settings.py)."""
+def worker_options(settings: Settings, converter: DataConverter = pydantic_data_converter) -> dict:
+    """Cache, concurrency, pollers and sandbox from WORKER_* settings (see infra/settings.py),
+    for a worker whose client converts payloads with `converter`."""
     restrictions = SandboxRestrictions.default
     if settings.worker_share_workflow_modules:
         restrictions = restrictions.with_passthrough_modules("workflows")
     return dict(
-        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        workflow_runner=sandboxed_runner(converter, restrictions),
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -162,7 +166,7 @@ async def running_worker(
             workflows=list(workflows or WORKFLOWS),
             activities=build_activities(settings, http, pool, client),
             graceful_shutdown_timeout=timedelta(seconds=20),
-            **worker_options(settings),
+            **worker_options(settings, client.data_converter),
         )
         async with worker:
             log.info(

@@ -71,7 +71,7 @@ class BreachPhases(Measures):
         floor = self.raw["burst_floor"] = await floor_burst(
             self, n
         )  # the same burst, simplest correct program
-        label = "floor program: sleep, then page + note + audit row"
+        label = "floor program: sleep, reply check, then page + note + audit row"
         for p in (50, 99):
             self.figure(
                 f"breach_lateness_p{p}_s",

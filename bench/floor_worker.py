@@ -12,6 +12,7 @@ costs is comparable to `ticketflow worker`'s:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,6 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.audit import AuditActivities
 from activities.chatwoot import ChatwootActivities
@@ -33,12 +33,13 @@ from worker import activity_clients, worker_options
 async def main(address: str, mode: str) -> None:
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     settings = Settings(temporal_address=address)
-    options = worker_options(settings)
+    options = worker_options(settings, client.data_converter)
     runner = options["workflow_runner"]
-    options["workflow_runner"] = SandboxedWorkflowRunner(
+    options["workflow_runner"] = dataclasses.replace(  # the same runner class as ticketflow's
+        runner,
         restrictions=runner.restrictions.with_passthrough_modules(
             "bench.floor_workflow", "bench.floor_breach"
-        )
+        ),
     )
     if mode == "memory":
         async with Worker(
@@ -54,6 +55,7 @@ async def main(address: str, mode: str) -> None:
         activities: list[Callable[..., Any]] = [
             PagerDutyActivities(http, settings).send_event,
             ChatwootActivities(http, settings).send_message,
+            ChatwootActivities(http, settings).check_reply,
             AuditActivities(pool).record_ticket_event,
         ]
         async with Worker(

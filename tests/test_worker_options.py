@@ -80,3 +80,30 @@ def test_worker_child_gets_the_dev_stacks_settings(monkeypatch):
         monkeypatch.setenv(k, v)
     child = load_settings(_env_file=None)
     assert child == settings
+
+
+def test_the_sandbox_is_entered_per_payload_only_when_a_codec_could_read_the_context():
+    """With no codec and no external storage the serialization context changes no byte, so
+    the runner answers it outside the sandbox; with a codec it is the SDK's own runner."""
+    import dataclasses
+
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.converter import PayloadCodec
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    from infra.sandbox_runner import CodecFreeSandboxedRunner
+
+    class Codec(PayloadCodec):
+        async def encode(self, payloads):
+            return list(payloads)
+
+        async def decode(self, payloads):
+            return list(payloads)
+
+    settings = load_settings(_env_file=None)
+    plain = worker_options(settings, pydantic_data_converter)["workflow_runner"]
+    assert isinstance(plain, CodecFreeSandboxedRunner)
+    with_codec = dataclasses.replace(pydantic_data_converter, payload_codec=Codec())
+    runner = worker_options(settings, with_codec)["workflow_runner"]
+    assert type(runner) is SandboxedWorkflowRunner
+    assert runner.restrictions == plain.restrictions
