@@ -26,6 +26,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import PatchActivationInput, PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
+from activities.adoption import AdoptionActivities
 from activities.audit import AuditActivities
 from activities.audit_batch import AuditBatchActivities
 from activities.chatwoot import ChatwootActivities
@@ -96,6 +97,7 @@ def build_activities(settings: Settings, http: httpx.AsyncClient, pool, client: 
         chatwoot.set_status,
         chatwoot.merge_custom_attributes,
         chatwoot.check_reply,
+        AdoptionActivities(http, settings).read_adoption,
         pagerduty.send_event,
         slack.post,
         slack.update,

@@ -58,6 +58,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.adoption import conversation_adoption
 from activities.chatwoot import ChatwootActivities
 from infra.settings import Settings
 from models.adoption import Adoption
@@ -287,11 +288,7 @@ class ReconcileActivities:
 
     async def _adoption(self, conv: dict[str, Any], account_id: int, number: int) -> Adoption:
         """What Chatwoot knows of a conversation a ticket starts for (models/adoption.py)."""
-        from starter.chatwoot_history import adoption, read_messages
-
-        messages = await read_messages(self.chatwoot, account_id, number)
-        at = datetime.now(UTC)
-        return adoption(conv, messages, account_id, self.settings.policy_for_inbox, at)
+        return await conversation_adoption(self.chatwoot, conv, account_id, number, self.settings)
 
     async def _recover(
         self,

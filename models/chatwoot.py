@@ -85,6 +85,13 @@ class PostMessageResult(BaseModel):
     deduplicated: bool = False  # an earlier attempt had already posted it
 
 
+class AdoptionInput(BaseModel):
+    """A conversation whose ticket opens after it began: what does Chatwoot know of it?"""
+
+    account_id: int
+    conversation_id: int
+
+
 class ReplyCheckInput(BaseModel):
     """Before an acknowledgment or response clock pages: did an agent answer
     in Chatwoot (a webhook the bridge never received) since `since`?"""

@@ -36,6 +36,10 @@ class TicketInput(Ticket):
     # life's (a message keyed like the closed run's would be skipped as sent).
     life: str | None = Field(default=None, max_length=48, pattern=r"^[A-Za-z0-9]+$")
     carry: TicketCarry | None = None
+    # Set by the bridge when an event later than the conversation's creation starts
+    # the ticket (a message, a status change): the conversation may already have a
+    # history, which the ticket reads before it opens (workflows/adoption.py).
+    read_history: bool = False
     # Continue-as-new once history reaches this many events (or when Temporal suggests it).
     continue_as_new_after: int = Field(default=4000, ge=100)
 

@@ -12,11 +12,12 @@ import itertools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
 
+from models.adoption import Adoption
 from models.audit import (
     AuditRowInput,
     CountRecentLevelInput,
@@ -33,6 +34,7 @@ from models.channels import (
     SlackUpdateInput,
 )
 from models.chatwoot import (
+    AdoptionInput,
     AssignInput,
     ChatwootCallResult,
     LabelsResult,
@@ -214,8 +216,13 @@ def recording_activities(rec: Recorder, audit_pool=None) -> list:
     async def check_reply(inp: ReplyCheckInput) -> ReplyCheckResult:
         return ReplyCheckResult()  # the recorder holds no agent replies
 
+    @activity.defn(name="chatwoot.read_adoption")
+    async def read_adoption(inp: AdoptionInput) -> Adoption:
+        return Adoption(at=datetime.now(UTC))  # nor any history
+
     stand_ins = [
         check_reply,
+        read_adoption,
         send_message,
         update_labels,
         assign,

@@ -130,9 +130,13 @@ async def _deliver(gateway: TemporalGateway, r: Route, task_queue: str) -> str |
         search_attributes=initial_search_attributes(r.workflow_id, r.ticket),
         rpc_timeout=RPC_TIMEOUT,
     )
+    ticket = life_of(r)
     if r.signal is not None:
         kwargs.update(start_signal=r.signal, start_signal_args=[r.arg])
-    ticket, ui = for_web_ui(life_of(r), gateway.settings.chatwoot_base_url)
+        # An event after the conversation's creation: if this starts the ticket, the
+        # conversation may have a history it reads first (workflows/adoption.py).
+        ticket = ticket.model_copy(update={"read_history": True})
+    ticket, ui = for_web_ui(ticket, gateway.settings.chatwoot_base_url)
     try:
         handle = await client.start_workflow(TicketWorkflow.run, ticket, **kwargs, **ui)
     except WorkflowAlreadyStartedError:

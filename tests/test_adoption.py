@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.chatwoot import ChatwootActivities
@@ -22,6 +24,7 @@ from engine.core import TicketEngine
 from engine.policy_loader import load_policy
 from infra.settings import Settings, load_settings
 from models.adoption import Adoption
+from models.chatwoot import AdoptionInput
 from models.reconcile import ReconcileInput
 from models.signals import AgentReplied, CustomerReplied
 from models.ticket import Contact, Ticket
@@ -215,3 +218,86 @@ async def test_reconciliation_adopts_what_chatwoot_knows(
         assert [e.action for e in status.ladder if e.action == "message.missed"] == [
             "message.missed"
         ]
+
+
+@pytest.mark.parametrize("history", ["unanswered", "unreadable", "answered"])  # sleeps last
+async def test_a_ticket_the_bridge_starts_for_an_old_conversation_adopts_its_history(
+    ts_env, pg_pool, cleanup, task_queue, history
+):
+    """Go-live, or a lost `conversation_created`: the first webhook ticketflow gets
+    of a 40-minute-old conversation is the customer's new message. The ticket reads
+    the conversation's history before it opens: answered at +5 minutes, it is not
+    breached and pages nobody; unanswered, it breaches at the deadline counted from
+    the conversation's creation. When Chatwoot cannot be read the ticket still opens
+    and pages as an unanswered one. None gets the catch-up auto-acknowledgment."""
+    from temporalio.worker import Worker
+
+    from activities.adoption import AdoptionActivities
+    from activities.policy import policy_activities
+    from client.gateway import TemporalGateway
+    from sandbox.recording import Recorder, recording_activities
+    from starter.chatwoot_events import Route, route
+    from starter.delivery import deliver
+    from tests import payloads
+    from workflows.handoff import HandoffWorkflow
+    from workflows.ticket import TicketWorkflow
+
+    answered = history == "answered"
+    conv = {"unanswered": 931, "answered": 932, "unreadable": 933}[history]
+    wid = f"ticket-{ACCOUNT}-{conv}"
+    cleanup.append(wid)
+    # The test server's clock: earlier tests may have skipped it ahead of the wall clock.
+    created = (await ts_env.get_current_time()) - timedelta(minutes=40)
+    settings = settings_for(task_queue)
+    rec = Recorder()
+    async with chatwoot() as cw:
+        await seed(cw, conv, created)
+        await message(cw, conv, "incoming", created)
+        if answered:
+            await message(cw, conv, "outgoing", created + timedelta(minutes=5))
+        latest = await message(cw, conv, "incoming", created + timedelta(minutes=38))
+        stand_ins = [a for a in recording_activities(rec, pg_pool) if a.__name__ != "read_adoption"]
+
+        @activity.defn(name="chatwoot.read_adoption")
+        async def unreadable(inp: AdoptionInput) -> Adoption:
+            raise ApplicationError("Chatwoot answered 503", non_retryable=True)
+
+        reader = AdoptionActivities(cw, settings).read_adoption
+        async with Worker(
+            ts_env.client,
+            task_queue=task_queue,
+            workflows=[TicketWorkflow, HandoffWorkflow],
+            activities=[
+                *policy_activities(POLICIES),
+                *stand_ins,
+                unreadable if history == "unreadable" else reader,
+            ],
+        ):
+            webhook = payloads.message("incoming", conv_id=conv, account_id=ACCOUNT)
+            webhook.update(id=latest["id"], created_at=latest["created_at"])
+            webhook["conversation"]["created_at"] = int(created.timestamp())
+            r = route(webhook, account_id=ACCOUNT, policy_for_inbox=settings.policy_for_inbox)
+            assert isinstance(r, Route) and r.signal == "customer_replied"
+            await deliver(TemporalGateway(settings, ts_env.client), r, task_queue)
+            handle = ts_env.client.get_workflow_handle(wid)
+            status = await settled(handle)
+            ack = next(c for c in status.clocks if c.name == "first_ack")
+            assert status.card is not None
+            assert status.card.opened_at == created.replace(microsecond=0)
+            if answered:
+                assert ack.status == "stopped"
+                assert status.acknowledged_at == (created + timedelta(minutes=5)).replace(
+                    microsecond=0
+                )
+                await ts_env.sleep(timedelta(hours=2))
+                later = await settled(handle)
+                assert later.pages == []
+                assert not [e for e in later.ladder if e.action == "sla.breached"]
+            else:
+                assert ack.status == "breached"
+                assert (
+                    ack.breached_at == ack.deadline == status.card.opened_at + timedelta(minutes=30)
+                )
+                assert len(status.pages) == 1
+            assert rec.of("chatwoot.message") == []
+            assert "message.missed" in [e.action for e in status.ladder]

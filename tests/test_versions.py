@@ -68,6 +68,7 @@ def test_older_histories_with_one_marker_per_patch_are_kept_for_replay():
 
 def test_each_bundle_has_saved_histories_and_keeps_the_ids_of_the_one_before():
     assert _saved_patch_ids("held_vip_2_lola_paged_and_acknowledges.json") == [CURRENT]
+    assert _saved_patch_ids("adopted_bridge_start.json") == [CURRENT]  # its history read too
     assert _saved_patch_ids("lanes_vip_2_lola_paged_and_acknowledges.json") == ["patches-2026-12e"]
     assert _saved_patch_ids("upserts_vip_2_lola_paged_and_acknowledges.json") == [
         "patches-2026-12d"

@@ -15,6 +15,8 @@ deadline the engine holds.
 - Timers and activities carry summaries for the Web UI; search attributes filter.
 - Every input the engine consumes is recorded in Postgres (`ticket_inputs`,
   workflows/inputs.py), enough to replay the ticket's life without Temporal.
+- A ticket the bridge starts for an old conversation reads its history first
+  (workflows/adoption.py).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from models.status import TicketStatus
     from models.ticket_input import TicketCarry, TicketInput
     from workflows.actions import ACTIVITY_FAILED, LOCAL_ATTEMPT_BESIDE_LOOP, failure_message
+    from workflows.adoption import adopt_history
     from workflows.held_task import DeadlineTimer
     from workflows.inputs import InputLog
     from workflows.lanes import Learned
@@ -96,6 +99,7 @@ class TicketWorkflow:
             Patch.SHADOW_MODE,
             Patch.CHAT_CHANNELS,
             Patch.HELD_TIMERS,
+            Patch.ADOPT_AT_OPENING,
         )
         stage_markers = Patch.EVENT_STAGE_MARKERS in patches
         sop_orders = Patch.SOP_EVENT_ORDERS in patches
@@ -119,6 +123,7 @@ class TicketWorkflow:
                 )
             except ACTIVITY_FAILED as err:
                 return await self._park_on_policy_error(err)
+            await adopt_history(ticket, Patch.ADOPT_AT_OPENING in patches, self._now)
             self._engine = TicketEngine.new(policy, ticket.ticket(), wid, ticket.life, shadow)
             self._engine.event_stage_markers = stage_markers
             self._engine.sop_orders = sop_orders
@@ -151,8 +156,7 @@ class TicketWorkflow:
             )
         decision_upserts = Patch.DECISION_UPSERTS in patches
         if Patch.BACKGROUND_LANES in patches:
-            # A new ticket has applied everything up to its opening (its creation in
-            # Chatwoot when known); a continued run, everything up to now.
+            # Applied so far: a new ticket, up to its opening (creation); a continued run, now.
             opened = engine.state.opened_at if opening is not None else None
             self._applied_at = opened or self._now()
             checks = Patch.SHADOW_MODE in patches  # a ticket in shadow asks before each decision
@@ -161,9 +165,8 @@ class TicketWorkflow:
             return await self._run_beside_lanes(ticket, runner, actions, checks)
         while True:
             if decision_upserts:
-                # What the decision changed reaches visibility in the task that decided it,
-                # not after its actions return: a hanging Chatwoot cannot keep a breached
-                # ticket off the board.
+                # Visible from the task that decided it, not after its actions return:
+                # a hanging Chatwoot cannot keep a breached ticket off the board.
                 self._upsert_search_attributes()
             await runner.execute(actions)
             actions = []  # the decision's actions are done: not kept alive while the ticket sleeps
@@ -180,8 +183,7 @@ class TicketWorkflow:
                     self._continue_as_new(ticket, engine, inputs)
             await self._sleep(engine, lambda: False)
             now = self._now()
-            # Deadlines that passed before the event arrived happened first
-            # (matters only when the worker woke late, e.g. after an outage).
+            # Deadlines that passed before the event arrived happened first (a late wake).
             actions = inputs.advance(engine, now) + drain(engine, inputs, self._inbox, now)
         await workflow.wait_condition(workflow.all_handlers_finished)
         await inputs.settle()
@@ -190,10 +192,9 @@ class TicketWorkflow:
     async def _run_beside_lanes(
         self, ticket: TicketInput, runner: TicketActionRunner, actions: list[Action], checks: bool
     ) -> TicketStatus:
-        """The loop behind `background-lanes`: a decision's actions go to
-        their lanes (workflows/lanes.py) and the loop goes straight back to
-        its timers and its inbox: a page never waits for Chatwoot or Postgres,
-        an operator's update is answered while a lane is stuck."""
+        """The loop behind `background-lanes`: a decision's actions go to their lanes
+        (workflows/lanes.py), the loop straight back to its timers and inbox: a page
+        never waits for Chatwoot or Postgres, nor an operator's update for a stuck lane."""
         engine, inputs = cast(TicketEngine, self._engine), runner.inputs
         inputs.local_attempt = LOCAL_ATTEMPT_BESIDE_LOOP
         lanes = runner.lanes(self._learned)
@@ -221,8 +222,7 @@ class TicketWorkflow:
             if check.reply is not None:
                 self._queue("agent_replied", check.reply)
             actions = with_check_noted(self._decide_in_order(runner, self._now()), check)
-        # Closed: what the lanes still learn (a failure) is kept in the ladder and
-        # audited; events that come after the close are not applied, as before lanes.
+        # Closed: a failure the lanes still learn is kept and audited; later events are not.
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await lanes.drain()

@@ -41,6 +41,7 @@ class Patch(StrEnum):
     SHADOW_MODE = "shadow-mode"  # a ticket in shadow asks the worker before each decision
     CHAT_CHANNELS = "chat-channels"  # Slack posts kept current on ack, take and resolve
     HELD_TIMERS = "held-timers"  # timers armed from when a task held by local activities ends
+    ADOPT_AT_OPENING = "adopt-at-opening"  # a bridge-started old conversation reads its history
     AUDIT_FAILED_ACTIONS = "audit-failed-actions"  # a failed action gets an audit row (unbundled)
 
 
@@ -60,7 +61,7 @@ _RELEASES: tuple[tuple[str, tuple[Patch, ...]], ...] = (
     ("patches-2026-12c", (Patch.TICKET_INPUTS,)),
     ("patches-2026-12d", (Patch.DECISION_UPSERTS,)),
     ("patches-2026-12e", (Patch.BACKGROUND_LANES, Patch.SHADOW_MODE, Patch.CHAT_CHANNELS)),
-    ("patches-2026-12f", (Patch.HELD_TIMERS,)),
+    ("patches-2026-12f", (Patch.HELD_TIMERS, Patch.ADOPT_AT_OPENING)),
 )
 
 
