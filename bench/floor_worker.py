@@ -52,10 +52,11 @@ async def main(address: str, mode: str) -> None:
             await asyncio.Event().wait()
         return
     async with activity_clients(settings) as (http, pool):
+        chatwoot = ChatwootActivities(http, settings)
         activities: list[Callable[..., Any]] = [
             PagerDutyActivities(http, settings).send_event,
-            ChatwootActivities(http, settings).send_message,
-            ChatwootActivities(http, settings).check_reply,
+            chatwoot.send_message,
+            chatwoot.check_reply,
             AuditActivities(pool).record_ticket_event,
         ]
         async with Worker(

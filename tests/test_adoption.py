@@ -182,6 +182,32 @@ async def start(acts: ReconcileActivities) -> None:
     assert result.started == 1
 
 
+def first_ack(status: Any) -> Any:
+    return next(c for c in status.clocks if c.name == "first_ack")
+
+
+async def opened_as_adopted(ts_env, handle, created: datetime, answered: bool) -> Any:
+    """A 40-minute-old VIP conversation's ticket, adopted: opened at the conversation's
+    creation; answered at +5 minutes, acknowledged then and nobody paged in two hours
+    (the server's clock skips them); unanswered, breached at creation + 30 minutes and
+    paged once. Its first status."""
+    status = await settled(handle)
+    ack = first_ack(status)
+    assert status.card is not None and status.card.opened_at == created.replace(microsecond=0)
+    if answered:
+        assert ack.status == "stopped"
+        assert status.acknowledged_at == (created + timedelta(minutes=5)).replace(microsecond=0)
+        await ts_env.sleep(timedelta(hours=2))
+        later = await settled(handle)
+        assert later.pages == []
+        assert not [e for e in later.ladder if e.action == "sla.breached"]
+    else:
+        assert ack.status == "breached"
+        assert ack.breached_at == ack.deadline == status.card.opened_at + timedelta(minutes=30)
+        assert len(status.pages) == 1
+    return status
+
+
 @pytest.mark.parametrize("answered", [False, True])  # the server clock: unslept first
 async def test_reconciliation_adopts_what_chatwoot_knows(
     ts_env, ticket_worker, cleanup, task_queue, answered
@@ -198,21 +224,9 @@ async def test_reconciliation_adopts_what_chatwoot_knows(
         await message(cw, conv, "incoming", created + timedelta(minutes=38))  # active now
         await start(ReconcileActivities(cw, settings_for(task_queue), ts_env.client))
         handle = ts_env.client.get_workflow_handle(wid)
-        status = await settled(handle)
-        ack = next(c for c in status.clocks if c.name == "first_ack")
-        assert status.card is not None and status.card.opened_at == created.replace(microsecond=0)
-        opened = status.card.opened_at
-        if answered:
-            assert ack.status == "stopped"
-            assert status.acknowledged_at == (created + timedelta(minutes=5)).replace(microsecond=0)
-            await ts_env.sleep(timedelta(hours=2))
-            later = await settled(handle)
-            assert later.pages == []
-            assert not [e for e in later.ladder if e.action == "sla.breached"]
-        else:
-            assert ack.status == "breached"
-            assert ack.breached_at == ack.deadline == opened + timedelta(minutes=30)
-            assert len(status.pages) == 1 and status.pages[0].at == ack.deadline
+        status = await opened_as_adopted(ts_env, handle, created, answered)
+        if not answered:
+            assert status.pages[0].at == first_ack(status).deadline
         # Neither conversation, 40 minutes old, got the auto-acknowledgment.
         assert ticket_worker.of("chatwoot.message") == []
         assert [e.action for e in status.ladder if e.action == "message.missed"] == [
@@ -280,24 +294,6 @@ async def test_a_ticket_the_bridge_starts_for_an_old_conversation_adopts_its_his
             assert isinstance(r, Route) and r.signal == "customer_replied"
             await deliver(TemporalGateway(settings, ts_env.client), r, task_queue)
             handle = ts_env.client.get_workflow_handle(wid)
-            status = await settled(handle)
-            ack = next(c for c in status.clocks if c.name == "first_ack")
-            assert status.card is not None
-            assert status.card.opened_at == created.replace(microsecond=0)
-            if answered:
-                assert ack.status == "stopped"
-                assert status.acknowledged_at == (created + timedelta(minutes=5)).replace(
-                    microsecond=0
-                )
-                await ts_env.sleep(timedelta(hours=2))
-                later = await settled(handle)
-                assert later.pages == []
-                assert not [e for e in later.ladder if e.action == "sla.breached"]
-            else:
-                assert ack.status == "breached"
-                assert (
-                    ack.breached_at == ack.deadline == status.card.opened_at + timedelta(minutes=30)
-                )
-                assert len(status.pages) == 1
+            status = await opened_as_adopted(ts_env, handle, created, answered)
             assert rec.of("chatwoot.message") == []
             assert "message.missed" in [e.action for e in status.ladder]
